@@ -1,0 +1,2 @@
+//! A tour of pgline (filled in with the connection layer).
+fn main() {}

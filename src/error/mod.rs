@@ -1,0 +1,226 @@
+//! The public error type, and the server's errors it can carry.
+//!
+//! Owns [`Error`] (one opaque type with a matchable [`ErrorKind`] and
+//! predicates), [`DbError`] (an ErrorResponse with every field) and
+//! [`SqlState`]. Layers below keep precise error enums of their own
+//! (`proto::ProtoError`, `proto::auth::AuthError`, `config::ConfigError`);
+//! they reach callers wrapped here, available through
+//! [`std::error::Error::source`].
+
+mod db;
+mod sqlstate;
+
+use std::error::Error as StdError;
+use std::fmt;
+
+pub use db::{DbError, Severity};
+pub use sqlstate::SqlState;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What went wrong, at the level a caller can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A socket error: connect refused, reset, broken pipe.
+    Io,
+    /// The TLS handshake or TLS configuration failed.
+    Tls,
+    /// Authentication could not be completed on the client side (unsupported
+    /// method, refused by `require_auth`, bad server signature). A password the
+    /// server rejects is a [`ErrorKind::Db`] error with code `28P01`.
+    Auth,
+    /// The server reported an error; see [`Error::as_db_error`].
+    Db,
+    /// The server sent something the protocol does not allow.
+    Protocol,
+    /// The configuration is invalid or incomplete.
+    Config,
+    /// An operation did not finish in the time allowed.
+    Timeout,
+    /// The connection is closed; no further requests can be made on it.
+    Closed,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Io => "I/O error",
+            Self::Tls => "TLS error",
+            Self::Auth => "authentication error",
+            Self::Db => "database error",
+            Self::Protocol => "protocol error",
+            Self::Config => "configuration error",
+            Self::Timeout => "timeout",
+            Self::Closed => "connection closed",
+        })
+    }
+}
+
+/// The error type of every fallible pgline operation.
+///
+/// It is opaque: match on [`Error::kind`], or ask with the predicates
+/// ([`is_closed`](Error::is_closed), [`is_timeout`](Error::is_timeout),
+/// [`is_transient`](Error::is_transient)); a server error is reachable with
+/// [`as_db_error`](Error::as_db_error) and [`code`](Error::code).
+///
+/// ```
+/// # fn check(err: &pgline::Error) {
+/// use pgline::error::SqlState;
+/// if err.code() == Some(&SqlState::INVALID_PASSWORD) {
+///     eprintln!("wrong password: {err}");
+/// }
+/// # }
+/// ```
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    context: Option<String>,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    fn new(kind: ErrorKind, context: Option<String>, source: Option<BoxError>) -> Self {
+        Self(Box::new(Inner { kind, context, source }))
+    }
+
+    /// An error of `kind` with a message and no underlying cause.
+    pub(crate) fn msg(kind: ErrorKind, context: impl Into<String>) -> Self {
+        Self::new(kind, Some(context.into()), None)
+    }
+
+    /// An error of `kind` caused by `source`, with an optional message that
+    /// says what was being done (e.g. `"connecting to db1:5432"`).
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        context: Option<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::new(kind, context, Some(source.into()))
+    }
+
+    /// A server-reported error.
+    pub(crate) fn db(err: DbError) -> Self {
+        Self::new(ErrorKind::Db, None, Some(Box::new(err)))
+    }
+
+    /// The connection is closed.
+    pub(crate) fn closed() -> Self {
+        Self::new(ErrorKind::Closed, None, None)
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The server's error, when the server reported one.
+    pub fn as_db_error(&self) -> Option<&DbError> {
+        self.0.source.as_ref()?.downcast_ref::<DbError>()
+    }
+
+    /// The server's SQLSTATE, when the server reported an error.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.as_db_error().map(DbError::code)
+    }
+
+    /// The connection is closed and cannot be used again.
+    pub fn is_closed(&self) -> bool {
+        self.0.kind == ErrorKind::Closed
+    }
+
+    /// A deadline passed (connect, statement or cancel timeout).
+    pub fn is_timeout(&self) -> bool {
+        self.0.kind == ErrorKind::Timeout
+    }
+
+    /// Retrying on another connection (or the same host later) may succeed:
+    /// I/O errors, timeouts, closed connections, and server errors of class
+    /// 08 (connection exception), 57P01..57P03 (shutdown, cannot connect now),
+    /// 40001 (serialization failure) and 40P01 (deadlock).
+    pub fn is_transient(&self) -> bool {
+        match self.0.kind {
+            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed => true,
+            ErrorKind::Db => self.code().is_some_and(|c| {
+                let code = c.code();
+                code.starts_with("08")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+            }),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.0.kind);
+        if let Some(context) = &self.0.context {
+            d.field("context", context);
+        }
+        if let Some(source) = &self.0.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(db) = self.as_db_error() {
+            return fmt::Display::fmt(db, f);
+        }
+        match (&self.0.context, &self.0.source) {
+            (Some(c), Some(s)) => write!(f, "{c}: {s}"),
+            (Some(c), None) => write!(f, "{}: {c}", self.0.kind),
+            (None, Some(s)) => write!(f, "{}: {s}", self.0.kind),
+            (None, None) => fmt::Display::fmt(&self.0.kind, f),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source.as_deref().map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_error_is_reachable_and_displayed() {
+        let db = DbError::from_fields([
+            (b'S', "FATAL"),
+            (b'C', "28P01"),
+            (b'M', "password authentication failed for user \"app\""),
+        ]);
+        let err = Error::db(db);
+        assert_eq!(err.kind(), ErrorKind::Db);
+        assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD));
+        assert_eq!(
+            err.to_string(),
+            "password authentication failed for user \"app\" (28P01)"
+        );
+        assert!(!err.is_transient());
+        assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn predicates_follow_kind() {
+        let closed = Error::closed();
+        assert!(closed.is_closed() && closed.is_transient() && !closed.is_timeout());
+        let timeout = Error::msg(ErrorKind::Timeout, "connect timed out after 1s");
+        assert!(timeout.is_timeout());
+        assert_eq!(timeout.to_string(), "timeout: connect timed out after 1s");
+        let io = Error::with_source(
+            ErrorKind::Io,
+            Some("connecting to 127.0.0.1:1".into()),
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        );
+        assert!(io.to_string().starts_with("connecting to 127.0.0.1:1: "));
+        assert!(io.as_db_error().is_none());
+    }
+}

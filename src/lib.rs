@@ -1,0 +1,33 @@
+//! pgline: an async PostgreSQL driver written from the wire protocol up.
+//!
+//! The crate is layered, bottom to top:
+//!
+//! | module | owns | I/O |
+//! |---|---|---|
+//! | [`proto`] | frames, frontend and backend messages, the startup/auth state machine | none (sans-IO) |
+//! | [`types`] | binary encode/decode of PostgreSQL values | none |
+//! | [`config`] | connection settings: URL, key=value, environment, `.pgpass`, service file | reads files only when asked |
+//! | `conn` | sockets, TLS, the connection driver and the [`Client`] | tokio (`runtime` feature) |
+//! | [`observe`] | hooks and counters used by every layer | none |
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `runtime` | yes | tokio, rustls (ring provider) and the connection/client layer |
+//!
+//! Without `runtime`, `proto`, `types` and `config` build with no tokio at all,
+//! so the protocol core can be fuzzed and tested byte for byte.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, clippy::use_self)]
+
+pub mod config;
+pub mod error;
+pub mod observe;
+pub mod proto;
+pub mod types;
+
+#[cfg(feature = "runtime")]
+mod conn;
+
+pub use error::Error;

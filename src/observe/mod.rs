@@ -1,0 +1,1 @@
+//! Hooks, counters and tracing used by every layer.
