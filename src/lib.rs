@@ -30,4 +30,10 @@ pub mod types;
 #[cfg(feature = "runtime")]
 mod conn;
 
+#[cfg(feature = "runtime")]
+pub use conn::{
+    connect, CancelToken, Client, Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow,
+    Statement, ToStatement, Transaction,
+};
+pub use config::Config;
 pub use error::Error;

@@ -40,6 +40,9 @@ pub enum ErrorKind {
     Timeout,
     /// The connection is closed; no further requests can be made on it.
     Closed,
+    /// A value could not be converted between Rust and PostgreSQL (wrong
+    /// type, NULL into a non-`Option`, out of range).
+    Type,
 }
 
 impl fmt::Display for ErrorKind {
@@ -53,6 +56,7 @@ impl fmt::Display for ErrorKind {
             Self::Config => "configuration error",
             Self::Timeout => "timeout",
             Self::Closed => "connection closed",
+            Self::Type => "type conversion error",
         })
     }
 }

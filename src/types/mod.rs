@@ -1,1 +1,164 @@
-//! Binary encoding and decoding of PostgreSQL values.
+//! Binary encoding and decoding of PostgreSQL values (sans-IO).
+//!
+//! Owns the [`Encode`] and [`Decode`] traits, the [`Type`] of a value, and
+//! the codecs for built-in types, one file per type family. It never touches
+//! a socket: values go into and come out of byte slices. The full catalogue
+//! of types (numeric, dates, arrays, ranges, user types) grows here; this
+//! module starts with the types every query needs.
+
+mod error;
+mod oid;
+mod primitive;
+mod text;
+
+pub use error::TypeError;
+pub use oid::{Oid, Type};
+
+use bytes::BytesMut;
+
+pub use crate::proto::frontend::IsNull;
+
+/// A Rust value that can be sent as a query parameter in binary format.
+///
+/// The trait is object safe, so parameters are passed as
+/// `&[&(dyn Encode + Sync)]`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use pgline::types::{Encode, Type};
+///
+/// let mut out = BytesMut::new();
+/// 7i32.encode(Type::INT4, &mut out).unwrap();
+/// assert_eq!(&out[..], &[0, 0, 0, 7]);
+/// ```
+pub trait Encode {
+    /// The type announced in Parse when the statement's parameter types are
+    /// not known yet.
+    fn preferred_type(&self) -> Type;
+
+    /// Whether this value can be encoded as `ty`.
+    fn accepts(&self, ty: Type) -> bool;
+
+    /// Writes the value's binary form as `ty` (which [`Encode::accepts`]).
+    /// Returns [`IsNull::Yes`] to send SQL NULL (nothing written).
+    fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError>;
+}
+
+/// A Rust value that can be read from a column in binary format. `'a` is the
+/// lifetime of the row's buffer, so `&str` and `&[u8]` borrow without copying.
+pub trait Decode<'a>: Sized {
+    /// Whether a column of type `ty` can be decoded into this Rust type.
+    fn accepts(ty: Type) -> bool;
+
+    /// Decodes a non-NULL value of type `ty`.
+    fn decode(ty: Type, raw: &'a [u8]) -> Result<Self, TypeError>;
+
+    /// The value for SQL NULL; an error unless the type is an `Option`.
+    fn decode_null(ty: Type) -> Result<Self, TypeError> {
+        Err(TypeError::UnexpectedNull {
+            rust: std::any::type_name::<Self>(),
+            pg: ty,
+        })
+    }
+}
+
+impl<T: Encode> Encode for Option<T> {
+    fn preferred_type(&self) -> Type {
+        match self {
+            Some(v) => v.preferred_type(),
+            None => Type::UNKNOWN_PARAM,
+        }
+    }
+
+    fn accepts(&self, ty: Type) -> bool {
+        match self {
+            Some(v) => v.accepts(ty),
+            None => true,
+        }
+    }
+
+    fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        match self {
+            Some(v) => v.encode(ty, out),
+            None => Ok(IsNull::Yes),
+        }
+    }
+}
+
+impl<T: Encode + ?Sized> Encode for &T {
+    fn preferred_type(&self) -> Type {
+        (**self).preferred_type()
+    }
+
+    fn accepts(&self, ty: Type) -> bool {
+        (**self).accepts(ty)
+    }
+
+    fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        (**self).encode(ty, out)
+    }
+}
+
+impl<'a, T: Decode<'a>> Decode<'a> for Option<T> {
+    fn accepts(ty: Type) -> bool {
+        T::accepts(ty)
+    }
+
+    fn decode(ty: Type, raw: &'a [u8]) -> Result<Self, TypeError> {
+        T::decode(ty, raw).map(Some)
+    }
+
+    fn decode_null(_: Type) -> Result<Self, TypeError> {
+        Ok(None)
+    }
+}
+
+/// Decodes an optional raw value, checking the type first.
+pub fn decode_value<'a, T: Decode<'a>>(ty: Type, raw: Option<&'a [u8]>) -> Result<T, TypeError> {
+    if !T::accepts(ty) {
+        return Err(TypeError::WrongType {
+            rust: std::any::type_name::<T>(),
+            pg: ty,
+        });
+    }
+    match raw {
+        Some(bytes) => T::decode(ty, bytes),
+        None => T::decode_null(ty),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_encodes_null_and_decodes_null() {
+        let mut out = BytesMut::new();
+        assert!(matches!(None::<i32>.encode(Type::INT4, &mut out), Ok(IsNull::Yes)));
+        assert!(out.is_empty());
+        assert_eq!(decode_value::<Option<i32>>(Type::INT4, None), Ok(None));
+        assert_eq!(
+            decode_value::<Option<i32>>(Type::INT4, Some(&[0, 0, 1, 0])),
+            Ok(Some(256))
+        );
+    }
+
+    #[test]
+    fn null_into_non_option_is_an_error() {
+        let err = decode_value::<i32>(Type::INT4, None).unwrap_err();
+        assert_eq!(
+            err,
+            TypeError::UnexpectedNull {
+                rust: "i32",
+                pg: Type::INT4
+            }
+        );
+        assert_eq!(err.to_string(), "NULL cannot be decoded into i32 (column type int4); use Option<i32>");
+    }
+
+    #[test]
+    fn wrong_type_is_caught_before_decoding() {
+        let err = decode_value::<i32>(Type::TEXT, Some(b"12")).unwrap_err();
+        assert_eq!(err.to_string(), "a text value cannot be decoded into i32");
+    }
+}

@@ -1,0 +1,682 @@
+//! The startup and authentication exchange, as a sans-IO state machine.
+//!
+//! Owns the order of messages from the StartupMessage to the first
+//! ReadyForQuery: protocol version negotiation, the authentication method
+//! chosen by the server (trust, cleartext, MD5, SCRAM-SHA-256,
+//! SCRAM-SHA-256-PLUS), the client's policy on which methods it accepts
+//! (`require_auth`, `channel_binding`), and the parameter statuses and cancel
+//! key sent before the server is ready. It does no I/O: the connection feeds
+//! it backend messages and sends what it writes into the output buffer, and
+//! the fake-server tests drive it the same way.
+//!
+//! ```text
+//!            start()
+//!   Initial ─────────► Authenticating ──AuthenticationOk──────────────┐
+//!                        │    │    │                                  │
+//!          Cleartext/MD5 │    │    │ SASL(mechanisms)                 ▼
+//!                        ▼    │    ▼                             Finishing
+//!            PasswordSent │    │  SaslFirstSent ─SASLContinue─► SaslFinalSent
+//!                        │    │                                   │ SASLFinal (signature verified)
+//!                        │    │                                   ▼
+//!                        └────┴──────────── AuthenticationOk ◄── SaslDone
+//!                                                │
+//!   Finishing: ParameterStatus*, BackendKeyData, NoticeResponse* ── ReadyForQuery ──► Done
+//! ```
+//!
+//! NegotiateProtocolVersion may arrive first (before any authentication
+//! request); it lowers the protocol version or fails when the server's newest
+//! version is below the configured minimum. An ErrorResponse in any state ends
+//! the exchange with the server's error.
+
+use std::fmt;
+
+use bytes::BytesMut;
+
+use crate::error::DbError;
+use crate::proto::auth::channel_binding;
+use crate::proto::auth::md5::md5_password_message;
+use crate::proto::auth::scram::{ChannelBinding, ScramClientFinal, ScramSha256};
+use crate::proto::auth::AuthError;
+use crate::proto::frontend::{self, ProtocolVersion};
+use crate::proto::{Authentication, BackendMessage, ProtoError, TransactionStatus};
+
+/// An authentication method the server can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// The server asked for no authentication (trust, or a method that
+    /// happened outside the protocol such as `cert` or `peer`).
+    None,
+    /// Cleartext password.
+    Password,
+    /// MD5-hashed password.
+    Md5,
+    /// SCRAM-SHA-256, with or without channel binding.
+    ScramSha256,
+    /// GSSAPI (Kerberos); not supported by pgline.
+    Gss,
+    /// SSPI; not supported by pgline.
+    Sspi,
+}
+
+impl AuthMethod {
+    const ALL: [Self; 6] = [
+        Self::None,
+        Self::Password,
+        Self::Md5,
+        Self::ScramSha256,
+        Self::Gss,
+        Self::Sspi,
+    ];
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// The method's name as `require_auth` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Password => "password",
+            Self::Md5 => "md5",
+            Self::ScramSha256 => "scram-sha-256",
+            Self::Gss => "gss",
+            Self::Sspi => "sspi",
+        }
+    }
+}
+
+/// The set of authentication methods the client accepts from the server
+/// (libpq's `require_auth`). The default accepts every method.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AllowedAuth(u8);
+
+impl AllowedAuth {
+    /// Every method is accepted.
+    pub const ALL: Self = Self(0b11_1111);
+
+    /// Exactly the given methods are accepted.
+    pub fn only(methods: impl IntoIterator<Item = AuthMethod>) -> Self {
+        Self(methods.into_iter().fold(0, |acc, m| acc | m.bit()))
+    }
+
+    /// Whether `method` is accepted.
+    pub fn allows(self, method: AuthMethod) -> bool {
+        self.0 & method.bit() != 0
+    }
+}
+
+impl Default for AllowedAuth {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl fmt::Debug for AllowedAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(AuthMethod::ALL.iter().filter(|m| self.allows(**m)).map(|m| m.name()))
+            .finish()
+    }
+}
+
+/// Whether SCRAM channel binding is used (libpq's `channel_binding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChannelBindingPolicy {
+    /// Never use channel binding.
+    Disable,
+    /// Use it when TLS is in use and the server offers SCRAM-SHA-256-PLUS.
+    #[default]
+    Prefer,
+    /// Refuse to authenticate without channel binding.
+    Require,
+}
+
+/// Everything the exchange needs to know, decided before it starts.
+#[derive(Clone, Default)]
+pub struct StartupOptions {
+    /// The role to log in as (`user`).
+    pub user: String,
+    /// The password, if any. Needed only when the server asks for one.
+    pub password: Option<Vec<u8>>,
+    /// Startup parameters besides `user`: `database`, `application_name`,
+    /// `options`, `client_encoding`, and any others, sent in this order.
+    pub parameters: Vec<(String, String)>,
+    /// The protocol version requested.
+    pub max_protocol: ProtocolVersion,
+    /// The lowest protocol version accepted after negotiation.
+    pub min_protocol: ProtocolVersion,
+    /// Methods the client accepts.
+    pub allowed_auth: AllowedAuth,
+    /// Channel binding policy.
+    pub channel_binding: ChannelBindingPolicy,
+    /// Whether the connection runs over TLS.
+    pub tls: bool,
+    /// The server's end-entity certificate (DER) when TLS is in use, for
+    /// `tls-server-end-point` channel binding.
+    pub server_certificate: Option<Vec<u8>>,
+    /// Client nonce for SCRAM, for replayable tests; random when `None`.
+    pub scram_nonce: Option<String>,
+}
+
+impl fmt::Debug for StartupOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartupOptions")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("parameters", &self.parameters)
+            .field("max_protocol", &self.max_protocol)
+            .field("min_protocol", &self.min_protocol)
+            .field("allowed_auth", &self.allowed_auth)
+            .field("channel_binding", &self.channel_binding)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cancel key the server gave this session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BackendKey {
+    /// The backend's process id.
+    pub process_id: u32,
+    /// The secret key: 4 bytes in protocol 3.0, up to 256 in 3.2.
+    pub secret_key: Vec<u8>,
+}
+
+impl fmt::Debug for BackendKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendKey")
+            .field("process_id", &self.process_id)
+            .field("secret_key_len", &self.secret_key.len())
+            .finish()
+    }
+}
+
+/// What a completed exchange produced.
+#[derive(Debug, Clone)]
+pub struct StartupOutcome {
+    /// The protocol version in use after negotiation.
+    pub protocol: ProtocolVersion,
+    /// The authentication method the server used.
+    pub auth_method: AuthMethod,
+    /// Whether SCRAM channel binding was used.
+    pub channel_bound: bool,
+    /// ParameterStatus messages received, in order (a later value for the
+    /// same name replaces an earlier one).
+    pub parameters: Vec<(String, String)>,
+    /// The cancel key, if the server sent one.
+    pub backend_key: Option<BackendKey>,
+    /// Notices the server sent during startup.
+    pub notices: Vec<DbError>,
+    /// The transaction status of the first ReadyForQuery.
+    pub transaction_status: TransactionStatus,
+}
+
+/// Why the exchange failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The server reported an error (wrong password, no such database, …).
+    Server(DbError),
+    /// A SCRAM message from the server was invalid or its signature wrong.
+    Scram(AuthError),
+    /// A message could not be decoded or encoded.
+    Protocol(ProtoError),
+    /// A message arrived that is not allowed at this point.
+    UnexpectedMessage {
+        /// What the state machine was waiting for.
+        expected: &'static str,
+        /// The message that came instead.
+        got: &'static str,
+    },
+    /// The server asked for a method that `require_auth` does not allow.
+    MethodNotAllowed(AuthMethod),
+    /// The server asked for a method pgline does not implement.
+    UnsupportedMethod(&'static str),
+    /// The server offered only SASL mechanisms pgline does not implement.
+    UnsupportedSaslMechanisms(String),
+    /// The server asked for a password and none was configured.
+    PasswordMissing(AuthMethod),
+    /// `channel_binding=require` and TLS is not in use.
+    ChannelBindingWithoutTls,
+    /// `channel_binding=require` and the server asked for a method other than
+    /// SCRAM-SHA-256-PLUS (or the certificate's hash cannot be bound).
+    ChannelBindingNotOffered(AuthMethod),
+    /// The server supports no protocol version at or above the minimum.
+    ProtocolVersionTooLow {
+        /// The newest version the server offered.
+        server: ProtocolVersion,
+        /// The configured minimum.
+        min: ProtocolVersion,
+    },
+    /// `start` was not called, or the exchange is already over.
+    NotRunning,
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Server(e) => fmt::Display::fmt(e, f),
+            Self::Scram(e) => write!(f, "SCRAM authentication failed: {e}"),
+            Self::Protocol(e) => fmt::Display::fmt(e, f),
+            Self::UnexpectedMessage { expected, got } => {
+                write!(f, "unexpected {got} during startup; expected {expected}")
+            }
+            Self::MethodNotAllowed(m) => write!(
+                f,
+                "server requested \"{}\" authentication, which require_auth does not allow",
+                m.name()
+            ),
+            Self::UnsupportedMethod(m) => {
+                write!(f, "server requested {m} authentication, which is not supported")
+            }
+            Self::UnsupportedSaslMechanisms(m) => write!(
+                f,
+                "none of the server's SASL authentication mechanisms ({m}) are supported"
+            ),
+            Self::PasswordMissing(m) => write!(
+                f,
+                "server requested {} authentication, but no password was supplied",
+                m.name()
+            ),
+            Self::ChannelBindingWithoutTls => {
+                f.write_str("channel binding required, but TLS is not in use")
+            }
+            Self::ChannelBindingNotOffered(m) => write!(
+                f,
+                "channel binding required, but the server requested \"{}\" authentication \
+                 without SCRAM-SHA-256-PLUS",
+                m.name()
+            ),
+            Self::ProtocolVersionTooLow { server, min } => write!(
+                f,
+                "server supports protocol version {}.{} only, below min_protocol_version {}.{}",
+                server.major, server.minor, min.major, min.minor
+            ),
+            Self::NotRunning => f.write_str("the startup exchange is not running"),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Server(e) => Some(e),
+            Self::Scram(e) => Some(e),
+            Self::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtoError> for StartupError {
+    fn from(e: ProtoError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<AuthError> for StartupError {
+    fn from(e: AuthError) -> Self {
+        Self::Scram(e)
+    }
+}
+
+/// What the caller should do after feeding a message.
+#[derive(Debug)]
+pub enum Progress {
+    /// Send what was written to the output buffer (if anything) and feed the
+    /// next backend message.
+    Continue,
+    /// The exchange is complete; the connection is ready for queries.
+    Done(StartupOutcome),
+}
+
+enum State {
+    Initial,
+    /// Waiting for the server's authentication request.
+    Authenticating,
+    /// A cleartext or MD5 password was sent.
+    PasswordSent(AuthMethod),
+    /// SASLInitialResponse was sent.
+    SaslFirstSent(ScramSha256),
+    /// SASLResponse (client-final) was sent.
+    SaslFinalSent(ScramClientFinal),
+    /// The server's signature was verified; AuthenticationOk must follow.
+    SaslDone,
+    /// Authenticated; collecting parameters until ReadyForQuery.
+    Finishing,
+    Done,
+    Failed,
+}
+
+impl State {
+    fn expected(&self) -> &'static str {
+        match self {
+            Self::Initial => "nothing before start()",
+            Self::Authenticating => "an authentication request",
+            Self::PasswordSent(_) | Self::SaslDone => "AuthenticationOk",
+            Self::SaslFirstSent(_) => "AuthenticationSASLContinue",
+            Self::SaslFinalSent(_) => "AuthenticationSASLFinal",
+            Self::Finishing => "ParameterStatus, BackendKeyData or ReadyForQuery",
+            Self::Done | Self::Failed => "nothing (the exchange is over)",
+        }
+    }
+}
+
+/// The startup/authentication state machine.
+///
+/// Method groups: [`new`](Self::new) and [`start`](Self::start) begin the
+/// exchange (writing the StartupMessage); [`handle`](Self::handle) takes each
+/// backend message and may write the reply into the caller's buffer.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use pgline::proto::startup::{Startup, StartupOptions};
+///
+/// let mut startup = Startup::new(StartupOptions {
+///     user: "app".into(),
+///     ..StartupOptions::default()
+/// });
+/// let mut out = BytesMut::new();
+/// startup.start(&mut out).unwrap();
+/// assert_eq!(&out[4..8], &[0, 3, 0, 0]); // protocol 3.0
+/// ```
+pub struct Startup {
+    options: StartupOptions,
+    state: State,
+    protocol: ProtocolVersion,
+    auth_method: AuthMethod,
+    channel_bound: bool,
+    parameters: Vec<(String, String)>,
+    backend_key: Option<BackendKey>,
+    notices: Vec<DbError>,
+}
+
+impl fmt::Debug for Startup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Startup")
+            .field("state", &self.state.expected())
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Startup {
+    /// A new exchange with the given options.
+    pub fn new(options: StartupOptions) -> Self {
+        let protocol = options.max_protocol;
+        Self {
+            options,
+            state: State::Initial,
+            protocol,
+            auth_method: AuthMethod::None,
+            channel_bound: false,
+            parameters: Vec::new(),
+            backend_key: None,
+            notices: Vec::new(),
+        }
+    }
+
+    /// Writes the StartupMessage into `out`.
+    ///
+    /// Fails before anything is sent when `channel_binding=require` and TLS is
+    /// not in use, or when a parameter contains a NUL byte.
+    pub fn start(&mut self, out: &mut BytesMut) -> Result<(), StartupError> {
+        if !matches!(self.state, State::Initial) {
+            return Err(StartupError::NotRunning);
+        }
+        if self.options.channel_binding == ChannelBindingPolicy::Require && !self.options.tls {
+            self.state = State::Failed;
+            return Err(StartupError::ChannelBindingWithoutTls);
+        }
+        let params = std::iter::once(("user", self.options.user.as_str())).chain(
+            self.options
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        frontend::startup_message(out, self.protocol, params)?;
+        self.state = State::Authenticating;
+        Ok(())
+    }
+
+    /// The protocol version currently in effect (lowered by negotiation).
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    /// Feeds one backend message; a reply, if any, is written into `out`.
+    pub fn handle(
+        &mut self,
+        message: BackendMessage,
+        out: &mut BytesMut,
+    ) -> Result<Progress, StartupError> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let result = self.transition(state, message, out);
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+
+    fn transition(
+        &mut self,
+        state: State,
+        message: BackendMessage,
+        out: &mut BytesMut,
+    ) -> Result<Progress, StartupError> {
+        match (state, message) {
+            (State::Initial | State::Done | State::Failed, _) => Err(StartupError::NotRunning),
+            (_, BackendMessage::ErrorResponse(fields)) => {
+                Err(StartupError::Server(fields.to_db_error()))
+            }
+            (state, BackendMessage::NoticeResponse(fields)) => {
+                self.notices.push(fields.to_db_error());
+                self.state = state;
+                Ok(Progress::Continue)
+            }
+            (State::Authenticating, BackendMessage::NegotiateProtocolVersion(n)) => {
+                let server = ProtocolVersion {
+                    major: self.protocol.major,
+                    minor: u16::try_from(n.newest_minor()).unwrap_or(u16::MAX),
+                };
+                if server.as_u32() < self.options.min_protocol.as_u32() {
+                    return Err(StartupError::ProtocolVersionTooLow {
+                        server,
+                        min: self.options.min_protocol,
+                    });
+                }
+                if server.as_u32() < self.protocol.as_u32() {
+                    self.protocol = server;
+                }
+                self.state = State::Authenticating;
+                Ok(Progress::Continue)
+            }
+            (State::Authenticating, BackendMessage::Authentication(request)) => {
+                self.authentication_request(request, out)
+            }
+            (State::PasswordSent(_) | State::SaslDone, BackendMessage::Authentication(Authentication::Ok)) => {
+                self.state = State::Finishing;
+                Ok(Progress::Continue)
+            }
+            (
+                State::SaslFirstSent(scram),
+                BackendMessage::Authentication(Authentication::SaslContinue(data)),
+            ) => {
+                let client_final = scram.handle_server_first(&data)?;
+                frontend::sasl_response(out, client_final.message());
+                self.state = State::SaslFinalSent(client_final);
+                Ok(Progress::Continue)
+            }
+            (
+                State::SaslFinalSent(client_final),
+                BackendMessage::Authentication(Authentication::SaslFinal(data)),
+            ) => {
+                client_final.handle_server_final(&data)?;
+                self.state = State::SaslDone;
+                Ok(Progress::Continue)
+            }
+            (State::Finishing, BackendMessage::ParameterStatus(status)) => {
+                let (name, value) = (status.name(), status.value());
+                match self.parameters.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = value.to_owned(),
+                    None => self.parameters.push((name.to_owned(), value.to_owned())),
+                }
+                self.state = State::Finishing;
+                Ok(Progress::Continue)
+            }
+            (State::Finishing, BackendMessage::BackendKeyData(key)) => {
+                self.backend_key = Some(BackendKey {
+                    process_id: key.process_id(),
+                    secret_key: key.secret_key().to_vec(),
+                });
+                self.state = State::Finishing;
+                Ok(Progress::Continue)
+            }
+            (State::Finishing, BackendMessage::ReadyForQuery(status)) => {
+                self.state = State::Done;
+                Ok(Progress::Done(StartupOutcome {
+                    protocol: self.protocol,
+                    auth_method: self.auth_method,
+                    channel_bound: self.channel_bound,
+                    parameters: std::mem::take(&mut self.parameters),
+                    backend_key: self.backend_key.take(),
+                    notices: std::mem::take(&mut self.notices),
+                    transaction_status: status,
+                }))
+            }
+            (state, message) => Err(StartupError::UnexpectedMessage {
+                expected: state.expected(),
+                got: message.name(),
+            }),
+        }
+    }
+
+    /// Checks a method against `require_auth` and `channel_binding`.
+    fn permit(&self, method: AuthMethod, channel_bound: bool) -> Result<(), StartupError> {
+        if !self.options.allowed_auth.allows(method) {
+            return Err(StartupError::MethodNotAllowed(method));
+        }
+        if self.options.channel_binding == ChannelBindingPolicy::Require && !channel_bound {
+            return Err(StartupError::ChannelBindingNotOffered(method));
+        }
+        Ok(())
+    }
+
+    fn password(&self, method: AuthMethod) -> Result<&[u8], StartupError> {
+        self.options
+            .password
+            .as_deref()
+            .ok_or(StartupError::PasswordMissing(method))
+    }
+
+    fn authentication_request(
+        &mut self,
+        request: Authentication,
+        out: &mut BytesMut,
+    ) -> Result<Progress, StartupError> {
+        match request {
+            Authentication::Ok => {
+                self.permit(AuthMethod::None, false)?;
+                self.auth_method = AuthMethod::None;
+                self.state = State::Finishing;
+                Ok(Progress::Continue)
+            }
+            Authentication::CleartextPassword => {
+                self.permit(AuthMethod::Password, false)?;
+                frontend::password_message(out, self.password(AuthMethod::Password)?)?;
+                self.auth_method = AuthMethod::Password;
+                self.state = State::PasswordSent(AuthMethod::Password);
+                Ok(Progress::Continue)
+            }
+            Authentication::Md5Password { salt } => {
+                self.permit(AuthMethod::Md5, false)?;
+                let hashed = md5_password_message(
+                    self.options.user.as_bytes(),
+                    self.password(AuthMethod::Md5)?,
+                    salt,
+                );
+                frontend::password_message(out, &hashed)?;
+                self.auth_method = AuthMethod::Md5;
+                self.state = State::PasswordSent(AuthMethod::Md5);
+                Ok(Progress::Continue)
+            }
+            Authentication::Sasl(mechanisms) => {
+                let binding = self.choose_binding(
+                    mechanisms.contains("SCRAM-SHA-256-PLUS"),
+                    mechanisms.contains("SCRAM-SHA-256"),
+                    || mechanisms.iter().collect::<Vec<_>>().join(", "),
+                )?;
+                let bound = matches!(binding, ChannelBinding::TlsServerEndPoint(_));
+                self.permit(AuthMethod::ScramSha256, bound)?;
+                let password = self.password(AuthMethod::ScramSha256)?;
+                let scram = match &self.options.scram_nonce {
+                    Some(nonce) => ScramSha256::with_nonce(password, binding, nonce),
+                    None => ScramSha256::new(password, binding),
+                };
+                frontend::sasl_initial_response(
+                    out,
+                    scram.mechanism(),
+                    scram.client_first_message(),
+                )?;
+                self.auth_method = AuthMethod::ScramSha256;
+                self.channel_bound = bound;
+                self.state = State::SaslFirstSent(scram);
+                Ok(Progress::Continue)
+            }
+            Authentication::Gss | Authentication::GssContinue(_) => {
+                self.permit(AuthMethod::Gss, false)?;
+                Err(StartupError::UnsupportedMethod("GSSAPI"))
+            }
+            Authentication::Sspi => {
+                self.permit(AuthMethod::Sspi, false)?;
+                Err(StartupError::UnsupportedMethod("SSPI"))
+            }
+            Authentication::KerberosV5 => Err(StartupError::UnsupportedMethod("Kerberos V5")),
+            other @ (Authentication::SaslContinue(_) | Authentication::SaslFinal(_)) => {
+                Err(StartupError::UnexpectedMessage {
+                    expected: "an authentication request",
+                    got: match other {
+                        Authentication::SaslContinue(_) => "AuthenticationSASLContinue",
+                        _ => "AuthenticationSASLFinal",
+                    },
+                })
+            }
+        }
+    }
+
+    /// Picks the SCRAM variant and the GS2 channel-binding flag, as libpq does.
+    fn choose_binding(
+        &self,
+        plus_offered: bool,
+        plain_offered: bool,
+        list: impl FnOnce() -> String,
+    ) -> Result<ChannelBinding, StartupError> {
+        let policy = self.options.channel_binding;
+        let tls = self.options.tls;
+        let end_point = match (&self.options.server_certificate, policy) {
+            (Some(cert), ChannelBindingPolicy::Prefer | ChannelBindingPolicy::Require) if tls => {
+                channel_binding::tls_server_end_point(cert).ok()
+            }
+            _ => None,
+        };
+        if plus_offered {
+            if let Some(hash) = end_point {
+                return Ok(ChannelBinding::TlsServerEndPoint(hash));
+            }
+        }
+        if policy == ChannelBindingPolicy::Require {
+            return Err(StartupError::ChannelBindingNotOffered(AuthMethod::ScramSha256));
+        }
+        if !plain_offered {
+            return Err(StartupError::UnsupportedSaslMechanisms(list()));
+        }
+        // "y": the client could bind but the server did not offer -PLUS over
+        // TLS. "n": no TLS, or binding disabled.
+        if tls && policy != ChannelBindingPolicy::Disable && !plus_offered {
+            Ok(ChannelBinding::ClientOnly)
+        } else {
+            Ok(ChannelBinding::Unsupported)
+        }
+    }
+}

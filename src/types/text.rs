@@ -1,0 +1,127 @@
+//! Text-like types (text, varchar, bpchar, name, unknown, citext-style
+//! extension types) and bytea. `&str` and `&[u8]` borrow from the row.
+
+use bytes::{BufMut, BytesMut};
+
+use super::{Decode, Encode, IsNull, Type, TypeError};
+
+/// Types whose binary form is their UTF-8 text.
+fn is_text(ty: Type) -> bool {
+    matches!(
+        ty,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::XML | Type::JSON
+    )
+}
+
+impl Encode for str {
+    fn preferred_type(&self) -> Type {
+        Type::TEXT
+    }
+    fn accepts(&self, ty: Type) -> bool {
+        is_text(ty)
+    }
+    fn encode(&self, _: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        out.put_slice(self.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl Encode for String {
+    fn preferred_type(&self) -> Type {
+        Type::TEXT
+    }
+    fn accepts(&self, ty: Type) -> bool {
+        is_text(ty)
+    }
+    fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        self.as_str().encode(ty, out)
+    }
+}
+
+impl<'a> Decode<'a> for &'a str {
+    fn accepts(ty: Type) -> bool {
+        is_text(ty)
+    }
+    fn decode(ty: Type, raw: &'a [u8]) -> Result<Self, TypeError> {
+        std::str::from_utf8(raw).map_err(|_| TypeError::InvalidValue {
+            pg: ty,
+            reason: "not valid UTF-8",
+        })
+    }
+}
+
+impl Decode<'_> for String {
+    fn accepts(ty: Type) -> bool {
+        is_text(ty)
+    }
+    fn decode(ty: Type, raw: &[u8]) -> Result<Self, TypeError> {
+        <&str>::decode(ty, raw).map(str::to_owned)
+    }
+}
+
+impl Encode for [u8] {
+    fn preferred_type(&self) -> Type {
+        Type::BYTEA
+    }
+    fn accepts(&self, ty: Type) -> bool {
+        ty == Type::BYTEA
+    }
+    fn encode(&self, _: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        out.put_slice(self);
+        Ok(IsNull::No)
+    }
+}
+
+impl Encode for Vec<u8> {
+    fn preferred_type(&self) -> Type {
+        Type::BYTEA
+    }
+    fn accepts(&self, ty: Type) -> bool {
+        ty == Type::BYTEA
+    }
+    fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        self.as_slice().encode(ty, out)
+    }
+}
+
+impl<'a> Decode<'a> for &'a [u8] {
+    /// Any type's raw binary form can be read as bytes.
+    fn accepts(_: Type) -> bool {
+        true
+    }
+    fn decode(_: Type, raw: &'a [u8]) -> Result<Self, TypeError> {
+        Ok(raw)
+    }
+}
+
+impl Decode<'_> for Vec<u8> {
+    fn accepts(_: Type) -> bool {
+        true
+    }
+    fn decode(_: Type, raw: &[u8]) -> Result<Self, TypeError> {
+        Ok(raw.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::decode_value;
+
+    #[test]
+    fn str_borrows_and_checks_utf8() {
+        let raw = b"h\xc3\xa9llo".to_vec();
+        let s: &str = decode_value(Type::TEXT, Some(&raw)).unwrap();
+        assert_eq!(s, "héllo");
+        assert_eq!(s.as_ptr(), raw.as_ptr());
+        assert!(decode_value::<&str>(Type::VARCHAR, Some(b"\xff")).is_err());
+    }
+
+    #[test]
+    fn bytes_encode_verbatim() {
+        let mut out = BytesMut::new();
+        [0u8, 1, 255].as_slice().encode(Type::BYTEA, &mut out).unwrap();
+        assert_eq!(&out[..], &[0, 1, 255]);
+        assert!(!"x".accepts(Type::BYTEA));
+    }
+}

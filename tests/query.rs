@@ -1,0 +1,229 @@
+//! Simple and extended queries, parameters, transactions, and what happens
+//! when the connection is lost, against a real server.
+
+use std::time::Duration;
+
+use pgline::error::{ErrorKind, SqlState};
+use pgline::{Client, SimpleQueryMessage};
+
+async fn connect() -> Client {
+    let server = pgline_testkit::shared();
+    pgline::connect(&server.url("pgline", Some("pgline-secret"), "pgline"))
+        .await
+        .expect("connect to the shared test server")
+}
+
+/// Guards against hangs: every awaited operation must end in this time.
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("operation did not finish within 30 s")
+}
+
+#[tokio::test]
+async fn simple_query_returns_text_rows_and_counts() {
+    let client = connect().await;
+    let messages = client
+        .simple_query("SELECT 1 AS one, NULL::text AS nothing, 'é' AS accent; SELECT 2")
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 4);
+    let SimpleQueryMessage::Row(row) = &messages[0] else {
+        panic!("expected a row, got {messages:?}");
+    };
+    assert_eq!(row.get(0), Some("1"));
+    assert_eq!(row.get("nothing"), None);
+    assert_eq!(row.get("accent"), Some("é"));
+    assert_eq!(row.columns()[0].name(), "one");
+    assert!(matches!(messages[1], SimpleQueryMessage::CommandComplete(Some(1))));
+    let SimpleQueryMessage::Row(row) = &messages[2] else {
+        panic!("expected a row");
+    };
+    assert_eq!(row.get(0), Some("2"));
+}
+
+#[tokio::test]
+async fn extended_query_with_binary_parameters() {
+    let client = connect().await;
+    let row = client
+        .query_one(
+            "SELECT $1::int4 + 1, $2::text || '!', $3::float8 * 2, $4::bool, $5::bytea, $6::int8",
+            &[&41i32, &"hi", &1.25f64, &true, &vec![0u8, 255], &None::<i64>],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i32>(0).unwrap(), 42);
+    assert_eq!(row.get::<&str>(1).unwrap(), "hi!");
+    assert_eq!(row.get::<f64>(2).unwrap(), 2.5);
+    assert!(row.get::<bool>(3).unwrap());
+    assert_eq!(row.get::<&[u8]>(4).unwrap(), &[0, 255]);
+    assert_eq!(row.get::<Option<i64>>(5).unwrap(), None);
+}
+
+#[tokio::test]
+async fn decoding_errors_name_column_and_types() {
+    let client = connect().await;
+    let row = client
+        .query_one("SELECT NULL::int4 AS n, 'x'::text AS t", &[])
+        .await
+        .unwrap();
+    let err = row.get::<i32>("n").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Type);
+    assert_eq!(
+        err.to_string(),
+        "column 0 (\"n\"): NULL cannot be decoded into i32 (column type int4); use Option<i32>"
+    );
+    let err = row.get::<i32>("t").unwrap_err();
+    assert_eq!(err.to_string(), "column 1 (\"t\"): a text value cannot be decoded into i32");
+    let err = row.get::<i32>("missing").unwrap_err();
+    assert_eq!(err.to_string(), "type conversion error: no column missing in a row of 2 columns");
+}
+
+#[tokio::test]
+async fn prepared_statement_reports_types_and_runs_repeatedly() {
+    let client = connect().await;
+    let stmt = client
+        .prepare("SELECT $1::int8 * 2 AS doubled, $2::text AS label")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[pgline::types::Type::INT8, pgline::types::Type::TEXT]);
+    assert_eq!(stmt.columns()[0].name(), "doubled");
+    assert_eq!(stmt.columns()[0].type_(), pgline::types::Type::INT8);
+    for i in 0..5i64 {
+        let row = client.query_one(&stmt, &[&i, &"x"]).await.unwrap();
+        assert_eq!(row.get::<i64>("doubled").unwrap(), i * 2);
+    }
+    // A wrong Rust type for a prepared parameter is refused before sending.
+    let err = client.query(&stmt, &[&"not an int", &"x"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Type);
+    // A wrong parameter count too.
+    let err = client.query(&stmt, &[&1i64]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Type);
+    // The connection is still in step.
+    assert_eq!(client.query_one("SELECT 7", &[]).await.unwrap().get::<i32>(0).unwrap(), 7);
+}
+
+#[tokio::test]
+async fn server_errors_carry_every_field_and_leave_the_connection_usable() {
+    let client = connect().await;
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE dup (id int4 CONSTRAINT dup_pkey PRIMARY KEY); INSERT INTO dup VALUES (1)",
+        )
+        .await
+        .unwrap();
+    let err = client
+        .execute("INSERT INTO dup VALUES ($1)", &[&1i32])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Db);
+    assert_eq!(err.code(), Some(&SqlState::UNIQUE_VIOLATION));
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.constraint(), Some("dup_pkey"));
+    assert_eq!(db.table(), Some("dup"));
+    assert_eq!(db.detail(), Some("Key (id)=(1) already exists."));
+    assert!(db.routine().is_some() && db.file().is_some() && db.line().is_some());
+
+    let err = client.batch_execute("SELEC 1").await.unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR));
+    assert_eq!(err.as_db_error().unwrap().position(), Some(1));
+    assert_eq!(client.execute("INSERT INTO dup VALUES (2)", &[]).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn parameter_status_is_tracked() {
+    let client = connect().await;
+    let version = client.parameter("server_version").unwrap();
+    assert!(version.starts_with(char::is_numeric), "server_version = {version}");
+    assert_eq!(client.parameter("client_encoding").as_deref(), Some("UTF8"));
+    client.batch_execute("SET TimeZone = 'Asia/Tokyo'").await.unwrap();
+    assert_eq!(client.parameter("TimeZone").as_deref(), Some("Asia/Tokyo"));
+    assert!(client.parameter("in_hot_standby").is_some() || version.starts_with("1"));
+}
+
+#[tokio::test]
+async fn transaction_commits_rolls_back_and_rolls_back_on_drop() {
+    let client = connect().await;
+    client
+        .batch_execute("CREATE TEMP TABLE t (v int4)")
+        .await
+        .unwrap();
+    let tx = client.transaction().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
+    tx.rollback().await.unwrap();
+    {
+        let tx = client.transaction().await.unwrap();
+        tx.execute("INSERT INTO t VALUES (3)", &[]).await.unwrap();
+        // dropped without commit
+    }
+    let rows = client.query("SELECT v FROM t ORDER BY v", &[]).await.unwrap();
+    let values: Vec<i32> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+    assert_eq!(values, [1]);
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_one_connection_get_their_own_answers() {
+    let client = connect().await;
+    let mut tasks = Vec::new();
+    for i in 0..64i32 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let row = client.query_one("SELECT $1::int4 * 3", &[&i]).await.unwrap();
+            (i, row.get::<i32>(0).unwrap())
+        }));
+    }
+    for task in tasks {
+        let (i, got) = bounded(task).await.unwrap();
+        assert_eq!(got, i * 3);
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_request_does_not_desynchronise_the_connection() {
+    let client = connect().await;
+    // Start a slow query and abandon it half way.
+    let slow = client.query("SELECT pg_sleep(0.3), 'slow'::text", &[]);
+    let _ = tokio::time::timeout(Duration::from_millis(50), slow).await;
+    // The next request gets its own answer, not the abandoned one's.
+    let row = bounded(client.query_one("SELECT 'fast'::text", &[])).await.unwrap();
+    assert_eq!(row.get::<&str>(0).unwrap(), "fast");
+}
+
+#[tokio::test]
+async fn a_lost_connection_fails_waiting_requests() {
+    let client = connect().await;
+    let killer = connect().await;
+    let pid = client.backend_pid() as i32;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { client.batch_execute("SELECT pg_sleep(20)").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed = killer
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    assert!(killed.get::<bool>(0).unwrap());
+    let err = bounded(waiting).await.unwrap().unwrap_err();
+    // Either the server's FATAL 57P01 reached the request, or the socket closed first.
+    assert!(
+        err.code() == Some(&SqlState::ADMIN_SHUTDOWN) || err.is_closed(),
+        "unexpected error: {err:?}"
+    );
+    let err = bounded(client.query("SELECT 1", &[])).await.unwrap_err();
+    assert!(err.is_closed(), "{err:?}");
+    assert!(client.is_closed());
+}
+
+#[tokio::test]
+async fn close_terminates_and_later_calls_fail_cleanly() {
+    let client = connect().await;
+    let other = client.clone();
+    bounded(client.close()).await.unwrap();
+    assert!(other.is_closed());
+    let err = other.batch_execute("SELECT 1").await.unwrap_err();
+    assert!(err.is_closed());
+}
