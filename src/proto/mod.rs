@@ -1,1 +1,2 @@
 //! The PostgreSQL frontend/backend protocol, sans-IO.
+pub mod auth;
