@@ -269,6 +269,14 @@ mod tests {
     }
 
     #[test]
+    fn pgport_is_the_default_port_of_every_host() {
+        let mut config: Config = "host=a,b".parse().unwrap();
+        config.apply_env(&env_of(&[("PGPORT", "6543")])).unwrap();
+        let ports: Vec<u16> = config.targets().unwrap().iter().map(|t| t.port).collect();
+        assert_eq!(ports, [6543, 6543]);
+    }
+
+    #[test]
     fn requiressl_and_empty_variables() {
         let mut config = Config::new();
         config

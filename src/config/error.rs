@@ -116,7 +116,7 @@ pub enum ConfigError {
         /// The line number, counting from 1.
         line: usize,
         /// The error for the option on that line.
-        source: Box<ConfigError>,
+        source: Box<Self>,
     },
     /// A file that exists could not be read.
     ReadFile {
@@ -130,7 +130,7 @@ pub enum ConfigError {
         /// The variable, e.g. `PGSSLMODE`.
         var: &'static str,
         /// The error for its value.
-        source: Box<ConfigError>,
+        source: Box<Self>,
     },
 }
 
