@@ -1,2 +1,42 @@
-//! The PostgreSQL frontend/backend protocol, sans-IO.
+//! The PostgreSQL frontend/backend protocol (3.0 and 3.2), sans-IO.
+//!
+//! Owns the byte-level codec: [`frame`] cuts the server's stream into
+//! [`Frame`]s, [`backend`] decodes them into [`BackendMessage`]s, and
+//! [`frontend`] encodes the client's messages into a caller-owned
+//! `BytesMut`. [`startup`] is the startup/authentication state machine and
+//! [`auth`] its SCRAM, MD5 and channel-binding pieces. Errors are [`ProtoError`]s naming what the peer did.
+//!
+//! This module must not do I/O, read a clock, use randomness or depend on
+//! tokio: it takes and returns bytes, so every decoder is reachable from
+//! unit tests and fuzz targets without a socket.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use pgline::proto::{BackendMessage, FrameSplitter, TransactionStatus};
+//!
+//! let mut read_buf = BytesMut::from(&b"Z\0\0\0\x05I"[..]);
+//! let frame = FrameSplitter::default().split(&mut read_buf)?.expect("a whole frame");
+//! assert_eq!(
+//!     BackendMessage::parse(frame)?,
+//!     BackendMessage::ReadyForQuery(TransactionStatus::Idle)
+//! );
+//! # Ok::<(), pgline::proto::ProtoError>(())
+//! ```
+
 pub mod auth;
+pub mod backend;
+pub mod error;
+pub mod frame;
+pub mod frontend;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod startup;
+
+pub use backend::{
+    Authentication, BackendKeyData, BackendMessage, CommandComplete, CopyData, CopyResponse,
+    DataRow, ErrorFields, FieldDescription, Format, NegotiateProtocolVersion, Notification,
+    ParameterDescription, ParameterStatus, RowDescription, SaslMechanisms, TransactionStatus,
+};
+pub use error::ProtoError;
+pub use frame::{DEFAULT_MAX_MESSAGE_LEN, Frame, FrameSplitter};
+pub use frontend::ProtocolVersion;

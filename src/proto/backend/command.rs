@@ -1,0 +1,157 @@
+//! `CommandComplete`: the command tag that ends a command's results.
+//!
+//! Owns decoding of the `C` message and of the row count inside its tag.
+//! It must not interpret the tag further (which command ran is the
+//! caller's business).
+
+use bytes::Bytes;
+
+use super::super::ProtoError;
+use super::reader::{Reader, text_at};
+
+const MESSAGE: &str = "CommandComplete";
+
+/// The completion of one SQL command, such as `INSERT 0 5` or
+/// `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandComplete {
+    body: Bytes,
+    rows: Option<u64>,
+}
+
+impl CommandComplete {
+    /// Decodes a `C` message body: one UTF-8 C string.
+    ///
+    /// For the commands whose tag carries a row count (`INSERT oid rows`,
+    /// `UPDATE`, `DELETE`, `MERGE`, `SELECT`, `MOVE`, `FETCH`, `COPY`) the
+    /// count must be present and a plain decimal number, else this is an
+    /// [`ProtoError::InvalidValue`].
+    pub fn parse(body: Bytes) -> Result<Self, ProtoError> {
+        let mut r = Reader::new(&body, MESSAGE);
+        let tag = r.cstr()?;
+        r.finish()?;
+        let rows = rows_in_tag(tag)?;
+        Ok(Self { body, rows })
+    }
+
+    /// The command tag.
+    pub fn tag(&self) -> &str {
+        text_at(&self.body, 0..self.body.len().saturating_sub(1))
+    }
+
+    /// The number of rows the command affected or returned, for tags that
+    /// carry one; `None` for others (`CREATE TABLE`, `BEGIN`, …).
+    pub fn rows(&self) -> Option<u64> {
+        self.rows
+    }
+}
+
+/// The row count of a command tag, checked for the commands that have one.
+fn rows_in_tag(tag: &str) -> Result<Option<u64>, ProtoError> {
+    let invalid = ProtoError::InvalidValue {
+        message: MESSAGE,
+        what: "command tag has a missing or malformed row count",
+    };
+    let mut words = tag.split(' ');
+    let command = words.next().unwrap_or_default();
+    let count_words = match command {
+        "INSERT" => 2,
+        "UPDATE" | "DELETE" | "MERGE" | "SELECT" | "MOVE" | "FETCH" | "COPY" => 1,
+        _ => return Ok(None),
+    };
+    let mut last = None;
+    for _ in 0..count_words {
+        last = Some(words.next().and_then(decimal).ok_or(invalid.clone())?);
+    }
+    if words.next().is_some() {
+        return Err(invalid);
+    }
+    Ok(last)
+}
+
+/// A non-empty run of ASCII digits that fits a `u64`.
+fn decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(b: &'static [u8]) -> Result<CommandComplete, ProtoError> {
+        CommandComplete::parse(Bytes::from_static(b))
+    }
+
+    #[test]
+    fn tags_with_counts() {
+        for (body, tag, rows) in [
+            (&b"INSERT 0 5\0"[..], "INSERT 0 5", Some(5)),
+            (b"UPDATE 12\0", "UPDATE 12", Some(12)),
+            (b"DELETE 0\0", "DELETE 0", Some(0)),
+            (b"MERGE 3\0", "MERGE 3", Some(3)),
+            (
+                b"SELECT 18446744073709551615\0",
+                "SELECT 18446744073709551615",
+                Some(u64::MAX),
+            ),
+            (b"MOVE 4\0", "MOVE 4", Some(4)),
+            (b"FETCH 100\0", "FETCH 100", Some(100)),
+            (b"COPY 1000000\0", "COPY 1000000", Some(1_000_000)),
+            (b"CREATE TABLE\0", "CREATE TABLE", None),
+            (b"BEGIN\0", "BEGIN", None),
+            (b"\0", "", None),
+        ] {
+            let c = CommandComplete::parse(Bytes::from_static(body)).unwrap();
+            assert_eq!((c.tag(), c.rows()), (tag, rows));
+        }
+    }
+
+    #[test]
+    fn malformed_counts() {
+        for body in [
+            &b"INSERT 0\0"[..],
+            b"INSERT x 5\0",
+            b"INSERT 0 5 6\0",
+            b"UPDATE\0",
+            b"UPDATE \0",
+            b"DELETE -1\0",
+            b"SELECT +1\0",
+            b"SELECT 18446744073709551616\0",
+            b"COPY 1 2\0",
+        ] {
+            assert!(
+                matches!(
+                    CommandComplete::parse(Bytes::from_static(body)),
+                    Err(ProtoError::InvalidValue {
+                        message: MESSAGE,
+                        ..
+                    })
+                ),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_strings() {
+        assert_eq!(parse(b""), Err(ProtoError::MissingNul { message: MESSAGE }));
+        assert_eq!(
+            parse(b"SELECT 1"),
+            Err(ProtoError::MissingNul { message: MESSAGE })
+        );
+        assert_eq!(
+            parse(b"\xff\0"),
+            Err(ProtoError::InvalidUtf8 { message: MESSAGE })
+        );
+        assert_eq!(
+            parse(b"BEGIN\0\0"),
+            Err(ProtoError::TrailingBytes {
+                message: MESSAGE,
+                extra: 1
+            })
+        );
+    }
+}
