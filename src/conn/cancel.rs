@@ -111,7 +111,8 @@ impl CancelToken {
             }
         };
         let mut request = BytesMut::new();
-        frontend::cancel_request(&mut request, key.process_id, &key.secret_key);
+        frontend::cancel_request(&mut request, key.process_id, &key.secret_key)
+            .map_err(|e| Error::with_source(ErrorKind::Protocol, None, e))?;
         socket.write_all(&request).await.map_err(io)?;
         socket.flush().await.map_err(io)?;
         // The server closes the socket when it has read the request.

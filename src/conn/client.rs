@@ -84,6 +84,7 @@ impl ToStatement for Statement {}
 mod sealed {
     use super::Statement;
 
+    #[derive(Debug)]
     pub enum Kind<'a> {
         Sql(&'a str),
         Prepared(&'a Statement),

@@ -376,7 +376,7 @@ fn protocol_version(setting: ProtocolVersionSetting) -> ProtocolVersion {
     }
 }
 
-fn allowed_auth(require: &RequireAuth) -> AllowedAuth {
+fn allowed_auth(require: RequireAuth) -> AllowedAuth {
     use crate::config::AuthMethod as C;
     use crate::proto::startup::AuthMethod as P;
     let pairs = [
@@ -473,7 +473,7 @@ fn startup_error(failure: StartupFailure, place: &str) -> Error {
             ErrorKind::Io,
             format!("the server at {place} closed the connection during startup"),
         ),
-        StartupFailure::Startup(StartupError::Server(db)) => Error::db(db),
+        StartupFailure::Startup(StartupError::Server(db)) => Error::db(*db),
         StartupFailure::Startup(e) => {
             let kind = match &e {
                 StartupError::Protocol(_)

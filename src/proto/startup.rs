@@ -133,7 +133,7 @@ pub enum ChannelBindingPolicy {
 }
 
 /// Everything the exchange needs to know, decided before it starts.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct StartupOptions {
     /// The role to log in as (`user`).
     pub user: String,
@@ -157,6 +157,24 @@ pub struct StartupOptions {
     pub server_certificate: Option<Vec<u8>>,
     /// Client nonce for SCRAM, for replayable tests; random when `None`.
     pub scram_nonce: Option<String>,
+}
+
+impl Default for StartupOptions {
+    /// Protocol 3.0, every method allowed, channel binding preferred, no TLS.
+    fn default() -> Self {
+        Self {
+            user: String::new(),
+            password: None,
+            parameters: Vec::new(),
+            max_protocol: ProtocolVersion::V3_0,
+            min_protocol: ProtocolVersion::V3_0,
+            allowed_auth: AllowedAuth::ALL,
+            channel_binding: ChannelBindingPolicy::Prefer,
+            tls: false,
+            server_certificate: None,
+            scram_nonce: None,
+        }
+    }
 }
 
 impl fmt::Debug for StartupOptions {
@@ -217,7 +235,7 @@ pub struct StartupOutcome {
 #[non_exhaustive]
 pub enum StartupError {
     /// The server reported an error (wrong password, no such database, …).
-    Server(DbError),
+    Server(Box<DbError>),
     /// A SCRAM message from the server was invalid or its signature wrong.
     Scram(AuthError),
     /// A message could not be decoded or encoded.
@@ -301,7 +319,7 @@ impl fmt::Display for StartupError {
 impl std::error::Error for StartupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Server(e) => Some(e),
+            Self::Server(e) => Some(e.as_ref()),
             Self::Scram(e) => Some(e),
             Self::Protocol(e) => Some(e),
             _ => None,
@@ -336,7 +354,7 @@ enum State {
     /// Waiting for the server's authentication request.
     Authenticating,
     /// A cleartext or MD5 password was sent.
-    PasswordSent(AuthMethod),
+    PasswordSent,
     /// SASLInitialResponse was sent.
     SaslFirstSent(ScramSha256),
     /// SASLResponse (client-final) was sent.
@@ -354,7 +372,7 @@ impl State {
         match self {
             Self::Initial => "nothing before start()",
             Self::Authenticating => "an authentication request",
-            Self::PasswordSent(_) | Self::SaslDone => "AuthenticationOk",
+            Self::PasswordSent | Self::SaslDone => "AuthenticationOk",
             Self::SaslFirstSent(_) => "AuthenticationSASLContinue",
             Self::SaslFinalSent(_) => "AuthenticationSASLFinal",
             Self::Finishing => "ParameterStatus, BackendKeyData or ReadyForQuery",
@@ -468,7 +486,7 @@ impl Startup {
         match (state, message) {
             (State::Initial | State::Done | State::Failed, _) => Err(StartupError::NotRunning),
             (_, BackendMessage::ErrorResponse(fields)) => {
-                Err(StartupError::Server(fields.to_db_error()))
+                Err(StartupError::Server(Box::new(fields.to_db_error())))
             }
             (state, BackendMessage::NoticeResponse(fields)) => {
                 self.notices.push(fields.to_db_error());
@@ -495,7 +513,7 @@ impl Startup {
             (State::Authenticating, BackendMessage::Authentication(request)) => {
                 self.authentication_request(request, out)
             }
-            (State::PasswordSent(_) | State::SaslDone, BackendMessage::Authentication(Authentication::Ok)) => {
+            (State::PasswordSent | State::SaslDone, BackendMessage::Authentication(Authentication::Ok)) => {
                 self.state = State::Finishing;
                 Ok(Progress::Continue)
             }
@@ -504,7 +522,7 @@ impl Startup {
                 BackendMessage::Authentication(Authentication::SaslContinue(data)),
             ) => {
                 let client_final = scram.handle_server_first(&data)?;
-                frontend::sasl_response(out, client_final.message());
+                frontend::sasl_response(out, client_final.message())?;
                 self.state = State::SaslFinalSent(client_final);
                 Ok(Progress::Continue)
             }
@@ -586,7 +604,7 @@ impl Startup {
                 self.permit(AuthMethod::Password, false)?;
                 frontend::password_message(out, self.password(AuthMethod::Password)?)?;
                 self.auth_method = AuthMethod::Password;
-                self.state = State::PasswordSent(AuthMethod::Password);
+                self.state = State::PasswordSent;
                 Ok(Progress::Continue)
             }
             Authentication::Md5Password { salt } => {
@@ -598,7 +616,7 @@ impl Startup {
                 );
                 frontend::password_message(out, &hashed)?;
                 self.auth_method = AuthMethod::Md5;
-                self.state = State::PasswordSent(AuthMethod::Md5);
+                self.state = State::PasswordSent;
                 Ok(Progress::Continue)
             }
             Authentication::Sasl(mechanisms) => {
