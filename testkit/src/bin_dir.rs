@@ -61,7 +61,9 @@ fn search() -> Result<PathBuf, Error> {
 
     match newest_versioned(Path::new(DISTRO_ROOT)) {
         Some(dir) => return Ok(dir),
-        None => tried.push(format!("{DISTRO_ROOT}/*/bin: none with postgres and initdb")),
+        None => tried.push(format!(
+            "{DISTRO_ROOT}/*/bin: none with postgres and initdb"
+        )),
     }
 
     Err(Error::BinariesNotFound { tried })

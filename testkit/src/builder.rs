@@ -104,7 +104,9 @@ impl ServerBuilder {
     fn validate(&self) -> Result<(), Error> {
         let no_nul = |what: &str, value: &str| {
             if value.contains('\0') {
-                Err(Error::InvalidInput(format!("{what} {value:?} contains a NUL byte")))
+                Err(Error::InvalidInput(format!(
+                    "{what} {value:?} contains a NUL byte"
+                )))
             } else {
                 Ok(())
             }

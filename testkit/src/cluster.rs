@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
+use crate::Error;
 use crate::server_user::ServerUser;
 use crate::watchdog::Watchdog;
-use crate::Error;
 
 /// The superuser `initdb` creates.
 pub(crate) const SUPERUSER: &str = "postgres";
@@ -23,9 +23,16 @@ pub(crate) const SUPERUSER: &str = "postgres";
 pub(crate) fn initdb(bin_dir: &Path, data_dir: &Path, user: &ServerUser) -> Result<(), Error> {
     let parent = data_dir.parent().unwrap_or(data_dir);
     let mut cmd = user.command(bin_dir.join("initdb"), parent);
-    cmd.arg("-D")
-        .arg(data_dir)
-        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+    cmd.arg("-D").arg(data_dir).args([
+        "-U",
+        SUPERUSER,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ]);
     let output = cmd
         .output()
         .map_err(|e| Error::io(format!("running initdb as {}", user.name()), e))?;
@@ -47,7 +54,10 @@ pub(crate) fn copy_template(
         .arg(data_dir)
         .output()
         .map_err(|e| Error::io("running cp -a for the template data folder", e))?;
-    check(output, &format!("copying the template data folder to {}", data_dir.display()))
+    check(
+        output,
+        &format!("copying the template data folder to {}", data_dir.display()),
+    )
 }
 
 /// The template data folder, made on first use. Its folder has its own watchdog, so it is

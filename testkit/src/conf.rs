@@ -78,7 +78,9 @@ pub(crate) fn hba_text(superuser: &str, extra: &[String], auth: AuthMethod) -> S
     text.push_str(&format!("{host_kind} all all 127.0.0.1/32 {method}\n"));
     text.push_str(&format!("{host_kind} all all ::1/128 {method}\n"));
     text.push_str(&format!("local replication all {}\n", auth.local_name()));
-    text.push_str(&format!("{host_kind} replication all 127.0.0.1/32 {method}\n"));
+    text.push_str(&format!(
+        "{host_kind} replication all 127.0.0.1/32 {method}\n"
+    ));
     text
 }
 
@@ -190,7 +192,10 @@ mod tests {
     fn cert_auth_uses_hostssl_and_trusts_the_socket() {
         let text = hba_text("postgres", &[], AuthMethod::Cert);
         assert!(text.contains("\nlocal all all trust\n"), "{text}");
-        assert!(text.contains("\nhostssl all all 127.0.0.1/32 cert\n"), "{text}");
+        assert!(
+            text.contains("\nhostssl all all 127.0.0.1/32 cert\n"),
+            "{text}"
+        );
         assert!(!text.contains("\nhost all"), "{text}");
     }
 
@@ -209,7 +214,10 @@ mod tests {
         assert!(text.contains("fsync = 'off'\n"));
         assert!(text.contains("password_encryption = 'md5'\n"));
         assert!(text.contains("ssl = 'on'\n"));
-        assert!(text.contains("ssl_ca_file = '/x/it''s\\\\ca.crt'\n"), "{text}");
+        assert!(
+            text.contains("ssl_ca_file = '/x/it''s\\\\ca.crt'\n"),
+            "{text}"
+        );
         let default_at = text.find("shared_buffers = '16MB'").unwrap();
         let extra_at = text.find("shared_buffers = '32MB'").unwrap();
         assert!(extra_at > default_at);

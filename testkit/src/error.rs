@@ -95,7 +95,10 @@ impl fmt::Display for Error {
                 for place in tried {
                     write!(f, "\n  - {place}")?;
                 }
-                write!(f, "\nset PG_BIN to the folder holding `postgres` and `initdb`")
+                write!(
+                    f,
+                    "\nset PG_BIN to the folder holding `postgres` and `initdb`"
+                )
             }
             Self::Io { action, source } => write!(f, "{action}: {source}"),
             Self::Command {
@@ -145,7 +148,10 @@ mod tests {
             tried: vec!["PG_BIN: not set".into(), "PATH: no postgres".into()],
         };
         let text = err.to_string();
-        assert!(text.contains("\n  - PG_BIN: not set\n  - PATH: no postgres"), "{text}");
+        assert!(
+            text.contains("\n  - PG_BIN: not set\n  - PATH: no postgres"),
+            "{text}"
+        );
         assert!(text.contains("set PG_BIN"), "{text}");
     }
 

@@ -24,7 +24,12 @@
 //! named by `PGLINE_TESTKIT_USER`); its files are handed to that account. Server folders
 //! are made under `PGLINE_TESTKIT_DIR`, else the system temporary folder.
 #![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, clippy::use_self)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::use_self
+)]
 
 mod bin_dir;
 mod builder;

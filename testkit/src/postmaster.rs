@@ -105,7 +105,11 @@ impl Postmaster {
             .process_group(0);
         let child = cmd.spawn().map_err(|e| {
             Error::io(
-                format!("starting {} as {}", spec.bin_dir.join("postgres").display(), spec.user.name()),
+                format!(
+                    "starting {} as {}",
+                    spec.bin_dir.join("postgres").display(),
+                    spec.user.name()
+                ),
                 e,
             )
         })?;
@@ -188,7 +192,10 @@ impl Postmaster {
         let _ = self.child.wait();
         Err(Error::server(
             "stopping postgres",
-            format!("no exit within {STOP_TIMEOUT:?} of SIG{}; killed", mode.signal()),
+            format!(
+                "no exit within {STOP_TIMEOUT:?} of SIG{}; killed",
+                mode.signal()
+            ),
             log_tail(log_file, 30),
         ))
     }
@@ -277,6 +284,8 @@ mod tests {
         assert!(port_was_taken(
             "LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in use"
         ));
-        assert!(!port_was_taken("FATAL:  data directory has wrong ownership"));
+        assert!(!port_was_taken(
+            "FATAL:  data directory has wrong ownership"
+        ));
     }
 }

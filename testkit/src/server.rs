@@ -229,14 +229,19 @@ impl Server {
         let mut cmd = self.client_command("psql");
         cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(&self.socket_dir)
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", "postgres"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+            ])
             .args(["-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| Error::io("starting psql", e))?;
+        let mut child = cmd.spawn().map_err(|e| Error::io("starting psql", e))?;
         let writer = child.stdin.take().map(|mut stdin| {
             let sql = sql.to_owned();
             thread::spawn(move || stdin.write_all(sql.as_bytes()))

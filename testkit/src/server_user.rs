@@ -153,10 +153,16 @@ mod tests {
     fn commands_do_not_inherit_pg_variables() {
         let cmd = clean_command("env");
         let envs: Vec<_> = cmd.get_envs().collect();
-        assert!(envs.contains(&(std::ffi::OsStr::new("LC_ALL"), Some(std::ffi::OsStr::new("C")))));
+        assert!(envs.contains(&(
+            std::ffi::OsStr::new("LC_ALL"),
+            Some(std::ffi::OsStr::new("C"))
+        )));
         for (key, value) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PG") {
-                assert!(envs.contains(&(key.as_os_str(), None)), "{key:?}={value:?} kept");
+                assert!(
+                    envs.contains(&(key.as_os_str(), None)),
+                    "{key:?}={value:?} kept"
+                );
             }
         }
     }

@@ -33,6 +33,8 @@ pub fn shared() -> &'static Server {
             .user(SHARED_USER, SHARED_PASSWORD)
             .database(SHARED_DATABASE, SHARED_USER)
             .start()
-            .unwrap_or_else(|err| panic!("pgline-testkit: starting the shared server failed: {err}"))
+            .unwrap_or_else(|err| {
+                panic!("pgline-testkit: starting the shared server failed: {err}")
+            })
     })
 }

@@ -10,8 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 
 use crate::Error;
@@ -157,7 +157,12 @@ pub(crate) fn generate(dir: &Path, users: &[&str], owner: &ServerUser) -> Result
         ExtendedKeyUsagePurpose::ServerAuth,
     )?;
 
-    let files = |stem: &str| (dir.join(format!("{stem}.crt")), dir.join(format!("{stem}.key")));
+    let files = |stem: &str| {
+        (
+            dir.join(format!("{stem}.crt")),
+            dir.join(format!("{stem}.key")),
+        )
+    };
     let (ca_cert, ca_key) = files("ca");
     let (server_cert, server_key) = files("server");
     let untrusted_ca = dir.join("untrusted-ca.crt");
@@ -215,7 +220,10 @@ mod tests {
         }
         let key = fs::read_to_string(files.server_key()).unwrap();
         assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
-        assert_eq!(fs::metadata(files.server_key()).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(files.server_key()).unwrap().mode() & 0o777,
+            0o600
+        );
 
         let alice_key = files.client_key("alice").unwrap();
         assert_eq!(fs::metadata(alice_key).unwrap().mode() & 0o777, 0o600);
