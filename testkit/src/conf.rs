@@ -14,7 +14,6 @@ use crate::Error;
 
 /// How clients other than the superuser-over-the-socket authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
 pub enum AuthMethod {
     /// No password asked.
     #[default]
@@ -59,11 +58,12 @@ impl AuthMethod {
     }
 }
 
-/// `pg_hba.conf`: the superuser over the socket first (so [`crate::Server::psql`] always
-/// works), then the caller's `extra` lines, then the defaults for `auth`.
+/// `pg_hba.conf`: the superuser over the socket first, for SQL and replication (so
+/// [`crate::Server::psql`] and `pg_basebackup` always work), then the caller's `extra` lines, then the defaults for `auth`.
 pub(crate) fn hba_text(superuser: &str, extra: &[String], auth: AuthMethod) -> String {
     let mut text = String::from("# written by pgline-testkit\n");
     text.push_str(&format!("local all {superuser} trust\n"));
+    text.push_str(&format!("local replication {superuser} trust\n"));
     for line in extra {
         text.push_str(line.trim_end());
         text.push('\n');
@@ -178,6 +178,7 @@ mod tests {
             lines,
             [
                 "local all postgres trust",
+                "local replication postgres trust",
                 "host all evil 127.0.0.1/32 reject",
                 "local all all scram-sha-256",
                 "host all all 127.0.0.1/32 scram-sha-256",

@@ -168,3 +168,34 @@ fn trust_lets_the_superuser_in_over_tcp() {
     );
     assert!(eventually(Duration::from_secs(1), || server.is_running()));
 }
+
+#[test]
+fn superuser_can_take_a_base_backup_over_the_socket() {
+    let server = ServerBuilder::new().start().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let backup = target.path().join("backup");
+    let out = server
+        .client_command("pg_basebackup")
+        .arg("-h")
+        .arg(server.socket_dir())
+        .args([
+            "-p",
+            &server.port().to_string(),
+            "-U",
+            "postgres",
+            "-c",
+            "fast",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(backup.join("PG_VERSION").is_file());
+    assert!(backup.join("backup_label").is_file());
+}
