@@ -1,1 +1,56 @@
-//! Throwaway PostgreSQL servers.
+//! Throwaway PostgreSQL servers for pgline's tests, examples and benches.
+//!
+//! Owns: finding the server binaries, making a data folder (a per-process `initdb`
+//! template, copied), writing `pg_hba.conf` / `postgresql.conf`, generating TLS
+//! certificates, starting the postmaster on a free loopback port with a private unix
+//! socket folder, creating users and databases, and cleaning all of it up, even when the
+//! test process dies. Must not: depend on `pgline` (pgline's tests depend on this crate)
+//! or need an async runtime: everything here is synchronous `std`.
+//!
+//! ```no_run
+//! use pgline_testkit::{AuthMethod, ServerBuilder};
+//!
+//! let server = ServerBuilder::new()
+//!     .auth(AuthMethod::ScramSha256)
+//!     .user("alice", "secret")
+//!     .start()?;
+//! let url = server.url("alice", Some("secret"), "postgres");
+//! assert_eq!(server.psql("SELECT 1")?, "1");
+//! # let _ = url;
+//! # Ok::<(), pgline_testkit::Error>(())
+//! ```
+//!
+//! When run as root, the server runs as the `postgres` account (else `nobody`, or the one
+//! named by `PGLINE_TESTKIT_USER`); its files are handed to that account. Server folders
+//! are made under `PGLINE_TESTKIT_DIR`, else the system temporary folder.
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::use_self
+)]
+
+mod bin_dir;
+mod builder;
+mod cluster;
+mod conf;
+mod conninfo;
+mod error;
+mod folder;
+mod port;
+mod postmaster;
+mod server;
+mod server_user;
+mod shared;
+mod sql;
+mod tls;
+mod watchdog;
+
+pub use bin_dir::pg_bin_dir;
+pub use builder::ServerBuilder;
+pub use conf::AuthMethod;
+pub use error::Error;
+pub use server::Server;
+pub use shared::{SHARED_DATABASE, SHARED_PASSWORD, SHARED_USER, shared};
+pub use tls::TlsFiles;
