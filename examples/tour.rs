@@ -56,11 +56,11 @@ async fn setup(client: &Client) -> Result<(), Error> {
              CREATE TABLE tour_items (id int4 PRIMARY KEY, name text NOT NULL, price float8)",
         )
         .await?;
-    for (id, name, price) in [(1, "apple", 0.5), (2, "bread", 2.25), (3, "cheese", 7.0)] {
+    for (id, name, price) in [(1i32, "apple", 0.5), (2, "bread", 2.25), (3, "cheese", 7.0)] {
         client
             .execute(
                 "INSERT INTO tour_items VALUES ($1, $2, $3)",
-                &[&(id as i32), &name, &price],
+                &[&id, &name, &price],
             )
             .await?;
     }
@@ -88,7 +88,8 @@ async fn prepared(client: &Client) -> Result<(), Error> {
 
 async fn transaction(client: &Client) -> Result<(), Error> {
     let tx = client.transaction().await?;
-    tx.execute("UPDATE tour_items SET price = price * 2", &[]).await?;
+    tx.execute("UPDATE tour_items SET price = price * 2", &[])
+        .await?;
     tx.rollback().await?;
     let total: f64 = client
         .query_one("SELECT sum(price) FROM tour_items", &[])
@@ -97,7 +98,9 @@ async fn transaction(client: &Client) -> Result<(), Error> {
     println!("after a rolled-back update, the total is still {total:.2}");
 
     let tx = client.transaction().await?;
-    let n = tx.execute("DELETE FROM tour_items WHERE id = $1", &[&3i32]).await?;
+    let n = tx
+        .execute("DELETE FROM tour_items WHERE id = $1", &[&3i32])
+        .await?;
     tx.commit().await?;
     println!("committed a delete of {n} row");
     Ok(())

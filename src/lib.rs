@@ -19,7 +19,12 @@
 //! Without `runtime`, `proto`, `types` and `config` build with no tokio at all,
 //! so the protocol core can be fuzzed and tested byte for byte.
 #![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, clippy::use_self)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::use_self
+)]
 
 pub mod config;
 pub mod error;
@@ -30,10 +35,10 @@ pub mod types;
 #[cfg(feature = "runtime")]
 mod conn;
 
+pub use config::Config;
 #[cfg(feature = "runtime")]
 pub use conn::{
-    connect, CancelToken, Client, Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow,
-    Statement, ToStatement, Transaction,
+    CancelToken, Client, Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow, Statement,
+    ToStatement, Transaction, connect,
 };
-pub use config::Config;
 pub use error::Error;

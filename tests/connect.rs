@@ -42,7 +42,10 @@ async fn unix_socket_connection() {
         .query_one("SELECT inet_client_addr() IS NULL", &[])
         .await
         .unwrap();
-    assert!(row.get::<bool>(0).unwrap(), "a unix socket has no client address");
+    assert!(
+        row.get::<bool>(0).unwrap(),
+        "a unix socket has no client address"
+    );
 }
 
 #[tokio::test]
@@ -95,7 +98,12 @@ async fn multi_host_falls_through_to_a_working_host() {
     );
     let client = bounded(pgline::connect(&conninfo)).await.unwrap();
     assert_eq!(
-        client.query_one("SELECT 5", &[]).await.unwrap().get::<i32>(0).unwrap(),
+        client
+            .query_one("SELECT 5", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
         5
     );
 }
@@ -116,7 +124,15 @@ async fn protocol_3_2_negotiates_down_to_3_0_on_postgresql_15() {
     } else {
         assert_eq!(client.protocol_version(), (3, 2));
     }
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0).unwrap(), 1);
+    assert_eq!(
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        1
+    );
     // Cancel still works with the negotiated key length.
     assert_ne!(client.backend_pid(), 0);
 }
@@ -180,9 +196,14 @@ async fn cancel_interrupts_a_running_query() {
 
 #[tokio::test]
 async fn cancel_over_tls() {
-    let client = pgline::connect(&tcp_conninfo("sslmode=require")).await.unwrap();
+    let client = pgline::connect(&tcp_conninfo("sslmode=require"))
+        .await
+        .unwrap();
     let tls: bool = client
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .unwrap()
         .get(0)
@@ -201,10 +222,14 @@ async fn cancel_over_tls() {
 
 #[tokio::test]
 async fn bad_conninfo_is_a_config_error_naming_the_option() {
-    let err = pgline::connect("host=localhost sslmode=maybe").await.unwrap_err();
+    let err = pgline::connect("host=localhost sslmode=maybe")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("sslmode"), "{err}");
-    let err = pgline::connect("host=localhost frobnicate=1").await.unwrap_err();
+    let err = pgline::connect("host=localhost frobnicate=1")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("frobnicate"), "{err}");
 }

@@ -35,7 +35,10 @@ async fn simple_query_returns_text_rows_and_counts() {
     assert_eq!(row.get("nothing"), None);
     assert_eq!(row.get("accent"), Some("é"));
     assert_eq!(row.columns()[0].name(), "one");
-    assert!(matches!(messages[1], SimpleQueryMessage::CommandComplete(Some(1))));
+    assert!(matches!(
+        messages[1],
+        SimpleQueryMessage::CommandComplete(Some(1))
+    ));
     let SimpleQueryMessage::Row(row) = &messages[2] else {
         panic!("expected a row");
     };
@@ -48,7 +51,14 @@ async fn extended_query_with_binary_parameters() {
     let row = client
         .query_one(
             "SELECT $1::int4 + 1, $2::text || '!', $3::float8 * 2, $4::bool, $5::bytea, $6::int8",
-            &[&41i32, &"hi", &1.25f64, &true, &vec![0u8, 255], &None::<i64>],
+            &[
+                &41i32,
+                &"hi",
+                &1.25f64,
+                &true,
+                &vec![0u8, 255],
+                &None::<i64>,
+            ],
         )
         .await
         .unwrap();
@@ -74,9 +84,15 @@ async fn decoding_errors_name_column_and_types() {
         "column 0 (\"n\"): NULL cannot be decoded into i32 (column type int4); use Option<i32>"
     );
     let err = row.get::<i32>("t").unwrap_err();
-    assert_eq!(err.to_string(), "column 1 (\"t\"): a text value cannot be decoded into i32");
+    assert_eq!(
+        err.to_string(),
+        "column 1 (\"t\"): a text value cannot be decoded into i32"
+    );
     let err = row.get::<i32>("missing").unwrap_err();
-    assert_eq!(err.to_string(), "type conversion error: no column missing in a row of 2 columns");
+    assert_eq!(
+        err.to_string(),
+        "type conversion error: no column missing in a row of 2 columns"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +102,10 @@ async fn prepared_statement_reports_types_and_runs_repeatedly() {
         .prepare("SELECT $1::int8 * 2 AS doubled, $2::text AS label")
         .await
         .unwrap();
-    assert_eq!(stmt.params(), &[pgline::types::Type::INT8, pgline::types::Type::TEXT]);
+    assert_eq!(
+        stmt.params(),
+        &[pgline::types::Type::INT8, pgline::types::Type::TEXT]
+    );
     assert_eq!(stmt.columns()[0].name(), "doubled");
     assert_eq!(stmt.columns()[0].type_(), pgline::types::Type::INT8);
     for i in 0..5i64 {
@@ -94,13 +113,24 @@ async fn prepared_statement_reports_types_and_runs_repeatedly() {
         assert_eq!(row.get::<i64>("doubled").unwrap(), i * 2);
     }
     // A wrong Rust type for a prepared parameter is refused before sending.
-    let err = client.query(&stmt, &[&"not an int", &"x"]).await.unwrap_err();
+    let err = client
+        .query(&stmt, &[&"not an int", &"x"])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Type);
     // A wrong parameter count too.
     let err = client.query(&stmt, &[&1i64]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Type);
     // The connection is still in step.
-    assert_eq!(client.query_one("SELECT 7", &[]).await.unwrap().get::<i32>(0).unwrap(), 7);
+    assert_eq!(
+        client
+            .query_one("SELECT 7", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        7
+    );
 }
 
 #[tokio::test]
@@ -127,16 +157,28 @@ async fn server_errors_carry_every_field_and_leave_the_connection_usable() {
     let err = client.batch_execute("SELEC 1").await.unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR));
     assert_eq!(err.as_db_error().unwrap().position(), Some(1));
-    assert_eq!(client.execute("INSERT INTO dup VALUES (2)", &[]).await.unwrap(), 1);
+    assert_eq!(
+        client
+            .execute("INSERT INTO dup VALUES (2)", &[])
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn parameter_status_is_tracked() {
     let client = connect().await;
     let version = client.parameter("server_version").unwrap();
-    assert!(version.starts_with(char::is_numeric), "server_version = {version}");
+    assert!(
+        version.starts_with(char::is_numeric),
+        "server_version = {version}"
+    );
     assert_eq!(client.parameter("client_encoding").as_deref(), Some("UTF8"));
-    client.batch_execute("SET TimeZone = 'Asia/Tokyo'").await.unwrap();
+    client
+        .batch_execute("SET TimeZone = 'Asia/Tokyo'")
+        .await
+        .unwrap();
     assert_eq!(client.parameter("TimeZone").as_deref(), Some("Asia/Tokyo"));
     assert!(client.parameter("in_hot_standby").is_some() || version.starts_with("1"));
 }
@@ -159,7 +201,10 @@ async fn transaction_commits_rolls_back_and_rolls_back_on_drop() {
         tx.execute("INSERT INTO t VALUES (3)", &[]).await.unwrap();
         // dropped without commit
     }
-    let rows = client.query("SELECT v FROM t ORDER BY v", &[]).await.unwrap();
+    let rows = client
+        .query("SELECT v FROM t ORDER BY v", &[])
+        .await
+        .unwrap();
     let values: Vec<i32> = rows.iter().map(|r| r.get(0).unwrap()).collect();
     assert_eq!(values, [1]);
 }
@@ -171,7 +216,10 @@ async fn concurrent_requests_on_one_connection_get_their_own_answers() {
     for i in 0..64i32 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            let row = client.query_one("SELECT $1::int4 * 3", &[&i]).await.unwrap();
+            let row = client
+                .query_one("SELECT $1::int4 * 3", &[&i])
+                .await
+                .unwrap();
             (i, row.get::<i32>(0).unwrap())
         }));
     }
@@ -188,7 +236,9 @@ async fn a_dropped_request_does_not_desynchronise_the_connection() {
     let slow = client.query("SELECT pg_sleep(0.3), 'slow'::text", &[]);
     let _ = tokio::time::timeout(Duration::from_millis(50), slow).await;
     // The next request gets its own answer, not the abandoned one's.
-    let row = bounded(client.query_one("SELECT 'fast'::text", &[])).await.unwrap();
+    let row = bounded(client.query_one("SELECT 'fast'::text", &[]))
+        .await
+        .unwrap();
     assert_eq!(row.get::<&str>(0).unwrap(), "fast");
 }
 

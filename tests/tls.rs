@@ -62,7 +62,10 @@ async fn run_row(server: &Server, user: &str, sslmode: &str, negotiation: &str) 
     let outcome = match pgline::connect(&conninfo).await {
         Ok(client) => {
             let row = client
-                .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
                 .await
                 .unwrap();
             if row.get::<bool>(0).unwrap() {
@@ -96,7 +99,11 @@ async fn sslmode_matrix_matches_libpq() {
         // PostgreSQL 15 does not support direct TLS: libpq's "directsslaccept"
         // rows become a failed handshake here, so their expected outcome is fail.
         let pg15_direct = row.sslnegotiation == "direct" && row.events.contains("directsslaccept");
-        let expected = if pg15_direct { "fail" } else { row.outcome.as_str() };
+        let expected = if pg15_direct {
+            "fail"
+        } else {
+            row.outcome.as_str()
+        };
         let expected_connects = if row.events == "-" {
             0
         } else {
@@ -158,9 +165,11 @@ async fn verify_full_checks_chain_and_host_name() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     assert!(format!("{err:#}").contains("TLS handshake"), "{err}");
-    try_connect(format!("{base} host=wrong.example hostaddr=127.0.0.1 sslmode=verify-ca"))
-        .await
-        .unwrap();
+    try_connect(format!(
+        "{base} host=wrong.example hostaddr=127.0.0.1 sslmode=verify-ca"
+    ))
+    .await
+    .unwrap();
     // Untrusted CA: both verifying modes fail.
     let untrusted = format!(
         "port={} user=app password=app-secret dbname=postgres host=localhost sslrootcert={}",
@@ -210,8 +219,8 @@ async fn client_certificate_authentication() {
     );
     try_connect(format!(
         "{base} sslcert={} sslkey={}",
-        files.client_cert("certuser").display(),
-        files.client_key("certuser").display()
+        files.client_cert("certuser").unwrap().display(),
+        files.client_key("certuser").unwrap().display()
     ))
     .await
     .unwrap();

@@ -87,7 +87,9 @@ impl CancelToken {
     async fn send(&self, key: &BackendKey) -> Result<(), Error> {
         let io = |e| Error::with_source(ErrorKind::Io, Some("sending a cancel request".into()), e);
         let mut socket = match &self.endpoint {
-            Endpoint::Unix { dir, port } => Socket::Unix(Socket::unix(dir, *port).await.map_err(io)?),
+            Endpoint::Unix { dir, port } => {
+                Socket::Unix(Socket::unix(dir, *port).await.map_err(io)?)
+            }
             Endpoint::Tcp { addr, host } => {
                 let mut tcp = Socket::tcp(*addr, &self.keepalive).await.map_err(io)?;
                 match &self.tls {

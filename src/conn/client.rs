@@ -5,15 +5,15 @@
 //! reading the responses routed back to it. The handle is cheap to clone and
 //! many tasks may use it at once; their requests are pipelined by the driver.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use tokio::sync::{mpsc, watch};
 
 use super::cancel::CancelToken;
 use super::driver::{Request, Shared};
-use super::row::{columns, Column, Row, SimpleQueryMessage, SimpleQueryRow};
+use super::row::{Column, Row, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::error::{Error, ErrorKind};
 use crate::proto::frontend::{self, BindError, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, ProtoError};
@@ -117,7 +117,10 @@ fn proto_error(e: ProtoError) -> Error {
 fn unexpected(message: &BackendMessage, expected: &str) -> Error {
     Error::msg(
         ErrorKind::Protocol,
-        format!("unexpected {} from the server; expected {expected}", message.name()),
+        format!(
+            "unexpected {} from the server; expected {expected}",
+            message.name()
+        ),
     )
 }
 
@@ -223,9 +226,9 @@ impl Client {
                 BackendMessage::ReadyForQuery(_) => return Ok(result),
                 BackendMessage::RowDescription(d) => columns = Some(self::columns(&d)),
                 BackendMessage::DataRow(row) => {
-                    let cols = columns
-                        .clone()
-                        .ok_or_else(|| Error::msg(ErrorKind::Protocol, "DataRow before RowDescription"))?;
+                    let cols = columns.clone().ok_or_else(|| {
+                        Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
+                    })?;
                     result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(cols, &row)?));
                 }
                 BackendMessage::CommandComplete(c) => {
@@ -336,7 +339,9 @@ impl Client {
         statement: &S,
         params: &[&(dyn Encode + Sync)],
     ) -> Result<u64, Error> {
-        self.run(statement, params).await.map(|(_, n)| n.unwrap_or(0))
+        self.run(statement, params)
+            .await
+            .map(|(_, n)| n.unwrap_or(0))
     }
 
     async fn run<S: ToStatement + ?Sized>(

@@ -31,7 +31,7 @@ use crate::proto::startup::{
     AllowedAuth, ChannelBindingPolicy, Progress, Startup, StartupError, StartupOptions,
     StartupOutcome,
 };
-use crate::proto::{BackendMessage, FrameSplitter, DEFAULT_MAX_MESSAGE_LEN};
+use crate::proto::{BackendMessage, DEFAULT_MAX_MESSAGE_LEN, FrameSplitter};
 
 /// Connects using a connection string (URL or key=value), applying the PG*
 /// environment variables, the service file and `.pgpass` as libpq does.
@@ -88,7 +88,8 @@ async fn connect_resolved(config: &Config) -> Result<Client, Error> {
         client_key: config.get_ssl_key().map(Into::into),
         sni: config.get_ssl_sni(),
     };
-    let needs_tls = mode != SslMode::Disable && targets.iter().any(|t| matches!(t.host, Host::Tcp(_)));
+    let needs_tls =
+        mode != SslMode::Disable && targets.iter().any(|t| matches!(t.host, Host::Tcp(_)));
     let tls_config = if needs_tls {
         Some(tls::client_config(&tls_options)?)
     } else {
@@ -177,7 +178,11 @@ fn io_error(target: &Target, addr: Option<SocketAddr>, e: std::io::Error) -> Err
         }
         _ => describe(target),
     };
-    Error::with_source(ErrorKind::Io, Some(format!("connection to {place} failed")), e)
+    Error::with_source(
+        ErrorKind::Io,
+        Some(format!("connection to {place} failed")),
+        e,
+    )
 }
 
 fn target_host(target: &Target) -> String {
@@ -329,7 +334,10 @@ async fn finish_tls(
     endpoint: Endpoint,
     direct: bool,
 ) -> Result<Client, Error> {
-    let mode = plan.tls_config.clone().map(|config| TlsMode { config, direct });
+    let mode = plan
+        .tls_config
+        .clone()
+        .map(|config| TlsMode { config, direct });
     finish(plan, socket, endpoint, mode).await
 }
 
@@ -387,7 +395,12 @@ fn allowed_auth(require: RequireAuth) -> AllowedAuth {
         (C::Gss, P::Gss),
         (C::Sspi, P::Sspi),
     ];
-    AllowedAuth::only(pairs.into_iter().filter(|(c, _)| require.allows(*c)).map(|(_, p)| p))
+    AllowedAuth::only(
+        pairs
+            .into_iter()
+            .filter(|(c, _)| require.allows(*c))
+            .map(|(_, p)| p),
+    )
 }
 
 fn channel_binding(mode: ChannelBindingMode) -> ChannelBindingPolicy {
@@ -435,7 +448,14 @@ async fn finish(
     });
     let (requests_tx, requests_rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = watch::channel(false);
-    let driver = Driver::new(socket, read_buf, requests_rx, splitter, shared.clone(), done_tx);
+    let driver = Driver::new(
+        socket,
+        read_buf,
+        requests_rx,
+        splitter,
+        shared.clone(),
+        done_tx,
+    );
     tokio::spawn(driver.run());
     Ok(Client::new(ClientInner {
         requests: requests_tx,
@@ -509,14 +529,19 @@ async fn run_startup(
             {
                 break frame;
             }
-            if socket.read_buf(&mut buf).await.map_err(StartupFailure::Io)? == 0 {
+            if socket
+                .read_buf(&mut buf)
+                .await
+                .map_err(StartupFailure::Io)?
+                == 0
+            {
                 return Err(StartupFailure::Closed);
             }
         };
-        let message = BackendMessage::parse(frame).map_err(|e| StartupFailure::Startup(e.into()))?;
+        let message =
+            BackendMessage::parse(frame).map_err(|e| StartupFailure::Startup(e.into()))?;
         if let Progress::Done(outcome) = machine.handle(message, &mut out)? {
             return Ok((outcome, buf));
         }
     }
 }
-

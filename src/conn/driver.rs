@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::socket::Socket;
 use crate::error::{Error, ErrorKind};
-use crate::proto::{frontend, BackendMessage, FrameSplitter};
+use crate::proto::{BackendMessage, FrameSplitter, frontend};
 
 /// Where a request's responses go, and how many ReadyForQuery end it.
 #[derive(Debug)]
@@ -87,7 +87,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn parameter(&self, name: &str) -> Option<String> {
         let params = self.parameters.lock().unwrap_or_else(|e| e.into_inner());
-        params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     fn set_parameter(&self, name: &str, value: &str) {
@@ -271,7 +274,8 @@ impl Driver {
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(format!("protocol error: {e}")),
             };
-            let message = BackendMessage::parse(frame).map_err(|e| format!("protocol error: {e}"))?;
+            let message =
+                BackendMessage::parse(frame).map_err(|e| format!("protocol error: {e}"))?;
             self.route(message)?;
         }
     }
@@ -288,7 +292,10 @@ impl Driver {
                 return Ok(());
             }
             BackendMessage::NotificationResponse(n) => {
-                tracing::debug!(channel = n.channel(), "notification received with no listener");
+                tracing::debug!(
+                    channel = n.channel(),
+                    "notification received with no listener"
+                );
                 return Ok(());
             }
             _ => {}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind};
 use crate::proto::{DataRow, RowDescription};
-use crate::types::{decode_value, Decode, Type};
+use crate::types::{Decode, Type, decode_value};
 
 /// Metadata of one result column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,10 @@ pub struct Row {
 impl std::fmt::Debug for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Row")
-            .field("columns", &self.columns.iter().map(Column::name).collect::<Vec<_>>())
+            .field(
+                "columns",
+                &self.columns.iter().map(Column::name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -140,7 +143,10 @@ impl Row {
         let Some(index) = column.index(&self.columns) else {
             return Err(Error::msg(
                 ErrorKind::Type,
-                format!("no column {column} in a row of {} columns", self.columns.len()),
+                format!(
+                    "no column {column} in a row of {} columns",
+                    self.columns.len()
+                ),
             ));
         };
         let meta = &self.columns[index];
@@ -173,7 +179,10 @@ impl SimpleQueryRow {
         let row = Row::new(columns, data)?;
         for range in row.ranges.iter().flatten() {
             if std::str::from_utf8(&row.body[range.clone()]).is_err() {
-                return Err(Error::msg(ErrorKind::Protocol, "a text value is not valid UTF-8"));
+                return Err(Error::msg(
+                    ErrorKind::Protocol,
+                    "a text value is not valid UTF-8",
+                ));
             }
         }
         Ok(Self {

@@ -9,15 +9,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::config::{SslMode, SslRootCert};
 use crate::error::{Error, ErrorKind};
@@ -46,7 +48,10 @@ pub(crate) struct TlsOptions {
     pub(crate) sni: bool,
 }
 
-fn tls_error(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+fn tls_error(
+    context: impl Into<String>,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
     Error::with_source(ErrorKind::Tls, Some(context.into()), source)
 }
 
@@ -62,7 +67,9 @@ fn provider() -> Arc<CryptoProvider> {
 /// attempt series (it reads certificate files).
 pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
     let explicit_root = options.root_cert.clone();
-    let default_root = home_file("root.crt").filter(|p| p.exists()).map(SslRootCert::File);
+    let default_root = home_file("root.crt")
+        .filter(|p| p.exists())
+        .map(SslRootCert::File);
     let root = explicit_root.clone().or(default_root);
     if matches!(explicit_root, Some(SslRootCert::System)) && options.mode != SslMode::VerifyFull {
         return Err(Error::msg(
@@ -98,7 +105,9 @@ pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, E
             }
         }
     };
-    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let cert_path = options
         .client_cert
         .clone()
@@ -111,9 +120,8 @@ pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, E
                 .or_else(|| home_file("postgresql.key"))
                 .ok_or_else(|| Error::msg(ErrorKind::Config, "sslcert is set but sslkey is not"))?;
             let chain = read_certs(&cert_path, "sslcert")?;
-            let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
-                tls_error(format!("reading sslkey \"{}\"", key_path.display()), e)
-            })?;
+            let key = PrivateKeyDer::from_pem_file(&key_path)
+                .map_err(|e| tls_error(format!("reading sslkey \"{}\"", key_path.display()), e))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| tls_error("using the client certificate", e))?
@@ -156,9 +164,9 @@ fn load_roots(root: Option<&SslRootCert>, mode: SslMode) -> Result<RootCertStore
     match root {
         Some(SslRootCert::File(path)) => {
             for cert in read_certs(path, "sslrootcert")? {
-                store
-                    .add(cert)
-                    .map_err(|e| tls_error(format!("using sslrootcert \"{}\"", path.display()), e))?;
+                store.add(cert).map_err(|e| {
+                    tls_error(format!("using sslrootcert \"{}\"", path.display()), e)
+                })?;
             }
         }
         Some(SslRootCert::System) => {
@@ -168,7 +176,10 @@ fn load_roots(root: Option<&SslRootCert>, mode: SslMode) -> Result<RootCertStore
                 let _ = store.add(cert);
             }
             if store.is_empty() {
-                return Err(Error::msg(ErrorKind::Tls, "no system root certificates were found"));
+                return Err(Error::msg(
+                    ErrorKind::Tls,
+                    "no system root certificates were found",
+                ));
             }
         }
         None => {
@@ -238,7 +249,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -247,7 +263,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -86,7 +86,11 @@ struct Inner {
 
 impl Error {
     fn new(kind: ErrorKind, context: Option<String>, source: Option<BoxError>) -> Self {
-        Self(Box::new(Inner { kind, context, source }))
+        Self(Box::new(Inner {
+            kind,
+            context,
+            source,
+        }))
     }
 
     /// An error of `kind` with a message and no underlying cause.
@@ -186,7 +190,10 @@ impl fmt::Display for Error {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0.source.as_deref().map(|s| s as &(dyn StdError + 'static))
+        self.0
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
     }
 }
 

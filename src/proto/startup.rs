@@ -33,10 +33,10 @@ use std::fmt;
 use bytes::BytesMut;
 
 use crate::error::DbError;
+use crate::proto::auth::AuthError;
 use crate::proto::auth::channel_binding;
 use crate::proto::auth::md5::md5_password_message;
 use crate::proto::auth::scram::{ChannelBinding, ScramClientFinal, ScramSha256};
-use crate::proto::auth::AuthError;
 use crate::proto::frontend::{self, ProtocolVersion};
 use crate::proto::{Authentication, BackendMessage, ProtoError, TransactionStatus};
 
@@ -115,7 +115,12 @@ impl Default for AllowedAuth {
 impl fmt::Debug for AllowedAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set()
-            .entries(AuthMethod::ALL.iter().filter(|m| self.allows(**m)).map(|m| m.name()))
+            .entries(
+                AuthMethod::ALL
+                    .iter()
+                    .filter(|m| self.allows(**m))
+                    .map(|m| m.name()),
+            )
             .finish()
     }
 }
@@ -286,7 +291,10 @@ impl fmt::Display for StartupError {
                 m.name()
             ),
             Self::UnsupportedMethod(m) => {
-                write!(f, "server requested {m} authentication, which is not supported")
+                write!(
+                    f,
+                    "server requested {m} authentication, which is not supported"
+                )
             }
             Self::UnsupportedSaslMechanisms(m) => write!(
                 f,
@@ -494,9 +502,12 @@ impl Startup {
                 Ok(Progress::Continue)
             }
             (State::Authenticating, BackendMessage::NegotiateProtocolVersion(n)) => {
+                // The documentation calls the field the newest minor version;
+                // servers send the whole version number (major << 16 | minor).
+                let newest = n.newest_minor();
                 let server = ProtocolVersion {
                     major: self.protocol.major,
-                    minor: u16::try_from(n.newest_minor()).unwrap_or(u16::MAX),
+                    minor: (newest & 0xffff) as u16,
                 };
                 if server.as_u32() < self.options.min_protocol.as_u32() {
                     return Err(StartupError::ProtocolVersionTooLow {
@@ -513,7 +524,10 @@ impl Startup {
             (State::Authenticating, BackendMessage::Authentication(request)) => {
                 self.authentication_request(request, out)
             }
-            (State::PasswordSent | State::SaslDone, BackendMessage::Authentication(Authentication::Ok)) => {
+            (
+                State::PasswordSent | State::SaslDone,
+                BackendMessage::Authentication(Authentication::Ok),
+            ) => {
                 self.state = State::Finishing;
                 Ok(Progress::Continue)
             }
@@ -684,7 +698,9 @@ impl Startup {
             }
         }
         if policy == ChannelBindingPolicy::Require {
-            return Err(StartupError::ChannelBindingNotOffered(AuthMethod::ScramSha256));
+            return Err(StartupError::ChannelBindingNotOffered(
+                AuthMethod::ScramSha256,
+            ));
         }
         if !plain_offered {
             return Err(StartupError::UnsupportedSaslMechanisms(list()));

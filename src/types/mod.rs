@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn option_encodes_null_and_decodes_null() {
         let mut out = BytesMut::new();
-        assert!(matches!(None::<i32>.encode(Type::INT4, &mut out), Ok(IsNull::Yes)));
+        assert!(matches!(
+            None::<i32>.encode(Type::INT4, &mut out),
+            Ok(IsNull::Yes)
+        ));
         assert!(out.is_empty());
         assert_eq!(decode_value::<Option<i32>>(Type::INT4, None), Ok(None));
         assert_eq!(
@@ -153,7 +156,10 @@ mod tests {
                 pg: Type::INT4
             }
         );
-        assert_eq!(err.to_string(), "NULL cannot be decoded into i32 (column type int4); use Option<i32>");
+        assert_eq!(
+            err.to_string(),
+            "NULL cannot be decoded into i32 (column type int4); use Option<i32>"
+        );
     }
 
     #[test]

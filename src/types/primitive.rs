@@ -169,10 +169,19 @@ mod tests {
     #[test]
     fn integers_round_trip_at_every_width() {
         assert_eq!(encode(&-2i16, Type::INT2), [0xff, 0xfe]);
-        assert_eq!(encode(&-2i16, Type::INT8), [0xff; 7].iter().copied().chain([0xfe]).collect::<Vec<_>>());
+        assert_eq!(
+            encode(&-2i16, Type::INT8),
+            [0xff; 7].iter().copied().chain([0xfe]).collect::<Vec<_>>()
+        );
         assert_eq!(encode(&i32::MAX, Type::INT4), [0x7f, 0xff, 0xff, 0xff]);
-        assert_eq!(decode_value::<i64>(Type::INT4, Some(&[0xff, 0xff, 0xff, 0xff])), Ok(-1));
-        assert_eq!(decode_value::<i64>(Type::INT8, Some(&i64::MIN.to_be_bytes())), Ok(i64::MIN));
+        assert_eq!(
+            decode_value::<i64>(Type::INT4, Some(&[0xff, 0xff, 0xff, 0xff])),
+            Ok(-1)
+        );
+        assert_eq!(
+            decode_value::<i64>(Type::INT8, Some(&i64::MIN.to_be_bytes())),
+            Ok(i64::MIN)
+        );
         assert_eq!(decode_value::<i16>(Type::INT2, Some(&[1, 0])), Ok(256));
     }
 
@@ -198,7 +207,13 @@ mod tests {
         assert!(nan.is_nan());
         let neg_zero = decode_value::<f64>(Type::FLOAT8, Some(&(-0.0f64).to_be_bytes())).unwrap();
         assert!(neg_zero == 0.0 && neg_zero.is_sign_negative());
-        assert_eq!(decode_value::<f64>(Type::FLOAT4, Some(&1.5f32.to_be_bytes())), Ok(1.5));
-        assert_eq!(encode(&f64::INFINITY, Type::FLOAT8), f64::INFINITY.to_be_bytes());
+        assert_eq!(
+            decode_value::<f64>(Type::FLOAT4, Some(&1.5f32.to_be_bytes())),
+            Ok(1.5)
+        );
+        assert_eq!(
+            encode(&f64::INFINITY, Type::FLOAT8),
+            f64::INFINITY.to_be_bytes()
+        );
     }
 }

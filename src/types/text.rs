@@ -9,7 +9,13 @@ use super::{Decode, Encode, IsNull, Type, TypeError};
 fn is_text(ty: Type) -> bool {
     matches!(
         ty,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::XML | Type::JSON
+        Type::TEXT
+            | Type::VARCHAR
+            | Type::BPCHAR
+            | Type::NAME
+            | Type::UNKNOWN
+            | Type::XML
+            | Type::JSON
     )
 }
 
@@ -120,7 +126,10 @@ mod tests {
     #[test]
     fn bytes_encode_verbatim() {
         let mut out = BytesMut::new();
-        [0u8, 1, 255].as_slice().encode(Type::BYTEA, &mut out).unwrap();
+        [0u8, 1, 255]
+            .as_slice()
+            .encode(Type::BYTEA, &mut out)
+            .unwrap();
         assert_eq!(&out[..], &[0, 1, 255]);
         assert!(!"x".accepts(Type::BYTEA));
     }
