@@ -714,3 +714,358 @@ impl Startup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, Bytes};
+
+    use super::*;
+    use crate::proto::Frame;
+
+    fn message(tag: u8, body: &[u8]) -> BackendMessage {
+        BackendMessage::parse(Frame {
+            tag,
+            body: Bytes::copy_from_slice(body),
+        })
+        .expect("a valid hand-built message")
+    }
+
+    fn auth(code: u32, extra: &[u8]) -> BackendMessage {
+        let mut body = code.to_be_bytes().to_vec();
+        body.extend_from_slice(extra);
+        message(b'R', &body)
+    }
+
+    fn parameter_status(name: &str, value: &str) -> BackendMessage {
+        let body = format!("{name}\0{value}\0");
+        message(b'S', body.as_bytes())
+    }
+
+    fn key_data(pid: u32, key: &[u8]) -> BackendMessage {
+        let mut body = pid.to_be_bytes().to_vec();
+        body.extend_from_slice(key);
+        message(b'K', &body)
+    }
+
+    fn ready() -> BackendMessage {
+        message(b'Z', b"I")
+    }
+
+    fn error(code: &str, text: &str) -> BackendMessage {
+        let body = format!("SFATAL\0VFATAL\0C{code}\0M{text}\0\0");
+        message(b'E', body.as_bytes())
+    }
+
+    fn options(password: Option<&str>) -> StartupOptions {
+        StartupOptions {
+            user: "app".into(),
+            password: password.map(|p| p.as_bytes().to_vec()),
+            parameters: vec![("database".into(), "db".into())],
+            ..StartupOptions::default()
+        }
+    }
+
+    fn started(options: StartupOptions) -> (Startup, BytesMut) {
+        let mut startup = Startup::new(options);
+        let mut out = BytesMut::new();
+        startup.start(&mut out).expect("start");
+        out.clear();
+        (startup, out)
+    }
+
+    fn finish(startup: &mut Startup, out: &mut BytesMut) -> StartupOutcome {
+        for m in [
+            parameter_status("server_version", "15.18"),
+            parameter_status("TimeZone", "UTC"),
+            parameter_status("TimeZone", "Europe/Paris"),
+            key_data(4242, &[1, 2, 3, 4]),
+        ] {
+            assert!(matches!(startup.handle(m, out), Ok(Progress::Continue)));
+        }
+        match startup.handle(ready(), out) {
+            Ok(Progress::Done(outcome)) => outcome,
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+
+    /// The frontend message in `out`: its tag and body.
+    fn sent(out: &BytesMut) -> (u8, Vec<u8>) {
+        let len = u32::from_be_bytes([out[1], out[2], out[3], out[4]]) as usize;
+        assert_eq!(out.len(), 1 + len, "exactly one message was written");
+        (out[0], out[5..].to_vec())
+    }
+
+    #[test]
+    fn start_writes_the_startup_message() {
+        let mut startup = Startup::new(options(None));
+        let mut out = BytesMut::new();
+        startup.start(&mut out).unwrap();
+        let mut expected = BytesMut::new();
+        expected.put_u32(0);
+        expected.put_u32(0x0003_0000);
+        expected.put_slice(b"user\0app\0database\0db\0\0");
+        let len = expected.len() as u32;
+        expected[..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(out, expected);
+        // A second start is refused.
+        assert!(matches!(startup.start(&mut out), Err(StartupError::NotRunning)));
+    }
+
+    #[test]
+    fn trust_collects_parameters_and_cancel_key() {
+        let (mut startup, mut out) = started(options(None));
+        assert!(matches!(startup.handle(auth(0, &[]), &mut out), Ok(Progress::Continue)));
+        let outcome = finish(&mut startup, &mut out);
+        assert!(out.is_empty(), "nothing is sent for trust");
+        assert_eq!(outcome.auth_method, AuthMethod::None);
+        assert_eq!(
+            outcome.parameters,
+            [
+                ("server_version".to_owned(), "15.18".to_owned()),
+                ("TimeZone".to_owned(), "Europe/Paris".to_owned())
+            ]
+        );
+        let key = outcome.backend_key.unwrap();
+        assert_eq!((key.process_id, key.secret_key), (4242, vec![1, 2, 3, 4]));
+        assert_eq!(outcome.protocol, ProtocolVersion::V3_0);
+        assert_eq!(outcome.transaction_status, TransactionStatus::Idle);
+        // Nothing more is accepted after Done.
+        assert!(matches!(
+            startup.handle(ready(), &mut out),
+            Err(StartupError::NotRunning)
+        ));
+    }
+
+    #[test]
+    fn cleartext_and_md5_passwords() {
+        let (mut startup, mut out) = started(options(Some("secret")));
+        startup.handle(auth(3, &[]), &mut out).unwrap();
+        assert_eq!(sent(&out), (b'p', b"secret\0".to_vec()));
+        out.clear();
+        startup.handle(auth(0, &[]), &mut out).unwrap();
+        assert_eq!(finish(&mut startup, &mut out).auth_method, AuthMethod::Password);
+
+        let (mut startup, mut out) = started(options(Some("secret")));
+        startup.handle(auth(5, &[1, 2, 3, 4]), &mut out).unwrap();
+        let expected =
+            crate::proto::auth::md5::md5_password_message(b"app", b"secret", [1, 2, 3, 4]);
+        let mut body = expected.to_vec();
+        body.push(0);
+        assert_eq!(sent(&out), (b'p', body));
+        out.clear();
+        startup.handle(auth(0, &[]), &mut out).unwrap();
+        assert_eq!(finish(&mut startup, &mut out).auth_method, AuthMethod::Md5);
+    }
+
+    /// The SCRAM exchange recorded from psql (see the auth fixtures), driven
+    /// through the state machine with the recorded client nonce.
+    const NONCE: &str = "9IZ2O01zb9IgiIZ1WJ/zgpJB";
+    const SERVER_FIRST: &str =
+        "r=9IZ2O01zb9IgiIZ1WJ/zgpJBjx/oIRLs02gGSHcw1KEty3eY,s=fs3IXBy7U7+IvVjZ,i=4096";
+    const CLIENT_FINAL: &str = "c=biws,r=9IZ2O01zb9IgiIZ1WJ/zgpJBjx/oIRLs02gGSHcw1KEty3eY,\
+                                p=AmNKosjJzS31NTlQYNs5BTeQjdHdk7lOflDo5re2an8=";
+    const SERVER_FINAL: &str = "v=U+ppxD5XUKtradnv8e2MkeupiA8FU87Sg8CXzXHDAzw=";
+
+    fn scram_started(server_mechanisms: &[u8]) -> (Startup, BytesMut) {
+        let (mut startup, mut out) = started(StartupOptions {
+            scram_nonce: Some(NONCE.into()),
+            ..options(Some("foobar"))
+        });
+        startup.handle(auth(10, server_mechanisms), &mut out).unwrap();
+        let (tag, body) = sent(&out);
+        assert_eq!(tag, b'p');
+        let first = format!("n,,n=,r={NONCE}");
+        let mut expected = b"SCRAM-SHA-256\0".to_vec();
+        expected.extend_from_slice(&(first.len() as u32).to_be_bytes());
+        expected.extend_from_slice(first.as_bytes());
+        assert_eq!(body, expected);
+        out.clear();
+        (startup, out)
+    }
+
+    #[test]
+    fn scram_exchange_matches_the_recorded_psql_session() {
+        let (mut startup, mut out) = scram_started(b"SCRAM-SHA-256\0\0");
+        startup
+            .handle(auth(11, SERVER_FIRST.as_bytes()), &mut out)
+            .unwrap();
+        assert_eq!(sent(&out), (b'p', CLIENT_FINAL.as_bytes().to_vec()));
+        out.clear();
+        startup
+            .handle(auth(12, SERVER_FINAL.as_bytes()), &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        startup.handle(auth(0, &[]), &mut out).unwrap();
+        let outcome = finish(&mut startup, &mut out);
+        assert_eq!(outcome.auth_method, AuthMethod::ScramSha256);
+        assert!(!outcome.channel_bound);
+    }
+
+    #[test]
+    fn scram_with_a_wrong_server_signature_fails() {
+        let (mut startup, mut out) = scram_started(b"SCRAM-SHA-256\0\0");
+        startup
+            .handle(auth(11, SERVER_FIRST.as_bytes()), &mut out)
+            .unwrap();
+        let forged = "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let err = startup
+            .handle(auth(12, forged.as_bytes()), &mut out)
+            .unwrap_err();
+        assert!(matches!(err, StartupError::Scram(AuthError::ServerSignatureMismatch)), "{err:?}");
+    }
+
+    #[test]
+    fn scram_cannot_be_skipped_by_the_server() {
+        // AuthenticationOk before SASLFinal would skip the server's proof.
+        let (mut startup, mut out) = scram_started(b"SCRAM-SHA-256\0\0");
+        startup
+            .handle(auth(11, SERVER_FIRST.as_bytes()), &mut out)
+            .unwrap();
+        let err = startup.handle(auth(0, &[]), &mut out).unwrap_err();
+        assert!(
+            matches!(err, StartupError::UnexpectedMessage { expected: "AuthenticationSASLFinal", .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_sasl_mechanisms_are_refused() {
+        let (mut startup, mut out) = started(options(Some("x")));
+        let err = startup
+            .handle(auth(10, b"OAUTHBEARER\0\0"), &mut out)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "none of the server's SASL authentication mechanisms (OAUTHBEARER) are supported"
+        );
+    }
+
+    #[test]
+    fn require_auth_refuses_other_methods() {
+        let scram_only = StartupOptions {
+            allowed_auth: AllowedAuth::only([AuthMethod::ScramSha256]),
+            ..options(Some("x"))
+        };
+        for (request, method) in [
+            (auth(5, &[0; 4]), "md5"),
+            (auth(3, &[]), "password"),
+            (auth(0, &[]), "none"),
+        ] {
+            let (mut startup, mut out) = started(scram_only.clone());
+            let err = startup.handle(request, &mut out).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "server requested \"{method}\" authentication, which require_auth does not allow"
+                )
+            );
+            assert!(out.is_empty(), "no password is sent to a refused method");
+        }
+    }
+
+    #[test]
+    fn channel_binding_policies() {
+        let mut startup = Startup::new(StartupOptions {
+            channel_binding: ChannelBindingPolicy::Require,
+            ..options(Some("x"))
+        });
+        let err = startup.start(&mut BytesMut::new()).unwrap_err();
+        assert_eq!(err.to_string(), "channel binding required, but TLS is not in use");
+
+        // Over TLS without -PLUS on offer, require refuses; prefer sends "y".
+        let tls = StartupOptions {
+            tls: true,
+            scram_nonce: Some(NONCE.into()),
+            ..options(Some("x"))
+        };
+        let (mut startup, mut out) = started(StartupOptions {
+            channel_binding: ChannelBindingPolicy::Require,
+            ..tls.clone()
+        });
+        let err = startup
+            .handle(auth(10, b"SCRAM-SHA-256\0\0"), &mut out)
+            .unwrap_err();
+        assert!(matches!(err, StartupError::ChannelBindingNotOffered(_)), "{err:?}");
+        let (mut startup, mut out) = started(tls);
+        startup
+            .handle(auth(10, b"SCRAM-SHA-256\0\0"), &mut out)
+            .unwrap();
+        let (_, body) = sent(&out);
+        assert!(body.ends_with(format!("y,,n=,r={NONCE}").as_bytes()));
+    }
+
+    #[test]
+    fn protocol_negotiation_falls_back_or_fails() {
+        let npv = |version: u32| {
+            let mut body = version.to_be_bytes().to_vec();
+            body.extend_from_slice(&0u32.to_be_bytes());
+            message(b'v', &body)
+        };
+        let wants_3_2 = StartupOptions {
+            max_protocol: ProtocolVersion::V3_2,
+            ..options(None)
+        };
+        let (mut startup, mut out) = started(wants_3_2.clone());
+        startup.handle(npv(0x0003_0000), &mut out).unwrap();
+        assert_eq!(startup.protocol(), ProtocolVersion::V3_0);
+        startup.handle(auth(0, &[]), &mut out).unwrap();
+        assert_eq!(finish(&mut startup, &mut out).protocol, ProtocolVersion::V3_0);
+
+        let (mut startup, mut out) = started(StartupOptions {
+            min_protocol: ProtocolVersion::V3_2,
+            ..wants_3_2
+        });
+        let err = startup.handle(npv(0x0003_0000), &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server supports protocol version 3.0 only, below min_protocol_version 3.2"
+        );
+    }
+
+    #[test]
+    fn server_errors_and_unexpected_messages() {
+        let (mut startup, mut out) = started(options(Some("x")));
+        startup.handle(auth(3, &[]), &mut out).unwrap();
+        let err = startup
+            .handle(error("28P01", "password authentication failed for user \"app\""), &mut out)
+            .unwrap_err();
+        let StartupError::Server(db) = err else {
+            panic!("expected a server error");
+        };
+        assert_eq!(db.code().code(), "28P01");
+
+        let (mut startup, mut out) = started(options(None));
+        let err = startup.handle(ready(), &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unexpected ReadyForQuery during startup; expected an authentication request"
+        );
+        // A failed machine stays failed.
+        assert!(matches!(
+            startup.handle(auth(0, &[]), &mut out),
+            Err(StartupError::NotRunning)
+        ));
+    }
+
+    #[test]
+    fn a_missing_password_is_reported_before_anything_is_sent() {
+        let (mut startup, mut out) = started(options(None));
+        let err = startup.handle(auth(5, &[0; 4]), &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server requested md5 authentication, but no password was supplied"
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn notices_during_startup_are_kept() {
+        let (mut startup, mut out) = started(options(None));
+        let notice = message(b'N', b"SWARNING\0C01000\0Mbe careful\0\0");
+        startup.handle(notice, &mut out).unwrap();
+        startup.handle(auth(0, &[]), &mut out).unwrap();
+        let outcome = finish(&mut startup, &mut out);
+        assert_eq!(outcome.notices.len(), 1);
+        assert_eq!(outcome.notices[0].message(), "be careful");
+    }
+}
