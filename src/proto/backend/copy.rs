@@ -54,7 +54,7 @@ impl CopyResponse {
         };
         let columns = r.u16()?;
         for _ in 0..columns {
-            Format::from_i16(r.i16()?, message)?;
+            Format::from_code_in(r.i16()?, message)?;
         }
         r.finish()?;
         Ok(Self { format, body })

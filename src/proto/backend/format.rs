@@ -19,8 +19,14 @@ pub enum Format {
 
 impl Format {
     /// The format for a wire code; any code other than 0 or 1 is an
-    /// [`ProtoError::InvalidValue`] naming `message`.
-    pub fn from_i16(code: i16, message: &'static str) -> Result<Self, ProtoError> {
+    /// [`ProtoError::InvalidValue`].
+    pub fn from_i16(code: i16) -> Result<Self, ProtoError> {
+        Self::from_code_in(code, "format code")
+    }
+
+    /// [`from_i16`](Self::from_i16) for a code read from `message`, which
+    /// the error names.
+    pub(crate) fn from_code_in(code: i16, message: &'static str) -> Result<Self, ProtoError> {
         match code {
             0 => Ok(Self::Text),
             1 => Ok(Self::Binary),
@@ -43,18 +49,19 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        assert_eq!(Format::from_i16(0, "T"), Ok(Format::Text));
-        assert_eq!(Format::from_i16(1, "T"), Ok(Format::Binary));
+        assert_eq!(Format::from_i16(0), Ok(Format::Text));
+        assert_eq!(Format::from_i16(1), Ok(Format::Binary));
         assert_eq!(Format::Text.code(), 0);
         assert_eq!(Format::Binary.code(), 1);
         for bad in [-1, 2, i16::MAX, i16::MIN] {
             assert!(matches!(
-                Format::from_i16(bad, "RowDescription"),
+                Format::from_code_in(bad, "RowDescription"),
                 Err(ProtoError::InvalidValue {
                     message: "RowDescription",
                     ..
                 })
             ));
+            assert!(Format::from_i16(bad).is_err());
         }
     }
 }

@@ -81,7 +81,7 @@ fn read_field<'a>(r: &mut Reader<'a>) -> Result<FieldDescription<'a>, ProtoError
         type_oid: r.u32()?,
         type_size: r.i16()?,
         type_modifier: r.i32()?,
-        format: Format::from_i16(r.i16()?, MESSAGE)?,
+        format: Format::from_code_in(r.i16()?, MESSAGE)?,
     })
 }
 
