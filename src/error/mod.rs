@@ -84,6 +84,8 @@ struct Inner {
     source: Option<BoxError>,
 }
 
+// The constructors are used by the runtime layers only.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 impl Error {
     fn new(kind: ErrorKind, context: Option<String>, source: Option<BoxError>) -> Self {
         Self(Box::new(Inner {
@@ -117,7 +119,9 @@ impl Error {
     pub(crate) fn closed() -> Self {
         Self::new(ErrorKind::Closed, None, None)
     }
+}
 
+impl Error {
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind

@@ -808,13 +808,19 @@ mod tests {
         expected[..4].copy_from_slice(&len.to_be_bytes());
         assert_eq!(out, expected);
         // A second start is refused.
-        assert!(matches!(startup.start(&mut out), Err(StartupError::NotRunning)));
+        assert!(matches!(
+            startup.start(&mut out),
+            Err(StartupError::NotRunning)
+        ));
     }
 
     #[test]
     fn trust_collects_parameters_and_cancel_key() {
         let (mut startup, mut out) = started(options(None));
-        assert!(matches!(startup.handle(auth(0, &[]), &mut out), Ok(Progress::Continue)));
+        assert!(matches!(
+            startup.handle(auth(0, &[]), &mut out),
+            Ok(Progress::Continue)
+        ));
         let outcome = finish(&mut startup, &mut out);
         assert!(out.is_empty(), "nothing is sent for trust");
         assert_eq!(outcome.auth_method, AuthMethod::None);
@@ -843,7 +849,10 @@ mod tests {
         assert_eq!(sent(&out), (b'p', b"secret\0".to_vec()));
         out.clear();
         startup.handle(auth(0, &[]), &mut out).unwrap();
-        assert_eq!(finish(&mut startup, &mut out).auth_method, AuthMethod::Password);
+        assert_eq!(
+            finish(&mut startup, &mut out).auth_method,
+            AuthMethod::Password
+        );
 
         let (mut startup, mut out) = started(options(Some("secret")));
         startup.handle(auth(5, &[1, 2, 3, 4]), &mut out).unwrap();
@@ -871,7 +880,9 @@ mod tests {
             scram_nonce: Some(NONCE.into()),
             ..options(Some("foobar"))
         });
-        startup.handle(auth(10, server_mechanisms), &mut out).unwrap();
+        startup
+            .handle(auth(10, server_mechanisms), &mut out)
+            .unwrap();
         let (tag, body) = sent(&out);
         assert_eq!(tag, b'p');
         let first = format!("n,,n=,r={NONCE}");
@@ -911,7 +922,10 @@ mod tests {
         let err = startup
             .handle(auth(12, forged.as_bytes()), &mut out)
             .unwrap_err();
-        assert!(matches!(err, StartupError::Scram(AuthError::ServerSignatureMismatch)), "{err:?}");
+        assert!(
+            matches!(err, StartupError::Scram(AuthError::ServerSignatureMismatch)),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -923,7 +937,13 @@ mod tests {
             .unwrap();
         let err = startup.handle(auth(0, &[]), &mut out).unwrap_err();
         assert!(
-            matches!(err, StartupError::UnexpectedMessage { expected: "AuthenticationSASLFinal", .. }),
+            matches!(
+                err,
+                StartupError::UnexpectedMessage {
+                    expected: "AuthenticationSASLFinal",
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }
@@ -970,7 +990,10 @@ mod tests {
             ..options(Some("x"))
         });
         let err = startup.start(&mut BytesMut::new()).unwrap_err();
-        assert_eq!(err.to_string(), "channel binding required, but TLS is not in use");
+        assert_eq!(
+            err.to_string(),
+            "channel binding required, but TLS is not in use"
+        );
 
         // Over TLS without -PLUS on offer, require refuses; prefer sends "y".
         let tls = StartupOptions {
@@ -985,7 +1008,10 @@ mod tests {
         let err = startup
             .handle(auth(10, b"SCRAM-SHA-256\0\0"), &mut out)
             .unwrap_err();
-        assert!(matches!(err, StartupError::ChannelBindingNotOffered(_)), "{err:?}");
+        assert!(
+            matches!(err, StartupError::ChannelBindingNotOffered(_)),
+            "{err:?}"
+        );
         let (mut startup, mut out) = started(tls);
         startup
             .handle(auth(10, b"SCRAM-SHA-256\0\0"), &mut out)
@@ -1009,7 +1035,10 @@ mod tests {
         startup.handle(npv(0x0003_0000), &mut out).unwrap();
         assert_eq!(startup.protocol(), ProtocolVersion::V3_0);
         startup.handle(auth(0, &[]), &mut out).unwrap();
-        assert_eq!(finish(&mut startup, &mut out).protocol, ProtocolVersion::V3_0);
+        assert_eq!(
+            finish(&mut startup, &mut out).protocol,
+            ProtocolVersion::V3_0
+        );
 
         let (mut startup, mut out) = started(StartupOptions {
             min_protocol: ProtocolVersion::V3_2,
@@ -1027,7 +1056,10 @@ mod tests {
         let (mut startup, mut out) = started(options(Some("x")));
         startup.handle(auth(3, &[]), &mut out).unwrap();
         let err = startup
-            .handle(error("28P01", "password authentication failed for user \"app\""), &mut out)
+            .handle(
+                error("28P01", "password authentication failed for user \"app\""),
+                &mut out,
+            )
             .unwrap_err();
         let StartupError::Server(db) = err else {
             panic!("expected a server error");
