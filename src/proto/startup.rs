@@ -502,12 +502,9 @@ impl Startup {
                 Ok(Progress::Continue)
             }
             (State::Authenticating, BackendMessage::NegotiateProtocolVersion(n)) => {
-                // The documentation calls the field the newest minor version;
-                // servers send the whole version number (major << 16 | minor).
-                let newest = n.newest_minor();
                 let server = ProtocolVersion {
                     major: self.protocol.major,
-                    minor: (newest & 0xffff) as u16,
+                    minor: n.newest_minor(),
                 };
                 if server.as_u32() < self.options.min_protocol.as_u32() {
                     return Err(StartupError::ProtocolVersionTooLow {

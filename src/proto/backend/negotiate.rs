@@ -41,7 +41,17 @@ impl NegotiateProtocolVersion {
 
     /// The newest minor version of the requested major version that the
     /// server supports.
-    pub fn newest_minor(&self) -> u32 {
+    ///
+    /// The protocol documentation describes the field as the minor version;
+    /// servers send the whole version number (`major << 16 | minor`, e.g.
+    /// `0x0003_0000` from PostgreSQL 15), so the low 16 bits are the minor
+    /// version either way.
+    pub fn newest_minor(&self) -> u16 {
+        (self.newest_minor & 0xffff) as u16
+    }
+
+    /// The field as sent (the server's whole version number).
+    pub fn newest_version_raw(&self) -> u32 {
         self.newest_minor
     }
 
