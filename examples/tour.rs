@@ -14,7 +14,14 @@ use std::time::Duration;
 use pgline::{Client, Error};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the throwaway server (if any) alive until the end of main.
     let (url, _server) = match std::env::var("DATABASE_URL") {
         Ok(url) => (url, None),
@@ -23,8 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let server = pgline_testkit::ServerBuilder::new()
                 .auth(pgline_testkit::AuthMethod::ScramSha256)
                 .user("tour", "tour-secret")
+                .database("tour", "tour")
                 .start()?;
-            let url = server.url("tour", Some("tour-secret"), "postgres");
+            let url = server.url("tour", Some("tour-secret"), "tour");
             (url, Some(server))
         }
     };
