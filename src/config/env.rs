@@ -122,7 +122,6 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::path::Path;
     use std::time::Duration;
 
@@ -132,13 +131,7 @@ mod tests {
     };
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use super::super::test_files::env_of;
 
     #[test]
     fn every_variable_fills_its_option() {

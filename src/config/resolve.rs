@@ -138,20 +138,13 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::path::PathBuf;
 
     use super::super::test_files::TempDir;
     use super::super::{Host, ProtocolVersionSetting, Target};
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use super::super::test_files::env_of;
 
     #[test]
     fn defaults_from_the_os_user() {
