@@ -277,3 +277,36 @@ async fn close_terminates_and_later_calls_fail_cleanly() {
     let err = other.batch_execute("SELECT 1").await.unwrap_err();
     assert!(err.is_closed());
 }
+
+#[tokio::test]
+async fn copy_through_plain_calls_fails_without_hanging() {
+    let client = connect().await;
+    client
+        .batch_execute("CREATE TEMP TABLE c (v int4); INSERT INTO c VALUES (1), (2)")
+        .await
+        .unwrap();
+    // COPY FROM STDIN needs a COPY stream: refused by the driver, the server
+    // reports the failure, and the connection stays in step.
+    let err = bounded(client.batch_execute("COPY c FROM STDIN"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    assert!(
+        err.to_string().contains("COPY FROM STDIN is not supported"),
+        "{err}"
+    );
+    let err = bounded(client.execute("COPY c FROM STDIN", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    // COPY TO STDOUT data is read and discarded.
+    bounded(client.batch_execute("COPY c TO STDOUT"))
+        .await
+        .unwrap();
+    let n: i64 = bounded(client.query_one("SELECT count(*) FROM c", &[]))
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 2);
+}

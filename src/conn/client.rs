@@ -157,8 +157,8 @@ impl Client {
         }
     }
 
-    fn send(&self, messages: BytesMut, ready: usize) -> Result<Responses, Error> {
-        let (request, rx) = Request::new(messages, ready);
+    fn send(&self, messages: BytesMut, ready: usize, extended: bool) -> Result<Responses, Error> {
+        let (request, rx) = Request::new(messages, ready, extended);
         self.inner
             .requests
             .send(request)
@@ -201,14 +201,18 @@ impl Client {
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         let mut out = BytesMut::new();
         frontend::query(&mut out, sql).map_err(proto_error)?;
-        let mut responses = self.send(out, 1)?;
+        let mut responses = self.send(out, 1, false)?;
         loop {
             match responses.next().await? {
                 BackendMessage::ReadyForQuery(_) => return Ok(()),
                 BackendMessage::RowDescription(_)
                 | BackendMessage::DataRow(_)
                 | BackendMessage::CommandComplete(_)
-                | BackendMessage::EmptyQueryResponse => {}
+                | BackendMessage::EmptyQueryResponse
+                | BackendMessage::CopyOutResponse(_)
+                | BackendMessage::CopyData(_)
+                | BackendMessage::CopyDone
+                | BackendMessage::CopyInResponse(_) => {}
                 other => return Err(unexpected(&other, "a simple query response")),
             }
         }
@@ -218,7 +222,7 @@ impl Client {
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         let mut out = BytesMut::new();
         frontend::query(&mut out, sql).map_err(proto_error)?;
-        let mut responses = self.send(out, 1)?;
+        let mut responses = self.send(out, 1, false)?;
         let mut result = Vec::new();
         let mut columns: Option<Arc<[Column]>> = None;
         loop {
@@ -256,7 +260,7 @@ impl Client {
         frontend::parse(&mut out, &name, sql, &oids).map_err(proto_error)?;
         frontend::describe(&mut out, Target::Statement, &name).map_err(proto_error)?;
         frontend::sync(&mut out);
-        let mut responses = self.send(out, 1)?;
+        let mut responses = self.send(out, 1, true)?;
         let mut params = Vec::new();
         let mut cols: Arc<[Column]> = Arc::new([]);
         loop {
@@ -411,7 +415,7 @@ impl Client {
         }
         frontend::execute(&mut out, "", 0).map_err(proto_error)?;
         frontend::sync(&mut out);
-        let mut responses = self.send(out, 1)?;
+        let mut responses = self.send(out, 1, true)?;
         let mut rows = Vec::new();
         let mut affected = None;
         loop {
@@ -435,7 +439,13 @@ impl Client {
                     rows.push(Row::new(cols, &data)?);
                 }
                 BackendMessage::CommandComplete(c) => affected = c.rows(),
-                BackendMessage::EmptyQueryResponse => {}
+                // COPY is refused by the driver (FROM STDIN) or its data
+                // discarded (TO STDOUT) until a COPY stream is asked for.
+                BackendMessage::EmptyQueryResponse
+                | BackendMessage::CopyInResponse(_)
+                | BackendMessage::CopyOutResponse(_)
+                | BackendMessage::CopyData(_)
+                | BackendMessage::CopyDone => {}
                 BackendMessage::ReadyForQuery(_) => return Ok((rows, affected)),
                 other => return Err(unexpected(&other, "an extended query response")),
             }
@@ -500,7 +510,7 @@ impl Drop for Transaction<'_> {
             // Queued behind everything sent so far; nobody waits for it.
             let mut out = BytesMut::new();
             if frontend::query(&mut out, "ROLLBACK").is_ok() {
-                let _ = self.client.send(out, 1);
+                let _ = self.client.send(out, 1, false);
             }
         }
     }

@@ -31,6 +31,8 @@ use crate::proto::{BackendMessage, FrameSplitter, frontend};
 pub(crate) struct ResponseSink {
     tx: mpsc::UnboundedSender<BackendMessage>,
     ready_left: usize,
+    /// Sent with the extended protocol (ends with Sync) rather than Query.
+    extended: bool,
 }
 
 /// One request: encoded frontend messages and the sink for its responses.
@@ -48,11 +50,13 @@ impl Request {
     pub(crate) fn new(
         messages: BytesMut,
         ready: usize,
+        extended: bool,
     ) -> (Self, mpsc::UnboundedReceiver<BackendMessage>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let sink = ResponseSink {
             tx,
             ready_left: ready,
+            extended,
         };
         (
             Self {
@@ -312,6 +316,23 @@ impl Driver {
                 ),
             });
         };
+        if let BackendMessage::CopyInResponse(_) = message {
+            // No request of this layer streams COPY data: refuse at once, or
+            // the server would wait for data forever and every later request
+            // behind this one would hang. The server ignored the request's
+            // own Sync while in copy-in mode, so an extended-protocol request
+            // needs a new one to end the error. (A request pipelined behind a
+            // COPY FROM STDIN can still be disturbed; COPY streams get their
+            // own request kind.)
+            frontend::copy_fail(
+                &mut self.write_buf,
+                "COPY FROM STDIN is not supported by this call",
+            )
+            .map_err(|e| format!("protocol error: {e}"))?;
+            if slot.as_ref().is_some_and(|sink| sink.extended) {
+                frontend::sync(&mut self.write_buf);
+            }
+        }
         let ready = matches!(message, BackendMessage::ReadyForQuery(_));
         if let Some(sink) = slot {
             // A closed receiver means the caller went away; keep counting.
