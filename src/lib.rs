@@ -42,3 +42,4 @@ pub use conn::{
     ToStatement, Transaction, connect,
 };
 pub use error::Error;
+pub use proto::TransactionStatus;

@@ -16,7 +16,7 @@ use super::driver::{Request, Shared};
 use super::row::{Column, Row, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::error::{Error, ErrorKind};
 use crate::proto::frontend::{self, BindError, ProtocolVersion, Target};
-use crate::proto::{BackendMessage, ProtoError};
+use crate::proto::{BackendMessage, ProtoError, TransactionStatus};
 use crate::types::{Encode, Type};
 
 /// Result columns are always requested in binary.
@@ -173,6 +173,13 @@ impl Client {
     /// `TimeZone`, `in_hot_standby`, `default_transaction_read_only`, …).
     pub fn parameter(&self, name: &str) -> Option<String> {
         self.inner.shared.parameter(name)
+    }
+
+    /// The transaction status as of the last reply from the server: idle,
+    /// in a transaction, or in a failed transaction. Requests still in
+    /// flight may change it.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.inner.shared.transaction_status()
     }
 
     /// The protocol version in use.

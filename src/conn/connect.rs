@@ -9,8 +9,8 @@
 //! sockets never use TLS (as in libpq).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -440,12 +440,10 @@ async fn finish(
         protocol,
         parameters,
         backend_key,
+        transaction_status,
         ..
     } = outcome;
-    let shared = Arc::new(Shared {
-        parameters: Mutex::new(parameters),
-        closed: Mutex::new(None),
-    });
+    let shared = Arc::new(Shared::new(parameters, transaction_status));
     let (requests_tx, requests_rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = watch::channel(false);
     let driver = Driver::new(

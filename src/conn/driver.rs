@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::socket::Socket;
 use crate::error::{Error, ErrorKind};
-use crate::proto::{BackendMessage, FrameSplitter, frontend};
+use crate::proto::{BackendMessage, FrameSplitter, TransactionStatus, frontend};
 
 /// Where a request's responses go, and how many ReadyForQuery end it.
 #[derive(Debug)]
@@ -80,15 +81,34 @@ impl Request {
 }
 
 /// State shared between the driver and its clients.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shared {
     /// Server parameters (ParameterStatus), updated as the server reports them.
     pub(crate) parameters: Mutex<Vec<(String, String)>>,
     /// Why the connection closed, once it has.
     pub(crate) closed: Mutex<Option<String>>,
+    /// The status byte of the last ReadyForQuery (`I`, `T` or `E`).
+    pub(crate) transaction_status: AtomicU8,
 }
 
 impl Shared {
+    pub(crate) fn new(parameters: Vec<(String, String)>, status: TransactionStatus) -> Self {
+        Self {
+            parameters: Mutex::new(parameters),
+            closed: Mutex::new(None),
+            transaction_status: AtomicU8::new(status.as_byte()),
+        }
+    }
+
+    /// The transaction status as of the last ReadyForQuery received.
+    pub(crate) fn transaction_status(&self) -> TransactionStatus {
+        match self.transaction_status.load(Ordering::Acquire) {
+            b'T' => TransactionStatus::InTransaction,
+            b'E' => TransactionStatus::Failed,
+            _ => TransactionStatus::Idle,
+        }
+    }
+
     pub(crate) fn parameter(&self, name: &str) -> Option<String> {
         let params = self.parameters.lock().unwrap_or_else(|e| e.into_inner());
         params
@@ -333,7 +353,15 @@ impl Driver {
                 frontend::sync(&mut self.write_buf);
             }
         }
-        let ready = matches!(message, BackendMessage::ReadyForQuery(_));
+        let ready = match &message {
+            BackendMessage::ReadyForQuery(status) => {
+                self.shared
+                    .transaction_status
+                    .store(status.as_byte(), Ordering::Release);
+                true
+            }
+            _ => false,
+        };
         if let Some(sink) = slot {
             // A closed receiver means the caller went away; keep counting.
             let _ = sink.tx.send(message);
