@@ -38,8 +38,9 @@ mod conn;
 pub use config::Config;
 #[cfg(feature = "runtime")]
 pub use conn::{
-    CancelToken, Client, Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow, Statement,
-    ToStatement, Transaction, connect,
+    Batch, CancelToken, Client, Column, ColumnIndex, IsolationLevel, Notification, Notifications,
+    Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage, SimpleQueryRow, Statement,
+    StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect,
 };
 pub use error::Error;
 pub use proto::TransactionStatus;

@@ -61,6 +61,7 @@
 //! - `PGDATESTYLE`, `PGTZ` and `PGGEQO` become the startup parameters
 //!   `datestyle`, `timezone` and `geqo`, as libpq sends them.
 
+mod client;
 mod env;
 mod error;
 mod key_value;
@@ -82,6 +83,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use client::{
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WRITE_BUFFER, DEFAULT_STATEMENT_CACHE_CAPACITY,
+    StatementCacheMode,
+};
 pub use error::ConfigError;
 pub use options::{
     ChannelBindingMode, LoadBalanceHosts, ProtocolVersionSetting, SslMode, SslNegotiation,
@@ -142,6 +147,7 @@ pub struct Config {
     service: Option<String>,
     service_file: Option<PathBuf>,
     params: Vec<(String, String)>,
+    client: client::ClientSettings,
 }
 
 /// Setters. Each sets one libpq option; `host`, `host_path`, `hostaddr` and
@@ -584,6 +590,7 @@ impl fmt::Debug for Config {
             .field("hosts", &self.hosts)
             .field("hostaddrs", &self.hostaddrs)
             .field("ports", &self.ports)
+            .field("client", &self.client)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| Redacted))
             .field("dbname", &self.dbname)

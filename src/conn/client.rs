@@ -1,45 +1,67 @@
-//! The client handle: queries over a connection driven by its own task.
+//! The client handle: requests over a connection driven by its own task.
 //!
-//! Owns the request/response exchange of each call: encoding the frontend
-//! messages of a request into one buffer, queueing it to the driver, and
-//! reading the responses routed back to it. The handle is cheap to clone and
-//! many tasks may use it at once; their requests are pipelined by the driver.
+//! Owns how a call becomes a request: waiting for room in the pipeline
+//! (backpressure), encoding its messages straight into the shared write
+//! buffer, and reading the replies routed back to it; plus the simple
+//! protocol (`batch_execute`, `simple_query`), explicit `prepare`, the
+//! per-handle timeout and the connection-level accessors. The extended
+//! query path lives in `query.rs`, batches in `pipeline.rs`, transactions
+//! in `transaction.rs`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::cancel::CancelToken;
-use super::driver::{Request, Shared};
-use super::row::{Column, Row, SimpleQueryMessage, SimpleQueryRow, columns};
-use crate::error::{Error, ErrorKind};
-use crate::proto::frontend::{self, BindError, ProtocolVersion, Target};
-use crate::proto::{BackendMessage, ProtoError, TransactionStatus};
-use crate::types::{Encode, Type};
-
-/// Result columns are always requested in binary.
-const BINARY: i16 = 1;
+use super::notify::Notifications;
+use super::responses::Responses;
+use super::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
+use super::shared::{Shared, proto_error};
+use super::stmt_cache::StatementCacheStats;
+use crate::config::StatementCacheMode;
+use crate::error::{DbError, Error, ErrorKind};
+use crate::proto::frontend::{self, ProtocolVersion, Target};
+use crate::proto::{BackendMessage, TransactionStatus};
+use crate::types::Type;
 
 pub(crate) struct ClientInner {
-    pub(crate) requests: mpsc::UnboundedSender<Request>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) driver_done: watch::Receiver<bool>,
     pub(crate) cancel: CancelToken,
     pub(crate) protocol: ProtocolVersion,
     pub(crate) next_statement: AtomicU64,
+    pub(crate) cache_mode: StatementCacheMode,
+}
+
+impl Drop for ClientInner {
+    /// The last handle is gone: finish what is queued, then Terminate.
+    fn drop(&mut self) {
+        let mut w = self.shared.write();
+        w.closing = true;
+        let waker = w.driver_waker.take();
+        drop(w);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
 }
 
 /// A connection to a PostgreSQL server.
 ///
 /// Cheap to clone: clones share the connection, and requests from several
-/// tasks are pipelined (sent without waiting for earlier replies). The
-/// connection closes when the last clone is dropped, or at
+/// tasks are pipelined (sent without waiting for earlier replies, answered
+/// in order). The connection closes when the last clone is dropped, or at
 /// [`close`](Self::close).
+///
+/// Dropping the future of any call at any point never leaves the connection
+/// out of step: the rest of that request's replies are read and discarded.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<ClientInner>,
+    pub(crate) inner: Arc<ClientInner>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Client {
@@ -47,139 +69,196 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("process_id", &self.inner.cancel.process_id())
             .field("closed", &self.is_closed())
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 /// A statement prepared on the server, with its parameter and result types.
+///
+/// Cheap to clone. A statement from [`Client::prepare`] is closed on the
+/// server when its last clone is dropped (the Close rides along with the
+/// connection's next request).
 #[derive(Debug, Clone)]
 pub struct Statement {
+    inner: Arc<StatementInner>,
+}
+
+#[derive(Debug)]
+struct StatementInner {
     name: String,
     params: Vec<Type>,
     columns: Arc<[Column]>,
+    /// Set for statements the user owns; cached ones are closed by the cache.
+    owner: Option<Weak<Shared>>,
+}
+
+impl Drop for StatementInner {
+    fn drop(&mut self) {
+        if let Some(shared) = self.owner.as_ref().and_then(Weak::upgrade) {
+            shared.close_statement_later(std::mem::take(&mut self.name));
+        }
+    }
 }
 
 impl Statement {
+    pub(crate) fn new(
+        name: String,
+        params: Vec<Type>,
+        columns: Arc<[Column]>,
+        owner: Option<Weak<Shared>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(StatementInner {
+                name,
+                params,
+                columns,
+                owner,
+            }),
+        }
+    }
+
     /// The server-side name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
     /// The parameter types, as the server inferred or was told.
     pub fn params(&self) -> &[Type] {
-        &self.params
+        &self.inner.params
     }
     /// The result columns (empty for statements that return no rows).
     pub fn columns(&self) -> &[Column] {
-        &self.columns
+        &self.inner.columns
     }
-}
-
-/// What to run: SQL text (parsed as an unnamed statement) or a prepared
-/// [`Statement`].
-pub trait ToStatement: sealed::Sealed {}
-impl ToStatement for str {}
-impl ToStatement for String {}
-impl ToStatement for Statement {}
-
-mod sealed {
-    use super::Statement;
-
-    #[derive(Debug)]
-    pub enum Kind<'a> {
-        Sql(&'a str),
-        Prepared(&'a Statement),
-    }
-
-    pub trait Sealed {
-        fn kind(&self) -> Kind<'_>;
-    }
-    impl Sealed for str {
-        fn kind(&self) -> Kind<'_> {
-            Kind::Sql(self)
-        }
-    }
-    impl Sealed for String {
-        fn kind(&self) -> Kind<'_> {
-            Kind::Sql(self)
-        }
-    }
-    impl Sealed for Statement {
-        fn kind(&self) -> Kind<'_> {
-            Kind::Prepared(self)
-        }
-    }
-}
-
-fn proto_error(e: ProtoError) -> Error {
-    Error::with_source(ErrorKind::Protocol, None, e)
-}
-
-fn unexpected(message: &BackendMessage, expected: &str) -> Error {
-    Error::msg(
-        ErrorKind::Protocol,
-        format!(
-            "unexpected {} from the server; expected {expected}",
-            message.name()
-        ),
-    )
-}
-
-/// The responses of one request.
-struct Responses {
-    rx: mpsc::UnboundedReceiver<BackendMessage>,
-    shared: Arc<Shared>,
-}
-
-impl Responses {
-    async fn next(&mut self) -> Result<BackendMessage, Error> {
-        match self.rx.recv().await {
-            Some(BackendMessage::ErrorResponse(fields)) => Err(Error::db(fields.to_db_error())),
-            Some(message) => Ok(message),
-            None => Err(self.shared.closed_error()),
-        }
-    }
-
-    /// Reads up to the end of the request after an error, so the error the
-    /// caller sees is the server's and not a later one.
-    async fn finish(&mut self) -> Result<(), Error> {
-        loop {
-            if let BackendMessage::ReadyForQuery(_) = self.next().await? {
-                return Ok(());
-            }
-        }
+    pub(crate) fn columns_arc(&self) -> &Arc<[Column]> {
+        &self.inner.columns
     }
 }
 
 impl Client {
-    pub(crate) fn new(inner: ClientInner) -> Self {
+    pub(crate) fn new(inner: ClientInner, timeout: Option<Duration>) -> Self {
         Self {
             inner: Arc::new(inner),
+            timeout,
         }
     }
 
-    fn send(&self, messages: BytesMut, ready: usize, extended: bool) -> Result<Responses, Error> {
-        let (request, rx) = Request::new(messages, ready, extended);
-        self.inner
-            .requests
-            .send(request)
-            .map_err(|_| self.inner.shared.closed_error())?;
-        Ok(Responses {
-            rx,
-            shared: self.inner.shared.clone(),
-        })
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// A handle to the same connection whose calls time out after `timeout`:
+    /// when it fires, a CancelRequest is sent for the running query and the
+    /// call returns a timeout error; the connection stays usable.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
+    /// use std::time::Duration;
+    /// let quick = client.with_timeout(Duration::from_millis(100));
+    /// let err = quick.batch_execute("SELECT pg_sleep(5)").await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// A handle to the same connection without a timeout.
+    pub fn without_timeout(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            timeout: None,
+        }
+    }
+
+    /// Runs `call` under this handle's timeout, cancelling the server-side
+    /// query when it fires.
+    pub(crate) async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(limit) = self.timeout else {
+            return call.await;
+        };
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                let token = self.inner.cancel.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = token.cancel_query().await {
+                        tracing::debug!(error = %e, "cancel after a query timeout failed");
+                    }
+                });
+                Err(Error::msg(
+                    ErrorKind::Timeout,
+                    format!("the query did not finish within {limit:?}; it was cancelled"),
+                ))
+            }
+        }
+    }
+
+    /// Queues one request and returns the reader of its replies. Waits while
+    /// the pipeline is full (`max_in_flight` requests, or `max_write_buffer`
+    /// bytes not yet sent).
+    pub(crate) async fn request(
+        &self,
+        ready: usize,
+        extended: bool,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
+    ) -> Result<Responses, Error> {
+        let shared = self.shared();
+        let permit = shared
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| shared.closed_error())?;
+        loop {
+            let room = shared.write_room.notified();
+            if shared.has_write_room() || shared.is_closed() {
+                break;
+            }
+            room.await;
+        }
+        let slot = shared.slot(ready, Some(permit), extended);
+        match shared.submit(Some(slot.clone()), encode) {
+            Ok(()) => Ok(Responses::new(slot, shared.clone())),
+            Err(Ok(e) | Err(e)) => {
+                shared.recycle(slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues a request nobody waits for (a ROLLBACK from a dropped
+    /// transaction). It does not wait for room: it must not block the
+    /// dropper.
+    pub(crate) fn request_detached(&self, sql: &str) {
+        let shared = self.shared();
+        let slot = shared.slot(1, None, false);
+        let queued = shared.submit(Some(slot.clone()), |out| {
+            frontend::query(out, sql).map_err(proto_error)
+        });
+        if queued.is_ok() {
+            // Abandoned at once: the driver reads and discards its replies.
+            drop(Responses::new(slot, shared.clone()));
+        }
     }
 
     /// A server parameter as last reported by the server (`server_version`,
     /// `TimeZone`, `in_hot_standby`, `default_transaction_read_only`, …).
     pub fn parameter(&self, name: &str) -> Option<String> {
-        self.inner.shared.parameter(name)
+        self.shared().parameter(name)
     }
 
     /// The transaction status as of the last reply from the server: idle,
     /// in a transaction, or in a failed transaction. Requests still in
     /// flight may change it.
     pub fn transaction_status(&self) -> TransactionStatus {
-        self.inner.shared.transaction_status()
+        self.shared().transaction_status()
     }
 
     /// The protocol version in use.
@@ -200,60 +279,123 @@ impl Client {
 
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
-        *self.inner.driver_done.borrow() || self.inner.requests.is_closed()
+        *self.inner.driver_done.borrow() || self.shared().is_closed()
+    }
+
+    /// Counters of the prepared-statement cache.
+    pub fn statement_cache_stats(&self) -> StatementCacheStats {
+        self.shared()
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stats()
+    }
+
+    /// The stream of notifications (LISTEN/NOTIFY) received on this
+    /// connection. It can be taken once; later calls return `None`.
+    pub fn notifications(&self) -> Option<Notifications> {
+        self.shared()
+            .notifications_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(Notifications::new)
+    }
+
+    /// Sends every NoticeResponse (warnings, `RAISE NOTICE`, …) to `handler`
+    /// instead of the default `tracing` event (target `pgline::notice`).
+    pub fn on_notice(&self, handler: impl Fn(&DbError) + Send + Sync + 'static) {
+        self.shared().set_notice_handler(Some(Arc::new(handler)));
     }
 
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        let mut out = BytesMut::new();
-        frontend::query(&mut out, sql).map_err(proto_error)?;
-        let mut responses = self.send(out, 1, false)?;
-        loop {
-            match responses.next().await? {
-                BackendMessage::ReadyForQuery(_) => return Ok(()),
-                BackendMessage::RowDescription(_)
-                | BackendMessage::DataRow(_)
-                | BackendMessage::CommandComplete(_)
-                | BackendMessage::EmptyQueryResponse
-                | BackendMessage::CopyOutResponse(_)
-                | BackendMessage::CopyData(_)
-                | BackendMessage::CopyDone
-                | BackendMessage::CopyInResponse(_) => {}
-                other => return Err(unexpected(&other, "a simple query response")),
+        self.timed(async {
+            let mut responses = self
+                .request(1, false, |out| {
+                    frontend::query(out, sql).map_err(proto_error)
+                })
+                .await?;
+            loop {
+                match responses.next().await? {
+                    BackendMessage::ReadyForQuery(_) => return Ok(()),
+                    BackendMessage::RowDescription(_)
+                    | BackendMessage::DataRow(_)
+                    | BackendMessage::CommandComplete(_)
+                    | BackendMessage::EmptyQueryResponse
+                    | BackendMessage::CloseComplete
+                    | BackendMessage::CopyOutResponse(_)
+                    | BackendMessage::CopyData(_)
+                    | BackendMessage::CopyDone
+                    | BackendMessage::CopyInResponse(_) => {}
+                    other => return Err(unexpected(&other, "a simple query response")),
+                }
             }
-        }
+        })
+        .await
+    }
+
+    /// Runs one statement with the simple protocol and returns its command
+    /// tag (`"COMMIT"`, `"ROLLBACK"`, …).
+    pub(crate) async fn command_tag(&self, sql: &str) -> Result<Option<String>, Error> {
+        self.timed(async {
+            let mut responses = self
+                .request(1, false, |out| {
+                    frontend::query(out, sql).map_err(proto_error)
+                })
+                .await?;
+            let mut tag = None;
+            loop {
+                match responses.next().await? {
+                    BackendMessage::ReadyForQuery(_) => return Ok(tag),
+                    BackendMessage::CommandComplete(c) => tag = Some(c.tag().to_owned()),
+                    _ => {}
+                }
+            }
+        })
+        .await
     }
 
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        let mut out = BytesMut::new();
-        frontend::query(&mut out, sql).map_err(proto_error)?;
-        let mut responses = self.send(out, 1, false)?;
-        let mut result = Vec::new();
-        let mut columns: Option<Arc<[Column]>> = None;
-        loop {
-            match responses.next().await? {
-                BackendMessage::ReadyForQuery(_) => return Ok(result),
-                BackendMessage::RowDescription(d) => columns = Some(self::columns(&d)),
-                BackendMessage::DataRow(row) => {
-                    let cols = columns.clone().ok_or_else(|| {
-                        Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
-                    })?;
-                    result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(cols, &row)?));
+        self.timed(async {
+            let mut responses = self
+                .request(1, false, |out| {
+                    frontend::query(out, sql).map_err(proto_error)
+                })
+                .await?;
+            let mut result = Vec::new();
+            let mut cols: Option<Arc<[Column]>> = None;
+            loop {
+                match responses.next().await? {
+                    BackendMessage::ReadyForQuery(_) => return Ok(result),
+                    BackendMessage::RowDescription(d) => cols = Some(columns(&d)),
+                    BackendMessage::DataRow(row) => {
+                        let c = cols.clone().ok_or_else(|| {
+                            Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
+                        })?;
+                        result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(c, &row)?));
+                    }
+                    BackendMessage::CommandComplete(c) => {
+                        cols = None;
+                        result.push(SimpleQueryMessage::CommandComplete(c.rows()));
+                    }
+                    BackendMessage::EmptyQueryResponse
+                    | BackendMessage::CloseComplete
+                    | BackendMessage::CopyOutResponse(_)
+                    | BackendMessage::CopyData(_)
+                    | BackendMessage::CopyDone
+                    | BackendMessage::CopyInResponse(_) => {}
+                    other => return Err(unexpected(&other, "a simple query response")),
                 }
-                BackendMessage::CommandComplete(c) => {
-                    columns = None;
-                    result.push(SimpleQueryMessage::CommandComplete(c.rows()));
-                }
-                BackendMessage::EmptyQueryResponse => {}
-                other => return Err(unexpected(&other, "a simple query response")),
             }
-        }
+        })
+        .await
     }
 
     /// Prepares a statement on the server; its parameter types are inferred
-    /// by the server.
+    /// by the server. The statement is closed when its last clone is dropped.
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
         self.prepare_typed(sql, &[]).await
     }
@@ -262,12 +404,28 @@ impl Client {
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
         let id = self.inner.next_statement.fetch_add(1, Ordering::Relaxed);
         let name = format!("pgline_s{id}");
-        let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-        let mut out = BytesMut::new();
-        frontend::parse(&mut out, &name, sql, &oids).map_err(proto_error)?;
-        frontend::describe(&mut out, Target::Statement, &name).map_err(proto_error)?;
-        frontend::sync(&mut out);
-        let mut responses = self.send(out, 1, true)?;
+        let owner = Some(Arc::downgrade(self.shared()));
+        self.timed(self.prepare_named(name, sql, types, owner))
+            .await
+    }
+
+    /// Parse + Describe + Sync under `name`.
+    pub(crate) async fn prepare_named(
+        &self,
+        name: String,
+        sql: &str,
+        types: &[Type],
+        owner: Option<Weak<Shared>>,
+    ) -> Result<Statement, Error> {
+        let mut responses = self
+            .request(1, true, |out| {
+                let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
+                frontend::parse(out, &name, sql, &oids).map_err(proto_error)?;
+                frontend::describe(out, Target::Statement, &name).map_err(proto_error)?;
+                frontend::sync(out);
+                Ok(())
+            })
+            .await?;
         let mut params = Vec::new();
         let mut cols: Arc<[Column]> = Arc::new([]);
         loop {
@@ -278,203 +436,31 @@ impl Client {
                     }
                     return Err(e);
                 }
-                Ok(BackendMessage::ParseComplete) => {}
+                Ok(BackendMessage::ParseComplete | BackendMessage::CloseComplete) => {}
                 Ok(BackendMessage::ParameterDescription(p)) => {
                     params = p.types().map(Type::from_oid).collect();
                 }
                 Ok(BackendMessage::RowDescription(d)) => cols = columns(&d),
                 Ok(BackendMessage::NoData) => {}
                 Ok(BackendMessage::ReadyForQuery(_)) => {
-                    return Ok(Statement {
-                        name,
-                        params,
-                        columns: cols,
-                    });
+                    return Ok(Statement::new(name, params, cols, owner));
                 }
                 Ok(other) => return Err(unexpected(&other, "a Parse/Describe response")),
             }
         }
     }
 
-    /// Runs a statement with the extended protocol and returns every row.
-    ///
-    /// Parameters are sent in binary; with SQL text, their types are those of
-    /// the Rust values (`i32` is `int4`, `&str` is `text`, …) and the whole
-    /// exchange takes one round trip.
-    pub async fn query<S: ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        params: &[&(dyn Encode + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        self.run(statement, params).await.map(|(rows, _)| rows)
-    }
-
-    /// Runs a statement and returns exactly one row; zero or several rows are
-    /// an error.
-    pub async fn query_one<S: ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        params: &[&(dyn Encode + Sync)],
-    ) -> Result<Row, Error> {
-        let rows = self.query(statement, params).await?;
-        let count = rows.len();
-        let mut rows = rows.into_iter();
-        match (rows.next(), count) {
-            (Some(row), 1) => Ok(row),
-            _ => Err(Error::msg(
-                ErrorKind::Type,
-                format!("query_one expected exactly one row, got {count}"),
-            )),
-        }
-    }
-
-    /// Runs a statement and returns at most one row; several rows are an error.
-    pub async fn query_opt<S: ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        params: &[&(dyn Encode + Sync)],
-    ) -> Result<Option<Row>, Error> {
-        let rows = self.query(statement, params).await?;
-        if rows.len() > 1 {
-            return Err(Error::msg(
-                ErrorKind::Type,
-                format!("query_opt expected at most one row, got {}", rows.len()),
-            ));
-        }
-        Ok(rows.into_iter().next())
-    }
-
-    /// Runs a statement and returns the number of rows it affected.
-    pub async fn execute<S: ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        params: &[&(dyn Encode + Sync)],
-    ) -> Result<u64, Error> {
-        self.run(statement, params)
-            .await
-            .map(|(_, n)| n.unwrap_or(0))
-    }
-
-    async fn run<S: ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        params: &[&(dyn Encode + Sync)],
-    ) -> Result<(Vec<Row>, Option<u64>), Error> {
-        let mut out = BytesMut::new();
-        let mut known_columns = None;
-        let types: Vec<Type> = match statement.kind() {
-            sealed::Kind::Sql(sql) => {
-                let types: Vec<Type> = params.iter().map(|p| p.preferred_type()).collect();
-                let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-                frontend::parse(&mut out, "", sql, &oids).map_err(proto_error)?;
-                types
-            }
-            sealed::Kind::Prepared(stmt) => {
-                known_columns = Some(stmt.columns.clone());
-                stmt.params.clone()
-            }
-        };
-        if types.len() != params.len() {
-            return Err(Error::msg(
-                ErrorKind::Type,
-                format!(
-                    "the statement has {} parameters but {} values were given",
-                    types.len(),
-                    params.len()
-                ),
-            ));
-        }
-        let name = match statement.kind() {
-            sealed::Kind::Sql(_) => "",
-            sealed::Kind::Prepared(stmt) => stmt.name.as_str(),
-        };
-        let bound = frontend::bind(
-            &mut out,
-            "",
-            name,
-            &[BINARY],
-            params.len(),
-            |i, buf| {
-                let (param, ty) = (params[i], types[i]);
-                if ty != Type::UNKNOWN_PARAM && !param.accepts(ty) {
-                    return Err(crate::types::TypeError::WrongType {
-                        rust: "the parameter's Rust type",
-                        pg: ty,
-                    });
-                }
-                param.encode(ty, buf)
-            },
-            &[BINARY],
-        );
-        match bound {
-            Ok(()) => {}
-            Err(BindError::Proto(e)) => return Err(proto_error(e)),
-            Err(BindError::Param(i, e)) => {
-                return Err(Error::with_source(
-                    ErrorKind::Type,
-                    Some(format!("parameter ${}", i + 1)),
-                    e,
-                ));
-            }
-        }
-        if known_columns.is_none() {
-            frontend::describe(&mut out, Target::Portal, "").map_err(proto_error)?;
-        }
-        frontend::execute(&mut out, "", 0).map_err(proto_error)?;
-        frontend::sync(&mut out);
-        let mut responses = self.send(out, 1, true)?;
-        let mut rows = Vec::new();
-        let mut affected = None;
-        loop {
-            let message = match responses.next().await {
-                Ok(m) => m,
-                Err(e) => {
-                    if e.kind() == ErrorKind::Db {
-                        responses.finish().await?;
-                    }
-                    return Err(e);
-                }
-            };
-            match message {
-                BackendMessage::ParseComplete | BackendMessage::BindComplete => {}
-                BackendMessage::RowDescription(d) => known_columns = Some(columns(&d)),
-                BackendMessage::NoData => known_columns = Some(Arc::new([])),
-                BackendMessage::DataRow(data) => {
-                    let cols = known_columns.clone().ok_or_else(|| {
-                        Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
-                    })?;
-                    rows.push(Row::new(cols, &data)?);
-                }
-                BackendMessage::CommandComplete(c) => affected = c.rows(),
-                // COPY is refused by the driver (FROM STDIN) or its data
-                // discarded (TO STDOUT) until a COPY stream is asked for.
-                BackendMessage::EmptyQueryResponse
-                | BackendMessage::CopyInResponse(_)
-                | BackendMessage::CopyOutResponse(_)
-                | BackendMessage::CopyData(_)
-                | BackendMessage::CopyDone => {}
-                BackendMessage::ReadyForQuery(_) => return Ok((rows, affected)),
-                other => return Err(unexpected(&other, "an extended query response")),
-            }
-        }
-    }
-
-    /// Starts a transaction (`BEGIN`). It is rolled back unless
-    /// [`Transaction::commit`] is called.
-    pub async fn transaction(&self) -> Result<Transaction<'_>, Error> {
-        self.batch_execute("BEGIN").await?;
-        Ok(Transaction {
-            client: self,
-            done: false,
-        })
-    }
-
-    /// Closes the connection: queued requests finish, then Terminate is sent
-    /// and the socket closed. Other clones see the connection as closed.
+    /// Closes the connection: requests already queued finish, then
+    /// Terminate is sent and the socket closed. Other clones see the
+    /// connection as closed.
     pub async fn close(&self) -> Result<(), Error> {
-        let mut out = BytesMut::new();
-        frontend::terminate(&mut out);
-        let _ = self.inner.requests.send(Request::terminate(out));
+        {
+            let mut w = self.shared().write();
+            w.closing = true;
+            if let Some(waker) = w.driver_waker.take() {
+                waker.wake();
+            }
+        }
         let mut done = self.inner.driver_done.clone();
         // An error means the driver is gone, which is what we wait for.
         let _ = done.wait_for(|d| *d).await;
@@ -482,43 +468,12 @@ impl Client {
     }
 }
 
-/// A transaction on a [`Client`]. Dereferences to the client, so queries run
-/// inside it. Dropped without [`commit`](Self::commit), it is rolled back.
-#[derive(Debug)]
-pub struct Transaction<'a> {
-    client: &'a Client,
-    done: bool,
-}
-
-impl Transaction<'_> {
-    /// Commits the transaction.
-    pub async fn commit(mut self) -> Result<(), Error> {
-        self.done = true;
-        self.client.batch_execute("COMMIT").await
-    }
-
-    /// Rolls the transaction back.
-    pub async fn rollback(mut self) -> Result<(), Error> {
-        self.done = true;
-        self.client.batch_execute("ROLLBACK").await
-    }
-}
-
-impl std::ops::Deref for Transaction<'_> {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        self.client
-    }
-}
-
-impl Drop for Transaction<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            // Queued behind everything sent so far; nobody waits for it.
-            let mut out = BytesMut::new();
-            if frontend::query(&mut out, "ROLLBACK").is_ok() {
-                let _ = self.client.send(out, 1, false);
-            }
-        }
-    }
+pub(crate) fn unexpected(message: &BackendMessage, expected: &str) -> Error {
+    Error::msg(
+        ErrorKind::Protocol,
+        format!(
+            "unexpected {} from the server; expected {expected}",
+            message.name()
+        ),
+    )
 }

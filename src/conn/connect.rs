@@ -14,11 +14,12 @@ use std::sync::atomic::AtomicU64;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::cancel::{CancelToken, Endpoint, TlsMode};
 use super::client::{Client, ClientInner};
-use super::driver::{Driver, Shared};
+use super::driver::Driver;
+use super::shared::{Limits, Shared};
 use super::socket::{Keepalive, Socket};
 use super::tls::{self, TlsOptions};
 use crate::config::{
@@ -443,32 +444,34 @@ async fn finish(
         transaction_status,
         ..
     } = outcome;
-    let shared = Arc::new(Shared::new(parameters, transaction_status));
-    let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+    let config = plan.config;
+    let shared = Arc::new(Shared::new(
+        parameters,
+        transaction_status,
+        Limits {
+            max_in_flight: config.get_max_in_flight(),
+            max_write_buffer: config.get_max_write_buffer(),
+            statement_cache_capacity: config.get_statement_cache_capacity(),
+        },
+    ));
     let (done_tx, done_rx) = watch::channel(false);
-    let driver = Driver::new(
-        socket,
-        read_buf,
-        requests_rx,
-        splitter,
-        shared.clone(),
-        done_tx,
-    );
+    let driver = Driver::new(socket, read_buf, splitter, shared.clone(), done_tx);
     tokio::spawn(driver.run());
-    Ok(Client::new(ClientInner {
-        requests: requests_tx,
+    let inner = ClientInner {
         shared,
         driver_done: done_rx,
         cancel: CancelToken {
             endpoint,
             tls,
             key: backend_key,
-            connect_timeout: plan.config.get_connect_timeout(),
+            connect_timeout: config.get_connect_timeout(),
             keepalive: plan.keepalive,
         },
         protocol,
         next_statement: AtomicU64::new(0),
-    }))
+        cache_mode: config.get_statement_cache_mode(),
+    };
+    Ok(Client::new(inner, config.get_query_timeout()))
 }
 
 enum StartupFailure {

@@ -81,12 +81,11 @@ impl<T: ColumnIndex + ?Sized> ColumnIndex for &T {
 /// One row of a result, in binary format.
 ///
 /// Values are decoded when asked for; `&str` and `&[u8]` borrow from the
-/// row's buffer.
+/// row's buffer, which is the connection's read buffer (no copy was made).
 #[derive(Clone)]
 pub struct Row {
     columns: Arc<[Column]>,
-    body: Bytes,
-    ranges: Vec<Option<Range<usize>>>,
+    data: DataRow,
 }
 
 impl std::fmt::Debug for Row {
@@ -101,7 +100,7 @@ impl std::fmt::Debug for Row {
 }
 
 impl Row {
-    pub(crate) fn new(columns: Arc<[Column]>, data: &DataRow) -> Result<Self, Error> {
+    pub(crate) fn new(columns: Arc<[Column]>, data: DataRow) -> Result<Self, Error> {
         if data.len() != columns.len() {
             return Err(Error::msg(
                 ErrorKind::Protocol,
@@ -112,11 +111,7 @@ impl Row {
                 ),
             ));
         }
-        Ok(Self {
-            columns,
-            body: data.body().clone(),
-            ranges: data.ranges().collect(),
-        })
+        Ok(Self { columns, data })
     }
 
     /// The columns.
@@ -150,8 +145,7 @@ impl Row {
             ));
         };
         let meta = &self.columns[index];
-        let raw = self.ranges[index].clone().map(|r| &self.body[r]);
-        decode_value(meta.type_, raw).map_err(|e| {
+        decode_value(meta.type_, self.raw(index)).map_err(|e| {
             Error::with_source(
                 ErrorKind::Type,
                 Some(format!("column {index} (\"{}\")", meta.name)),
@@ -160,9 +154,10 @@ impl Row {
         })
     }
 
-    /// The raw binary value of a column (`None` for NULL).
+    /// The raw binary value of a column (`None` for NULL or a missing column).
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
-        self.ranges.get(index)?.clone().map(|r| &self.body[r])
+        let range = self.data.ranges().nth(index)??;
+        self.data.body().get(range)
     }
 }
 
@@ -176,9 +171,19 @@ pub struct SimpleQueryRow {
 
 impl SimpleQueryRow {
     pub(crate) fn new(columns: Arc<[Column]>, data: &DataRow) -> Result<Self, Error> {
-        let row = Row::new(columns, data)?;
-        for range in row.ranges.iter().flatten() {
-            if std::str::from_utf8(&row.body[range.clone()]).is_err() {
+        if data.len() != columns.len() {
+            return Err(Error::msg(
+                ErrorKind::Protocol,
+                format!(
+                    "DataRow has {} fields but RowDescription announced {}",
+                    data.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        let ranges: Vec<Option<Range<usize>>> = data.ranges().collect();
+        for range in ranges.iter().flatten() {
+            if std::str::from_utf8(&data.body()[range.clone()]).is_err() {
                 return Err(Error::msg(
                     ErrorKind::Protocol,
                     "a text value is not valid UTF-8",
@@ -186,9 +191,9 @@ impl SimpleQueryRow {
             }
         }
         Ok(Self {
-            columns: row.columns,
-            body: row.body,
-            ranges: row.ranges,
+            columns,
+            body: data.body().clone(),
+            ranges,
         })
     }
 

@@ -1,0 +1,113 @@
+//! Client-side settings that libpq has no keyword for: the statement cache,
+//! pipeline bounds and the default query timeout.
+//!
+//! Owns their defaults and setters. They are set with the builder only (not
+//! from connection strings), and the connection layer reads them.
+
+use std::time::Duration;
+
+use super::Config;
+
+/// How the connection prepares statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatementCacheMode {
+    /// Repeated queries are prepared once under a server-side name and kept
+    /// in a per-connection LRU cache (the default).
+    #[default]
+    Named,
+    /// Only the unnamed statement is used and nothing is kept on the server:
+    /// for transaction-pooling proxies (PgBouncer in transaction mode), where
+    /// consecutive requests may reach different server sessions.
+    UnnamedOnly,
+}
+
+/// Default capacity of the per-connection statement cache.
+pub const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 256;
+/// Default bound on requests in flight on one connection.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// Default bound on bytes queued for sending on one connection.
+pub const DEFAULT_MAX_WRITE_BUFFER: usize = 4 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ClientSettings {
+    statement_cache_capacity: usize,
+    statement_cache_mode: StatementCacheMode,
+    max_in_flight: usize,
+    max_write_buffer: usize,
+    query_timeout: Option<Duration>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            statement_cache_capacity: DEFAULT_STATEMENT_CACHE_CAPACITY,
+            statement_cache_mode: StatementCacheMode::Named,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
+            query_timeout: None,
+        }
+    }
+}
+
+/// Client-side settings (builder only).
+impl Config {
+    /// How many prepared statements each connection keeps (LRU); 0 disables
+    /// the cache (every query is parsed as the unnamed statement).
+    /// Default [`DEFAULT_STATEMENT_CACHE_CAPACITY`].
+    pub fn statement_cache_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.client.statement_cache_capacity = capacity;
+        self
+    }
+
+    /// Named (cached) or unnamed-only statements.
+    pub fn statement_cache_mode(&mut self, mode: StatementCacheMode) -> &mut Self {
+        self.client.statement_cache_mode = mode;
+        self
+    }
+
+    /// The most requests in flight on one connection; further callers wait
+    /// (backpressure). At least 1. Default [`DEFAULT_MAX_IN_FLIGHT`].
+    pub fn max_in_flight(&mut self, requests: usize) -> &mut Self {
+        self.client.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// The most bytes queued for sending before callers wait. Default
+    /// [`DEFAULT_MAX_WRITE_BUFFER`].
+    pub fn max_write_buffer(&mut self, bytes: usize) -> &mut Self {
+        self.client.max_write_buffer = bytes.max(1);
+        self
+    }
+
+    /// A default timeout for every query on the connection: when it fires,
+    /// a CancelRequest is sent and the call returns a timeout error.
+    pub fn query_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.client.query_timeout = Some(timeout);
+        self
+    }
+
+    /// See [`Config::statement_cache_capacity`].
+    pub fn get_statement_cache_capacity(&self) -> usize {
+        self.client.statement_cache_capacity
+    }
+
+    /// See [`Config::statement_cache_mode`].
+    pub fn get_statement_cache_mode(&self) -> StatementCacheMode {
+        self.client.statement_cache_mode
+    }
+
+    /// See [`Config::max_in_flight`].
+    pub fn get_max_in_flight(&self) -> usize {
+        self.client.max_in_flight
+    }
+
+    /// See [`Config::max_write_buffer`].
+    pub fn get_max_write_buffer(&self) -> usize {
+        self.client.max_write_buffer
+    }
+
+    /// See [`Config::query_timeout`].
+    pub fn get_query_timeout(&self) -> Option<Duration> {
+        self.client.query_timeout
+    }
+}

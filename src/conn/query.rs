@@ -1,0 +1,506 @@
+//! The extended query path: statements, parameters, the statement cache,
+//! and rows as a stream.
+//!
+//! Owns what happens between a call such as [`Client::query`] and its rows:
+//! choosing the statement (a prepared [`Statement`], a cached one, or the
+//! unnamed statement), encoding Bind/Execute straight into the pipeline,
+//! transparent re-preparation when the server dropped or invalidated a
+//! cached statement (outside a transaction block only), and reading rows as
+//! they arrive, with backpressure, through [`RowStream`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use futures_core::Stream;
+
+use super::client::{Client, Statement, unexpected};
+use super::responses::Responses;
+use super::row::{Column, Row, columns};
+use super::shared::proto_error;
+use super::stmt_cache::CachedStatement;
+use crate::config::StatementCacheMode;
+use crate::error::{Error, ErrorKind, SqlState};
+use crate::proto::frontend::{self, BindError, Target};
+use crate::proto::{BackendMessage, TransactionStatus};
+use crate::types::{Encode, Type, TypeError};
+
+/// Result columns are always requested in binary.
+const BINARY: i16 = 1;
+
+/// Query parameters: Rust values in binary, as `&[&(dyn Encode + Sync)]`.
+pub type Params<'a> = [&'a (dyn Encode + Sync)];
+
+/// What to run: SQL text or a prepared [`Statement`].
+///
+/// SQL text goes through the connection's statement cache (prepared once,
+/// then reused by name), or runs as the unnamed statement when the cache is
+/// disabled or in unnamed-only mode.
+pub trait ToStatement: sealed::Sealed {}
+impl ToStatement for str {}
+impl ToStatement for String {}
+impl ToStatement for Statement {}
+
+pub(crate) mod sealed {
+    use super::Statement;
+
+    #[derive(Debug)]
+    pub enum Kind<'a> {
+        Sql(&'a str),
+        Prepared(&'a Statement),
+    }
+
+    pub trait Sealed {
+        fn kind(&self) -> Kind<'_>;
+    }
+    impl Sealed for str {
+        fn kind(&self) -> Kind<'_> {
+            Kind::Sql(self)
+        }
+    }
+    impl Sealed for String {
+        fn kind(&self) -> Kind<'_> {
+            Kind::Sql(self)
+        }
+    }
+    impl Sealed for Statement {
+        fn kind(&self) -> Kind<'_> {
+            Kind::Prepared(self)
+        }
+    }
+}
+
+/// Writes Bind (binary parameters and results), optionally Describe portal,
+/// Execute, and optionally Sync for `statement` (`""` = unnamed).
+pub(crate) fn encode_bind_execute(
+    out: &mut BytesMut,
+    statement: &str,
+    types: &[Type],
+    params: &Params<'_>,
+    describe: bool,
+    sync: bool,
+) -> Result<(), Error> {
+    if types.len() != params.len() {
+        return Err(Error::msg(
+            ErrorKind::Type,
+            format!(
+                "the statement has {} parameters but {} values were given",
+                types.len(),
+                params.len()
+            ),
+        ));
+    }
+    let bound = frontend::bind(
+        out,
+        "",
+        statement,
+        &[BINARY],
+        params.len(),
+        |i, buf| {
+            let (param, ty) = (params[i], types[i]);
+            if ty != Type::UNKNOWN_PARAM && !param.accepts(ty) {
+                return Err(TypeError::WrongType {
+                    rust: "the given Rust value",
+                    pg: ty,
+                });
+            }
+            param.encode(ty, buf)
+        },
+        &[BINARY],
+    );
+    match bound {
+        Ok(()) => {}
+        Err(BindError::Proto(e)) => return Err(proto_error(e)),
+        Err(BindError::Param(i, e)) => {
+            return Err(Error::with_source(
+                ErrorKind::Type,
+                Some(format!("parameter ${}", i + 1)),
+                e,
+            ));
+        }
+    }
+    if describe {
+        frontend::describe(out, Target::Portal, "").map_err(proto_error)?;
+    }
+    frontend::execute(out, "", 0).map_err(proto_error)?;
+    if sync {
+        frontend::sync(out);
+    }
+    Ok(())
+}
+
+/// Writes Parse of the unnamed statement with the parameters' own types.
+pub(crate) fn encode_unnamed_parse(
+    out: &mut BytesMut,
+    sql: &str,
+    types: &[Type],
+) -> Result<(), Error> {
+    let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
+    frontend::parse(out, "", sql, &oids).map_err(proto_error)
+}
+
+/// A request whose Bind succeeded; rows follow.
+pub(crate) struct Started {
+    pub(crate) responses: Responses,
+    pub(crate) columns: Arc<[Column]>,
+}
+
+enum Attempt {
+    Started(Started),
+    /// The cached statement is gone or stale; try again if allowed.
+    Invalidated(Error, TransactionStatus),
+}
+
+impl Client {
+    /// Sends the statement and waits until the server has bound it (one
+    /// round trip at most; rows have not been read yet).
+    pub(crate) async fn start_query(
+        &self,
+        statement: &(impl ToStatement + ?Sized),
+        params: &Params<'_>,
+    ) -> Result<Started, Error> {
+        match statement.kind() {
+            sealed::Kind::Prepared(stmt) => {
+                let responses = self
+                    .request(1, true, |out| {
+                        encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
+                    })
+                    .await?;
+                match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
+                    Attempt::Started(started) => Ok(started),
+                    Attempt::Invalidated(e, _) => Err(e),
+                }
+            }
+            sealed::Kind::Sql(sql) => {
+                let use_cache =
+                    self.inner.cache_mode == StatementCacheMode::Named && self.cache_enabled();
+                if use_cache {
+                    self.start_cached(sql, params).await
+                } else {
+                    self.start_unnamed(sql, params).await
+                }
+            }
+        }
+    }
+
+    fn cache_enabled(&self) -> bool {
+        self.shared()
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .enabled()
+    }
+
+    async fn start_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Started, Error> {
+        let types: Vec<Type> = params.iter().map(|p| p.preferred_type()).collect();
+        let responses = self
+            .request(1, true, |out| {
+                encode_unnamed_parse(out, sql, &types)?;
+                encode_bind_execute(out, "", &types, params, true, true)
+            })
+            .await?;
+        match wait_bound(responses, Arc::new([]), true).await? {
+            Attempt::Started(started) => Ok(started),
+            Attempt::Invalidated(e, _) => Err(e),
+        }
+    }
+
+    /// Looks the statement up in the cache, preparing it on a miss.
+    pub(crate) async fn cached_statement(
+        &self,
+        sql: &str,
+    ) -> Result<(Arc<CachedStatement>, Statement), Error> {
+        let lookup = self
+            .shared()
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup(sql, &[]);
+        if let Some(evicted) = lookup.evicted {
+            self.shared().close_statement_later(evicted);
+        }
+        let entry = lookup.statement;
+        let prepared = entry
+            .prepared
+            .get_or_try_init(|| self.prepare_named(entry.name.clone(), sql, &[], None))
+            .await;
+        match prepared {
+            Ok(stmt) => {
+                let stmt = stmt.clone();
+                Ok((entry, stmt))
+            }
+            Err(e) => {
+                self.forget(sql, &entry);
+                Err(e)
+            }
+        }
+    }
+
+    fn forget(&self, sql: &str, entry: &Arc<CachedStatement>) -> bool {
+        self.shared()
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sql, entry)
+    }
+
+    async fn start_cached(&self, sql: &str, params: &Params<'_>) -> Result<Started, Error> {
+        let mut retried = false;
+        loop {
+            let (entry, stmt) = self.cached_statement(sql).await?;
+            let responses = self
+                .request(1, true, |out| {
+                    encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
+                })
+                .await?;
+            match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
+                Attempt::Started(started) => return Ok(started),
+                Attempt::Invalidated(e, status) => {
+                    if self.forget(sql, &entry) {
+                        let shared = self.shared();
+                        shared
+                            .statements
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .count_invalidation();
+                        // A stale plan's statement still exists on the server.
+                        if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) {
+                            shared.close_statement_later(entry.name.clone());
+                        }
+                    }
+                    // Inside a transaction block the transaction is aborted
+                    // anyway: report the error rather than retry.
+                    if retried || status != TransactionStatus::Idle {
+                        return Err(e);
+                    }
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    /// Runs a statement and returns every row.
+    ///
+    /// Parameters are sent in binary. SQL text is prepared once per
+    /// connection and cached (see [`Config::statement_cache_capacity`]).
+    ///
+    /// [`Config::statement_cache_capacity`]: crate::Config::statement_cache_capacity
+    pub async fn query<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        self.timed(async {
+            let mut stream = RowStream::new(self.start_query(statement, params).await?);
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next().await {
+                rows.push(row?);
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Runs a statement and returns exactly one row; zero or several rows
+    /// are an error.
+    pub async fn query_one<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Row, Error> {
+        match self.query_opt(statement, params).await? {
+            Some(row) => Ok(row),
+            None => Err(Error::msg(
+                ErrorKind::Type,
+                "query_one expected exactly one row, got 0",
+            )),
+        }
+    }
+
+    /// Runs a statement and returns at most one row; several rows are an
+    /// error.
+    pub async fn query_opt<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, Error> {
+        self.timed(async {
+            let mut stream = RowStream::new(self.start_query(statement, params).await?);
+            let first = stream.next().await.transpose()?;
+            let mut extra = 0usize;
+            while let Some(row) = stream.next().await {
+                row?;
+                extra += 1;
+            }
+            if extra > 0 {
+                return Err(Error::msg(
+                    ErrorKind::Type,
+                    format!("expected at most one row, got {}", extra + 1),
+                ));
+            }
+            Ok(first)
+        })
+        .await
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub async fn execute<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<u64, Error> {
+        self.timed(async {
+            let mut stream = RowStream::new(self.start_query(statement, params).await?);
+            while let Some(row) = stream.next().await {
+                row?;
+            }
+            Ok(stream.rows_affected().unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Runs a statement and returns its rows as a stream, as they arrive.
+    ///
+    /// The connection reads from the server only as fast as the stream is
+    /// consumed, so a result of any size never sits in memory whole.
+    /// Dropping the stream half-read is fine: the rest is discarded. The
+    /// handle's timeout (if any) covers the start of the query, not the
+    /// reading of the rows.
+    pub async fn query_stream<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<RowStream, Error> {
+        self.timed(async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
+            .await
+    }
+}
+
+/// Reads up to BindComplete (and the row description, when asked for).
+async fn wait_bound(
+    mut responses: Responses,
+    mut cols: Arc<[Column]>,
+    describe: bool,
+) -> Result<Attempt, Error> {
+    let mut described = !describe;
+    let mut bound = false;
+    loop {
+        let message = match responses.next().await {
+            Ok(m) => m,
+            Err(e) if e.kind() == ErrorKind::Db => {
+                let status = responses.finish().await?;
+                let stale = matches!(
+                    e.code(),
+                    Some(&SqlState::INVALID_SQL_STATEMENT_NAME | &SqlState::FEATURE_NOT_SUPPORTED)
+                );
+                return if stale && !bound {
+                    Ok(Attempt::Invalidated(e, status))
+                } else {
+                    Err(e)
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        match message {
+            BackendMessage::ParseComplete | BackendMessage::CloseComplete => {}
+            BackendMessage::BindComplete => bound = true,
+            BackendMessage::RowDescription(d) if describe => {
+                cols = columns(&d);
+                described = true;
+            }
+            BackendMessage::NoData if describe => described = true,
+            other => return Err(unexpected(&other, "BindComplete")),
+        }
+        if bound && described {
+            return Ok(Attempt::Started(Started {
+                responses,
+                columns: cols,
+            }));
+        }
+    }
+}
+
+/// Rows of a query, as they arrive: a [`Stream`] of `Result<Row, Error>`.
+///
+/// From [`Client::query_stream`]. After the last row,
+/// [`rows_affected`](Self::rows_affected) gives the command's row count.
+#[derive(Debug)]
+pub struct RowStream {
+    responses: Option<Responses>,
+    columns: Arc<[Column]>,
+    rows_affected: Option<u64>,
+}
+
+impl RowStream {
+    pub(crate) fn new(started: Started) -> Self {
+        Self {
+            responses: Some(started.responses),
+            columns: started.columns,
+            rows_affected: None,
+        }
+    }
+
+    /// The result's columns.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The number of rows the command affected or returned, once the
+    /// stream has ended.
+    pub fn rows_affected(&self) -> Option<u64> {
+        self.rows_affected
+    }
+
+    /// The next row, or `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Row, Error>> {
+        std::future::poll_fn(|cx| self.poll_row(cx)).await
+    }
+
+    fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row, Error>>> {
+        loop {
+            let Some(responses) = &mut self.responses else {
+                return Poll::Ready(None);
+            };
+            let message = match responses.poll_next(cx) {
+                Poll::Ready(Ok(m)) => m,
+                Poll::Ready(Err(e)) => {
+                    // The rest of the request is discarded when dropped.
+                    self.responses = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Pending => return Poll::Pending,
+            };
+            match message {
+                BackendMessage::DataRow(data) => {
+                    return Poll::Ready(Some(Row::new(self.columns.clone(), data)));
+                }
+                BackendMessage::CommandComplete(c) => self.rows_affected = c.rows(),
+                BackendMessage::ReadyForQuery(_) => {
+                    self.responses = None;
+                    return Poll::Ready(None);
+                }
+                // COPY is refused by the driver (FROM STDIN) or its data
+                // discarded (TO STDOUT) until a COPY stream is asked for.
+                BackendMessage::EmptyQueryResponse
+                | BackendMessage::PortalSuspended
+                | BackendMessage::CopyInResponse(_)
+                | BackendMessage::CopyOutResponse(_)
+                | BackendMessage::CopyData(_)
+                | BackendMessage::CopyDone => {}
+                other => {
+                    self.responses = None;
+                    return Poll::Ready(Some(Err(unexpected(&other, "a row"))));
+                }
+            }
+        }
+    }
+}
+
+impl Stream for RowStream {
+    type Item = Result<Row, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_row(cx)
+    }
+}

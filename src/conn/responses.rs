@@ -1,0 +1,87 @@
+//! The caller's end of a request: reading its replies.
+//!
+//! Owns [`Responses`], which takes messages from the request's slot, turns
+//! an ErrorResponse into the server's error, and on drop tells the driver
+//! to discard whatever is still to come (so a dropped future never leaves
+//! the connection out of step).
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::shared::Shared;
+use super::slot::{Pop, Slot};
+use crate::error::Error;
+use crate::proto::{BackendMessage, TransactionStatus};
+
+/// The replies of one request.
+#[derive(Debug)]
+pub(crate) struct Responses {
+    slot: Option<Arc<Slot>>,
+    shared: Arc<Shared>,
+}
+
+impl Responses {
+    pub(crate) fn new(slot: Arc<Slot>, shared: Arc<Shared>) -> Self {
+        Self {
+            slot: Some(slot),
+            shared,
+        }
+    }
+
+    /// The next message as sent, ErrorResponse included.
+    pub(crate) fn poll_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<BackendMessage, Error>> {
+        let Some(slot) = &self.slot else {
+            return Poll::Ready(Err(self.shared.closed_error()));
+        };
+        match slot.poll_pop(cx) {
+            Poll::Ready(Pop::Message(m)) => Poll::Ready(Ok(m)),
+            Poll::Ready(Pop::Closed) => Poll::Ready(Err(self.shared.closed_error())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The next message as sent, ErrorResponse included.
+    pub(crate) async fn message(&mut self) -> Result<BackendMessage, Error> {
+        poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// The next message; an ErrorResponse becomes the server's error.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<BackendMessage, Error>> {
+        self.poll_message(cx).map(|r| match r {
+            Ok(BackendMessage::ErrorResponse(fields)) => Err(Error::db(fields.to_db_error())),
+            other => other,
+        })
+    }
+
+    /// The next message; an ErrorResponse becomes the server's error.
+    pub(crate) async fn next(&mut self) -> Result<BackendMessage, Error> {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Reads up to the request's final ReadyForQuery and returns its
+    /// transaction status.
+    pub(crate) async fn finish(&mut self) -> Result<TransactionStatus, Error> {
+        loop {
+            if let BackendMessage::ReadyForQuery(status) = self.message().await? {
+                return Ok(status);
+            }
+        }
+    }
+}
+
+impl Drop for Responses {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            if slot.abandon() {
+                self.shared.recycle(slot);
+            }
+        }
+    }
+}

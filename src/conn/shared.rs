@@ -1,0 +1,270 @@
+//! State shared by the driver task and every client handle of a connection.
+//!
+//! Owns the write side of the pipeline: callers encode their messages
+//! straight into one shared write buffer (under a short lock), each with a
+//! response [`Slot`] queued in the same order, so requests issued together
+//! leave in one write and their replies are routed back in order. Also owns
+//! what the server reports outside any request: parameter statuses, the
+//! transaction status, notifications and notices; and the reason the
+//! connection closed.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use bytes::BytesMut;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::notify::Notification;
+use super::slot::Slot;
+use super::stmt_cache::StatementCache;
+use crate::error::{DbError, Error, ErrorKind};
+use crate::proto::{ProtoError, TransactionStatus, frontend};
+
+/// A callback for server notices (NoticeResponse).
+pub(crate) type NoticeHandler = Arc<dyn Fn(&DbError) + Send + Sync>;
+
+/// Slots kept for reuse, so a steady stream of requests allocates none.
+const SLOT_POOL_SIZE: usize = 64;
+
+/// The queue of encoded requests not yet taken by the driver.
+#[derive(Debug, Default)]
+pub(crate) struct WriteState {
+    pub(crate) buf: BytesMut,
+    pub(crate) queued: VecDeque<Arc<Slot>>,
+    /// Statements to close, riding along with the next request.
+    pub(crate) pending_close: Vec<String>,
+    pub(crate) driver_waker: Option<Waker>,
+    /// No more requests are accepted (closed, or closing).
+    pub(crate) closed: bool,
+    /// The client asked to close once the queued requests are done.
+    pub(crate) closing: bool,
+}
+
+/// The shared state.
+pub(crate) struct Shared {
+    write: Mutex<WriteState>,
+    /// Woken when the driver takes the write buffer (callers waiting for room).
+    pub(crate) write_room: Notify,
+    pub(crate) max_write_buffer: usize,
+    /// Bounds the requests in flight.
+    pub(crate) in_flight: Arc<Semaphore>,
+    slot_pool: Mutex<Vec<Arc<Slot>>>,
+    parameters: Mutex<Vec<(String, String)>>,
+    transaction_status: AtomicU8,
+    closed_reason: Mutex<Option<String>>,
+    pub(crate) statements: Mutex<StatementCache>,
+    notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
+    pub(crate) notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
+    notice_handler: Mutex<Option<NoticeHandler>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("transaction_status", &self.transaction_status())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Settings the shared state is built from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_in_flight: usize,
+    pub(crate) max_write_buffer: usize,
+    pub(crate) statement_cache_capacity: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        parameters: Vec<(String, String)>,
+        status: TransactionStatus,
+        limits: Limits,
+    ) -> Self {
+        let (notifications_tx, notifications_rx) = mpsc::unbounded_channel();
+        Self {
+            write: Mutex::new(WriteState::default()),
+            write_room: Notify::new(),
+            max_write_buffer: limits.max_write_buffer,
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            slot_pool: Mutex::new(Vec::new()),
+            parameters: Mutex::new(parameters),
+            transaction_status: AtomicU8::new(status.as_byte()),
+            closed_reason: Mutex::new(None),
+            statements: Mutex::new(StatementCache::new(limits.statement_cache_capacity)),
+            notifications_tx: Mutex::new(Some(notifications_tx)),
+            notifications_rx: Mutex::new(Some(notifications_rx)),
+            notice_handler: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn write(&self) -> MutexGuard<'_, WriteState> {
+        lock(&self.write)
+    }
+
+    /// A slot for a new request, reused when one is free.
+    pub(crate) fn slot(
+        &self,
+        ready: usize,
+        permit: Option<OwnedSemaphorePermit>,
+        extended: bool,
+    ) -> Arc<Slot> {
+        let slot = lock(&self.slot_pool).pop().unwrap_or_default();
+        slot.reset(ready, permit, extended);
+        slot
+    }
+
+    /// Returns a slot nobody else holds to the pool.
+    pub(crate) fn recycle(&self, slot: Arc<Slot>) {
+        if Arc::strong_count(&slot) == 1 {
+            let mut pool = lock(&self.slot_pool);
+            if pool.len() < SLOT_POOL_SIZE {
+                pool.push(slot);
+            }
+        }
+    }
+
+    /// Queues an encoded request: `encode` appends its messages to the write
+    /// buffer (after any pending Close of evicted statements). On an encode
+    /// error nothing is queued and the buffer is left as it was.
+    pub(crate) fn submit<E>(
+        &self,
+        slot: Option<Arc<Slot>>,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), Result<E, Error>> {
+        let mut w = self.write();
+        if w.closed || w.closing {
+            return Err(Err(self.closed_error()));
+        }
+        let start = w.buf.len();
+        // Close replies are routed to the request they ride with, so only a
+        // request that waits for replies carries them.
+        let closes = if slot.is_some() {
+            std::mem::take(&mut w.pending_close)
+        } else {
+            Vec::new()
+        };
+        for name in &closes {
+            if let Err(e) = frontend::close(&mut w.buf, frontend::Target::Statement, name) {
+                w.buf.truncate(start);
+                return Err(Err(proto_error(e)));
+            }
+        }
+        if let Err(e) = encode(&mut w.buf) {
+            w.buf.truncate(start);
+            w.pending_close = closes;
+            return Err(Ok(e));
+        }
+        if let Some(slot) = slot {
+            w.queued.push_back(slot);
+        }
+        let waker = w.driver_waker.take();
+        drop(w);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Whether the write buffer has room for another request.
+    pub(crate) fn has_write_room(&self) -> bool {
+        self.write().buf.len() < self.max_write_buffer
+    }
+
+    /// Asks for statements to be closed with the next request.
+    pub(crate) fn close_statement_later(&self, name: String) {
+        self.write().pending_close.push(name);
+    }
+
+    pub(crate) fn parameter(&self, name: &str) -> Option<String> {
+        lock(&self.parameters)
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn set_parameter(&self, name: &str, value: &str) {
+        let mut params = lock(&self.parameters);
+        match params.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value.to_owned(),
+            None => params.push((name.to_owned(), value.to_owned())),
+        }
+    }
+
+    pub(crate) fn transaction_status(&self) -> TransactionStatus {
+        match self.transaction_status.load(Ordering::Acquire) {
+            b'T' => TransactionStatus::InTransaction,
+            b'E' => TransactionStatus::Failed,
+            _ => TransactionStatus::Idle,
+        }
+    }
+
+    pub(crate) fn set_transaction_status(&self, status: TransactionStatus) {
+        self.transaction_status
+            .store(status.as_byte(), Ordering::Release);
+    }
+
+    pub(crate) fn notify(&self, notification: Notification) {
+        if let Some(tx) = lock(&self.notifications_tx).as_ref() {
+            // Nobody listening is fine: notifications are dropped then.
+            let _ = tx.send(notification);
+        }
+    }
+
+    pub(crate) fn notice(&self, notice: &DbError) {
+        let handler = lock(&self.notice_handler).clone();
+        match handler {
+            Some(handler) => handler(notice),
+            None => tracing::info!(
+                target: "pgline::notice",
+                code = %notice.code(),
+                severity = notice.severity_localized(),
+                "{}",
+                notice.message()
+            ),
+        }
+    }
+
+    pub(crate) fn set_notice_handler(&self, handler: Option<NoticeHandler>) {
+        *lock(&self.notice_handler) = handler;
+    }
+
+    /// Records why the connection closed (the first reason wins) and refuses
+    /// further requests.
+    pub(crate) fn close(&self, reason: String) {
+        lock(&self.closed_reason).get_or_insert(reason);
+        // Ends the notification stream.
+        lock(&self.notifications_tx).take();
+        let mut w = self.write();
+        w.closed = true;
+        let queued = std::mem::take(&mut w.queued);
+        drop(w);
+        for slot in queued {
+            slot.close();
+        }
+        self.write_room.notify_waiters();
+        // Wakes every caller waiting for room in the pipeline.
+        self.in_flight.close();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.write().closed
+    }
+
+    /// The error a caller gets once the connection is gone.
+    pub(crate) fn closed_error(&self) -> Error {
+        match lock(&self.closed_reason).as_deref() {
+            Some(reason) => Error::msg(ErrorKind::Closed, reason.to_owned()),
+            None => Error::closed(),
+        }
+    }
+}
+
+pub(crate) fn proto_error(e: ProtoError) -> Error {
+    Error::with_source(ErrorKind::Protocol, None, e)
+}

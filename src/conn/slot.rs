@@ -1,0 +1,180 @@
+//! The response slot of one request in flight.
+//!
+//! Owns the hand-over of backend messages from the driver task to the caller
+//! waiting for them: a small queue, the caller's waker, how many
+//! ReadyForQuery messages end the request, and the flow control that makes
+//! the driver stop reading the socket while a slow caller has a full queue
+//! (so a huge result never sits in memory whole). A caller that goes away
+//! marks its slot abandoned; the driver then reads and discards the rest of
+//! the request's replies, keeping the connection in step.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::proto::BackendMessage;
+
+/// Messages queued in a slot before the driver stops reading the socket.
+pub(crate) const SLOT_HIGH_WATER: usize = 256;
+/// Queue length under which a paused driver is woken again.
+const SLOT_LOW_WATER: usize = SLOT_HIGH_WATER / 4;
+
+/// What the driver should do after handing over a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// Keep going.
+    Accepted,
+    /// The caller is behind: stop reading until the slot wakes the driver.
+    Full,
+}
+
+/// One message taken from the slot, or why none can come.
+#[derive(Debug)]
+pub(crate) enum Pop {
+    Message(BackendMessage),
+    /// The connection closed before the request was answered in full.
+    Closed,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    messages: VecDeque<BackendMessage>,
+    waker: Option<Waker>,
+    driver_waker: Option<Waker>,
+    /// ReadyForQuery messages still expected.
+    ready_left: usize,
+    /// The connection closed with this request unanswered.
+    closed: bool,
+    /// The caller went away: drop whatever arrives.
+    abandoned: bool,
+    /// Held while the request is in flight; bounds the pipeline depth.
+    permit: Option<OwnedSemaphorePermit>,
+    /// Sent with the extended protocol (ends with Sync), not as a Query.
+    extended: bool,
+}
+
+/// A request's responses, shared by the driver and the caller.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    state: Mutex<State>,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Prepares a (new or reused) slot for a request ending after `ready`
+    /// ReadyForQuery messages.
+    pub(crate) fn reset(&self, ready: usize, permit: Option<OwnedSemaphorePermit>, extended: bool) {
+        let mut s = self.lock();
+        s.extended = extended;
+        s.messages.clear();
+        s.waker = None;
+        s.driver_waker = None;
+        s.ready_left = ready;
+        s.closed = false;
+        s.abandoned = false;
+        s.permit = permit;
+    }
+
+    /// Driver side: hands over one message. Returns whether the request is
+    /// now complete (its last ReadyForQuery arrived) and whether to pause.
+    pub(crate) fn push(&self, message: BackendMessage, cx: &Context<'_>) -> (bool, Push) {
+        let mut s = self.lock();
+        let ready = matches!(message, BackendMessage::ReadyForQuery(_));
+        if !s.abandoned {
+            s.messages.push_back(message);
+        }
+        let mut done = false;
+        if ready {
+            s.ready_left = s.ready_left.saturating_sub(1);
+            if s.ready_left == 0 {
+                done = true;
+                s.permit = None;
+            }
+        }
+        let push = if !s.abandoned && !done && s.messages.len() >= SLOT_HIGH_WATER {
+            s.driver_waker = Some(cx.waker().clone());
+            Push::Full
+        } else {
+            Push::Accepted
+        };
+        if let Some(w) = s.waker.take() {
+            drop(s);
+            w.wake();
+        }
+        (done, push)
+    }
+
+    /// Driver side: whether the caller is still behind (the driver stays
+    /// paused); registers the driver to be woken when it catches up.
+    pub(crate) fn still_full(&self, cx: &Context<'_>) -> bool {
+        let mut s = self.lock();
+        if s.abandoned || s.messages.len() < SLOT_HIGH_WATER {
+            return false;
+        }
+        s.driver_waker = Some(cx.waker().clone());
+        true
+    }
+
+    /// Whether the request uses the extended protocol.
+    pub(crate) fn is_extended(&self) -> bool {
+        self.lock().extended
+    }
+
+    /// Driver side: the connection is gone; wake the caller.
+    pub(crate) fn close(&self) {
+        let mut s = self.lock();
+        s.closed = true;
+        s.permit = None;
+        let waker = s.waker.take();
+        drop(s);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Caller side: the next message, waiting for it if needed.
+    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Pop> {
+        let mut s = self.lock();
+        if let Some(message) = s.messages.pop_front() {
+            let wake_driver = if s.messages.len() <= SLOT_LOW_WATER {
+                s.driver_waker.take()
+            } else {
+                None
+            };
+            drop(s);
+            if let Some(w) = wake_driver {
+                w.wake();
+            }
+            return Poll::Ready(Pop::Message(message));
+        }
+        if s.closed {
+            return Poll::Ready(Pop::Closed);
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Caller side: the caller stops listening. Returns whether the request
+    /// was complete (so the slot can be reused).
+    pub(crate) fn abandon(&self) -> bool {
+        let mut s = self.lock();
+        s.abandoned = true;
+        s.messages.clear();
+        s.waker = None;
+        let complete = s.ready_left == 0 || s.closed;
+        let driver = s.driver_waker.take();
+        drop(s);
+        if let Some(w) = driver {
+            w.wake();
+        }
+        complete
+    }
+}

@@ -1,0 +1,231 @@
+//! The per-connection prepared-statement cache (LRU).
+//!
+//! Owns which statements a connection keeps prepared on the server, under
+//! which names, and which ones to close when the cache is full. Keys are the
+//! SQL text and the declared parameter types; lookups by `&str` do not
+//! allocate. The cache only decides: preparing and closing are sent by the
+//! client, and an evicted statement's Close rides along with the next
+//! request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use super::client::Statement;
+use crate::types::Type;
+
+/// A cached statement: its server-side name, and its description once the
+/// first caller has prepared it (others wait for that).
+#[derive(Debug)]
+pub(crate) struct CachedStatement {
+    pub(crate) name: String,
+    pub(crate) prepared: OnceCell<Statement>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    types: Vec<Type>,
+    statement: Arc<CachedStatement>,
+    last_used: u64,
+}
+
+/// Counters of the statement cache, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatementCacheStats {
+    /// Lookups that found a statement.
+    pub hits: u64,
+    /// Lookups that had to prepare a statement.
+    pub misses: u64,
+    /// Statements evicted to make room (and closed on the server).
+    pub evictions: u64,
+    /// Statements dropped because the server no longer had them or their
+    /// plan changed result type (and, for `DISCARD ALL`/`DEALLOCATE ALL`, all).
+    pub invalidations: u64,
+    /// Statements in the cache now.
+    pub len: usize,
+    /// The cache's capacity.
+    pub capacity: usize,
+}
+
+/// The LRU itself.
+#[derive(Debug)]
+pub(crate) struct StatementCache {
+    capacity: usize,
+    entries: HashMap<String, Vec<Entry>>,
+    len: usize,
+    tick: u64,
+    next_id: u64,
+    stats: StatementCacheStats,
+}
+
+/// The result of a lookup.
+#[derive(Debug)]
+pub(crate) struct Lookup {
+    pub(crate) statement: Arc<CachedStatement>,
+    /// Names of statements evicted by this lookup, to close on the server.
+    pub(crate) evicted: Option<String>,
+}
+
+impl StatementCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: HashMap::new(),
+            len: 0,
+            tick: 0,
+            next_id: 0,
+            stats: StatementCacheStats {
+                capacity,
+                ..StatementCacheStats::default()
+            },
+        }
+    }
+
+    /// Whether the cache is in use at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    pub(crate) fn stats(&self) -> StatementCacheStats {
+        StatementCacheStats {
+            len: self.len,
+            ..self.stats
+        }
+    }
+
+    /// Finds the statement for `sql` with these declared types, or makes a
+    /// new (not yet prepared) entry, evicting the least recently used one
+    /// when full.
+    pub(crate) fn lookup(&mut self, sql: &str, types: &[Type]) -> Lookup {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(list) = self.entries.get_mut(sql) {
+            if let Some(entry) = list.iter_mut().find(|e| e.types == types) {
+                entry.last_used = tick;
+                self.stats.hits += 1;
+                return Lookup {
+                    statement: entry.statement.clone(),
+                    evicted: None,
+                };
+            }
+        }
+        self.stats.misses += 1;
+        let evicted = if self.len >= self.capacity {
+            self.evict_oldest()
+        } else {
+            None
+        };
+        let statement = Arc::new(CachedStatement {
+            name: format!("pgline_c{}", self.next_id),
+            prepared: OnceCell::new(),
+        });
+        self.next_id += 1;
+        self.entries.entry(sql.to_owned()).or_default().push(Entry {
+            types: types.to_vec(),
+            statement: statement.clone(),
+            last_used: tick,
+        });
+        self.len += 1;
+        Lookup { statement, evicted }
+    }
+
+    fn evict_oldest(&mut self) -> Option<String> {
+        let (sql, index) = self
+            .entries
+            .iter()
+            .flat_map(|(sql, list)| {
+                list.iter()
+                    .enumerate()
+                    .map(move |(i, e)| (sql, i, e.last_used))
+            })
+            .min_by_key(|(_, _, used)| *used)
+            .map(|(sql, i, _)| (sql.clone(), i))?;
+        let entry = self.remove_at(&sql, index)?;
+        self.stats.evictions += 1;
+        // A statement never prepared (its preparation failed or is under way)
+        // may have no server-side object; closing a missing name is harmless.
+        Some(entry.statement.name.clone())
+    }
+
+    fn remove_at(&mut self, sql: &str, index: usize) -> Option<Entry> {
+        let list = self.entries.get_mut(sql)?;
+        let entry = list.swap_remove(index);
+        if list.is_empty() {
+            self.entries.remove(sql);
+        }
+        self.len -= 1;
+        Some(entry)
+    }
+
+    /// Drops `statement` from the cache if it is still there (after a failed
+    /// preparation or an invalidation). Returns whether it was.
+    pub(crate) fn remove(&mut self, sql: &str, statement: &Arc<CachedStatement>) -> bool {
+        let index = self.entries.get(sql).and_then(|list| {
+            list.iter()
+                .position(|e| Arc::ptr_eq(&e.statement, statement))
+        });
+        match index {
+            Some(i) => self.remove_at(sql, i).is_some(),
+            None => false,
+        }
+    }
+
+    /// Counts an invalidation (the caller removed the entry).
+    pub(crate) fn count_invalidation(&mut self) {
+        self.stats.invalidations += 1;
+    }
+
+    /// Forgets every statement: the server dropped them (`DISCARD ALL`,
+    /// `DEALLOCATE ALL`), so nothing needs closing.
+    pub(crate) fn clear(&mut self) {
+        self.stats.invalidations += self.len as u64;
+        self.entries.clear();
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_misses_and_lru_eviction() {
+        let mut cache = StatementCache::new(2);
+        let a = cache.lookup("SELECT 1", &[]);
+        assert!(a.evicted.is_none());
+        let b = cache.lookup("SELECT 2", &[]);
+        assert!(b.evicted.is_none());
+        // Touch A so B is the least recently used.
+        let a2 = cache.lookup("SELECT 1", &[]);
+        assert!(Arc::ptr_eq(&a.statement, &a2.statement));
+        let c = cache.lookup("SELECT 3", &[]);
+        assert_eq!(c.evicted.as_deref(), Some(b.statement.name.as_str()));
+        let stats = cache.stats();
+        assert_eq!(
+            (stats.hits, stats.misses, stats.evictions, stats.len),
+            (1, 3, 1, 2)
+        );
+    }
+
+    #[test]
+    fn declared_types_are_part_of_the_key() {
+        let mut cache = StatementCache::new(4);
+        let plain = cache.lookup("SELECT $1", &[]);
+        let typed = cache.lookup("SELECT $1", &[Type::INT8]);
+        assert!(!Arc::ptr_eq(&plain.statement, &typed.statement));
+        assert_ne!(plain.statement.name, typed.statement.name);
+        assert_eq!(cache.stats().misses, 2);
+        assert!(cache.remove("SELECT $1", &typed.statement));
+        assert!(!cache.remove("SELECT $1", &typed.statement));
+        assert_eq!(cache.stats().len, 1);
+        cache.clear();
+        assert_eq!(cache.stats().len, 0);
+        assert_eq!(cache.stats().invalidations, 1);
+    }
+
+    #[test]
+    fn capacity_zero_is_disabled() {
+        assert!(!StatementCache::new(0).enabled());
+    }
+}

@@ -1,0 +1,386 @@
+//! Transactions: a builder with isolation level and access mode, savepoints
+//! as nested transactions, rollback on drop, and a retry helper for
+//! serialization failures and deadlocks.
+//!
+//! Owns the SQL that opens and ends transactions and the retry policy (a
+//! pure function of the attempt number and a random value, so tests replay
+//! it). Dropping an open transaction queues its ROLLBACK without blocking;
+//! the connection's request queue guarantees it runs before anything sent
+//! later.
+
+use std::time::Duration;
+
+use super::client::Client;
+use crate::error::{Error, ErrorKind, SqlState};
+
+/// Transaction isolation levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IsolationLevel {
+    /// `READ UNCOMMITTED` (PostgreSQL treats it as read committed).
+    ReadUncommitted,
+    /// `READ COMMITTED`, PostgreSQL's default.
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE`.
+    Serializable,
+}
+
+impl IsolationLevel {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::ReadUncommitted => "READ UNCOMMITTED",
+            Self::ReadCommitted => "READ COMMITTED",
+            Self::RepeatableRead => "REPEATABLE READ",
+            Self::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// Options of a transaction. From [`Client::build_transaction`].
+#[derive(Debug, Clone, Copy)]
+pub struct TransactionBuilder<'a> {
+    client: &'a Client,
+    isolation: Option<IsolationLevel>,
+    read_only: Option<bool>,
+    deferrable: Option<bool>,
+}
+
+impl<'a> TransactionBuilder<'a> {
+    /// The isolation level.
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+
+    /// `READ ONLY` (true) or `READ WRITE` (false).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = Some(read_only);
+        self
+    }
+
+    /// `DEFERRABLE` (only meaningful for serializable read-only transactions).
+    pub fn deferrable(mut self, deferrable: bool) -> Self {
+        self.deferrable = Some(deferrable);
+        self
+    }
+
+    fn begin_sql(&self) -> String {
+        let mut sql = String::from("BEGIN");
+        let mut modes = Vec::new();
+        if let Some(level) = self.isolation {
+            modes.push(format!("ISOLATION LEVEL {}", level.sql()));
+        }
+        if let Some(ro) = self.read_only {
+            modes.push(if ro { "READ ONLY" } else { "READ WRITE" }.to_owned());
+        }
+        if let Some(d) = self.deferrable {
+            modes.push(if d { "DEFERRABLE" } else { "NOT DEFERRABLE" }.to_owned());
+        }
+        if !modes.is_empty() {
+            sql.push(' ');
+            sql.push_str(&modes.join(", "));
+        }
+        sql
+    }
+
+    /// Opens the transaction.
+    pub async fn start(self) -> Result<Transaction<'a>, Error> {
+        self.client.batch_execute(&self.begin_sql()).await?;
+        Ok(Transaction {
+            client: self.client,
+            savepoint: None,
+            depth: 0,
+            done: false,
+        })
+    }
+}
+
+/// An open transaction (or savepoint) on a [`Client`]. Dereferences to the
+/// client, so queries run inside it. Dropped without
+/// [`commit`](Self::commit), it is rolled back.
+#[derive(Debug)]
+pub struct Transaction<'a> {
+    client: &'a Client,
+    /// The savepoint name, for nested transactions.
+    savepoint: Option<String>,
+    depth: u32,
+    done: bool,
+}
+
+impl Client {
+    /// Starts a transaction (`BEGIN`) with the server's default options.
+    pub async fn transaction(&self) -> Result<Transaction<'_>, Error> {
+        self.build_transaction().start().await
+    }
+
+    /// A builder for a transaction with options.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
+    /// use pgline::IsolationLevel;
+    /// let tx = client
+    ///     .build_transaction()
+    ///     .isolation_level(IsolationLevel::Serializable)
+    ///     .read_only(true)
+    ///     .start()
+    ///     .await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn build_transaction(&self) -> TransactionBuilder<'_> {
+        TransactionBuilder {
+            client: self,
+            isolation: None,
+            read_only: None,
+            deferrable: None,
+        }
+    }
+}
+
+impl<'a> Transaction<'a> {
+    /// A nested transaction: a savepoint that [`commit`](Self::commit)
+    /// releases and [`rollback`](Self::rollback) (or drop) rolls back to.
+    pub async fn transaction(&self) -> Result<Transaction<'a>, Error> {
+        let name = format!("pgline_sp{}", self.depth + 1);
+        self.savepoint_named(name).await
+    }
+
+    /// A nested transaction under a savepoint of the given name.
+    pub async fn savepoint(&self, name: &str) -> Result<Transaction<'a>, Error> {
+        self.savepoint_named(quote_ident(name)).await
+    }
+
+    async fn savepoint_named(&self, name: String) -> Result<Transaction<'a>, Error> {
+        self.client
+            .batch_execute(&format!("SAVEPOINT {name}"))
+            .await?;
+        Ok(Transaction {
+            client: self.client,
+            savepoint: Some(name),
+            depth: self.depth + 1,
+            done: false,
+        })
+    }
+
+    /// Commits the transaction (or releases the savepoint).
+    ///
+    /// Committing a transaction that an earlier error aborted is an error:
+    /// the server rolled it back instead.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        self.done = true;
+        match &self.savepoint {
+            Some(name) => {
+                self.client
+                    .batch_execute(&format!("RELEASE SAVEPOINT {name}"))
+                    .await
+            }
+            None => {
+                let tag = self.client.command_tag("COMMIT").await?;
+                if tag.as_deref() == Some("ROLLBACK") {
+                    return Err(Error::msg(
+                        ErrorKind::Db,
+                        "COMMIT did not commit: the transaction had failed and was rolled back",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Rolls the transaction back (or back to the savepoint).
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        self.done = true;
+        self.client
+            .batch_execute(&rollback_sql(&self.savepoint))
+            .await
+    }
+}
+
+fn rollback_sql(savepoint: &Option<String>) -> String {
+    match savepoint {
+        Some(name) => format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"),
+        None => "ROLLBACK".to_owned(),
+    }
+}
+
+/// Quotes an identifier for SQL (`"a""b"`).
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Queued behind everything sent so far; nobody waits for it.
+            self.client.request_detached(&rollback_sql(&self.savepoint));
+        }
+    }
+}
+
+/// How [`Client::transaction_with_retry`] retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The delay before the second attempt; it doubles after each failure.
+    pub base_delay: Duration,
+    /// The longest delay between attempts.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts, 10 ms doubling up to 1 s.
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after failed attempt `attempt` (1-based), given a random
+    /// value in `[0, 1)`: exponential, capped, with "equal jitter" (half
+    /// fixed, half random) so retries of conflicting sessions spread out.
+    pub fn delay(&self, attempt: u32, random: f64) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let full = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
+        let half = full / 2;
+        half + half.mul_f64(random.clamp(0.0, 1.0))
+    }
+}
+
+/// The result of [`Client::transaction_with_retry`]: the value, and how
+/// many attempts it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retried<T> {
+    /// What the closure returned on the attempt that committed.
+    pub value: T,
+    /// Attempts made, the successful one included.
+    pub attempts: u32,
+}
+
+fn retryable(e: &Error) -> bool {
+    matches!(
+        e.code(),
+        Some(&SqlState::SERIALIZATION_FAILURE | &SqlState::DEADLOCK_DETECTED)
+    )
+}
+
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Client {
+    /// Runs `body` in a transaction started by `builder` options and
+    /// commits; on a serialization failure (`40001`) or deadlock (`40P01`),
+    /// in the body or at commit, rolls back, waits (exponential backoff with
+    /// jitter) and runs it again, up to `policy.max_attempts` in all. Other
+    /// errors are returned at once. On success, reports the attempts made.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
+    /// use pgline::{IsolationLevel, RetryPolicy};
+    /// let done = client
+    ///     .transaction_with_retry(
+    ///         Some(IsolationLevel::Serializable),
+    ///         RetryPolicy::default(),
+    ///         async |tx| tx.execute("UPDATE counters SET n = n + 1", &[]).await,
+    ///     )
+    ///     .await?;
+    /// println!("{} row(s) after {} attempt(s)", done.value, done.attempts);
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction_with_retry<T, F>(
+        &self,
+        isolation: Option<IsolationLevel>,
+        policy: RetryPolicy,
+        mut body: F,
+    ) -> Result<Retried<T>, Error>
+    where
+        F: AsyncFnMut(&Transaction<'_>) -> Result<T, Error>,
+    {
+        let max = policy.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut builder = self.build_transaction();
+            if let Some(level) = isolation {
+                builder = builder.isolation_level(level);
+            }
+            let tx = builder.start().await?;
+            let outcome = match body(&tx).await {
+                Ok(value) => tx.commit().await.map(|()| value),
+                Err(e) => {
+                    tx.rollback().await?;
+                    Err(e)
+                }
+            };
+            match outcome {
+                Ok(value) => {
+                    return Ok(Retried {
+                        value,
+                        attempts: attempt,
+                    });
+                }
+                Err(e) if retryable(&e) && attempt < max => {
+                    let delay = policy.delay(attempt, random_unit());
+                    tracing::debug!(attempt, ?delay, error = %e, "retrying the transaction");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_equal_jitter_and_is_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+        };
+        assert_eq!(policy.delay(1, 0.0), Duration::from_millis(5));
+        assert_eq!(policy.delay(1, 1.0), Duration::from_millis(10));
+        assert_eq!(policy.delay(2, 0.5), Duration::from_micros(15_000));
+        assert_eq!(policy.delay(3, 0.0), Duration::from_millis(20));
+        // 10 ms · 2^9 is far past the cap.
+        assert_eq!(policy.delay(10, 1.0), Duration::from_millis(100));
+        assert_eq!(policy.delay(u32::MAX, 0.0), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn random_unit_is_in_range() {
+        for _ in 0..100 {
+            let r = random_unit();
+            assert!((0.0..1.0).contains(&r), "{r}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}
