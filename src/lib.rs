@@ -38,9 +38,10 @@ mod conn;
 pub use config::Config;
 #[cfg(feature = "runtime")]
 pub use conn::{
-    Batch, CancelToken, Client, Column, ColumnIndex, IsolationLevel, Notification, Notifications,
-    Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage, SimpleQueryRow, Statement,
-    StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect,
+    Batch, CancelToken, Client, Column, ColumnIndex, ConnectionStats, IsolationLevel, Notification,
+    Notifications, Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage,
+    SimpleQueryRow, Statement, StatementCacheStats, StatementOutcome, ToStatement, Transaction,
+    TransactionBuilder, connect,
 };
 pub use error::Error;
 pub use proto::TransactionStatus;

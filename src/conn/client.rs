@@ -19,7 +19,7 @@ use super::cancel::CancelToken;
 use super::notify::Notifications;
 use super::responses::Responses;
 use super::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
-use super::shared::{Shared, proto_error};
+use super::shared::{ConnectionStats, Shared, proto_error};
 use super::stmt_cache::StatementCacheStats;
 use crate::config::StatementCacheMode;
 use crate::error::{DbError, Error, ErrorKind};
@@ -280,6 +280,11 @@ impl Client {
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
         *self.inner.driver_done.borrow() || self.shared().is_closed()
+    }
+
+    /// Counters of the connection's traffic.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.shared().counters.snapshot()
     }
 
     /// Counters of the prepared-statement cache.

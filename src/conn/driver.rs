@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BytesMut};
@@ -24,7 +25,7 @@ use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
 use super::notify::Notification;
-use super::shared::Shared;
+use super::shared::{Counters, Shared};
 use super::slot::{Push, Slot};
 use super::socket::Socket;
 use crate::proto::{BackendMessage, FrameSplitter, frontend};
@@ -139,6 +140,10 @@ impl Driver {
                 w.buf.clear();
             }
             self.in_flight.extend(w.queued.drain(..));
+            self.shared
+                .counters
+                .max_in_flight
+                .fetch_max(self.in_flight.len() as u64, Ordering::Relaxed);
             drop(w);
             self.shared.write_room.notify_waiters();
             w = self.shared.write();
@@ -151,7 +156,12 @@ impl Driver {
         while !self.write_buf.is_empty() {
             match Pin::new(&mut self.socket).poll_write(cx, &self.write_buf) {
                 Poll::Ready(Ok(0)) => return Err("the server closed the connection".into()),
-                Poll::Ready(Ok(n)) => self.write_buf.advance(n),
+                Poll::Ready(Ok(n)) => {
+                    self.write_buf.advance(n);
+                    let counters = &self.shared.counters;
+                    Counters::add(&counters.socket_writes, 1);
+                    Counters::add(&counters.bytes_written, n as u64);
+                }
                 Poll::Ready(Err(e)) => return Err(format!("writing to the server failed: {e}")),
                 Poll::Pending => return Ok(()),
             }
@@ -168,7 +178,12 @@ impl Driver {
         }
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.socket), cx, &mut self.read_buf) {
             Poll::Ready(Ok(0)) => Poll::Ready(Err("the server closed the connection".into())),
-            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
+            Poll::Ready(Ok(n)) => {
+                let counters = &self.shared.counters;
+                Counters::add(&counters.socket_reads, 1);
+                Counters::add(&counters.bytes_read, n as u64);
+                Poll::Ready(Ok(()))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(format!("reading from the server failed: {e}"))),
             Poll::Pending => Poll::Pending,
         }

@@ -26,5 +26,6 @@ pub use notify::{Notification, Notifications};
 pub use pipeline::{Batch, StatementOutcome};
 pub use query::{Params, RowStream, ToStatement};
 pub use row::{Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow};
+pub use shared::ConnectionStats;
 pub use stmt_cache::StatementCacheStats;
 pub use transaction::{IsolationLevel, Retried, RetryPolicy, Transaction, TransactionBuilder};

@@ -178,7 +178,7 @@ impl Client {
                 if use_cache {
                     self.start_cached(sql, params).await
                 } else {
-                    self.start_unnamed(sql, params).await
+                    Box::pin(self.start_unnamed(sql, params)).await
                 }
             }
         }
@@ -221,10 +221,18 @@ impl Client {
             self.shared().close_statement_later(evicted);
         }
         let entry = lookup.statement;
-        let prepared = entry
-            .prepared
-            .get_or_try_init(|| self.prepare_named(entry.name.clone(), sql, &[], None))
-            .await;
+        // The hit path does not await: preparing lives in its own boxed
+        // future, so it does not weigh on every query's future.
+        if let Some(stmt) = entry.prepared.get() {
+            let stmt = stmt.clone();
+            return Ok((entry, stmt));
+        }
+        let prepared = Box::pin(
+            entry
+                .prepared
+                .get_or_try_init(|| self.prepare_named(entry.name.clone(), sql, &[], None)),
+        )
+        .await;
         match prepared {
             Ok(stmt) => {
                 let stmt = stmt.clone();

@@ -9,7 +9,7 @@
 //! connection closed.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -27,6 +27,52 @@ pub(crate) type NoticeHandler = Arc<dyn Fn(&DbError) + Send + Sync>;
 
 /// Slots kept for reuse, so a steady stream of requests allocates none.
 const SLOT_POOL_SIZE: usize = 64;
+
+/// Counters of one connection's traffic, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectionStats {
+    /// Requests queued (each ends with its own Sync or Query).
+    pub requests: u64,
+    /// Successful write calls on the socket: requests issued together share
+    /// one, which is what pipelining saves.
+    pub socket_writes: u64,
+    /// Successful read calls on the socket.
+    pub socket_reads: u64,
+    /// Bytes written to the socket.
+    pub bytes_written: u64,
+    /// Bytes read from the socket.
+    pub bytes_read: u64,
+    /// The most requests that were in flight at once.
+    pub max_in_flight: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) socket_writes: AtomicU64,
+    pub(crate) socket_reads: AtomicU64,
+    pub(crate) bytes_written: AtomicU64,
+    pub(crate) bytes_read: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> ConnectionStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ConnectionStats {
+            requests: get(&self.requests),
+            socket_writes: get(&self.socket_writes),
+            socket_reads: get(&self.socket_reads),
+            bytes_written: get(&self.bytes_written),
+            bytes_read: get(&self.bytes_read),
+            max_in_flight: get(&self.max_in_flight),
+        }
+    }
+}
 
 /// The queue of encoded requests not yet taken by the driver.
 #[derive(Debug, Default)]
@@ -58,6 +104,7 @@ pub(crate) struct Shared {
     notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     pub(crate) notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
     notice_handler: Mutex<Option<NoticeHandler>>,
+    pub(crate) counters: Counters,
 }
 
 impl std::fmt::Debug for Shared {
@@ -100,6 +147,7 @@ impl Shared {
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
             notice_handler: Mutex::new(None),
+            counters: Counters::default(),
         }
     }
 
@@ -162,6 +210,7 @@ impl Shared {
         }
         if let Some(slot) = slot {
             w.queued.push_back(slot);
+            Counters::add(&self.counters.requests, 1);
         }
         let waker = w.driver_waker.take();
         drop(w);

@@ -1,0 +1,328 @@
+//! Pipelining on one connection: concurrency, backpressure, explicit
+//! batches, streams, cancel safety, and connection loss.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use pgline::error::{ErrorKind, SqlState};
+use pgline::{Client, Config, Params};
+
+fn config() -> Config {
+    let server = pgline_testkit::shared();
+    server
+        .url("pgline", Some("pgline-secret"), "pgline")
+        .parse()
+        .expect("a valid URL")
+}
+
+async fn connect() -> Client {
+    config().connect().await.expect("connect")
+}
+
+/// Guards against hangs: the operation must end in this time.
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("operation did not finish within 120 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_queries_on_one_connection() {
+    let client = connect().await;
+    let before = client.connection_stats();
+    let mut tasks = Vec::new();
+    for t in 0..50i32 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut calls = FuturesUnordered::new();
+            for i in 0..200i32 {
+                let client = &client;
+                let n = t * 1000 + i;
+                calls.push(async move {
+                    let row = client.query_one("SELECT $1::int4", &[&n]).await.unwrap();
+                    (n, row.get::<i32>(0).unwrap())
+                });
+            }
+            let mut checked = 0;
+            while let Some((sent, got)) = calls.next().await {
+                assert_eq!(sent, got);
+                checked += 1;
+            }
+            checked
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += bounded(task).await.unwrap();
+    }
+    assert_eq!(total, 10_000);
+    let after = client.connection_stats();
+    let requests = after.requests - before.requests;
+    let writes = after.socket_writes - before.socket_writes;
+    println!(
+        "10000 queries: {requests} requests in {writes} socket writes, at most {} in flight",
+        after.max_in_flight
+    );
+    assert!(requests >= 10_000);
+    // Pipelined: many requests share each write, and many were in flight.
+    assert!(
+        writes * 4 < requests,
+        "{writes} writes for {requests} requests"
+    );
+    assert!(
+        after.max_in_flight >= 16,
+        "max in flight {}",
+        after.max_in_flight
+    );
+}
+
+#[tokio::test]
+async fn explicit_batch_reports_ran_failed_skipped() {
+    let client = connect().await;
+    client
+        .batch_execute("CREATE TEMP TABLE b (v int4 PRIMARY KEY)")
+        .await
+        .unwrap();
+    let insert = "INSERT INTO b VALUES ($1)";
+    let (one, two, four): (&Params, &Params, &Params) = (&[&1i32], &[&2i32], &[&4i32]);
+
+    // One Sync per statement: only the duplicate fails.
+    let mut batch = client.batch();
+    batch
+        .push(insert, one)
+        .push(insert, two)
+        .push(insert, one)
+        .push(insert, four);
+    let outcomes = bounded(batch.run_independent()).await.unwrap();
+    let kinds: Vec<&str> = outcomes.iter().map(outcome_kind).collect();
+    assert_eq!(kinds, ["ran", "ran", "failed", "ran"]);
+    if let pgline::StatementOutcome::Failed(e) = &outcomes[2] {
+        assert_eq!(e.code(), Some(&SqlState::UNIQUE_VIOLATION));
+    }
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM b", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(count, 3);
+
+    // One Sync for the batch: the failure skips the rest, and what ran is
+    // rolled back with it (one implicit transaction).
+    client.batch_execute("TRUNCATE b").await.unwrap();
+    let (five, six): (&Params, &Params) = (&[&5i32], &[&6i32]);
+    let mut batch = client.batch();
+    batch
+        .push(insert, five)
+        .push(insert, five)
+        .push(insert, six)
+        .push("SELECT 1", &[]);
+    let outcomes = bounded(batch.run_atomic()).await.unwrap();
+    let kinds: Vec<&str> = outcomes.iter().map(outcome_kind).collect();
+    assert_eq!(kinds, ["ran", "failed", "skipped", "skipped"]);
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM b", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(count, 0);
+
+    // A batch that returns rows.
+    let (a, b): (&Params, &Params) = (&[&10i32], &[&20i32]);
+    let mut batch = client.batch();
+    batch
+        .push("SELECT $1::int4 + 1", a)
+        .push("SELECT $1::int4 + 2", b);
+    let outcomes = batch.run_atomic().await.unwrap();
+    let values: Vec<i32> = outcomes
+        .iter()
+        .map(|o| match o {
+            pgline::StatementOutcome::Ran { rows, .. } => rows[0].get(0).unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(values, [11, 22]);
+}
+
+fn outcome_kind(outcome: &pgline::StatementOutcome) -> &'static str {
+    if outcome.ran() {
+        "ran"
+    } else if outcome.failed() {
+        "failed"
+    } else {
+        "skipped"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_futures_at_random_points_never_desynchronise() {
+    let client = connect().await;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut completed = 0;
+    for i in 0..2000i32 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let micros = seed % 300;
+        let params: [&(dyn pgline::types::Encode + Sync); 1] = [&i];
+        let call = client.query_one("SELECT $1::int4, pg_sleep(0)", &params);
+        if tokio::time::timeout(Duration::from_micros(micros), call)
+            .await
+            .is_ok()
+        {
+            completed += 1;
+        }
+        if i % 100 == 0 {
+            let check = 1_000_000 + i;
+            let row = bounded(client.query_one("SELECT $1::int4", &[&check]))
+                .await
+                .unwrap();
+            assert_eq!(row.get::<i32>(0).unwrap(), check);
+        }
+    }
+    let row = bounded(client.query_one("SELECT 'last'::text", &[]))
+        .await
+        .unwrap();
+    assert_eq!(row.get::<&str>(0).unwrap(), "last");
+    println!("{completed} of 2000 queries finished inside their random timeout");
+
+    // Streams dropped half-read.
+    for i in 0..50i32 {
+        let mut stream = client
+            .query_stream("SELECT g FROM generate_series(1, 5000) g", &[])
+            .await
+            .unwrap();
+        for _ in 0..(i * 37 % 1000) {
+            stream.next().await.unwrap().unwrap();
+        }
+        drop(stream);
+        let row = bounded(client.query_one("SELECT $1::int4", &[&i]))
+            .await
+            .unwrap();
+        assert_eq!(row.get::<i32>(0).unwrap(), i);
+    }
+}
+
+#[tokio::test]
+async fn a_query_timeout_cancels_and_the_connection_stays_usable() {
+    let client = connect().await;
+    let quick = client.with_timeout(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let err = bounded(quick.query("SELECT pg_sleep(5)", &[]))
+        .await
+        .unwrap_err();
+    println!("timed out after {:?}", started.elapsed());
+    assert!(err.is_timeout(), "{err:?}");
+    let row = bounded(client.query_one("SELECT 'next'::text", &[]))
+        .await
+        .unwrap();
+    assert_eq!(row.get::<&str>(0).unwrap(), "next");
+
+    // A server-side statement_timeout is reported as the server's error.
+    client
+        .batch_execute("SET statement_timeout = '50ms'")
+        .await
+        .unwrap();
+    let err = client
+        .batch_execute("SELECT pg_sleep(2)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED));
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    client
+        .batch_execute("RESET statement_timeout")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn killing_the_backend_fails_every_request_in_flight() {
+    let client = connect().await;
+    let killer = connect().await;
+    let pid = client.backend_pid() as i32;
+    let mut calls = FuturesUnordered::new();
+    // The first holds the line; the other 99 queue behind it.
+    for i in 0..100i32 {
+        let client = client.clone();
+        calls.push(tokio::spawn(async move {
+            if i == 0 {
+                client.batch_execute("SELECT pg_sleep(30)").await
+            } else {
+                client.query_one("SELECT $1::int4", &[&i]).await.map(|_| ())
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    killer
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    let mut failed = 0;
+    bounded(async {
+        while let Some(result) = calls.next().await {
+            let err = result.unwrap().unwrap_err();
+            assert!(
+                err.is_closed() || err.code() == Some(&SqlState::ADMIN_SHUTDOWN),
+                "{err:?}"
+            );
+            failed += 1;
+        }
+    })
+    .await;
+    assert_eq!(failed, 100);
+    assert!(client.is_closed());
+    assert_eq!(
+        client.query("SELECT 1", &[]).await.unwrap_err().kind(),
+        ErrorKind::Closed
+    );
+}
+
+#[tokio::test]
+async fn notifications_arrive_in_order_while_queries_run() {
+    let listener = connect().await;
+    let sender = connect().await;
+    let mut notifications = listener.notifications().expect("first take");
+    assert!(listener.notifications().is_none(), "taken once");
+    listener
+        .batch_execute("LISTEN pgline_events")
+        .await
+        .unwrap();
+    for i in 0..20 {
+        sender
+            .execute(
+                "SELECT pg_notify('pgline_events', $1)",
+                &[&format!("event {i}")],
+            )
+            .await
+            .unwrap();
+        // The listener is busy with queries of its own meanwhile.
+        listener.query_one("SELECT 1", &[]).await.unwrap();
+    }
+    for i in 0..20 {
+        let n = bounded(notifications.next()).await.expect("a notification");
+        assert_eq!(n.channel(), "pgline_events");
+        assert_eq!(n.payload(), format!("event {i}"));
+        assert_eq!(n.process_id(), sender.backend_pid());
+    }
+    // The stream ends when the connection closes.
+    listener.close().await.unwrap();
+    assert!(bounded(notifications.next()).await.is_none());
+}
+
+#[tokio::test]
+async fn notices_go_to_the_handler() {
+    let client = connect().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    client.on_notice(move |notice| {
+        let _ = tx.send(notice.message().to_owned());
+    });
+    client
+        .batch_execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$")
+        .await
+        .unwrap();
+    assert_eq!(rx.recv().await.as_deref(), Some("hello from plpgsql"));
+}
