@@ -182,13 +182,21 @@ impl PoolShared {
         passed.sort_by_key(|(index, ..)| std::cmp::Reverse(*index));
         let now = Instant::now();
         let mut permits = Vec::with_capacity(passed.len());
+        let mut late = Vec::new();
         {
             let mut slots = lock(&self.slots);
             for (_, mut idle, permit) in passed {
-                idle.checked = now;
-                slots.idle.push_front(idle);
+                if self.is_closed() {
+                    late.push(idle.conn);
+                } else {
+                    idle.checked = now;
+                    slots.idle.push_front(idle);
+                }
                 permits.push(permit);
             }
+        }
+        for conn in late {
+            self.discard(conn, CloseReason::PoolClosed);
         }
         drop(permits);
     }
@@ -226,7 +234,7 @@ impl PoolShared {
                 let _turn = limit.acquire_owned().await;
                 let conn = shared.open(slot).await?;
                 let now = Instant::now();
-                lock(&shared.slots).put_idle(conn, now, now);
+                shared.store_idle(conn, now, now);
                 drop(permit);
                 Ok::<_, Error>(())
             });

@@ -147,9 +147,12 @@ impl PoolShared {
             return Err(self.closed_error());
         }
         let timeout = self.settings.acquire_timeout;
-        let (conn, permit) = match tokio::time::timeout(timeout, self.acquire_inner()).await {
+        let inner = self.acquire_inner();
+        tokio::pin!(inner);
+        let (conn, permit) = match tokio::time::timeout(timeout, &mut inner).await {
             Ok(result) => result?,
             Err(_) => {
+                // Built while this acquire still counts as a waiter.
                 self.counters.acquire_timed_out();
                 return Err(self.timeout_error(timeout));
             }
@@ -345,7 +348,7 @@ impl PoolShared {
         }
         let dirty = conn.client.transaction_status() != TransactionStatus::Idle;
         if !dirty && self.settings.reset_on_release.sql().is_none() {
-            lock(&self.slots).put_idle(conn, now, now);
+            self.store_idle(conn, now, now);
             drop(permit);
             return;
         }
@@ -390,7 +393,21 @@ impl PoolShared {
             return;
         }
         let now = Instant::now();
-        lock(&self.slots).put_idle(conn, now, now);
+        self.store_idle(conn, now, now);
+    }
+
+    /// Puts a connection in the idle list, or closes it when the pool has
+    /// been closed (checked under the lock that `close` drains the list
+    /// under, so no connection slips in after the drain).
+    pub(crate) fn store_idle(&self, conn: Conn, since: Instant, checked: Instant) {
+        let mut slots = lock(&self.slots);
+        if self.is_closed() {
+            slots.in_use.remove(&conn.id);
+            drop(slots);
+            self.discard(conn, CloseReason::PoolClosed);
+        } else {
+            slots.put_idle(conn, since, checked);
+        }
     }
 
     /// Closes a connection for `reason`: counted, announced, and its slot
@@ -437,7 +454,7 @@ impl PoolShared {
             ErrorKind::Timeout,
             format!(
                 "no pooled connection within {} ms (pool size {} of max {}, \
-                 {} in use, {} idle, {} waiting, health {})",
+                 {} in use, {} idle, {} waiting including this one, health {})",
                 timeout.as_millis(),
                 live.size,
                 live.max_size,
