@@ -60,11 +60,30 @@ async fn pool_runs_queries_and_pipelines_on_an_acquired_connection() {
         .connect()
         .await
         .unwrap();
-    let row = pool.query_one("SELECT $1::int4 + 1", &[&41i32]).await.unwrap();
+    let row = pool
+        .query_one("SELECT $1::int4 + 1", &[&41i32])
+        .await
+        .unwrap();
     assert_eq!(row.get::<i32>(0).unwrap(), 42);
-    assert_eq!(pool.execute("SELECT generate_series(1, 3)", &[]).await.unwrap(), 3);
-    assert_eq!(pool.query("SELECT 1 UNION ALL SELECT 2", &[]).await.unwrap().len(), 2);
-    assert!(pool.query_opt("SELECT 1 WHERE false", &[]).await.unwrap().is_none());
+    assert_eq!(
+        pool.execute("SELECT generate_series(1, 3)", &[])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        pool.query("SELECT 1 UNION ALL SELECT 2", &[])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        pool.query_opt("SELECT 1 WHERE false", &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
     pool.batch_execute("SELECT 1; SELECT 2").await.unwrap();
     assert_eq!(pool.simple_query("SELECT 'x'").await.unwrap().len(), 2);
 
@@ -142,7 +161,10 @@ async fn released_mid_transaction_comes_back_clean() {
         .batch_execute("BEGIN; CREATE TEMP TABLE pool_txn_t (id int)")
         .await
         .unwrap();
-    assert_eq!(client.transaction_status(), TransactionStatus::InTransaction);
+    assert_eq!(
+        client.transaction_status(),
+        TransactionStatus::InTransaction
+    );
     drop(client);
 
     let client = pool.acquire().await.unwrap();
@@ -166,7 +188,12 @@ async fn released_mid_transaction_comes_back_clean() {
     assert_eq!(client.backend_pid(), pid);
     assert_eq!(client.transaction_status(), TransactionStatus::Idle);
     assert_eq!(
-        client.query_one("SELECT 5", &[]).await.unwrap().get::<i32>(0).unwrap(),
+        client
+            .query_one("SELECT 5", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
         5
     );
     drop(client);
@@ -249,7 +276,10 @@ async fn lifetime_expiry_closes_connections() {
         .unwrap();
     // Expires while idle: closed by the background task.
     let pid = pool.acquire().await.unwrap().backend_pid();
-    eventually("idle connection expired", || pool.stats().closed.lifetime == 1).await;
+    eventually("idle connection expired", || {
+        pool.stats().closed.lifetime == 1
+    })
+    .await;
     assert_eq!(pool.stats().size, 0);
     // Expires while in use: closed on release.
     let client = pool.acquire().await.unwrap();
@@ -310,7 +340,10 @@ async fn acquire_timeout_reports_the_figures() {
     let err = pool.acquire().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
     let text = err.to_string();
-    assert!(text.contains("no pooled connection within 200 ms"), "{text}");
+    assert!(
+        text.contains("no pooled connection within 200 ms"),
+        "{text}"
+    );
     assert!(text.contains("pool size 2 of max 2"), "{text}");
     assert!(text.contains("2 in use, 0 idle, 1 waiting"), "{text}");
     assert_eq!(pool.stats().acquire_timeouts, 1);
@@ -342,13 +375,20 @@ async fn graceful_close_waits_for_connections_in_use() {
     assert!(err.to_string().contains("pool is closed"), "{err}");
     // Still usable until released.
     assert_eq!(
-        held.query_one("SELECT 3", &[]).await.unwrap().get::<i32>(0).unwrap(),
+        held.query_one("SELECT 3", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
         3
     );
     assert!(!closer.is_finished());
     drop(held);
     assert_eq!(bounded(closer).await.unwrap(), CloseOutcome::Graceful);
-    assert_eq!(pool.close(Duration::from_secs(1)).await, CloseOutcome::AlreadyClosed);
+    assert_eq!(
+        pool.close(Duration::from_secs(1)).await,
+        CloseOutcome::AlreadyClosed
+    );
     eventually("backends gone", || backends(s, "pool_close") == 0).await;
     let stats = pool.stats();
     assert_eq!(stats.closed.pool_closed, 2);

@@ -100,7 +100,10 @@ async fn thousand_tasks_share_ten_connections_fairly() {
     assert_eq!(outcome.len(), TASKS);
     assert_eq!(stats.acquires, (TASKS * QUERIES) as u64);
     assert_eq!(stats.acquire_timeouts, 0);
-    assert_eq!(stats.created, POOL_SIZE as u64, "no connection was replaced");
+    assert_eq!(
+        stats.created, POOL_SIZE as u64,
+        "no connection was replaced"
+    );
     assert!(stats.size <= POOL_SIZE);
     assert!(
         max <= MAX_OVER_MEAN * mean,

@@ -42,7 +42,10 @@ async fn terminated_backends_are_replaced_by_fresh_connections() {
         )
         .unwrap();
     assert_eq!(killed, "3");
-    eventually("terminated backends gone", || backends(&s, "pool_term") == 0).await;
+    eventually("terminated backends gone", || {
+        backends(&s, "pool_term") == 0
+    })
+    .await;
 
     for i in 0..20i32 {
         let row = bounded(pool.query_one("SELECT pg_backend_pid(), $1::int4", &[&i]))
@@ -95,7 +98,10 @@ async fn stopped_server_brings_the_pool_down_and_a_restart_brings_it_back() {
     assert!(pool.stats().connect_failures >= 3);
 
     s.restart().unwrap();
-    eventually("health back to healthy", || pool.health() == HealthState::Healthy).await;
+    eventually("health back to healthy", || {
+        pool.health() == HealthState::Healthy
+    })
+    .await;
     let row = bounded(pool.query_one("SELECT 41 + 1", &[])).await.unwrap();
     assert_eq!(row.get::<i32>(0).unwrap(), 42);
     eventually("min_idle refilled", || pool.stats().idle >= 2).await;
@@ -109,5 +115,50 @@ async fn stopped_server_brings_the_pool_down_and_a_restart_brings_it_back() {
     assert!(seen.contains(&HealthState::Down), "{seen:?}");
     assert_eq!(seen.last(), Some(&HealthState::Healthy), "{seen:?}");
     assert!(pool.stats().closed.broken >= 1);
+    pool.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_checks_replace_dead_idle_connections_without_traffic() {
+    let s = ServerBuilder::new().start().unwrap();
+    let pool = Pool::builder(config_for(&s, "pool_bg_check"))
+        .max_size(4)
+        .min_idle(2)
+        .health_check_interval(Some(Duration::from_millis(50)))
+        .maintenance_interval(Duration::from_millis(20))
+        .connect()
+        .await
+        .unwrap();
+    let before: HashSet<String> = s
+        .psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'pool_bg_check'")
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(before.len(), 2);
+    s.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'pool_bg_check'",
+    )
+    .unwrap();
+    // No acquire: the background task finds the dead connections (closed by
+    // the server, or failing the round trip) and opens replacements.
+    eventually("dead idle connections replaced", || {
+        let stats = pool.stats();
+        stats.closed.broken + stats.closed.health_check >= 2 && stats.idle == 2
+    })
+    .await;
+    eventually("two fresh backends", || {
+        let now: HashSet<String> = s
+            .psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'pool_bg_check'")
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        now.len() == 2 && now.is_disjoint(&before)
+    })
+    .await;
+    assert_eq!(pool.stats().acquires, 0);
+    assert_eq!(pool.stats().created, 4);
     pool.close(Duration::from_secs(5)).await;
 }
