@@ -29,6 +29,8 @@
 pub mod config;
 pub mod error;
 pub mod observe;
+#[cfg(feature = "runtime")]
+pub mod pool;
 pub mod proto;
 pub mod types;
 
@@ -44,4 +46,6 @@ pub use conn::{
     TransactionBuilder, connect,
 };
 pub use error::Error;
+#[cfg(feature = "runtime")]
+pub use pool::{Pool, PoolBuilder, PooledClient};
 pub use proto::TransactionStatus;

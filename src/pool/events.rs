@@ -1,0 +1,39 @@
+//! Pool events for watchers (the cluster layer, metrics, logs).
+//!
+//! Owns [`PoolEvent`]. Events are sent on a broadcast channel that the pool
+//! never waits on: a slow watcher loses old events (and sees
+//! `RecvError::Lagged`), the pool never blocks.
+
+use std::panic::Location;
+use std::time::Duration;
+
+use super::health::HealthChange;
+use super::stats::CloseReason;
+
+/// Something that happened in a pool.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PoolEvent {
+    /// The health state changed.
+    Health(HealthChange),
+    /// A connect attempt failed.
+    ConnectFailed {
+        /// Failures in a row, this one included.
+        failures: u32,
+        /// The error, as text.
+        error: String,
+    },
+    /// A connection was closed by the pool.
+    ConnectionClosed(CloseReason),
+    /// A connection has been held longer than the leak threshold.
+    LeakSuspected {
+        /// Where it was acquired.
+        acquired_at: &'static Location<'static>,
+        /// How long it had been held when noticed.
+        held_for: Duration,
+        /// The server process serving it.
+        backend_pid: u32,
+    },
+    /// The pool was closed.
+    Closed,
+}

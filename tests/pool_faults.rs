@@ -1,0 +1,164 @@
+//! Faults against dedicated servers: backends terminated under the pool,
+//! the server stopped (acquires fail fast, health goes down) and restarted
+//! (the same pool recovers).
+#![cfg(feature = "runtime")]
+
+mod pool_support;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use pgline::error::ErrorKind;
+use pgline::pool::{Backoff, HealthState, Pool, PoolEvent};
+use pgline_testkit::ServerBuilder;
+use pool_support::{backends, bounded, config_for, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_backends_are_replaced_by_fresh_connections() {
+    let s = ServerBuilder::new().start().unwrap();
+    let pool = Pool::builder(config_for(&s, "pool_term"))
+        .max_size(3)
+        .min_idle(3)
+        .health_check_interval(None)
+        .connect()
+        .await
+        .unwrap();
+    let mut old = HashSet::new();
+    {
+        let held = [
+            pool.acquire().await.unwrap(),
+            pool.acquire().await.unwrap(),
+            pool.acquire().await.unwrap(),
+        ];
+        for c in &held {
+            old.insert(c.backend_pid());
+        }
+    }
+    assert_eq!(old.len(), 3);
+    let killed = s
+        .psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'pool_term'",
+        )
+        .unwrap();
+    assert_eq!(killed, "3");
+    eventually("terminated backends gone", || {
+        backends(&s, "pool_term") == 0
+    })
+    .await;
+
+    for i in 0..20i32 {
+        let row = bounded(pool.query_one("SELECT pg_backend_pid(), $1::int4", &[&i]))
+            .await
+            .unwrap_or_else(|e| panic!("query {i} after the terminations failed: {e}"));
+        assert_eq!(row.get::<i32>(1).unwrap(), i);
+        let pid = row.get::<i32>(0).unwrap() as u32;
+        assert!(!old.contains(&pid), "query {i} ran on a terminated backend");
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.closed.broken, 3, "{stats:?}");
+    assert!(stats.created >= 4, "{stats:?}");
+    assert_eq!(pool.health(), HealthState::Healthy);
+    pool.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_server_brings_the_pool_down_and_a_restart_brings_it_back() {
+    let mut s = ServerBuilder::new().start().unwrap();
+    let pool = Pool::builder(config_for(&s, "pool_down"))
+        .max_size(4)
+        .min_idle(2)
+        .acquire_timeout(Duration::from_secs(20))
+        .maintenance_interval(Duration::from_millis(20))
+        .backoff(Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(200),
+            down_after: 3,
+        })
+        .connect()
+        .await
+        .unwrap();
+    let mut events = pool.subscribe();
+    pool.query_one("SELECT 1", &[]).await.unwrap();
+
+    s.stop().unwrap();
+    // The idle connections are dead; the acquire finds that out, tries a
+    // fresh connection and fails with the connect error, well before the
+    // 20 s acquire timeout.
+    let started = Instant::now();
+    let err = bounded(pool.acquire()).await.unwrap_err();
+    assert!(!err.is_timeout(), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    eventually("health goes down", || pool.health() == HealthState::Down).await;
+    let err = bounded(pool.acquire()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(!err.is_timeout(), "{err}");
+    assert!(pool.stats().connect_failures >= 3);
+
+    s.restart().unwrap();
+    eventually("health back to healthy", || {
+        pool.health() == HealthState::Healthy
+    })
+    .await;
+    let row = bounded(pool.query_one("SELECT 41 + 1", &[])).await.unwrap();
+    assert_eq!(row.get::<i32>(0).unwrap(), 42);
+    eventually("min_idle refilled", || pool.stats().idle >= 2).await;
+
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let PoolEvent::Health(change) = event {
+            seen.push(change.to);
+        }
+    }
+    assert!(seen.contains(&HealthState::Down), "{seen:?}");
+    assert_eq!(seen.last(), Some(&HealthState::Healthy), "{seen:?}");
+    assert!(pool.stats().closed.broken >= 1);
+    pool.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_checks_replace_dead_idle_connections_without_traffic() {
+    let s = ServerBuilder::new().start().unwrap();
+    let pool = Pool::builder(config_for(&s, "pool_bg_check"))
+        .max_size(4)
+        .min_idle(2)
+        .health_check_interval(Some(Duration::from_millis(50)))
+        .maintenance_interval(Duration::from_millis(20))
+        .connect()
+        .await
+        .unwrap();
+    let before: HashSet<String> = s
+        .psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'pool_bg_check'")
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(before.len(), 2);
+    s.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'pool_bg_check'",
+    )
+    .unwrap();
+    // No acquire: the background task finds the dead connections (closed by
+    // the server, or failing the round trip) and opens replacements.
+    eventually("dead idle connections replaced", || {
+        let stats = pool.stats();
+        stats.closed.broken + stats.closed.health_check >= 2 && stats.idle == 2
+    })
+    .await;
+    eventually("two fresh backends", || {
+        let now: HashSet<String> = s
+            .psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'pool_bg_check'")
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        now.len() == 2 && now.is_disjoint(&before)
+    })
+    .await;
+    assert_eq!(pool.stats().acquires, 0);
+    assert_eq!(pool.stats().created, 4);
+    pool.close(Duration::from_secs(5)).await;
+}
