@@ -27,6 +27,9 @@ use crate::proto::frontend::{self, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::Type;
 
+/// How long a timed-out call waits for its cancel request to be delivered.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
+
 pub(crate) struct ClientInner {
     pub(crate) shared: Arc<Shared>,
     pub(crate) driver_done: watch::Receiver<bool>,
@@ -148,8 +151,12 @@ impl Client {
     }
 
     /// A handle to the same connection whose calls time out after `timeout`:
-    /// when it fires, a CancelRequest is sent for the running query and the
-    /// call returns a timeout error; the connection stays usable.
+    /// when it fires, a CancelRequest is sent for the running query (and
+    /// delivered before the call returns) and the call returns a timeout
+    /// error; the connection stays usable. Requests pipelined behind the
+    /// timed-out one by other tasks may be cancelled too if the timed-out
+    /// query finishes just as the cancel arrives: the protocol's cancel names
+    /// a session, not a query.
     ///
     /// ```no_run
     /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
@@ -186,12 +193,15 @@ impl Client {
         match tokio::time::timeout(limit, call).await {
             Ok(result) => result,
             Err(_) => {
-                let token = self.inner.cancel.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = token.cancel_query().await {
-                        tracing::debug!(error = %e, "cancel after a query timeout failed");
-                    }
-                });
+                // Cancel before returning, so the caller's next request
+                // cannot be the one the cancel lands on: the server ignores
+                // a cancel that arrives while the session is idle.
+                let cancel = self.inner.cancel.cancel_query();
+                match tokio::time::timeout(CANCEL_WAIT, cancel).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::debug!(error = %e, "cancel after a timeout failed"),
+                    Err(_) => tracing::debug!("cancel after a timeout did not finish in time"),
+                }
                 Err(Error::msg(
                     ErrorKind::Timeout,
                     format!("the query did not finish within {limit:?}; it was cancelled"),
@@ -453,6 +463,32 @@ impl Client {
                 Ok(other) => return Err(unexpected(&other, "a Parse/Describe response")),
             }
         }
+    }
+
+    /// Requests queued or in flight on the connection whose replies have not
+    /// all arrived yet (a caller may have stopped waiting for them).
+    /// [`transaction_status`](Self::transaction_status) is settled only when
+    /// this is 0.
+    pub fn pending_requests(&self) -> usize {
+        self.shared()
+            .outstanding
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Closes the connection at once: the socket is closed without waiting
+    /// for requests in flight, which fail with a closed error. (A query
+    /// running on the server stops when the server notices; send a cancel
+    /// first to stop it promptly.)
+    pub async fn abort(&self) {
+        {
+            let mut w = self.shared().write();
+            w.abort = true;
+            if let Some(waker) = w.driver_waker.take() {
+                waker.wake();
+            }
+        }
+        let mut done = self.inner.driver_done.clone();
+        let _ = done.wait_for(|d| *d).await;
     }
 
     /// Closes the connection: requests already queued finish, then

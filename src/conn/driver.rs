@@ -104,7 +104,12 @@ impl Driver {
 
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
         loop {
-            let closing = self.take_requests(cx);
+            let (closing, abort) = self.take_requests(cx);
+            if abort {
+                return Poll::Ready(Exit::Failed(
+                    "the connection was aborted by the client".into(),
+                ));
+            }
             // Routing may queue bytes of its own (CopyFail), so it goes first.
             if let Err(reason) = self.route_buffered(cx) {
                 return Poll::Ready(Exit::Failed(reason));
@@ -127,8 +132,8 @@ impl Driver {
     }
 
     /// Takes the requests queued by callers. Returns whether the client asked
-    /// to close.
-    fn take_requests(&mut self, cx: &mut Context<'_>) -> bool {
+    /// to close (after the queued requests, or at once).
+    fn take_requests(&mut self, cx: &mut Context<'_>) -> (bool, bool) {
         let mut w = self.shared.write();
         if !w.buf.is_empty() {
             if self.write_buf.is_empty() {
@@ -149,7 +154,7 @@ impl Driver {
             w = self.shared.write();
         }
         w.driver_waker = Some(cx.waker().clone());
-        w.closing
+        (w.closing, w.abort)
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), String> {
@@ -276,6 +281,7 @@ impl Driver {
         let (done, push) = slot.push(message, cx);
         if done {
             self.in_flight.pop_front();
+            self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
         }
         Ok(push)
     }

@@ -9,7 +9,7 @@
 //! connection closed.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -86,6 +86,8 @@ pub(crate) struct WriteState {
     pub(crate) closed: bool,
     /// The client asked to close once the queued requests are done.
     pub(crate) closing: bool,
+    /// The client asked to close at once, abandoning what is in flight.
+    pub(crate) abort: bool,
 }
 
 /// The shared state.
@@ -105,6 +107,8 @@ pub(crate) struct Shared {
     pub(crate) notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
     notice_handler: Mutex<Option<NoticeHandler>>,
     pub(crate) counters: Counters,
+    /// Requests queued or in flight whose replies have not all arrived.
+    pub(crate) outstanding: AtomicUsize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -148,6 +152,7 @@ impl Shared {
             notifications_rx: Mutex::new(Some(notifications_rx)),
             notice_handler: Mutex::new(None),
             counters: Counters::default(),
+            outstanding: AtomicUsize::new(0),
         }
     }
 
@@ -211,6 +216,7 @@ impl Shared {
         if let Some(slot) = slot {
             w.queued.push_back(slot);
             Counters::add(&self.counters.requests, 1);
+            self.outstanding.fetch_add(1, Ordering::AcqRel);
         }
         let waker = w.driver_waker.take();
         drop(w);
@@ -296,6 +302,7 @@ impl Shared {
         for slot in queued {
             slot.close();
         }
+        self.outstanding.store(0, Ordering::Release);
         self.write_room.notify_waiters();
         // Wakes every caller waiting for room in the pipeline.
         self.in_flight.close();

@@ -287,5 +287,5 @@ impl Pool {
 async fn force_close(client: Client) {
     let cancel = client.cancel_token();
     let _ = tokio::time::timeout(FORCE_CLOSE_WAIT, cancel.cancel_query()).await;
-    let _ = tokio::time::timeout(FORCE_CLOSE_WAIT, client.close()).await;
+    let _ = tokio::time::timeout(FORCE_CLOSE_WAIT, client.abort()).await;
 }

@@ -346,7 +346,11 @@ impl PoolShared {
             self.discard(conn, reason);
             return;
         }
-        let dirty = conn.client.transaction_status() != TransactionStatus::Idle;
+        // A request still in flight (its caller stopped waiting) may change
+        // the transaction status: treat it as dirty, and the ROLLBACK queued
+        // behind it settles both.
+        let dirty = conn.client.transaction_status() != TransactionStatus::Idle
+            || conn.client.pending_requests() > 0;
         if !dirty && self.settings.reset_on_release.sql().is_none() {
             self.store_idle(conn, now, now);
             drop(permit);
@@ -380,7 +384,9 @@ impl PoolShared {
                 Ok(Ok(()))
             );
         }
-        let clean = ok && conn.client.transaction_status() == TransactionStatus::Idle;
+        let clean = ok
+            && conn.client.transaction_status() == TransactionStatus::Idle
+            && conn.client.pending_requests() == 0;
         if !clean || self.is_closed() {
             let reason = if self.is_closed() {
                 CloseReason::PoolClosed
