@@ -40,10 +40,11 @@ mod conn;
 pub use config::Config;
 #[cfg(feature = "runtime")]
 pub use conn::{
-    Batch, CancelToken, Client, Column, ColumnIndex, ConnectionStats, IsolationLevel, Notification,
-    Notifications, Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage,
-    SimpleQueryRow, Statement, StatementCacheStats, StatementOutcome, ToStatement, Transaction,
-    TransactionBuilder, connect,
+    Batch, BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow, BufferPool, BufferPoolStats,
+    CancelToken, Client, Column, ColumnIndex, ConnectionStats, CopyInSink, CopyOutReader,
+    CopyOutStream, CopyProgress, IsolationLevel, Notification, Notifications, Params, Retried,
+    RetryPolicy, Row, RowStream, SimpleQueryMessage, SimpleQueryRow, Statement,
+    StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect,
 };
 pub use error::Error;
 #[cfg(feature = "runtime")]

@@ -20,6 +20,7 @@ use super::notify::Notifications;
 use super::responses::Responses;
 use super::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use super::shared::{ConnectionStats, Shared, proto_error};
+use super::slot::RequestKind;
 use super::stmt_cache::StatementCacheStats;
 use crate::config::StatementCacheMode;
 use crate::error::{DbError, Error, ErrorKind};
@@ -216,7 +217,7 @@ impl Client {
     pub(crate) async fn request(
         &self,
         ready: usize,
-        extended: bool,
+        kind: RequestKind,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
     ) -> Result<Responses, Error> {
         let shared = self.shared();
@@ -233,7 +234,7 @@ impl Client {
             }
             room.await;
         }
-        let slot = shared.slot(ready, Some(permit), extended);
+        let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {
             Ok(()) => Ok(Responses::new(slot, shared.clone())),
             Err(Ok(e) | Err(e)) => {
@@ -248,7 +249,7 @@ impl Client {
     /// dropper.
     pub(crate) fn request_detached(&self, sql: &str) {
         let shared = self.shared();
-        let slot = shared.slot(1, None, false);
+        let slot = shared.slot(1, None, RequestKind::Simple);
         let queued = shared.submit(Some(slot.clone()), |out| {
             frontend::query(out, sql).map_err(proto_error)
         });
@@ -328,7 +329,7 @@ impl Client {
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         self.timed(async {
             let mut responses = self
-                .request(1, false, |out| {
+                .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(proto_error)
                 })
                 .await?;
@@ -356,7 +357,7 @@ impl Client {
     pub(crate) async fn command_tag(&self, sql: &str) -> Result<Option<String>, Error> {
         self.timed(async {
             let mut responses = self
-                .request(1, false, |out| {
+                .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(proto_error)
                 })
                 .await?;
@@ -376,7 +377,7 @@ impl Client {
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         self.timed(async {
             let mut responses = self
-                .request(1, false, |out| {
+                .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(proto_error)
                 })
                 .await?;
@@ -433,7 +434,7 @@ impl Client {
         owner: Option<Weak<Shared>>,
     ) -> Result<Statement, Error> {
         let mut responses = self
-            .request(1, true, |out| {
+            .request(1, RequestKind::Extended, |out| {
                 let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
                 frontend::parse(out, &name, sql, &oids).map_err(proto_error)?;
                 frontend::describe(out, Target::Statement, &name).map_err(proto_error)?;

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use super::notify::Notification;
 use super::shared::{Counters, Shared};
-use super::slot::{Push, Slot};
+use super::slot::{Push, RequestKind, Slot};
 use super::socket::Socket;
 use crate::proto::{BackendMessage, FrameSplitter, frontend};
 
@@ -251,7 +251,7 @@ impl Driver {
         };
         match &message {
             BackendMessage::ReadyForQuery(status) => self.shared.set_transaction_status(*status),
-            BackendMessage::CopyInResponse(_) => {
+            BackendMessage::CopyInResponse(_) if slot.kind() != RequestKind::Copy => {
                 // No request of this layer streams COPY data: refuse at once,
                 // or the server would wait for data forever and every later
                 // request would hang. The server ignores Sync in copy-in
@@ -262,7 +262,7 @@ impl Driver {
                     "COPY FROM STDIN is not supported by this call",
                 )
                 .map_err(|e| format!("protocol error: {e}"))?;
-                if slot.is_extended() {
+                if slot.kind() == RequestKind::Extended {
                     frontend::sync(&mut self.write_buf);
                 }
             }

@@ -3,9 +3,12 @@
 //! Owns everything that does I/O for one connection. It calls `proto` for
 //! bytes and `types` for values, and nothing above it.
 
+mod buf_pool;
 mod cancel;
 mod client;
 mod connect;
+mod copy;
+mod copy_binary;
 mod driver;
 mod notify;
 mod pipeline;
@@ -19,9 +22,12 @@ mod stmt_cache;
 mod tls;
 mod transaction;
 
+pub use buf_pool::{BufferPool, BufferPoolStats};
 pub use cancel::CancelToken;
 pub use client::{Client, Statement};
 pub use connect::connect;
+pub use copy::{CopyInSink, CopyOutReader, CopyOutStream, CopyProgress};
+pub use copy_binary::{BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow};
 pub use notify::{Notification, Notifications};
 pub use pipeline::{Batch, StatementOutcome};
 pub use query::{Params, RowStream, ToStatement};

@@ -21,6 +21,7 @@ use bytes::BytesMut;
 use super::client::{Client, Statement, unexpected};
 use super::query::{Params, ToStatement, encode_bind_execute, encode_unnamed_parse, sealed};
 use super::row::{Column, Row, columns};
+use super::slot::RequestKind;
 use crate::config::StatementCacheMode;
 use crate::error::{Error, ErrorKind};
 use crate::proto::BackendMessage;
@@ -182,7 +183,9 @@ impl<'a> Batch<'a> {
         client
             .timed(async {
                 let mut responses = client
-                    .request(ready, true, |out| encode(out, &plans, entries, sync_each))
+                    .request(ready, RequestKind::Extended, |out| {
+                        encode(out, &plans, entries, sync_each)
+                    })
                     .await?;
                 let mut outcomes = Vec::with_capacity(entries.len());
                 let mut current: Option<Arc<[Column]>> = None;

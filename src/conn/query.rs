@@ -19,6 +19,7 @@ use super::client::{Client, Statement, unexpected};
 use super::responses::Responses;
 use super::row::{Column, Row, columns};
 use super::shared::proto_error;
+use super::slot::RequestKind;
 use super::stmt_cache::CachedStatement;
 use crate::config::StatementCacheMode;
 use crate::error::{Error, ErrorKind, SqlState};
@@ -163,7 +164,7 @@ impl Client {
         match statement.kind() {
             sealed::Kind::Prepared(stmt) => {
                 let responses = self
-                    .request(1, true, |out| {
+                    .request(1, RequestKind::Extended, |out| {
                         encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
                     })
                     .await?;
@@ -195,7 +196,7 @@ impl Client {
     async fn start_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Started, Error> {
         let types: Vec<Type> = params.iter().map(|p| p.preferred_type()).collect();
         let responses = self
-            .request(1, true, |out| {
+            .request(1, RequestKind::Extended, |out| {
                 encode_unnamed_parse(out, sql, &types)?;
                 encode_bind_execute(out, "", &types, params, true, true)
             })
@@ -258,7 +259,7 @@ impl Client {
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
             let responses = self
-                .request(1, true, |out| {
+                .request(1, RequestKind::Extended, |out| {
                     encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
                 })
                 .await?;

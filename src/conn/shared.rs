@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::notify::Notification;
-use super::slot::Slot;
+use super::slot::{RequestKind, Slot};
 use super::stmt_cache::StatementCache;
 use crate::error::{DbError, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
@@ -88,6 +88,12 @@ pub(crate) struct WriteState {
     pub(crate) closing: bool,
     /// The client asked to close at once, abandoning what is in flight.
     pub(crate) abort: bool,
+    /// A COPY FROM STDIN owns the connection's input: the server takes
+    /// nothing but copy data until it ends, so other requests wait in
+    /// `deferred` (in order) and follow CopyDone/CopyFail.
+    pub(crate) copy_active: bool,
+    pub(crate) deferred: BytesMut,
+    pub(crate) deferred_slots: VecDeque<Arc<Slot>>,
 }
 
 /// The shared state.
@@ -98,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) max_write_buffer: usize,
     /// Bounds the requests in flight.
     pub(crate) in_flight: Arc<Semaphore>,
+    /// One COPY FROM STDIN at a time.
+    pub(crate) copy_lock: Arc<Semaphore>,
     slot_pool: Mutex<Vec<Arc<Slot>>>,
     parameters: Mutex<Vec<(String, String)>>,
     transaction_status: AtomicU8,
@@ -143,6 +151,7 @@ impl Shared {
             write_room: Notify::new(),
             max_write_buffer: limits.max_write_buffer,
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            copy_lock: Arc::new(Semaphore::new(1)),
             slot_pool: Mutex::new(Vec::new()),
             parameters: Mutex::new(parameters),
             transaction_status: AtomicU8::new(status.as_byte()),
@@ -165,10 +174,10 @@ impl Shared {
         &self,
         ready: usize,
         permit: Option<OwnedSemaphorePermit>,
-        extended: bool,
+        kind: RequestKind,
     ) -> Arc<Slot> {
         let slot = lock(&self.slot_pool).pop().unwrap_or_default();
-        slot.reset(ready, permit, extended);
+        slot.reset(ready, permit, kind);
         slot
     }
 
@@ -194,29 +203,44 @@ impl Shared {
         if w.closed || w.closing {
             return Err(Err(self.closed_error()));
         }
-        let start = w.buf.len();
+        let ws = &mut *w;
+        let deferred = ws.copy_active;
+        let buf = if deferred {
+            &mut ws.deferred
+        } else {
+            &mut ws.buf
+        };
+        let start = buf.len();
         // Close replies are routed to the request they ride with, so only a
         // request that waits for replies carries them.
         let closes = if slot.is_some() {
-            std::mem::take(&mut w.pending_close)
+            std::mem::take(&mut ws.pending_close)
         } else {
             Vec::new()
         };
         for name in &closes {
-            if let Err(e) = frontend::close(&mut w.buf, frontend::Target::Statement, name) {
-                w.buf.truncate(start);
+            if let Err(e) = frontend::close(buf, frontend::Target::Statement, name) {
+                buf.truncate(start);
+                ws.pending_close = closes;
                 return Err(Err(proto_error(e)));
             }
         }
-        if let Err(e) = encode(&mut w.buf) {
-            w.buf.truncate(start);
-            w.pending_close = closes;
+        if let Err(e) = encode(buf) {
+            buf.truncate(start);
+            ws.pending_close = closes;
             return Err(Ok(e));
         }
         if let Some(slot) = slot {
-            w.queued.push_back(slot);
+            if deferred {
+                ws.deferred_slots.push_back(slot);
+            } else {
+                ws.queued.push_back(slot);
+            }
             Counters::add(&self.counters.requests, 1);
             self.outstanding.fetch_add(1, Ordering::AcqRel);
+        }
+        if deferred {
+            return Ok(());
         }
         let waker = w.driver_waker.take();
         drop(w);
@@ -224,6 +248,64 @@ impl Shared {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// Queues the Query of a COPY FROM STDIN and gives the connection's input
+    /// to it: later requests are deferred until [`Shared::copy_end`].
+    pub(crate) fn copy_start(&self, slot: Arc<Slot>, sql: &str) -> Result<(), Error> {
+        let mut w = self.write();
+        if w.closed || w.closing {
+            return Err(self.closed_error());
+        }
+        frontend::query(&mut w.buf, sql).map_err(proto_error)?;
+        w.queued.push_back(slot);
+        w.copy_active = true;
+        Counters::add(&self.counters.requests, 1);
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+        let waker = w.driver_waker.take();
+        drop(w);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Appends copy data (or anything else the COPY owner writes).
+    pub(crate) fn copy_append(
+        &self,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), ProtoError>,
+    ) -> Result<(), Error> {
+        let mut w = self.write();
+        if w.closed {
+            return Err(self.closed_error());
+        }
+        write(&mut w.buf).map_err(proto_error)?;
+        let waker = w.driver_waker.take();
+        drop(w);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Ends the COPY's hold on the input: `last` writes its final message
+    /// (CopyDone or CopyFail, or nothing), then the deferred requests follow.
+    pub(crate) fn copy_end(&self, last: impl FnOnce(&mut BytesMut)) {
+        let mut w = self.write();
+        if !w.copy_active {
+            return;
+        }
+        last(&mut w.buf);
+        w.copy_active = false;
+        let deferred = std::mem::take(&mut w.deferred);
+        w.buf.extend_from_slice(&deferred);
+        let slots = std::mem::take(&mut w.deferred_slots);
+        w.queued.extend(slots);
+        let waker = w.driver_waker.take();
+        drop(w);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Whether the write buffer has room for another request.
@@ -297,7 +379,8 @@ impl Shared {
         lock(&self.notifications_tx).take();
         let mut w = self.write();
         w.closed = true;
-        let queued = std::mem::take(&mut w.queued);
+        let mut queued = std::mem::take(&mut w.queued);
+        queued.extend(std::mem::take(&mut w.deferred_slots));
         drop(w);
         for slot in queued {
             slot.close();
@@ -306,6 +389,7 @@ impl Shared {
         self.write_room.notify_waiters();
         // Wakes every caller waiting for room in the pipeline.
         self.in_flight.close();
+        self.copy_lock.close();
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -51,8 +51,20 @@ struct State {
     abandoned: bool,
     /// Held while the request is in flight; bounds the pipeline depth.
     permit: Option<OwnedSemaphorePermit>,
-    /// Sent with the extended protocol (ends with Sync), not as a Query.
-    extended: bool,
+    kind: RequestKind,
+}
+
+/// How a request was sent, which decides how the driver treats COPY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum RequestKind {
+    /// A Query message (simple protocol).
+    #[default]
+    Simple,
+    /// Extended protocol, ending with Sync.
+    Extended,
+    /// A Query running COPY: its CopyInResponse goes to the caller, who
+    /// streams the data.
+    Copy,
 }
 
 /// A request's responses, shared by the driver and the caller.
@@ -68,9 +80,14 @@ impl Slot {
 
     /// Prepares a (new or reused) slot for a request ending after `ready`
     /// ReadyForQuery messages.
-    pub(crate) fn reset(&self, ready: usize, permit: Option<OwnedSemaphorePermit>, extended: bool) {
+    pub(crate) fn reset(
+        &self,
+        ready: usize,
+        permit: Option<OwnedSemaphorePermit>,
+        kind: RequestKind,
+    ) {
         let mut s = self.lock();
-        s.extended = extended;
+        s.kind = kind;
         s.messages.clear();
         s.waker = None;
         s.driver_waker = None;
@@ -120,9 +137,9 @@ impl Slot {
         true
     }
 
-    /// Whether the request uses the extended protocol.
-    pub(crate) fn is_extended(&self) -> bool {
-        self.lock().extended
+    /// How the request was sent.
+    pub(crate) fn kind(&self) -> RequestKind {
+        self.lock().kind
     }
 
     /// Driver side: the connection is gone; wake the caller.

@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod copy;
 pub mod error;
 pub mod frame;
 pub mod frontend;

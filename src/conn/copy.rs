@@ -1,0 +1,488 @@
+//! COPY IN and COPY OUT streams.
+//!
+//! Owns [`CopyInSink`] (`COPY … FROM STDIN`) and [`CopyOutStream`]
+//! (`COPY … TO STDOUT`), their adapters from and to tokio's `AsyncRead`
+//! and from a `Stream` of chunks, and their progress counters.
+//!
+//! COPY IN takes the connection's input for its duration: requests other
+//! tasks issue meanwhile are queued behind it, in order, and sent after
+//! CopyDone or CopyFail. Data is framed into CopyData messages straight
+//! into the connection's write buffer, in large chunks (small writes are
+//! gathered in a pooled buffer first); the write buffer's bound gives
+//! backpressure. A sink dropped without [`finish`](CopyInSink::finish), or
+//! fed a failing stream, sends CopyFail: nothing is committed.
+//!
+//! COPY OUT hands out each CopyData's payload as a `Bytes` slice of the
+//! connection's read buffer, without copying; a slow consumer stops the
+//! connection reading the socket.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_core::Stream;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+use super::buf_pool::BufferPool;
+use super::client::{Client, unexpected};
+use super::responses::Responses;
+use super::slot::RequestKind;
+use crate::error::{Error, ErrorKind};
+use crate::proto::{BackendMessage, Format, frontend};
+
+/// Small writes are gathered until this many bytes, then sent as one
+/// CopyData message.
+const CHUNK: usize = 64 * 1024;
+
+/// How far a COPY has got, readable while it runs (e.g. for a progress bar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CopyProgress {
+    /// Rows so far: counted by the binary row writer and reader, and for
+    /// COPY OUT (one CopyData per row); 0 for raw COPY IN data, whose rows
+    /// only the server counts.
+    pub rows: u64,
+    /// Payload bytes so far.
+    pub bytes: u64,
+}
+
+fn copy_error(message: &str) -> Error {
+    Error::msg(ErrorKind::Protocol, message.to_owned())
+}
+
+/// A running `COPY … FROM STDIN`. From [`Client::copy_in`].
+///
+/// ```no_run
+/// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
+/// let mut sink = client.copy_in("COPY items (id, name) FROM STDIN (FORMAT csv)").await?;
+/// sink.send(b"1,apple\n2,bread\n").await?;
+/// let rows = sink.finish().await?;
+/// assert_eq!(rows, 2);
+/// # Ok(()) }
+/// ```
+pub struct CopyInSink {
+    client: Client,
+    responses: Option<Responses>,
+    gather: BytesMut,
+    pool: Arc<BufferPool>,
+    progress: watch::Sender<CopyProgress>,
+    current: CopyProgress,
+    /// Column formats announced by the server.
+    format: Format,
+    _lock: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for CopyInSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyInSink")
+            .field("progress", &self.current)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts `COPY … FROM STDIN` (any format: text, CSV, binary, with
+    /// their options) and returns the sink for its data.
+    pub async fn copy_in(&self, sql: &str) -> Result<CopyInSink, Error> {
+        let shared = self.shared().clone();
+        let lock = shared
+            .copy_lock
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| shared.closed_error())?;
+        let permit = shared
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| shared.closed_error())?;
+        let slot = shared.slot(1, Some(permit), RequestKind::Copy);
+        shared.copy_start(slot.clone(), sql)?;
+        let mut responses = Responses::new(slot, shared.clone());
+        // Until the server answers, the input stays ours; on any other
+        // answer it is handed back with nothing more sent.
+        let started = async {
+            loop {
+                match responses.next().await? {
+                    BackendMessage::CopyInResponse(r) => return Ok(r.format()),
+                    BackendMessage::CloseComplete => {}
+                    other => {
+                        return Err(unexpected(
+                            &other,
+                            "CopyInResponse (is it COPY FROM STDIN?)",
+                        ));
+                    }
+                }
+            }
+        };
+        let format = match started.await {
+            Ok(format) => format,
+            Err(e) => {
+                shared.copy_end(|_| {});
+                if e.kind() == ErrorKind::Db {
+                    let _ = responses.finish().await;
+                }
+                return Err(e);
+            }
+        };
+        let pool = BufferPool::global();
+        Ok(CopyInSink {
+            client: self.clone(),
+            responses: Some(responses),
+            gather: pool.get(CHUNK),
+            pool,
+            progress: watch::channel(CopyProgress::default()).0,
+            current: CopyProgress::default(),
+            format,
+            _lock: lock,
+        })
+    }
+}
+
+impl CopyInSink {
+    /// The overall format the server expects (text/CSV or binary).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Progress so far, as a watch channel that updates while data is sent.
+    pub fn progress(&self) -> watch::Receiver<CopyProgress> {
+        self.progress.subscribe()
+    }
+
+    /// Counts `rows` more rows in the progress (for writers that know them).
+    pub(crate) fn add_rows(&mut self, rows: u64) {
+        self.current.rows += rows;
+    }
+
+    /// An error the server has already reported (bad data on line N, a
+    /// constraint violation), without waiting.
+    fn server_error(&mut self) -> Result<(), Error> {
+        let Some(responses) = &mut self.responses else {
+            return Err(copy_error("the COPY has ended"));
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        match responses.poll_next(&mut cx) {
+            Poll::Pending => Ok(()),
+            Poll::Ready(Err(e)) => {
+                self.end_after_error();
+                Err(e)
+            }
+            Poll::Ready(Ok(other)) => {
+                self.end_after_error();
+                Err(unexpected(&other, "nothing during COPY IN"))
+            }
+        }
+    }
+
+    /// The server ended the COPY on its side: hand the input back. The
+    /// server ignores copy messages still in flight.
+    fn end_after_error(&mut self) {
+        self.client.shared().copy_end(|_| {});
+        self.responses = None;
+    }
+
+    /// Sends data. Small pieces are gathered into larger CopyData messages;
+    /// waits while the connection's write buffer is full.
+    pub async fn send(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
+        let data = data.as_ref();
+        if self.gather.len() + data.len() <= CHUNK {
+            self.gather.extend_from_slice(data);
+            self.count(data.len());
+            return Ok(());
+        }
+        self.flush_gathered().await?;
+        if data.len() >= CHUNK {
+            self.write_message(data).await?;
+        } else {
+            self.gather.extend_from_slice(data);
+        }
+        self.count(data.len());
+        Ok(())
+    }
+
+    fn count(&mut self, bytes: usize) {
+        self.current.bytes += bytes as u64;
+        self.progress.send_replace(self.current);
+    }
+
+    async fn flush_gathered(&mut self) -> Result<(), Error> {
+        if self.gather.is_empty() {
+            return Ok(());
+        }
+        let gathered = std::mem::replace(&mut self.gather, self.pool.get(CHUNK));
+        let result = self.write_message(&gathered).await;
+        self.pool.put(gathered);
+        result
+    }
+
+    async fn write_message(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.server_error()?;
+        let shared = self.client.shared().clone();
+        loop {
+            let room = shared.write_room.notified();
+            if shared.has_write_room() || shared.is_closed() {
+                break;
+            }
+            room.await;
+        }
+        shared.copy_append(|out| {
+            frontend::copy_data(out, data);
+            Ok(())
+        })
+    }
+
+    /// Sends everything `reader` yields, until it ends. Returns the bytes
+    /// read. A read error fails the COPY (CopyFail) and is returned.
+    pub async fn send_from<R: AsyncRead + Unpin>(&mut self, mut reader: R) -> Result<u64, Error> {
+        let mut total = 0u64;
+        let mut buf = self.pool.get(CHUNK);
+        loop {
+            buf.clear();
+            let n = match reader.read_buf(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    self.pool.put(buf);
+                    let reason = format!("reading the COPY data failed: {e}");
+                    self.fail_in_place(&reason);
+                    return Err(Error::with_source(ErrorKind::Io, Some(reason), e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            self.send(&buf[..]).await?;
+        }
+        self.pool.put(buf);
+        Ok(total)
+    }
+
+    /// Sends every chunk of `stream`. An error from the stream fails the
+    /// COPY (CopyFail: nothing is committed) and is returned.
+    pub async fn send_stream<S, B, E>(&mut self, stream: S) -> Result<(), Error>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            match item {
+                Ok(chunk) => self.send(chunk).await?,
+                Err(e) => {
+                    let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                    let reason = format!("the COPY data stream failed: {e}");
+                    self.fail_in_place(&reason);
+                    return Err(Error::with_source(ErrorKind::Io, Some(reason), e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the data (CopyDone) and returns the number of rows copied.
+    pub async fn finish(mut self) -> Result<u64, Error> {
+        self.flush_gathered().await?;
+        self.server_error()?;
+        self.client.shared().copy_end(frontend::copy_done);
+        let mut responses = self
+            .responses
+            .take()
+            .ok_or_else(|| copy_error("the COPY has ended"))?;
+        let mut rows = 0;
+        loop {
+            match responses.next().await {
+                Ok(BackendMessage::CommandComplete(c)) => rows = c.rows().unwrap_or(0),
+                Ok(BackendMessage::ReadyForQuery(_)) => return Ok(rows),
+                Ok(_) => {}
+                Err(e) => {
+                    if e.kind() == ErrorKind::Db {
+                        let _ = responses.finish().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Abandons the COPY with CopyFail: the server rolls it back.
+    pub async fn abort(mut self, reason: &str) -> Result<(), Error> {
+        self.fail_in_place(reason);
+        Ok(())
+    }
+
+    fn fail_in_place(&mut self, reason: &str) {
+        if self.responses.is_some() {
+            self.client.shared().copy_end(|out| {
+                if frontend::copy_fail(out, reason).is_err() {
+                    let _ = frontend::copy_fail(out, "COPY aborted by the client");
+                }
+            });
+            // The driver reads and discards the server's error.
+            self.responses = None;
+        }
+    }
+}
+
+impl Drop for CopyInSink {
+    fn drop(&mut self) {
+        self.fail_in_place("COPY abandoned by the client before it finished");
+        let gathered = std::mem::take(&mut self.gather);
+        self.pool.put(gathered);
+    }
+}
+
+/// A running `COPY … TO STDOUT`: a [`Stream`] of data chunks (for text and
+/// CSV, one row per chunk). From [`Client::copy_out`].
+#[derive(Debug)]
+pub struct CopyOutStream {
+    responses: Option<Responses>,
+    format: Format,
+    progress: watch::Sender<CopyProgress>,
+    current: CopyProgress,
+    rows_affected: Option<u64>,
+}
+
+impl Client {
+    /// Starts `COPY … TO STDOUT` and returns the stream of its data.
+    pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
+        let mut responses = self
+            .request(1, RequestKind::Simple, |out| {
+                frontend::query(out, sql).map_err(super::shared::proto_error)
+            })
+            .await?;
+        loop {
+            match responses.next().await? {
+                BackendMessage::CopyOutResponse(r) => {
+                    return Ok(CopyOutStream {
+                        responses: Some(responses),
+                        format: r.format(),
+                        progress: watch::channel(CopyProgress::default()).0,
+                        current: CopyProgress::default(),
+                        rows_affected: None,
+                    });
+                }
+                BackendMessage::CloseComplete => {}
+                other => {
+                    return Err(unexpected(
+                        &other,
+                        "CopyOutResponse (is it COPY TO STDOUT?)",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl CopyOutStream {
+    /// The overall format (text/CSV or binary).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Progress so far.
+    pub fn progress(&self) -> watch::Receiver<CopyProgress> {
+        self.progress.subscribe()
+    }
+
+    /// The row count the server reported, once the stream has ended.
+    pub fn rows_affected(&self) -> Option<u64> {
+        self.rows_affected
+    }
+
+    /// The next chunk, or `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        loop {
+            let Some(responses) = &mut self.responses else {
+                return Poll::Ready(None);
+            };
+            let message = match responses.poll_next(cx) {
+                Poll::Ready(Ok(m)) => m,
+                Poll::Ready(Err(e)) => {
+                    self.responses = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Pending => return Poll::Pending,
+            };
+            match message {
+                BackendMessage::CopyData(data) => {
+                    let bytes = data.into_bytes();
+                    self.current.rows += 1;
+                    self.current.bytes += bytes.len() as u64;
+                    self.progress.send_replace(self.current);
+                    return Poll::Ready(Some(Ok(bytes)));
+                }
+                BackendMessage::CopyDone => {}
+                BackendMessage::CommandComplete(c) => self.rows_affected = c.rows(),
+                BackendMessage::ReadyForQuery(_) => {
+                    self.responses = None;
+                    return Poll::Ready(None);
+                }
+                other => {
+                    self.responses = None;
+                    return Poll::Ready(Some(Err(unexpected(&other, "COPY data"))));
+                }
+            }
+        }
+    }
+
+    /// An `AsyncRead` over the data.
+    pub fn into_reader(self) -> CopyOutReader {
+        CopyOutReader {
+            stream: self,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Stream for CopyOutStream {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_chunk(cx)
+    }
+}
+
+/// `AsyncRead` over a [`CopyOutStream`].
+#[derive(Debug)]
+pub struct CopyOutReader {
+    stream: CopyOutStream,
+    current: Bytes,
+}
+
+impl CopyOutReader {
+    /// The stream underneath (for its progress and row count).
+    pub fn stream(&self) -> &CopyOutStream {
+        &self.stream
+    }
+}
+
+impl AsyncRead for CopyOutReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        while self.current.is_empty() {
+            match self.stream.poll_chunk(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.current = chunk,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let n = self.current.len().min(buf.remaining());
+        buf.put_slice(&self.current[..n]);
+        self.current.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
