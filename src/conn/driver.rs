@@ -117,6 +117,10 @@ impl Driver {
             if let Err(reason) = self.poll_write(cx) {
                 return Poll::Ready(Exit::Failed(reason));
             }
+            if self.write_buf.is_empty() && !self.shared.write().buf.is_empty() {
+                // The batch went out and callers queued more meanwhile.
+                continue;
+            }
             if closing && self.in_flight.is_empty() && self.write_buf.is_empty() {
                 return self.poll_terminate(cx);
             }
@@ -135,15 +139,13 @@ impl Driver {
     /// to close (after the queued requests, or at once).
     fn take_requests(&mut self, cx: &mut Context<'_>) -> (bool, bool) {
         let mut w = self.shared.write();
-        if !w.buf.is_empty() {
-            if self.write_buf.is_empty() {
-                // Swap buffers: the callers' bytes become ours without a copy,
-                // and our spent buffer becomes theirs.
-                std::mem::swap(&mut self.write_buf, &mut w.buf);
-            } else {
-                self.write_buf.extend_from_slice(&w.buf);
-                w.buf.clear();
-            }
+        // Double buffering: callers fill one buffer while the driver writes
+        // the other. New bytes are taken only once the previous batch is
+        // fully written, so the callers' buffer bound is the connection's.
+        if !w.buf.is_empty() && self.write_buf.is_empty() {
+            // Swap buffers: the callers' bytes become ours without a copy,
+            // and our spent buffer becomes theirs.
+            std::mem::swap(&mut self.write_buf, &mut w.buf);
             self.in_flight.extend(w.queued.drain(..));
             self.shared
                 .counters

@@ -337,7 +337,7 @@ mod tests {
         assert!(parse_all(&[&bad]).is_err());
         // OIDs flag.
         let mut oids = data.clone();
-        oids[13] = 1;
+        oids[12] = 1;
         assert!(parse_all(&[&oids]).is_err());
         // Truncated anywhere before the trailer.
         for cut in 0..data.len() {
