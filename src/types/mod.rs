@@ -6,13 +6,30 @@
 //! of types (numeric, dates, arrays, ranges, user types) grows here; this
 //! module starts with the types every query needs.
 
+mod array;
+mod bits;
+mod datetime;
 mod error;
+mod interval;
+mod net;
+mod numeric;
 mod oid;
 mod primitive;
+mod range;
+mod reader;
 mod text;
+mod uuid;
 
+pub use array::{ArrayDimension, MAX_DIMENSIONS, PgArray};
+pub use bits::{PgBits, PgMoney};
+pub use datetime::{PgDate, PgTime, PgTimeTz, PgTimestamp, PgTimestampTz};
 pub use error::TypeError;
+pub use interval::PgInterval;
+pub use net::{PgInet, PgMacAddr, PgMacAddr8};
+pub use numeric::{MAX_DSCALE, ParseNumericError, PgNumeric};
 pub use oid::{Oid, Type};
+pub use range::{PgMultirange, PgRange};
+pub use uuid::{ParseUuidError, PgUuid};
 
 use bytes::BytesMut;
 
