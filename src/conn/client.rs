@@ -29,6 +29,7 @@ pub(crate) struct ClientInner {
     pub(crate) cancel: CancelToken,
     pub(crate) protocol: ProtocolVersion,
     pub(crate) next_statement: AtomicU64,
+    pub(crate) types: crate::types::TypeCache,
 }
 
 /// A connection to a PostgreSQL server.
@@ -39,7 +40,7 @@ pub(crate) struct ClientInner {
 /// [`close`](Self::close).
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<ClientInner>,
+    pub(crate) inner: Arc<ClientInner>,
 }
 
 impl std::fmt::Debug for Client {

@@ -468,6 +468,7 @@ async fn finish(
         },
         protocol,
         next_statement: AtomicU64::new(0),
+        types: Default::default(),
     }))
 }
 

@@ -8,8 +8,10 @@ mod client;
 mod connect;
 mod driver;
 mod row;
+mod row_access;
 mod socket;
 mod tls;
+mod type_lookup;
 
 pub use cancel::CancelToken;
 pub use client::{Client, Statement, ToStatement, Transaction};

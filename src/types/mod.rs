@@ -8,8 +8,13 @@
 
 mod array;
 mod bits;
+mod composite;
 mod datetime;
 mod error;
+mod from_row;
+mod hstore;
+#[cfg(feature = "serde_json")]
+mod json;
 mod interval;
 mod net;
 mod numeric;
@@ -17,21 +22,35 @@ mod oid;
 mod primitive;
 mod range;
 mod reader;
+mod registry;
 mod text;
 mod uuid;
 
 pub use array::{ArrayDimension, MAX_DIMENSIONS, PgArray};
 pub use bits::{PgBits, PgMoney};
+pub use composite::{
+    CompositeReader, CompositeWriter, accepts_composite, accepts_enum, decode_enum_label,
+    encode_enum_label,
+};
 pub use datetime::{PgDate, PgTime, PgTimeTz, PgTimestamp, PgTimestampTz};
 pub use error::TypeError;
+pub use from_row::{
+    FromRow, RowAccess, RowMapper, decode_column, decode_column_try_from, from_rows,
+    require_column,
+};
 pub use interval::PgInterval;
+#[cfg(feature = "serde_json")]
+pub use json::{Json, decode_column_json};
 pub use net::{PgInet, PgMacAddr, PgMacAddr8};
 pub use numeric::{MAX_DSCALE, ParseNumericError, PgNumeric};
 pub use oid::{Oid, Type};
 pub use range::{PgMultirange, PgRange};
+pub use registry::{TypeCache, TypeInfo, TypeKind};
 pub use uuid::{ParseUuidError, PgUuid};
 
-use bytes::BytesMut;
+/// The buffer values are encoded into (re-exported for derive-generated
+/// code and hand-written `Encode` impls).
+pub use bytes::BytesMut;
 
 pub use crate::proto::frontend::IsNull;
 

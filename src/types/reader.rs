@@ -61,10 +61,6 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
-    pub(crate) fn i64(&mut self) -> Result<i64, TypeError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-
     /// A length-prefixed value: `-1` is NULL, any other negative length is
     /// an error, and the length must fit in what is left.
     pub(crate) fn value(&mut self) -> Result<Option<&'a [u8]>, TypeError> {
