@@ -141,8 +141,13 @@ fn preferred_array_type<'e, T: Encode + 'e>(elements: impl IntoIterator<Item = &
         .into_iter()
         .map(Encode::preferred_type)
         .find(|t| *t != Type::UNKNOWN_PARAM)
+        .or(Some(T::static_type()))
         .and_then(Type::array_of)
         .unwrap_or(Type::UNKNOWN_PARAM)
+}
+
+fn static_array_type<T: Encode>() -> Type {
+    T::static_type().array_of().unwrap_or(Type::UNKNOWN_PARAM)
 }
 
 fn decode_array<'a, T: Decode<'a>>(ty: Type, raw: &'a [u8]) -> Result<PgArray<T>, TypeError> {
@@ -200,6 +205,9 @@ impl<T: Encode> Encode for PgArray<T> {
     fn preferred_type(&self) -> Type {
         preferred_array_type(&self.elements)
     }
+    fn static_type() -> Type {
+        static_array_type::<T>()
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty.array_element().is_some()
     }
@@ -244,6 +252,9 @@ impl<T: Encode> Encode for [T] {
 impl<T: Encode> Encode for Vec<T> {
     fn preferred_type(&self) -> Type {
         self.as_slice().preferred_type()
+    }
+    fn static_type() -> Type {
+        static_array_type::<T>()
     }
     fn accepts(&self, ty: Type) -> bool {
         self.as_slice().accepts(ty)

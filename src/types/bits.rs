@@ -67,6 +67,9 @@ impl Encode for PgBits {
     fn preferred_type(&self) -> Type {
         Type::VARBIT
     }
+    fn static_type() -> Type {
+        Type::VARBIT
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::BIT || ty == Type::VARBIT
     }
@@ -104,6 +107,9 @@ pub struct PgMoney(pub i64);
 
 impl Encode for PgMoney {
     fn preferred_type(&self) -> Type {
+        Type::MONEY
+    }
+    fn static_type() -> Type {
         Type::MONEY
     }
     fn accepts(&self, ty: Type) -> bool {

@@ -328,6 +328,9 @@ impl Encode for PgDate {
     fn preferred_type(&self) -> Type {
         Type::DATE
     }
+    fn static_type() -> Type {
+        Type::DATE
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::DATE
     }
@@ -348,6 +351,9 @@ impl Decode<'_> for PgDate {
 
 impl Encode for PgTime {
     fn preferred_type(&self) -> Type {
+        Type::TIME
+    }
+    fn static_type() -> Type {
         Type::TIME
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -373,6 +379,9 @@ impl Decode<'_> for PgTime {
 
 impl Encode for PgTimeTz {
     fn preferred_type(&self) -> Type {
+        Type::TIMETZ
+    }
+    fn static_type() -> Type {
         Type::TIMETZ
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -414,6 +423,9 @@ macro_rules! timestamp_codec {
     ($name:ident, $ty:expr) => {
         impl Encode for $name {
             fn preferred_type(&self) -> Type {
+                $ty
+            }
+            fn static_type() -> Type {
                 $ty
             }
             fn accepts(&self, ty: Type) -> bool {

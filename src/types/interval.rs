@@ -78,6 +78,9 @@ impl Encode for PgInterval {
     fn preferred_type(&self) -> Type {
         Type::INTERVAL
     }
+    fn static_type() -> Type {
+        Type::INTERVAL
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::INTERVAL
     }

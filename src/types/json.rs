@@ -35,6 +35,9 @@ impl<T: Serialize> Encode for Json<T> {
     fn preferred_type(&self) -> Type {
         Type::JSONB
     }
+    fn static_type() -> Type {
+        Type::JSONB
+    }
     fn accepts(&self, ty: Type) -> bool {
         is_json(ty)
     }
@@ -54,6 +57,9 @@ impl<T: DeserializeOwned> Decode<'_> for Json<T> {
 
 impl Encode for serde_json::Value {
     fn preferred_type(&self) -> Type {
+        Type::JSONB
+    }
+    fn static_type() -> Type {
         Type::JSONB
     }
     fn accepts(&self, ty: Type) -> bool {

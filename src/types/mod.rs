@@ -72,6 +72,16 @@ pub trait Encode {
     /// not known yet.
     fn preferred_type(&self) -> Type;
 
+    /// The type announced for this Rust type when no value is at hand: for
+    /// an empty array, a NULL, an unbounded range. [`Type::UNKNOWN_PARAM`]
+    /// (the default) lets the server infer the type from the query.
+    fn static_type() -> Type
+    where
+        Self: Sized,
+    {
+        Type::UNKNOWN_PARAM
+    }
+
     /// Whether this value can be encoded as `ty`.
     fn accepts(&self, ty: Type) -> bool;
 
@@ -102,8 +112,12 @@ impl<T: Encode> Encode for Option<T> {
     fn preferred_type(&self) -> Type {
         match self {
             Some(v) => v.preferred_type(),
-            None => Type::UNKNOWN_PARAM,
+            None => T::static_type(),
         }
+    }
+
+    fn static_type() -> Type {
+        T::static_type()
     }
 
     fn accepts(&self, ty: Type) -> bool {
@@ -124,6 +138,10 @@ impl<T: Encode> Encode for Option<T> {
 impl<T: Encode + ?Sized> Encode for &T {
     fn preferred_type(&self) -> Type {
         (**self).preferred_type()
+    }
+
+    fn static_type() -> Type {
+        Type::UNKNOWN_PARAM
     }
 
     fn accepts(&self, ty: Type) -> bool {

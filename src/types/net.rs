@@ -100,6 +100,9 @@ impl Encode for PgInet {
     fn preferred_type(&self) -> Type {
         Type::INET
     }
+    fn static_type() -> Type {
+        Type::INET
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::INET || ty == Type::CIDR
     }
@@ -120,6 +123,9 @@ impl Decode<'_> for PgInet {
 /// A host address as `inet`; decoding refuses values with a shorter prefix.
 impl Encode for IpAddr {
     fn preferred_type(&self) -> Type {
+        Type::INET
+    }
+    fn static_type() -> Type {
         Type::INET
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -166,6 +172,9 @@ macro_rules! mac {
 
         impl Encode for $name {
             fn preferred_type(&self) -> Type {
+                $ty
+            }
+            fn static_type() -> Type {
                 $ty
             }
             fn accepts(&self, ty: Type) -> bool {

@@ -309,6 +309,9 @@ impl Encode for PgNumeric {
     fn preferred_type(&self) -> Type {
         Type::NUMERIC
     }
+    fn static_type() -> Type {
+        Type::NUMERIC
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::NUMERIC
     }

@@ -15,6 +15,9 @@ impl Encode for bool {
     fn preferred_type(&self) -> Type {
         Type::BOOL
     }
+    fn static_type() -> Type {
+        Type::BOOL
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::BOOL
     }
@@ -47,6 +50,9 @@ macro_rules! integer {
     ($rust:ty, $own:expr, [$($wider:expr),*]) => {
         impl Encode for $rust {
             fn preferred_type(&self) -> Type {
+                $own
+            }
+            fn static_type() -> Type {
                 $own
             }
             fn accepts(&self, ty: Type) -> bool {
@@ -95,6 +101,9 @@ impl Encode for i8 {
     fn preferred_type(&self) -> Type {
         Type::CHAR
     }
+    fn static_type() -> Type {
+        Type::CHAR
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::CHAR
     }
@@ -138,6 +147,9 @@ impl Encode for u32 {
     fn preferred_type(&self) -> Type {
         Type::OID
     }
+    fn static_type() -> Type {
+        Type::OID
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::OID
     }
@@ -158,6 +170,9 @@ impl Decode<'_> for u32 {
 
 impl Encode for f32 {
     fn preferred_type(&self) -> Type {
+        Type::FLOAT4
+    }
+    fn static_type() -> Type {
         Type::FLOAT4
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -184,6 +199,9 @@ impl Decode<'_> for f32 {
 
 impl Encode for f64 {
     fn preferred_type(&self) -> Type {
+        Type::FLOAT8
+    }
+    fn static_type() -> Type {
         Type::FLOAT8
     }
     fn accepts(&self, ty: Type) -> bool {

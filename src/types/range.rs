@@ -152,9 +152,12 @@ impl<T: Encode> Encode for PgRange<T> {
                 upper: Bound::Included(v) | Bound::Excluded(v),
                 ..
             } => v.preferred_type(),
-            _ => Type::UNKNOWN_PARAM,
+            _ => T::static_type(),
         };
         elem.range_of().unwrap_or(Type::UNKNOWN_PARAM)
+    }
+    fn static_type() -> Type {
+        T::static_type().range_of().unwrap_or(Type::UNKNOWN_PARAM)
     }
     fn accepts(&self, ty: Type) -> bool {
         ty.range_element().is_some()
@@ -190,8 +193,14 @@ impl<T: Encode> Encode for PgMultirange<T> {
             .iter()
             .map(Encode::preferred_type)
             .find(|t| *t != Type::UNKNOWN_PARAM)
+            .or(Some(PgRange::<T>::static_type()))
             .and_then(|r| r.range_element())
             .and_then(Type::multirange_of)
+            .unwrap_or(Type::UNKNOWN_PARAM)
+    }
+    fn static_type() -> Type {
+        T::static_type()
+            .multirange_of()
             .unwrap_or(Type::UNKNOWN_PARAM)
     }
     fn accepts(&self, ty: Type) -> bool {

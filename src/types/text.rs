@@ -70,6 +70,9 @@ impl Encode for String {
     fn preferred_type(&self) -> Type {
         Type::TEXT
     }
+    fn static_type() -> Type {
+        Type::TEXT
+    }
     fn accepts(&self, ty: Type) -> bool {
         is_text(ty)
     }
@@ -114,6 +117,9 @@ impl Encode for [u8] {
 
 impl Encode for Vec<u8> {
     fn preferred_type(&self) -> Type {
+        Type::BYTEA
+    }
+    fn static_type() -> Type {
         Type::BYTEA
     }
     fn accepts(&self, ty: Type) -> bool {

@@ -85,6 +85,9 @@ impl Encode for PgUuid {
     fn preferred_type(&self) -> Type {
         Type::UUID
     }
+    fn static_type() -> Type {
+        Type::UUID
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::UUID
     }
