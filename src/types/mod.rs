@@ -25,6 +25,14 @@ mod reader;
 mod registry;
 mod text;
 mod uuid;
+#[cfg(feature = "chrono")]
+mod with_chrono;
+#[cfg(feature = "rust_decimal")]
+mod with_rust_decimal;
+#[cfg(feature = "time")]
+mod with_time;
+#[cfg(feature = "uuid")]
+mod with_uuid;
 
 pub use array::{ArrayDimension, MAX_DIMENSIONS, PgArray};
 pub use bits::{PgBits, PgMoney};
