@@ -50,5 +50,5 @@ pub use conn::{
 pub use error::Error;
 #[cfg(feature = "derive")]
 pub use pgline_derive::{FromRow, PgComposite, PgEnum};
-pub use types::FromRow;
 pub use proto::TransactionStatus;
+pub use types::FromRow;

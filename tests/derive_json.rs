@@ -66,11 +66,17 @@ async fn json_field_with_every_other_attribute() {
         a,
         Account {
             account_id: 1,
-            middle: Middle { label: "m".into(), inner: Inner { depth: 3 } },
+            middle: Middle {
+                label: "m".into(),
+                inner: Inner { depth: 3 }
+            },
             missing_flag: false,
             local_only: 0,
             small: 9,
-            settings: Settings { theme: "darké".into(), sizes: vec![1, 2] },
+            settings: Settings {
+                theme: "darké".into(),
+                sizes: vec![1, 2]
+            },
             extra: None,
         }
     );
@@ -79,18 +85,33 @@ async fn json_field_with_every_other_attribute() {
         .await
         .unwrap();
     let err = Account::from_row(&bad).unwrap_err();
-    assert!(err.to_string().starts_with("column 4 (\"settings\")"), "{err}");
+    assert!(
+        err.to_string().starts_with("column 4 (\"settings\")"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn json_parameters_round_trip() {
     let c = connect().await;
-    let s = Settings { theme: "light".into(), sizes: vec![3] };
+    let s = Settings {
+        theme: "light".into(),
+        sizes: vec![3],
+    };
     let row = c
-        .query_one("SELECT $1::jsonb, $1::jsonb::text, $2::json", &[&Json(&s), &serde_json::json!({"k": [true, null]})])
+        .query_one(
+            "SELECT $1::jsonb, $1::jsonb::text, $2::json",
+            &[&Json(&s), &serde_json::json!({"k": [true, null]})],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<Json<Settings>>(0).unwrap().0, s);
-    assert_eq!(row.get::<&str>(1).unwrap(), "{\"sizes\": [3], \"theme\": \"light\"}");
-    assert_eq!(row.get::<serde_json::Value>(2).unwrap(), serde_json::json!({"k": [true, null]}));
+    assert_eq!(
+        row.get::<&str>(1).unwrap(),
+        "{\"sizes\": [3], \"theme\": \"light\"}"
+    );
+    assert_eq!(
+        row.get::<serde_json::Value>(2).unwrap(),
+        serde_json::json!({"k": [true, null]})
+    );
 }

@@ -15,7 +15,11 @@ async fn connect() -> pgline::Client {
 #[allow(unused)]
 async fn round_trip<T>(client: &pgline::Client, sql_type: &str, value: T, text: &str)
 where
-    T: pgline::types::Encode + Sync + for<'a> pgline::types::Decode<'a> + PartialEq + std::fmt::Debug,
+    T: pgline::types::Encode
+        + Sync
+        + for<'a> pgline::types::Decode<'a>
+        + PartialEq
+        + std::fmt::Debug,
 {
     let sql = format!("SELECT $1::{sql_type}, $1::{sql_type}::text");
     let row = client.query_one(sql.as_str(), &[&value]).await.unwrap();
@@ -34,7 +38,13 @@ async fn chrono_types() {
     round_trip(&c, "time", t, "13:14:15.000016").await;
     let dt = NaiveDate::from_ymd_opt(2024, 5, 6).unwrap().and_time(t);
     round_trip(&c, "timestamp", dt, "2024-05-06 13:14:15.000016").await;
-    round_trip(&c, "timestamptz", dt.and_utc(), "2024-05-06 13:14:15.000016+00").await;
+    round_trip(
+        &c,
+        "timestamptz",
+        dt.and_utc(),
+        "2024-05-06 13:14:15.000016+00",
+    )
+    .await;
     let row = c.query_one("SELECT 'infinity'::date", &[]).await.unwrap();
     assert!(row.get::<NaiveDate>(0).is_err());
 }
@@ -50,7 +60,13 @@ async fn time_types() {
     round_trip(&c, "time", t, "00:00:01.5").await;
     let dt = PrimitiveDateTime::new(d, t);
     round_trip(&c, "timestamp", dt, "1999-12-31 00:00:01.5").await;
-    round_trip(&c, "timestamptz", dt.assume_utc(), "1999-12-31 00:00:01.5+00").await;
+    round_trip(
+        &c,
+        "timestamptz",
+        dt.assume_utc(),
+        "1999-12-31 00:00:01.5+00",
+    )
+    .await;
 }
 
 #[cfg(feature = "uuid")]

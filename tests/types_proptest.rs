@@ -22,7 +22,11 @@ impl Harness {
             .unwrap();
         let server = pgline_testkit::shared();
         let client = rt
-            .block_on(pgline::connect(&server.url("pgline", Some("pgline-secret"), "pgline")))
+            .block_on(pgline::connect(&server.url(
+                "pgline",
+                Some("pgline-secret"),
+                "pgline",
+            )))
             .unwrap();
         rt.block_on(client.batch_execute("SET TIME ZONE 'UTC'; SET extra_float_digits = 1"))
             .unwrap();
@@ -174,7 +178,11 @@ fn intervals() {
     );
     runner()
         .run(&strategy, |(months, days, microseconds)| {
-            let i = PgInterval { months, days, microseconds };
+            let i = PgInterval {
+                months,
+                days,
+                microseconds,
+            };
             let (back, text) = h.echo("interval", &i);
             prop_assert_eq!(back, i);
             prop_assert_eq!(i.to_string(), text);

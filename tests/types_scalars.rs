@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use pgline::Client;
 use pgline::types::{
-    Decode, Encode, PgBits, PgDate, PgInet, PgInterval, PgMacAddr, PgMacAddr8, PgMoney,
-    PgNumeric, PgTime, PgTimeTz, PgTimestamp, PgTimestampTz, PgUuid, Type,
+    Decode, Encode, PgBits, PgDate, PgInet, PgInterval, PgMacAddr, PgMacAddr8, PgMoney, PgNumeric,
+    PgTime, PgTimeTz, PgTimestamp, PgTimestampTz, PgUuid, Type,
 };
 
 async fn connect() -> Client {
@@ -82,7 +82,10 @@ async fn floats_and_specials() {
     round_trip(&c, "float8", f64::INFINITY, "Infinity").await;
     round_trip(&c, "float8", f64::NEG_INFINITY, "-Infinity").await;
     let row = c
-        .query_one("SELECT $1::float8::text, 'NaN'::float8, '-0'::float8, '-Infinity'::float4", &[&f64::NAN])
+        .query_one(
+            "SELECT $1::float8::text, 'NaN'::float8, '-0'::float8, '-Infinity'::float4",
+            &[&f64::NAN],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<&str>(0).unwrap(), "NaN");
@@ -111,7 +114,10 @@ async fn float8_fixture_bits_to_text() {
     assert_eq!(cases.len(), 227);
     let values: Vec<f64> = cases.iter().map(|c| c.0).collect();
     let rows = c
-        .query("SELECT v, v::text FROM unnest($1::float8[]) WITH ORDINALITY AS u(v, n) ORDER BY n", &[&values])
+        .query(
+            "SELECT v, v::text FROM unnest($1::float8[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
+            &[&values],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), cases.len());
@@ -124,7 +130,18 @@ async fn float8_fixture_bits_to_text() {
 #[tokio::test]
 async fn numeric_round_trips_and_edges() {
     let c = connect().await;
-    for text in ["0", "0.000", "-555.50", "12345678901234567890.123456789", "0.00001", "NaN", "Infinity", "-Infinity", "10000", "9999.9999"] {
+    for text in [
+        "0",
+        "0.000",
+        "-555.50",
+        "12345678901234567890.123456789",
+        "0.00001",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "10000",
+        "9999.9999",
+    ] {
         round_trip(&c, "numeric", text.parse::<PgNumeric>().unwrap(), text).await;
     }
     for expr in [
@@ -144,7 +161,10 @@ async fn numeric_round_trips_and_edges() {
     }
     // The regression cases of the fixture that the server accepts.
     let fixture = include_str!("../src/types/fixtures/type_io_cases.jsonl");
-    for line in fixture.lines().filter(|l| l.contains("\"type\": \"numeric\"") && l.contains("\"expect\": \"ok\"")) {
+    for line in fixture
+        .lines()
+        .filter(|l| l.contains("\"type\": \"numeric\"") && l.contains("\"expect\": \"ok\""))
+    {
         let input = json_field(line, "input");
         let output = json_field(line, "output");
         let parsed: PgNumeric = input.parse().unwrap();
@@ -170,7 +190,10 @@ async fn text_like_and_bytea() {
     round_trip(&c, "name", "pg_class".to_owned(), "pg_class").await;
     round_trip(&c, "xml", "<a>1</a>".to_owned(), "<a>1</a>").await;
     round_trip(&c, "bytea", vec![0u8, 1, 255], "\\x0001ff").await;
-    let row = c.query_one("SELECT 'x'::text, 'y'::bpchar, 'unknown literal'", &[]).await.unwrap();
+    let row = c
+        .query_one("SELECT 'x'::text, 'y'::bpchar, 'unknown literal'", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<&str>(0).unwrap(), "x");
     assert_eq!(row.get::<String>(1).unwrap(), "y");
     assert_eq!(row.get::<&str>(2).unwrap(), "unknown literal");
@@ -197,16 +220,31 @@ async fn dates_and_times() {
     let c = connect().await;
     let d = PgDate::from_ymd(2024, 2, 29).unwrap();
     round_trip(&c, "date", d, "2024-02-29").await;
-    round_trip(&c, "date", PgDate::from_ymd(-43, 3, 15).unwrap(), "0044-03-15 BC").await;
+    round_trip(
+        &c,
+        "date",
+        PgDate::from_ymd(-43, 3, 15).unwrap(),
+        "0044-03-15 BC",
+    )
+    .await;
     round_trip(&c, "date", PgDate::INFINITY, "infinity").await;
     round_trip(&c, "date", PgDate::NEG_INFINITY, "-infinity").await;
     let t = PgTime::from_hms_micro(23, 59, 59, 123_400).unwrap();
     round_trip(&c, "time", t, "23:59:59.1234").await;
-    let tz = PgTimeTz { time: t, utc_offset_seconds: -(3 * 3600 + 30 * 60) };
+    let tz = PgTimeTz {
+        time: t,
+        utc_offset_seconds: -(3 * 3600 + 30 * 60),
+    };
     round_trip(&c, "timetz", tz, "23:59:59.1234-03:30").await;
     let ts = PgTimestamp::new(d, t).unwrap();
     round_trip(&c, "timestamp", ts, "2024-02-29 23:59:59.1234").await;
-    round_trip(&c, "timestamptz", PgTimestampTz::from_micros(ts.micros()), "2024-02-29 23:59:59.1234+00").await;
+    round_trip(
+        &c,
+        "timestamptz",
+        PgTimestampTz::from_micros(ts.micros()),
+        "2024-02-29 23:59:59.1234+00",
+    )
+    .await;
     round_trip(&c, "timestamp", PgTimestamp::INFINITY, "infinity").await;
     round_trip(&c, "timestamptz", PgTimestampTz::NEG_INFINITY, "-infinity").await;
     for expr in [
@@ -239,7 +277,11 @@ async fn dates_and_times() {
 #[tokio::test]
 async fn intervals_with_mixed_signs() {
     let c = connect().await;
-    let i = PgInterval { months: 14, days: -3, microseconds: 3_723_000_001 };
+    let i = PgInterval {
+        months: 14,
+        days: -3,
+        microseconds: 3_723_000_001,
+    };
     round_trip(&c, "interval", i, "1 year 2 mons -3 days +01:02:03.000001").await;
     for expr in [
         "'0'::interval",
@@ -263,11 +305,35 @@ async fn network_bits_money() {
     let host: IpAddr = "192.168.0.1".parse().unwrap();
     // inet's cast to text always shows the prefix (its output function does not).
     round_trip(&c, "inet", host, "192.168.0.1/32").await;
-    let net = PgInet { addr: "2001:db8::".parse().unwrap(), prefix: 32 };
+    let net = PgInet {
+        addr: "2001:db8::".parse().unwrap(),
+        prefix: 32,
+    };
     round_trip(&c, "cidr", net, "2001:db8::/32").await;
-    round_trip(&c, "inet", PgInet { addr: "10.0.0.1".parse().unwrap(), prefix: 8 }, "10.0.0.1/8").await;
-    round_trip(&c, "macaddr", PgMacAddr([8, 0, 0x2b, 1, 2, 3]), "08:00:2b:01:02:03").await;
-    round_trip(&c, "macaddr8", PgMacAddr8([8, 0, 0x2b, 1, 2, 3, 4, 5]), "08:00:2b:01:02:03:04:05").await;
+    round_trip(
+        &c,
+        "inet",
+        PgInet {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix: 8,
+        },
+        "10.0.0.1/8",
+    )
+    .await;
+    round_trip(
+        &c,
+        "macaddr",
+        PgMacAddr([8, 0, 0x2b, 1, 2, 3]),
+        "08:00:2b:01:02:03",
+    )
+    .await;
+    round_trip(
+        &c,
+        "macaddr8",
+        PgMacAddr8([8, 0, 0x2b, 1, 2, 3, 4, 5]),
+        "08:00:2b:01:02:03:04:05",
+    )
+    .await;
     let bits = PgBits::from_bits([true, false, true, true, false, false, false, false, true]);
     round_trip(&c, "varbit", bits.clone(), "101100001").await;
     round_trip(&c, "bit(9)", bits, "101100001").await;
@@ -280,7 +346,10 @@ async fn network_bits_money() {
 async fn type_errors_name_column_rust_and_pg_types() {
     let c = connect().await;
     let row = c
-        .query_one("SELECT NULL::int4 AS n, 5000000000::int8 AS big, 'x'::text AS t", &[])
+        .query_one(
+            "SELECT NULL::int4 AS n, 5000000000::int8 AS big, 'x'::text AS t",
+            &[],
+        )
         .await
         .unwrap();
     let err = row.try_get::<i32>("n").unwrap_err();
@@ -289,12 +358,21 @@ async fn type_errors_name_column_rust_and_pg_types() {
         "column 0 (\"n\"): NULL cannot be decoded into i32 (column type int4); use Option<i32>"
     );
     let err = row.try_get::<i32>("big").unwrap_err();
-    assert_eq!(err.to_string(), "column 1 (\"big\"): the int8 value is out of range for i32");
+    assert_eq!(
+        err.to_string(),
+        "column 1 (\"big\"): the int8 value is out of range for i32"
+    );
     assert_eq!(err.pg_type(), Some(Type::INT8));
     let err = row.try_get::<i32>("t").unwrap_err();
-    assert_eq!(err.to_string(), "column 2 (\"t\"): a text value cannot be decoded into i32");
+    assert_eq!(
+        err.to_string(),
+        "column 2 (\"t\"): a text value cannot be decoded into i32"
+    );
     let err = row.try_get::<i32>("nope").unwrap_err();
-    assert_eq!(err.to_string(), "no column \"nope\" in the row (building i32)");
+    assert_eq!(
+        err.to_string(),
+        "no column \"nope\" in the row (building i32)"
+    );
     // The same through Row::get's pgline::Error.
     let err = row.get::<i32>("big").unwrap_err();
     assert!(err.to_string().contains("int8") && err.to_string().contains("i32"));
@@ -304,8 +382,16 @@ async fn type_errors_name_column_rust_and_pg_types() {
 #[tokio::test]
 async fn column_metadata() {
     let c = connect().await;
-    c.batch_execute("CREATE TEMP TABLE meta_t (a int4, b text)").await.unwrap();
-    let row = c.query_one("SELECT b, a, 1 AS lit FROM meta_t RIGHT JOIN (SELECT 1) s ON true", &[]).await.unwrap();
+    c.batch_execute("CREATE TEMP TABLE meta_t (a int4, b text)")
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT b, a, 1 AS lit FROM meta_t RIGHT JOIN (SELECT 1) s ON true",
+            &[],
+        )
+        .await
+        .unwrap();
     let cols = row.columns();
     assert_eq!(cols[0].name(), "b");
     assert_eq!(cols[0].type_(), Type::TEXT);

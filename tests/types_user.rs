@@ -44,13 +44,19 @@ async fn enums_round_trip_derived_and_as_strings() {
     .await
     .unwrap();
     for mood in [Mood::Sad, Mood::VeryHappy, Mood::Meh] {
-        let row = c.query_one("SELECT $1::mood_e, $1::mood_e::text", &[&mood]).await.unwrap();
+        let row = c
+            .query_one("SELECT $1::mood_e, $1::mood_e::text", &[&mood])
+            .await
+            .unwrap();
         assert_eq!(row.get::<Mood>(0).unwrap(), mood);
         let text = row.get::<String>(1).unwrap();
         assert_eq!(row.get::<String>(0).unwrap(), text);
     }
     let row = c
-        .query_one("SELECT 'very_happy'::mood_e, ARRAY['sad', 'meh!']::mood_e[]", &[])
+        .query_one(
+            "SELECT 'very_happy'::mood_e, ARRAY['sad', 'meh!']::mood_e[]",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<Mood>(0).unwrap(), Mood::VeryHappy);
@@ -65,14 +71,28 @@ async fn enums_round_trip_derived_and_as_strings() {
     let row = c.query_one(&stmt, &[&Mood::Meh]).await.unwrap();
     assert!(row.get::<bool>(0).unwrap());
     // A label without a variant is a clear error.
-    c.batch_execute("ALTER TYPE mood_e ADD VALUE 'angry'").await.unwrap();
-    let row = c.query_one("SELECT 'angry'::mood_e AS m", &[]).await.unwrap();
+    c.batch_execute("ALTER TYPE mood_e ADD VALUE 'angry'")
+        .await
+        .unwrap();
+    let row = c
+        .query_one("SELECT 'angry'::mood_e AS m", &[])
+        .await
+        .unwrap();
     let err = row.try_get::<Mood>("m").unwrap_err();
-    assert!(err.to_string().contains("no variant for the enum label \"angry\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no variant for the enum label \"angry\""),
+        "{err}"
+    );
     let info = c.lookup_type("mood_e").await.unwrap();
     assert_eq!(
         info.kind,
-        TypeKind::Enum(vec!["sad".into(), "very_happy".into(), "meh!".into(), "angry".into()])
+        TypeKind::Enum(vec![
+            "sad".into(),
+            "very_happy".into(),
+            "meh!".into(),
+            "angry".into()
+        ])
     );
 }
 
@@ -91,16 +111,30 @@ async fn composites_round_trip() {
         price: Some("0.35".parse().unwrap()),
         tags: vec!["steel".into()],
     };
-    let row = c.query_one("SELECT $1::item_c, $1::item_c::text", &[&item]).await.unwrap();
-    assert_eq!(row.get::<Item>(0).unwrap(), item);
-    assert_eq!(row.get::<&str>(1).unwrap(), "(\"bolt, \"\"M6\"\"\",12,0.35,{steel})");
     let row = c
-        .query_one("SELECT ROW('nut', 3, NULL, '{}')::item_c, ARRAY[ROW('a', 1, 2.5, '{x,y}')::item_c]", &[])
+        .query_one("SELECT $1::item_c, $1::item_c::text", &[&item])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<Item>(0).unwrap(), item);
+    assert_eq!(
+        row.get::<&str>(1).unwrap(),
+        "(\"bolt, \"\"M6\"\"\",12,0.35,{steel})"
+    );
+    let row = c
+        .query_one(
+            "SELECT ROW('nut', 3, NULL, '{}')::item_c, ARRAY[ROW('a', 1, 2.5, '{x,y}')::item_c]",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
         row.get::<Item>(0).unwrap(),
-        Item { name: "nut".into(), qty: 3, price: None, tags: vec![] }
+        Item {
+            name: "nut".into(),
+            qty: 3,
+            price: None,
+            tags: vec![]
+        }
     );
     let items: Vec<Item> = row.get(1).unwrap();
     assert_eq!(items[0].tags, ["x", "y"]);
@@ -124,11 +158,17 @@ async fn domains_travel_as_their_base_type() {
     )
     .await
     .unwrap();
-    let row = c.query_one("SELECT $1::positive_d, $1::positive_d::text", &[&5i32]).await.unwrap();
+    let row = c
+        .query_one("SELECT $1::positive_d, $1::positive_d::text", &[&5i32])
+        .await
+        .unwrap();
     assert_eq!(row.columns()[0].type_(), Type::INT4);
     assert_eq!(row.get::<i32>(0).unwrap(), 5);
     assert_eq!(row.get::<&str>(1).unwrap(), "5");
-    let err = c.query_one("SELECT $1::positive_d", &[&-1i32]).await.unwrap_err();
+    let err = c
+        .query_one("SELECT $1::positive_d", &[&-1i32])
+        .await
+        .unwrap_err();
     assert!(err.as_db_error().is_some());
     let info = c.lookup_type("positive_d").await.unwrap();
     assert_eq!(info.kind, TypeKind::Domain(Type::INT4));
@@ -160,7 +200,10 @@ async fn hstore_round_trips_and_is_looked_up_once() {
         row.get::<&str>(1).unwrap(),
         "\"a\"=>\"1\", \"é\"=>\"\", \"key with \\\"quotes\\\"\"=>NULL"
     );
-    let row = c.query_one("SELECT 'x=>y, z=>NULL'::hstore", &[]).await.unwrap();
+    let row = c
+        .query_one("SELECT 'x=>y, z=>NULL'::hstore", &[])
+        .await
+        .unwrap();
     let h: HashMap<String, Option<String>> = row.get(0).unwrap();
     assert_eq!(h.get("x"), Some(&Some("y".to_owned())));
     assert_eq!(h.get("z"), Some(&None));

@@ -72,9 +72,18 @@ mod tests {
     fn conversions() {
         assert_eq!(rename("user_id", "camelCase").as_deref(), Some("userId"));
         assert_eq!(rename("user_id", "PascalCase").as_deref(), Some("UserId"));
-        assert_eq!(rename("VeryHappy", "snake_case").as_deref(), Some("very_happy"));
-        assert_eq!(rename("VeryHappy", "kebab-case").as_deref(), Some("very-happy"));
-        assert_eq!(rename("user_id", "SCREAMING_SNAKE_CASE").as_deref(), Some("USER_ID"));
+        assert_eq!(
+            rename("VeryHappy", "snake_case").as_deref(),
+            Some("very_happy")
+        );
+        assert_eq!(
+            rename("VeryHappy", "kebab-case").as_deref(),
+            Some("very-happy")
+        );
+        assert_eq!(
+            rename("user_id", "SCREAMING_SNAKE_CASE").as_deref(),
+            Some("USER_ID")
+        );
         assert_eq!(rename("Sad", "lowercase").as_deref(), Some("sad"));
         assert_eq!(rename("x", "Title"), None);
     }

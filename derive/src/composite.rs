@@ -9,11 +9,18 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         return Err(syn::Error::new_spanned(input, "PgComposite needs a struct"));
     };
     let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new_spanned(input, "PgComposite needs named fields"));
+        return Err(syn::Error::new_spanned(
+            input,
+            "PgComposite needs named fields",
+        ));
     };
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let names: Vec<_> = fields.named.iter().filter_map(|f| f.ident.as_ref()).collect();
+    let names: Vec<_> = fields
+        .named
+        .iter()
+        .filter_map(|f| f.ident.as_ref())
+        .collect();
     let count = names.len();
     Ok(quote! {
         impl #impl_generics ::pgline::types::Encode for #ident #ty_generics #where_clause {

@@ -100,10 +100,10 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 }
             };
             if fa.default {
-                column_types.push(quote!(::core::option::Option<usize>));
+                column_types.push(quote!(::core::option::Option<::pgline::types::ColumnRef>));
                 let read = decode(quote!(index));
                 FieldPlan {
-                    resolve: quote!(::pgline::types::RowAccess::find_column(row, prefix, #column)),
+                    resolve: quote!(::pgline::types::ColumnRef::find(row, prefix, #column)),
                     read: quote! {
                         match columns.#idx {
                             ::core::option::Option::Some(index) => #read,
@@ -112,7 +112,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     },
                 }
             } else {
-                column_types.push(quote!(usize));
+                column_types.push(quote!(::pgline::types::ColumnRef));
                 FieldPlan {
                     resolve: quote!(::pgline::types::require_column::<Self, _>(row, prefix, #column)?),
                     read: decode(quote!(columns.#idx)),

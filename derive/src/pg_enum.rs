@@ -17,7 +17,10 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut labels = Vec::new();
     for v in &data.variants {
         if !matches!(v.fields, Fields::Unit) {
-            return Err(syn::Error::new_spanned(v, "PgEnum variants cannot have fields"));
+            return Err(syn::Error::new_spanned(
+                v,
+                "PgEnum variants cannot have fields",
+            ));
         }
         let fa = attrs::field(&v.attrs)?;
         let name = v.ident.to_string();

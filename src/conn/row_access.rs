@@ -5,11 +5,12 @@
 //! Owns no decoding of its own: everything goes through `types`.
 
 use crate::error::{Error, ErrorKind};
-use crate::types::{Decode, FromRow, RowAccess, RowMapper, Type, TypeError, decode_column};
+use crate::types::{Decode, FromRow, RowAccess, RowMapper, Type, TypeError, decode_column_at};
 
 use super::row::{ColumnIndex, Row};
 
 impl RowAccess for Row {
+    #[inline]
     fn column_count(&self) -> usize {
         self.len()
     }
@@ -18,12 +19,16 @@ impl RowAccess for Row {
         self.columns().get(index).map(|c| c.name())
     }
 
+    #[inline]
     fn column_type(&self, index: usize) -> Option<Type> {
         self.columns().get(index).map(|c| c.type_())
     }
 
+    #[inline]
     fn raw_value(&self, index: usize) -> Option<&[u8]> {
-        self.raw(index)
+        // `get` is generic, so it inlines into the caller (mapping's hot
+        // path); `&[u8]` accepts every type and NULL reads as `None`.
+        self.get::<Option<&[u8]>>(index).ok().flatten()
     }
 }
 
@@ -38,11 +43,8 @@ impl Row {
     /// and PostgreSQL types).
     pub fn try_get<'a, T: Decode<'a>>(&'a self, column: impl ColumnIndex) -> Result<T, TypeError> {
         match column.index(self.columns()) {
-            Some(index) => decode_column(self, index),
-            None => Err(TypeError::MissingColumn {
-                column: column.to_string(),
-                rust: std::any::type_name::<T>(),
-            }),
+            Some(index) => decode_column_at(self, index),
+            None => Err(TypeError::missing_column::<T>(column.to_string())),
         }
     }
 

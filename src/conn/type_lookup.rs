@@ -40,7 +40,10 @@ impl Client {
         }
         let row = self.query_opt(LOOKUP, &[&name]).await?;
         let Some(row) = row else {
-            return Err(Error::msg(ErrorKind::Type, format!("no type named {name:?}")));
+            return Err(Error::msg(
+                ErrorKind::Type,
+                format!("no type named {name:?}"),
+            ));
         };
         let oid: Oid = row.get(0)?;
         let typtype: i8 = row.get(3)?;

@@ -303,7 +303,10 @@ mod tests {
             hex("0000000100000001000000170000000300000001\
                  0000000400000001ffffffff00000004fffffffd")
         );
-        assert_eq!(decode_value::<Vec<Option<i32>>>(Type::INT4_ARRAY, Some(&out)), Ok(v));
+        assert_eq!(
+            decode_value::<Vec<Option<i32>>>(Type::INT4_ARRAY, Some(&out)),
+            Ok(v)
+        );
         let err = decode_value::<Vec<i32>>(Type::INT4_ARRAY, Some(&out)).unwrap_err();
         assert!(matches!(err, TypeError::UnexpectedNull { .. }));
     }
@@ -311,14 +314,28 @@ mod tests {
     #[test]
     fn empty_and_multi_dimensional() {
         let mut out = BytesMut::new();
-        Vec::<i64>::new().encode(Type::INT8_ARRAY, &mut out).unwrap();
+        Vec::<i64>::new()
+            .encode(Type::INT8_ARRAY, &mut out)
+            .unwrap();
         assert_eq!(out.to_vec(), hex("000000000000000000000014"));
-        assert_eq!(decode_value::<Vec<i64>>(Type::INT8_ARRAY, Some(&out)), Ok(vec![]));
+        assert_eq!(
+            decode_value::<Vec<i64>>(Type::INT8_ARRAY, Some(&out)),
+            Ok(vec![])
+        );
 
         let dims = vec![
-            ArrayDimension { len: 2, lower_bound: -5 },
-            ArrayDimension { len: 1, lower_bound: 1 },
-            ArrayDimension { len: 2, lower_bound: 1 },
+            ArrayDimension {
+                len: 2,
+                lower_bound: -5,
+            },
+            ArrayDimension {
+                len: 1,
+                lower_bound: 1,
+            },
+            ArrayDimension {
+                len: 2,
+                lower_bound: 1,
+            },
         ];
         let a = PgArray::new(dims, vec!["a", "b", "c", "d"]).unwrap();
         out.clear();
@@ -327,7 +344,16 @@ mod tests {
         assert_eq!(back.dimensions(), a.dimensions());
         assert_eq!(back.elements(), ["a", "b", "c", "d"]);
         assert!(decode_value::<Vec<String>>(Type::TEXT_ARRAY, Some(&out)).is_err());
-        assert!(PgArray::new(vec![ArrayDimension { len: 3, lower_bound: 1 }], vec![1]).is_none());
+        assert!(
+            PgArray::new(
+                vec![ArrayDimension {
+                    len: 3,
+                    lower_bound: 1
+                }],
+                vec![1]
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -338,7 +364,10 @@ mod tests {
             "00000007000000000000001700000001",
             "00000001000000020000001700000001000000010000000400000001",
         ] {
-            assert!(decode_value::<Vec<i32>>(Type::INT4_ARRAY, Some(&hex(payload))).is_err(), "{payload}");
+            assert!(
+                decode_value::<Vec<i32>>(Type::INT4_ARRAY, Some(&hex(payload))).is_err(),
+                "{payload}"
+            );
         }
         // element type in the payload is checked
         let text = hex("0000000100000000000000190000000100000001000000017a");

@@ -45,7 +45,11 @@ impl PgBits {
 
     /// The bit at `i`.
     pub fn get(&self, i: usize) -> Option<bool> {
-        (i < self.len).then(|| self.bytes.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
+        (i < self.len).then(|| {
+            self.bytes
+                .get(i / 8)
+                .is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+        })
     }
 
     /// The bits in order.

@@ -18,7 +18,11 @@ pub fn accepts_composite(ty: Type) -> bool {
 
 /// Whether `ty` can be a user enum (or text, for enums kept as strings).
 pub fn accepts_enum(ty: Type) -> bool {
-    ty.is_user_defined() || matches!(ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN)
+    ty.is_user_defined()
+        || matches!(
+            ty,
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+        )
 }
 
 /// Reads the fields of a composite value in order.

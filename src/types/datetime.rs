@@ -174,7 +174,9 @@ impl PgTime {
     /// The time `micros` microseconds after midnight, up to and including
     /// 24:00:00.
     pub fn from_micros(micros: i64) -> Option<Self> {
-        (0..=USECS_PER_DAY).contains(&micros).then_some(Self(micros))
+        (0..=USECS_PER_DAY)
+            .contains(&micros)
+            .then_some(Self(micros))
     }
 
     /// The time of hours, minutes, seconds and microseconds.
@@ -465,13 +467,22 @@ mod tests {
         assert_eq!(PgDate::from_ymd(2000, 1, 1), Some(PgDate(0)));
         assert_eq!(PgDate::from_ymd(1999, 12, 31), Some(PgDate(-1)));
         assert_eq!(PgDate::from_ymd(2001, 2, 29), None);
-        assert_eq!(PgDate::from_ymd(2000, 2, 29).unwrap().to_ymd(), Some((2000, 2, 29)));
+        assert_eq!(
+            PgDate::from_ymd(2000, 2, 29).unwrap().to_ymd(),
+            Some((2000, 2, 29))
+        );
     }
 
     #[test]
     fn text_forms() {
-        assert_eq!(PgDate::from_ymd(-4712, 11, 24).unwrap().to_string(), "4713-11-24 BC");
-        assert_eq!(PgDate::from_ymd(5874897, 12, 31).unwrap().to_string(), "5874897-12-31");
+        assert_eq!(
+            PgDate::from_ymd(-4712, 11, 24).unwrap().to_string(),
+            "4713-11-24 BC"
+        );
+        assert_eq!(
+            PgDate::from_ymd(5874897, 12, 31).unwrap().to_string(),
+            "5874897-12-31"
+        );
         let ts = PgTimestamp::new(
             PgDate::from_ymd(0, 12, 31).unwrap(),
             PgTime::from_hms_micro(23, 59, 59, 500_000).unwrap(),
@@ -486,7 +497,10 @@ mod tests {
             utc_offset_seconds: -(5 * 3600 + 30 * 60),
         };
         assert_eq!(t.to_string(), "12:00:00-05:30");
-        assert_eq!(PgTime::from_micros(USECS_PER_DAY).unwrap().to_string(), "24:00:00");
+        assert_eq!(
+            PgTime::from_micros(USECS_PER_DAY).unwrap().to_string(),
+            "24:00:00"
+        );
     }
 
     #[test]

@@ -28,9 +28,7 @@ pub trait RowAccess {
     fn find_column(&self, prefix: &str, name: &str) -> Option<usize> {
         (0..self.column_count()).find(|i| {
             self.column_name(*i).is_some_and(|c| {
-                c.len() == prefix.len() + name.len()
-                    && c.starts_with(prefix)
-                    && c.ends_with(name)
+                c.len() == prefix.len() + name.len() && c.starts_with(prefix) && c.ends_with(name)
             })
         })
     }
@@ -61,6 +59,27 @@ pub trait FromRow<'r>: Sized {
     fn from_row<R: RowAccess + ?Sized>(row: &'r R) -> Result<Self, TypeError> {
         let columns = Self::resolve(row, "")?;
         Self::from_resolved(row, &columns)
+    }
+}
+
+/// A resolved column: its index and its type, fixed for a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnRef {
+    /// The column's index.
+    pub index: usize,
+    /// The column's type.
+    pub ty: Type,
+}
+
+impl ColumnRef {
+    /// Column `index` of `row`, if it exists.
+    pub fn of<R: RowAccess + ?Sized>(row: &R, index: usize) -> Option<Self> {
+        row.column_type(index).map(|ty| Self { index, ty })
+    }
+
+    /// The column of `row` named `prefix` + `name`.
+    pub fn find<R: RowAccess + ?Sized>(row: &R, prefix: &str, name: &str) -> Option<Self> {
+        row.find_column(prefix, name).and_then(|i| Self::of(row, i))
     }
 }
 
@@ -104,54 +123,55 @@ pub fn from_rows<'r, T: FromRow<'r>, R: RowAccess>(rows: &'r [R]) -> Result<Vec<
     rows.iter().map(|r| mapper.map(r)).collect()
 }
 
-/// Resolves a required column for `T`'s field: its index, or
+/// Resolves a required column for `T`'s field, or
 /// [`TypeError::MissingColumn`].
-pub fn require_column<T, R: RowAccess + ?Sized>(
+pub fn require_column<T: ?Sized, R: RowAccess + ?Sized>(
     row: &R,
     prefix: &str,
     name: &str,
-) -> Result<usize, TypeError> {
-    row.find_column(prefix, name)
-        .ok_or_else(|| TypeError::MissingColumn {
-            column: format!("{prefix}{name}"),
-            rust: std::any::type_name::<T>(),
-        })
+) -> Result<ColumnRef, TypeError> {
+    ColumnRef::find(row, prefix, name)
+        .ok_or_else(|| TypeError::missing_column::<T>(format!("{prefix}{name}")))
 }
 
-/// Decodes column `index` of `row`; errors name the column.
+/// Decodes a resolved column of `row`; errors name the column.
+#[inline]
 pub fn decode_column<'r, T: Decode<'r>, R: RowAccess + ?Sized>(
+    row: &'r R,
+    column: ColumnRef,
+) -> Result<T, TypeError> {
+    decode_value(column.ty, row.raw_value(column.index)).map_err(|e| wrap(row, column.index, e))
+}
+
+/// Decodes column `index` of `row` (looking its type up); errors name the
+/// column.
+pub fn decode_column_at<'r, T: Decode<'r>, R: RowAccess + ?Sized>(
     row: &'r R,
     index: usize,
 ) -> Result<T, TypeError> {
-    let in_column = |source: TypeError| TypeError::InColumn {
-        column: row.column_name(index).unwrap_or("?").to_owned(),
-        index,
-        source: Box::new(source),
-    };
-    let ty = row.column_type(index).ok_or_else(|| {
-        in_column(TypeError::MissingColumn {
-            column: index.to_string(),
-            rust: std::any::type_name::<T>(),
-        })
-    })?;
-    decode_value(ty, row.raw_value(index)).map_err(in_column)
+    match ColumnRef::of(row, index) {
+        Some(column) => decode_column(row, column),
+        None => Err(TypeError::missing_column::<T>(index.to_string())),
+    }
 }
 
-/// Decodes column `index` as `S`, then converts it with `TryFrom` (the
+/// Decodes a column as `S`, then converts it with `TryFrom` (the
 /// `try_from` field attribute).
-pub fn decode_column_try_from<'r, S, T, R>(row: &'r R, index: usize) -> Result<T, TypeError>
+pub fn decode_column_try_from<'r, S, T, R>(row: &'r R, column: ColumnRef) -> Result<T, TypeError>
 where
     S: Decode<'r>,
     T: TryFrom<S>,
     T::Error: std::fmt::Display,
     R: RowAccess + ?Sized,
 {
-    let source: S = decode_column(row, index)?;
-    T::try_from(source).map_err(|e| TypeError::InColumn {
-        column: row.column_name(index).unwrap_or("?").to_owned(),
-        index,
-        source: Box::new(TypeError::conversion::<T>(e)),
-    })
+    let source: S = decode_column(row, column)?;
+    T::try_from(source).map_err(|e| wrap(row, column.index, TypeError::conversion::<T>(e)))
+}
+
+/// Names column `index` of `row` in `error`.
+#[cold]
+pub(crate) fn wrap<R: RowAccess + ?Sized>(row: &R, index: usize, error: TypeError) -> TypeError {
+    error.in_column(row.column_name(index).unwrap_or("?"), index)
 }
 
 #[cfg(test)]
@@ -184,14 +204,20 @@ pub(crate) mod tests {
     }
 
     impl<'r> FromRow<'r> for Pair<'r> {
-        type Columns = (usize, usize);
-        fn resolve<R: RowAccess + ?Sized>(row: &R, prefix: &str) -> Result<Self::Columns, TypeError> {
+        type Columns = (ColumnRef, ColumnRef);
+        fn resolve<R: RowAccess + ?Sized>(
+            row: &R,
+            prefix: &str,
+        ) -> Result<Self::Columns, TypeError> {
             Ok((
                 require_column::<Self, _>(row, prefix, "id")?,
                 require_column::<Self, _>(row, prefix, "name")?,
             ))
         }
-        fn from_resolved<R: RowAccess + ?Sized>(row: &'r R, c: &Self::Columns) -> Result<Self, TypeError> {
+        fn from_resolved<R: RowAccess + ?Sized>(
+            row: &'r R,
+            c: &Self::Columns,
+        ) -> Result<Self, TypeError> {
             Ok(Self {
                 id: decode_column(row, c.0)?,
                 name: decode_column(row, c.1)?,
@@ -212,7 +238,7 @@ pub(crate) mod tests {
             ]),
         ];
         let cols = Pair::resolve(&rows[0], "p_").unwrap();
-        assert_eq!(cols, (1, 0));
+        assert_eq!((cols.0.index, cols.1.index, cols.0.ty), (1, 0, Type::INT4));
         assert_eq!(
             Pair::from_resolved(&rows[0], &cols),
             Ok(Pair { id: 7, name: "ann" })
@@ -223,15 +249,25 @@ pub(crate) mod tests {
             "column 1 (\"p_id\"): NULL cannot be decoded into i32 (column type int4); use Option<i32>"
         );
         let err = Pair::from_row(&rows[0]).unwrap_err();
-        assert!(matches!(err, TypeError::MissingColumn { ref column, .. } if column == "id"));
+        assert_eq!(err.column(), Some("id"));
+        assert!(matches!(err, TypeError::MissingColumn(_)));
     }
 
     #[test]
     fn try_from_conversion_errors() {
-        let row = MemRow(vec![("n", Type::INT8, Some((-1i64).to_be_bytes().to_vec()))]);
-        let err = decode_column_try_from::<i64, u8, _>(&row, 0).unwrap_err();
-        assert!(err.to_string().starts_with("column 0 (\"n\"): the value cannot be converted into u8"));
+        let row = MemRow(vec![(
+            "n",
+            Type::INT8,
+            Some((-1i64).to_be_bytes().to_vec()),
+        )]);
+        let col = ColumnRef::of(&row, 0).unwrap();
+        let err = decode_column_try_from::<i64, u8, _>(&row, col).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("column 0 (\"n\"): the value cannot be converted into u8")
+        );
         let row = MemRow(vec![("n", Type::INT8, Some(200i64.to_be_bytes().to_vec()))]);
-        assert_eq!(decode_column_try_from::<i64, u8, _>(&row, 0), Ok(200));
+        let col = ColumnRef::of(&row, 0).unwrap();
+        assert_eq!(decode_column_try_from::<i64, u8, _>(&row, col), Ok(200));
     }
 }

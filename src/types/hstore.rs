@@ -51,10 +51,12 @@ fn decode_pairs<C: Extend<(String, Option<String>)>>(
         return Err(r.invalid("more pairs announced than bytes present"));
     }
     let text = |b: &[u8]| {
-        std::str::from_utf8(b).map(str::to_owned).map_err(|_| TypeError::InvalidValue {
-            pg: ty,
-            reason: "hstore text is not UTF-8",
-        })
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| TypeError::InvalidValue {
+                pg: ty,
+                reason: "hstore text is not UTF-8",
+            })
     };
     for _ in 0..n {
         let key = r.value()?.ok_or(TypeError::InvalidValue {
@@ -127,10 +129,16 @@ mod tests {
         m.insert("b".to_owned(), None);
         let mut out = BytesMut::new();
         m.encode(hstore, &mut out).unwrap();
-        assert_eq!(decode_value::<BTreeMap<String, Option<String>>>(hstore, Some(&out)), Ok(m));
+        assert_eq!(
+            decode_value::<BTreeMap<String, Option<String>>>(hstore, Some(&out)),
+            Ok(m)
+        );
         // 1 pair, key length 5, no key bytes
         let bad = [0, 0, 0, 1, 0, 0, 0, 5];
         assert!(decode_value::<HashMap<String, Option<String>>>(hstore, Some(&bad)).is_err());
-        assert!(decode_value::<HashMap<String, Option<String>>>(hstore, Some(&[0x7f, 0, 0, 0])).is_err());
+        assert!(
+            decode_value::<HashMap<String, Option<String>>>(hstore, Some(&[0x7f, 0, 0, 0]))
+                .is_err()
+        );
     }
 }

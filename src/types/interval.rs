@@ -153,7 +153,10 @@ mod tests {
         let mut out = BytesMut::new();
         v.encode(Type::INTERVAL, &mut out).unwrap();
         assert_eq!(out.len(), 16);
-        assert_eq!(decode_value::<PgInterval>(Type::INTERVAL, Some(&out)), Ok(v));
+        assert_eq!(
+            decode_value::<PgInterval>(Type::INTERVAL, Some(&out)),
+            Ok(v)
+        );
         assert!(decode_value::<PgInterval>(Type::INTERVAL, Some(&out[..15])).is_err());
     }
 }

@@ -7,7 +7,7 @@ use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::from_row::RowAccess;
+use super::from_row::{ColumnRef, RowAccess};
 use super::text::text_bytes;
 use super::{Decode, Encode, IsNull, Type, TypeError, decode_column};
 
@@ -19,7 +19,11 @@ fn is_json(ty: Type) -> bool {
     ty == Type::JSON || ty == Type::JSONB
 }
 
-fn write_json<T: Serialize + ?Sized>(value: &T, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+fn write_json<T: Serialize + ?Sized>(
+    value: &T,
+    ty: Type,
+    out: &mut BytesMut,
+) -> Result<IsNull, TypeError> {
     if ty == Type::JSONB {
         out.put_u8(1);
     }
@@ -84,15 +88,12 @@ impl Decode<'_> for serde_json::Value {
 /// fields take NULL.
 pub fn decode_column_json<T: DeserializeOwned, R: RowAccess + ?Sized>(
     row: &R,
-    index: usize,
+    column: ColumnRef,
 ) -> Result<T, TypeError> {
-    let value: Option<Json<serde_json::Value>> = decode_column(row, index)?;
+    let value: Option<Json<serde_json::Value>> = decode_column(row, column)?;
     let value = value.map_or(serde_json::Value::Null, |j| j.0);
-    serde_json::from_value(value).map_err(|e| TypeError::InColumn {
-        column: row.column_name(index).unwrap_or("?").to_owned(),
-        index,
-        source: Box::new(TypeError::conversion::<T>(e)),
-    })
+    serde_json::from_value(value)
+        .map_err(|e| super::from_row::wrap(row, column.index, TypeError::conversion::<T>(e)))
 }
 
 #[cfg(test)]
@@ -109,6 +110,6 @@ mod tests {
         Json(vec![1, 2]).encode(Type::JSONB, &mut out).unwrap();
         assert_eq!(&out[..], b"\x01[1,2]");
         let err = decode_value::<Json<Vec<i32>>>(Type::JSON, Some(b"{}")).unwrap_err();
-        assert!(matches!(err, TypeError::Conversion { .. }));
+        assert!(matches!(err, TypeError::Conversion(_)));
     }
 }

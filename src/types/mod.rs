@@ -13,9 +13,9 @@ mod datetime;
 mod error;
 mod from_row;
 mod hstore;
+mod interval;
 #[cfg(feature = "serde_json")]
 mod json;
-mod interval;
 mod net;
 mod numeric;
 mod oid;
@@ -41,10 +41,10 @@ pub use composite::{
     encode_enum_label,
 };
 pub use datetime::{PgDate, PgTime, PgTimeTz, PgTimestamp, PgTimestampTz};
-pub use error::TypeError;
+pub use error::{ColumnError, ConversionError, MissingColumn, TypeError};
 pub use from_row::{
-    FromRow, RowAccess, RowMapper, decode_column, decode_column_try_from, from_rows,
-    require_column,
+    ColumnRef, FromRow, RowAccess, RowMapper, decode_column, decode_column_at,
+    decode_column_try_from, from_rows, require_column,
 };
 pub use interval::PgInterval;
 #[cfg(feature = "serde_json")]

@@ -80,8 +80,10 @@ fn decode_inet(ty: Type, raw: &[u8]) -> Result<PgInet, TypeError> {
             IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
         }
         (PGSQL_AF_INET6, 16) => {
-            let b = <[u8; 16]>::try_from(r.take(16)?)
-                .map_err(|_| TypeError::InvalidValue { pg: ty, reason: "short address" })?;
+            let b = <[u8; 16]>::try_from(r.take(16)?).map_err(|_| TypeError::InvalidValue {
+                pg: ty,
+                reason: "short address",
+            })?;
             IpAddr::V6(Ipv6Addr::from(b))
         }
         _ => return Err(r.invalid("unknown address family or length")),
@@ -240,7 +242,10 @@ mod tests {
 
     #[test]
     fn mac_text() {
-        assert_eq!(PgMacAddr([8, 0, 0x2b, 1, 2, 3]).to_string(), "08:00:2b:01:02:03");
+        assert_eq!(
+            PgMacAddr([8, 0, 0x2b, 1, 2, 3]).to_string(),
+            "08:00:2b:01:02:03"
+        );
         assert!(decode_value::<PgMacAddr8>(Type::MACADDR8, Some(&[0; 6])).is_err());
     }
 }

@@ -128,7 +128,12 @@ impl PgNumeric {
         }
     }
 
-    fn finite(negative: bool, weight: i64, dscale: i64, mut digits: Vec<i16>) -> Result<Self, &'static str> {
+    fn finite(
+        negative: bool,
+        weight: i64,
+        dscale: i64,
+        mut digits: Vec<i16>,
+    ) -> Result<Self, &'static str> {
         let lead = digits.iter().take_while(|d| **d == 0).count();
         digits.drain(..lead);
         let weight = weight - lead as i64;
@@ -378,8 +383,13 @@ impl Decode<'_> for PgNumeric {
                     }
                     digits.push(d);
                 }
-                Self::finite(sign == SIGN_NEG, i64::from(weight), i64::from(dscale), digits)
-                    .map_err(|reason| TypeError::InvalidValue { pg: ty, reason })?
+                Self::finite(
+                    sign == SIGN_NEG,
+                    i64::from(weight),
+                    i64::from(dscale),
+                    digits,
+                )
+                .map_err(|reason| TypeError::InvalidValue { pg: ty, reason })?
             }
             _ => return Err(r.invalid("unknown numeric sign")),
         };
@@ -435,7 +445,9 @@ mod tests {
 
     #[test]
     fn bad_strings_are_refused() {
-        for s in ["", "     ", "xyz", "- 1234", "5 . 0", "1e+", "1234   %", " N aN ", "1.2.3"] {
+        for s in [
+            "", "     ", "xyz", "- 1234", "5 . 0", "1e+", "1234   %", " N aN ", "1.2.3",
+        ] {
             assert!(s.parse::<PgNumeric>().is_err(), "{s:?}");
         }
     }
@@ -460,6 +472,10 @@ mod tests {
         assert_eq!(round(&tiny), tiny);
         let huge = format!("9{}", "0".repeat(131071));
         assert_eq!(round(&huge), huge);
-        assert!(format!("0.{}1", "0".repeat(16383)).parse::<PgNumeric>().is_err());
+        assert!(
+            format!("0.{}1", "0".repeat(16383))
+                .parse::<PgNumeric>()
+                .is_err()
+        );
     }
 }

@@ -200,22 +200,34 @@ impl Type {
 
     /// The element (subtype) of a built-in range type.
     pub fn range_element(self) -> Option<Self> {
-        RANGES.iter().find(|(r, _, _)| *r == self).map(|(_, _, e)| *e)
+        RANGES
+            .iter()
+            .find(|(r, _, _)| *r == self)
+            .map(|(_, _, e)| *e)
     }
 
     /// The range type of a built-in multirange type.
     pub fn multirange_range(self) -> Option<Self> {
-        RANGES.iter().find(|(_, m, _)| *m == self).map(|(r, _, _)| *r)
+        RANGES
+            .iter()
+            .find(|(_, m, _)| *m == self)
+            .map(|(r, _, _)| *r)
     }
 
     /// The built-in range type over `self`.
     pub fn range_of(self) -> Option<Self> {
-        RANGES.iter().find(|(_, _, e)| *e == self).map(|(r, _, _)| *r)
+        RANGES
+            .iter()
+            .find(|(_, _, e)| *e == self)
+            .map(|(r, _, _)| *r)
     }
 
     /// The built-in multirange type over `self`.
     pub fn multirange_of(self) -> Option<Self> {
-        RANGES.iter().find(|(_, _, e)| *e == self).map(|(_, m, _)| *m)
+        RANGES
+            .iter()
+            .find(|(_, _, e)| *e == self)
+            .map(|(_, m, _)| *m)
     }
 
     /// Whether the OID belongs to a user-defined or extension type (enum,

@@ -69,7 +69,11 @@ impl<T: std::fmt::Display> std::fmt::Display for PgRange<T> {
     }
 }
 
-fn encode_range<T: Encode>(v: &PgRange<T>, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+fn encode_range<T: Encode>(
+    v: &PgRange<T>,
+    ty: Type,
+    out: &mut BytesMut,
+) -> Result<IsNull, TypeError> {
     let elem = ty.range_element().ok_or(TypeError::InvalidValue {
         pg: ty,
         reason: "not a built-in range type",
@@ -113,7 +117,11 @@ fn encode_range<T: Encode>(v: &PgRange<T>, ty: Type, out: &mut BytesMut) -> Resu
     Ok(IsNull::No)
 }
 
-fn decode_range<'a, T: Decode<'a>>(ty: Type, elem: Type, r: &mut Reader<'a>) -> Result<PgRange<T>, TypeError> {
+fn decode_range<'a, T: Decode<'a>>(
+    ty: Type,
+    elem: Type,
+    r: &mut Reader<'a>,
+) -> Result<PgRange<T>, TypeError> {
     let flags = r.u8()?;
     if flags & !KNOWN_FLAGS != 0 {
         return Err(r.invalid("unknown range flags"));
@@ -246,7 +254,9 @@ impl<'a, T: Decode<'a>> Decode<'a> for PgMultirange<T> {
         }
         let mut ranges = Vec::with_capacity(count);
         for _ in 0..count {
-            let raw = r.value()?.ok_or(r.invalid("a NULL range in a multirange"))?;
+            let raw = r
+                .value()?
+                .ok_or(r.invalid("a NULL range in a multirange"))?;
             let mut inner = Reader::new(range, raw);
             ranges.push(decode_range(range, elem, &mut inner)?);
             inner.finish()?;
@@ -269,14 +279,20 @@ mod tests {
                 PgRange::new(Bound::Included(1i32), Bound::Excluded(5)),
                 vec![2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 5],
             ),
-            (PgRange::new(Bound::Unbounded, Bound::Included(7)), vec![0x0c, 0, 0, 0, 4, 0, 0, 0, 7]),
+            (
+                PgRange::new(Bound::Unbounded, Bound::Included(7)),
+                vec![0x0c, 0, 0, 0, 4, 0, 0, 0, 7],
+            ),
             (PgRange::new(Bound::Unbounded, Bound::Unbounded), vec![0x18]),
         ];
         for (range, bytes) in cases {
             let mut out = BytesMut::new();
             range.encode(Type::INT4_RANGE, &mut out).unwrap();
             assert_eq!(out.to_vec(), bytes, "{range}");
-            assert_eq!(decode_value::<PgRange<i32>>(Type::INT4_RANGE, Some(&out)), Ok(range));
+            assert_eq!(
+                decode_value::<PgRange<i32>>(Type::INT4_RANGE, Some(&out)),
+                Ok(range)
+            );
         }
     }
 
@@ -289,11 +305,17 @@ mod tests {
         assert_eq!(m.preferred_type(), Type::INT8_MULTIRANGE);
         let mut out = BytesMut::new();
         m.encode(Type::INT8_MULTIRANGE, &mut out).unwrap();
-        assert_eq!(decode_value::<PgMultirange<i64>>(Type::INT8_MULTIRANGE, Some(&out)), Ok(m));
+        assert_eq!(
+            decode_value::<PgMultirange<i64>>(Type::INT8_MULTIRANGE, Some(&out)),
+            Ok(m)
+        );
         for bad in [&[0u8, 0, 0][..], &[0xff, 0xff, 0xff, 0xff]] {
             assert!(decode_value::<PgMultirange<i32>>(Type::INT4_MULTIRANGE, Some(bad)).is_err());
         }
-        assert!(decode_value::<PgRange<i32>>(Type::INT4_RANGE, Some(&[2, 0xff, 0xff, 0xff, 0x7f])).is_err());
+        assert!(
+            decode_value::<PgRange<i32>>(Type::INT4_RANGE, Some(&[2, 0xff, 0xff, 0xff, 0x7f]))
+                .is_err()
+        );
         assert!(decode_value::<PgRange<i32>>(Type::INT4_RANGE, Some(&[0x80])).is_err());
     }
 }

@@ -102,12 +102,12 @@ pub(crate) fn write_value(
             out.truncate(start);
             -1
         }
-        super::IsNull::No => i32::try_from(out.len() - start).map_err(|_| {
-            TypeError::InvalidValue {
+        super::IsNull::No => {
+            i32::try_from(out.len() - start).map_err(|_| TypeError::InvalidValue {
                 pg: ty,
                 reason: "a value longer than 2 GiB cannot be sent",
-            }
-        })?,
+            })?
+        }
     };
     out[at..start].copy_from_slice(&len.to_be_bytes());
     Ok(())
@@ -137,6 +137,9 @@ mod tests {
         })
         .unwrap();
         write_value(&mut out, Type::TEXT, |_| Ok(super::super::IsNull::Yes)).unwrap();
-        assert_eq!(&out[..], &[0, 0, 0, 3, b'a', b'b', b'c', 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            &out[..],
+            &[0, 0, 0, 3, b'a', b'b', b'c', 0xff, 0xff, 0xff, 0xff]
+        );
     }
 }

@@ -150,7 +150,10 @@ mod tests {
             TypeInfo::kind_from_catalog('b', 'A', 23, vec![], vec![]),
             TypeKind::Array(Type::INT4)
         );
-        assert_eq!(TypeInfo::kind_from_catalog('b', 'U', 0, vec![], vec![]), TypeKind::Base);
+        assert_eq!(
+            TypeInfo::kind_from_catalog('b', 'U', 0, vec![], vec![]),
+            TypeKind::Base
+        );
         let cache = TypeCache::new();
         let info = TypeInfo {
             ty: Type::from_oid(16385),

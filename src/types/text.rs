@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn user_types_read_as_text() {
         let citext = Type::from_oid(16500);
-        assert_eq!(decode_value::<String>(citext, Some(b"Hello")), Ok("Hello".into()));
+        assert_eq!(
+            decode_value::<String>(citext, Some(b"Hello")),
+            Ok("Hello".into())
+        );
         assert!(!<String as Decode>::accepts(Type::INT4));
     }
 }

@@ -124,7 +124,11 @@ mod tests {
             let input = field(line, "input");
             let parsed = input.parse::<PgUuid>();
             if line.contains("\"expect\": \"ok\"") {
-                assert_eq!(parsed.unwrap().to_string(), field(line, "output"), "{input}");
+                assert_eq!(
+                    parsed.unwrap().to_string(),
+                    field(line, "output"),
+                    "{input}"
+                );
             } else {
                 assert!(parsed.is_err(), "{input}");
             }

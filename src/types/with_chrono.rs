@@ -97,8 +97,10 @@ codec!(
     },
     |t: PgTime, ty| {
         let micros = t.micros();
-        let secs = u32::try_from(micros / USECS_PER_SEC).map_err(|_| out_of_range::<NaiveTime>(ty))?;
-        let nanos = u32::try_from(micros % USECS_PER_SEC * 1000).map_err(|_| out_of_range::<NaiveTime>(ty))?;
+        let secs =
+            u32::try_from(micros / USECS_PER_SEC).map_err(|_| out_of_range::<NaiveTime>(ty))?;
+        let nanos = u32::try_from(micros % USECS_PER_SEC * 1000)
+            .map_err(|_| out_of_range::<NaiveTime>(ty))?;
         NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos)
             .ok_or_else(|| out_of_range::<NaiveTime>(ty))
     }
@@ -123,7 +125,10 @@ mod tests {
     use super::*;
     use crate::types::decode_value;
 
-    fn round<T: Encode + for<'a> Decode<'a> + PartialEq + std::fmt::Debug>(v: T, ty: Type) -> Vec<u8> {
+    fn round<T: Encode + for<'a> Decode<'a> + PartialEq + std::fmt::Debug>(
+        v: T,
+        ty: Type,
+    ) -> Vec<u8> {
         let mut out = BytesMut::new();
         v.encode(ty, &mut out).unwrap();
         assert_eq!(decode_value::<T>(ty, Some(&out)), Ok(v));
@@ -142,6 +147,8 @@ mod tests {
         round(dt, Type::TIMESTAMP);
         round(dt.and_utc(), Type::TIMESTAMPTZ);
         assert!(decode_value::<NaiveDate>(Type::DATE, Some(&i32::MAX.to_be_bytes())).is_err());
-        assert!(decode_value::<NaiveDateTime>(Type::TIMESTAMP, Some(&i64::MIN.to_be_bytes())).is_err());
+        assert!(
+            decode_value::<NaiveDateTime>(Type::TIMESTAMP, Some(&i64::MIN.to_be_bytes())).is_err()
+        );
     }
 }

@@ -64,7 +64,11 @@ mod tests {
         PgNumeric::NAN.encode(Type::NUMERIC, &mut out).unwrap();
         assert!(decode_value::<Decimal>(Type::NUMERIC, Some(&out)).is_err());
         out.clear();
-        "1e40".parse::<PgNumeric>().unwrap().encode(Type::NUMERIC, &mut out).unwrap();
+        "1e40"
+            .parse::<PgNumeric>()
+            .unwrap()
+            .encode(Type::NUMERIC, &mut out)
+            .unwrap();
         assert!(decode_value::<Decimal>(Type::NUMERIC, Some(&out)).is_err());
     }
 }

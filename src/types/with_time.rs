@@ -90,7 +90,8 @@ codec!(
     Type::TIME,
     |t, ty| {
         let (h, m, s, us) = t.as_hms_micro();
-        PgTime::from_hms_micro(h.into(), m.into(), s.into(), us).ok_or_else(|| out_of_range::<Time>(ty))
+        PgTime::from_hms_micro(h.into(), m.into(), s.into(), us)
+            .ok_or_else(|| out_of_range::<Time>(ty))
     },
     |t: PgTime, ty| {
         let us = t.micros();
@@ -114,7 +115,8 @@ codec!(
     Type::TIMESTAMPTZ,
     |dt, ty| {
         let utc = dt.to_offset(time::UtcOffset::UTC);
-        micros_of(PrimitiveDateTime::new(utc.date(), utc.time()), ty).map(PgTimestampTz::from_micros)
+        micros_of(PrimitiveDateTime::new(utc.date(), utc.time()), ty)
+            .map(PgTimestampTz::from_micros)
     },
     |ts: PgTimestampTz, ty| datetime_of(ts.micros(), ty).map(PrimitiveDateTime::assume_utc)
 );
@@ -124,7 +126,10 @@ mod tests {
     use super::*;
     use crate::types::decode_value;
 
-    fn round<T: Encode + for<'a> Decode<'a> + PartialEq + std::fmt::Debug>(v: T, ty: Type) -> Vec<u8> {
+    fn round<T: Encode + for<'a> Decode<'a> + PartialEq + std::fmt::Debug>(
+        v: T,
+        ty: Type,
+    ) -> Vec<u8> {
         let mut out = BytesMut::new();
         v.encode(ty, &mut out).unwrap();
         assert_eq!(decode_value::<T>(ty, Some(&out)), Ok(v));
