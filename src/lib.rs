@@ -15,6 +15,12 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `runtime` | yes | tokio, rustls (ring provider) and the connection/client layer |
+//! | `derive` | yes | `#[derive(FromRow, PgEnum, PgComposite)]` (the `pgline-derive` crate) |
+//! | `serde_json` | no | `types::Json<T>` and `serde_json::Value` for json/jsonb; the `json` attribute of `FromRow` |
+//! | `uuid` | no | `uuid::Uuid` for `uuid` |
+//! | `chrono` | no | `chrono` `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` for date/time/timestamp/timestamptz |
+//! | `time` | no | `time` `Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` for date/time/timestamp/timestamptz |
+//! | `rust_decimal` | no | `rust_decimal::Decimal` for `numeric` |
 //!
 //! Without `runtime`, `proto`, `types` and `config` build with no tokio at all,
 //! so the protocol core can be fuzzed and tested byte for byte.
@@ -49,4 +55,7 @@ pub use conn::{
 pub use error::Error;
 #[cfg(feature = "runtime")]
 pub use pool::{Pool, PoolBuilder, PooledClient};
+#[cfg(feature = "derive")]
+pub use pgline_derive::{FromRow, PgComposite, PgEnum};
 pub use proto::TransactionStatus;
+pub use types::FromRow;

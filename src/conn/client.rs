@@ -38,6 +38,7 @@ pub(crate) struct ClientInner {
     pub(crate) protocol: ProtocolVersion,
     pub(crate) next_statement: AtomicU64,
     pub(crate) cache_mode: StatementCacheMode,
+    pub(crate) types: crate::types::TypeCache,
 }
 
 impl Drop for ClientInner {

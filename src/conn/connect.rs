@@ -470,6 +470,7 @@ async fn finish(
         protocol,
         next_statement: AtomicU64::new(0),
         cache_mode: config.get_statement_cache_mode(),
+        types: Default::default(),
     };
     Ok(Client::new(inner, config.get_query_timeout()))
 }

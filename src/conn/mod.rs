@@ -17,10 +17,12 @@ mod responses;
 mod row;
 mod shared;
 mod slot;
+mod row_access;
 mod socket;
 mod stmt_cache;
 mod tls;
 mod transaction;
+mod type_lookup;
 
 pub use buf_pool::{BufferPool, BufferPoolStats};
 pub use cancel::CancelToken;

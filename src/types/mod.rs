@@ -6,15 +6,59 @@
 //! of types (numeric, dates, arrays, ranges, user types) grows here; this
 //! module starts with the types every query needs.
 
+mod array;
+mod bits;
+mod composite;
+mod datetime;
 mod error;
+mod from_row;
+mod hstore;
+mod interval;
+#[cfg(feature = "serde_json")]
+mod json;
+mod net;
+mod numeric;
 mod oid;
 mod primitive;
+mod range;
+mod reader;
+mod registry;
 mod text;
+mod uuid;
+#[cfg(feature = "chrono")]
+mod with_chrono;
+#[cfg(feature = "rust_decimal")]
+mod with_rust_decimal;
+#[cfg(feature = "time")]
+mod with_time;
+#[cfg(feature = "uuid")]
+mod with_uuid;
 
-pub use error::TypeError;
+pub use array::{ArrayDimension, MAX_DIMENSIONS, PgArray};
+pub use bits::{PgBits, PgMoney};
+pub use composite::{
+    CompositeReader, CompositeWriter, accepts_composite, accepts_enum, decode_enum_label,
+    encode_enum_label,
+};
+pub use datetime::{PgDate, PgTime, PgTimeTz, PgTimestamp, PgTimestampTz};
+pub use error::{ColumnError, ConversionError, MissingColumn, TypeError};
+pub use from_row::{
+    ColumnRef, FromRow, RowAccess, RowMapper, decode_column, decode_column_at,
+    decode_column_try_from, from_rows, require_column,
+};
+pub use interval::PgInterval;
+#[cfg(feature = "serde_json")]
+pub use json::{Json, decode_column_json};
+pub use net::{PgInet, PgMacAddr, PgMacAddr8};
+pub use numeric::{MAX_DSCALE, ParseNumericError, PgNumeric};
 pub use oid::{Oid, Type};
+pub use range::{PgMultirange, PgRange};
+pub use registry::{TypeCache, TypeInfo, TypeKind};
+pub use uuid::{ParseUuidError, PgUuid};
 
-use bytes::BytesMut;
+/// The buffer values are encoded into (re-exported for derive-generated
+/// code and hand-written `Encode` impls).
+pub use bytes::BytesMut;
 
 pub use crate::proto::frontend::IsNull;
 
@@ -35,6 +79,16 @@ pub trait Encode {
     /// The type announced in Parse when the statement's parameter types are
     /// not known yet.
     fn preferred_type(&self) -> Type;
+
+    /// The type announced for this Rust type when no value is at hand: for
+    /// an empty array, a NULL, an unbounded range. [`Type::UNKNOWN_PARAM`]
+    /// (the default) lets the server infer the type from the query.
+    fn static_type() -> Type
+    where
+        Self: Sized,
+    {
+        Type::UNKNOWN_PARAM
+    }
 
     /// Whether this value can be encoded as `ty`.
     fn accepts(&self, ty: Type) -> bool;
@@ -66,8 +120,12 @@ impl<T: Encode> Encode for Option<T> {
     fn preferred_type(&self) -> Type {
         match self {
             Some(v) => v.preferred_type(),
-            None => Type::UNKNOWN_PARAM,
+            None => T::static_type(),
         }
+    }
+
+    fn static_type() -> Type {
+        T::static_type()
     }
 
     fn accepts(&self, ty: Type) -> bool {
@@ -88,6 +146,10 @@ impl<T: Encode> Encode for Option<T> {
 impl<T: Encode + ?Sized> Encode for &T {
     fn preferred_type(&self) -> Type {
         (**self).preferred_type()
+    }
+
+    fn static_type() -> Type {
+        Type::UNKNOWN_PARAM
     }
 
     fn accepts(&self, ty: Type) -> bool {

@@ -15,6 +15,9 @@ impl Encode for bool {
     fn preferred_type(&self) -> Type {
         Type::BOOL
     }
+    fn static_type() -> Type {
+        Type::BOOL
+    }
     fn accepts(&self, ty: Type) -> bool {
         ty == Type::BOOL
     }
@@ -40,12 +43,16 @@ impl Decode<'_> for bool {
     }
 }
 
-/// Integers encode as their own width, and as any wider integer type; they
-/// decode from their own width and any narrower one.
+/// Integers encode as their own width and as any wider integer type. They
+/// decode from any integer type: a value that does not fit is
+/// [`TypeError::OutOfRange`], never truncated.
 macro_rules! integer {
-    ($rust:ty, $own:expr, [$($wider:expr),*], [$(($narrow_ty:expr, $narrow:ty)),*]) => {
+    ($rust:ty, $own:expr, [$($wider:expr),*]) => {
         impl Encode for $rust {
             fn preferred_type(&self) -> Type {
+                $own
+            }
+            fn static_type() -> Type {
                 $own
             }
             fn accepts(&self, ty: Type) -> bool {
@@ -53,9 +60,13 @@ macro_rules! integer {
             }
             fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
                 let v = i64::from(*self);
+                let out_of_range = || TypeError::OutOfRange {
+                    rust: stringify!($rust),
+                    pg: ty,
+                };
                 match ty {
-                    Type::INT2 => out.put_i16(v as i16),
-                    Type::INT4 => out.put_i32(v as i32),
+                    Type::INT2 => out.put_i16(i16::try_from(v).map_err(|_| out_of_range())?),
+                    Type::INT4 => out.put_i32(i32::try_from(v).map_err(|_| out_of_range())?),
                     _ => out.put_i64(v),
                 }
                 Ok(IsNull::No)
@@ -64,26 +75,79 @@ macro_rules! integer {
 
         impl Decode<'_> for $rust {
             fn accepts(ty: Type) -> bool {
-                ty == $own $(|| ty == $narrow_ty)*
+                matches!(ty, Type::INT2 | Type::INT4 | Type::INT8)
             }
             fn decode(ty: Type, raw: &[u8]) -> Result<Self, TypeError> {
-                $(
-                    if ty == $narrow_ty {
-                        return Ok(<$narrow>::from_be_bytes(fixed(ty, raw)?).into());
-                    }
-                )*
-                Ok(<$rust>::from_be_bytes(fixed(ty, raw)?))
+                let wide: i64 = match ty {
+                    Type::INT2 => i16::from_be_bytes(fixed(ty, raw)?).into(),
+                    Type::INT4 => i32::from_be_bytes(fixed(ty, raw)?).into(),
+                    _ => i64::from_be_bytes(fixed(ty, raw)?),
+                };
+                <$rust>::try_from(wide).map_err(|_| TypeError::OutOfRange {
+                    rust: stringify!($rust),
+                    pg: ty,
+                })
             }
         }
     };
 }
 
-integer!(i16, Type::INT2, [Type::INT4, Type::INT8], []);
-integer!(i32, Type::INT4, [Type::INT8], [(Type::INT2, i16)]);
-integer!(i64, Type::INT8, [], [(Type::INT2, i16), (Type::INT4, i32)]);
+integer!(i16, Type::INT2, [Type::INT4, Type::INT8]);
+integer!(i32, Type::INT4, [Type::INT8]);
+integer!(i64, Type::INT8, []);
+
+/// The one-byte `"char"` type.
+impl Encode for i8 {
+    fn preferred_type(&self) -> Type {
+        Type::CHAR
+    }
+    fn static_type() -> Type {
+        Type::CHAR
+    }
+    fn accepts(&self, ty: Type) -> bool {
+        ty == Type::CHAR
+    }
+    fn encode(&self, _: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        out.put_i8(*self);
+        Ok(IsNull::No)
+    }
+}
+
+impl Decode<'_> for i8 {
+    fn accepts(ty: Type) -> bool {
+        ty == Type::CHAR
+    }
+    fn decode(ty: Type, raw: &[u8]) -> Result<Self, TypeError> {
+        Ok(Self::from_be_bytes(fixed(ty, raw)?))
+    }
+}
+
+/// `void`: the result of a function that returns nothing (its binary form is
+/// empty).
+impl Decode<'_> for () {
+    fn accepts(ty: Type) -> bool {
+        ty == Type::VOID
+    }
+    fn decode(ty: Type, raw: &[u8]) -> Result<Self, TypeError> {
+        if raw.is_empty() {
+            Ok(())
+        } else {
+            Err(TypeError::InvalidValue {
+                pg: ty,
+                reason: "a void value has no bytes",
+            })
+        }
+    }
+    fn decode_null(_: Type) -> Result<Self, TypeError> {
+        Ok(())
+    }
+}
 
 impl Encode for u32 {
     fn preferred_type(&self) -> Type {
+        Type::OID
+    }
+    fn static_type() -> Type {
         Type::OID
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -106,6 +170,9 @@ impl Decode<'_> for u32 {
 
 impl Encode for f32 {
     fn preferred_type(&self) -> Type {
+        Type::FLOAT4
+    }
+    fn static_type() -> Type {
         Type::FLOAT4
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -132,6 +199,9 @@ impl Decode<'_> for f32 {
 
 impl Encode for f64 {
     fn preferred_type(&self) -> Type {
+        Type::FLOAT8
+    }
+    fn static_type() -> Type {
         Type::FLOAT8
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -186,9 +256,32 @@ mod tests {
     }
 
     #[test]
-    fn narrowing_is_refused() {
+    fn narrowing_checks_the_range() {
         assert!(!5i64.accepts(Type::INT4));
-        assert!(!<i16 as Decode>::accepts(Type::INT4));
+        assert_eq!(
+            decode_value::<i16>(Type::INT4, Some(&[0, 0, 0x7f, 0xff])),
+            Ok(i16::MAX)
+        );
+        let err = decode_value::<i32>(Type::INT8, Some(&5_000_000_000i64.to_be_bytes()));
+        assert_eq!(
+            err,
+            Err(TypeError::OutOfRange {
+                rust: "i32",
+                pg: Type::INT8
+            })
+        );
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "the int8 value is out of range for i32"
+        );
+    }
+
+    #[test]
+    fn char_and_void() {
+        assert_eq!(decode_value::<i8>(Type::CHAR, Some(b"a")), Ok(97));
+        assert_eq!(decode_value::<()>(Type::VOID, Some(b"")), Ok(()));
+        assert_eq!(decode_value::<()>(Type::VOID, None), Ok(()));
+        assert!(decode_value::<()>(Type::VOID, Some(b"x")).is_err());
     }
 
     #[test]

@@ -1,5 +1,9 @@
-//! Text-like types (text, varchar, bpchar, name, unknown, citext-style
-//! extension types) and bytea. `&str` and `&[u8]` borrow from the row.
+//! Text-like types (text, varchar, bpchar, name, unknown, xml, json, jsonb)
+//! and bytea. `&str` and `&[u8]` borrow from the row.
+//!
+//! Strings also accept any user-defined type (enums, `citext` and other
+//! extension types whose binary form is their text): the UTF-8 check still
+//! applies. jsonb's leading version byte is checked and stripped here.
 
 use bytes::{BufMut, BytesMut};
 
@@ -16,7 +20,37 @@ fn is_text(ty: Type) -> bool {
             | Type::UNKNOWN
             | Type::XML
             | Type::JSON
-    )
+            | Type::JSONB
+    ) || ty.is_user_defined()
+}
+
+/// The jsonb binary format version this codec reads and writes.
+const JSONB_VERSION: u8 = 1;
+
+/// The text of a text-like value: jsonb's version byte is removed.
+pub(crate) fn text_bytes(ty: Type, raw: &[u8]) -> Result<&[u8], TypeError> {
+    if ty != Type::JSONB {
+        return Ok(raw);
+    }
+    match raw.split_first() {
+        Some((&JSONB_VERSION, rest)) => Ok(rest),
+        Some(_) => Err(TypeError::InvalidValue {
+            pg: ty,
+            reason: "unsupported jsonb version",
+        }),
+        None => Err(TypeError::InvalidValue {
+            pg: ty,
+            reason: "an empty jsonb value",
+        }),
+    }
+}
+
+/// Writes text as `ty`, adding jsonb's version byte.
+pub(crate) fn put_text(ty: Type, text: &[u8], out: &mut BytesMut) {
+    if ty == Type::JSONB {
+        out.put_u8(JSONB_VERSION);
+    }
+    out.put_slice(text);
 }
 
 impl Encode for str {
@@ -26,14 +60,17 @@ impl Encode for str {
     fn accepts(&self, ty: Type) -> bool {
         is_text(ty)
     }
-    fn encode(&self, _: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
-        out.put_slice(self.as_bytes());
+    fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        put_text(ty, self.as_bytes(), out);
         Ok(IsNull::No)
     }
 }
 
 impl Encode for String {
     fn preferred_type(&self) -> Type {
+        Type::TEXT
+    }
+    fn static_type() -> Type {
         Type::TEXT
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -49,7 +86,7 @@ impl<'a> Decode<'a> for &'a str {
         is_text(ty)
     }
     fn decode(ty: Type, raw: &'a [u8]) -> Result<Self, TypeError> {
-        std::str::from_utf8(raw).map_err(|_| TypeError::InvalidValue {
+        std::str::from_utf8(text_bytes(ty, raw)?).map_err(|_| TypeError::InvalidValue {
             pg: ty,
             reason: "not valid UTF-8",
         })
@@ -80,6 +117,9 @@ impl Encode for [u8] {
 
 impl Encode for Vec<u8> {
     fn preferred_type(&self) -> Type {
+        Type::BYTEA
+    }
+    fn static_type() -> Type {
         Type::BYTEA
     }
     fn accepts(&self, ty: Type) -> bool {
@@ -132,5 +172,26 @@ mod tests {
             .unwrap();
         assert_eq!(&out[..], &[0, 1, 255]);
         assert!(!"x".accepts(Type::BYTEA));
+    }
+
+    #[test]
+    fn jsonb_version_byte() {
+        let mut out = BytesMut::new();
+        "{}".encode(Type::JSONB, &mut out).unwrap();
+        assert_eq!(&out[..], b"\x01{}");
+        assert_eq!(decode_value::<&str>(Type::JSONB, Some(&out)), Ok("{}"));
+        assert!(decode_value::<&str>(Type::JSONB, Some(b"\x02{}")).is_err());
+        assert!(decode_value::<&str>(Type::JSONB, Some(b"")).is_err());
+        assert_eq!(decode_value::<&str>(Type::JSON, Some(b"[1]")), Ok("[1]"));
+    }
+
+    #[test]
+    fn user_types_read_as_text() {
+        let citext = Type::from_oid(16500);
+        assert_eq!(
+            decode_value::<String>(citext, Some(b"Hello")),
+            Ok("Hello".into())
+        );
+        assert!(!<String as Decode>::accepts(Type::INT4));
     }
 }
