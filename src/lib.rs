@@ -7,7 +7,8 @@
 //! | [`proto`] | frames, frontend and backend messages, the startup/auth state machine | none (sans-IO) |
 //! | [`types`] | binary encode/decode of PostgreSQL values | none |
 //! | [`config`] | connection settings: URL, key=value, environment, `.pgpass`, service file | reads files only when asked |
-//! | `conn` | sockets, TLS, the connection driver and the [`Client`] | tokio (`runtime` feature) |
+//! | `conn` | sockets, TLS, the pipelining driver, the [`Client`], statement cache, COPY, transactions | tokio (`runtime` feature) |
+//! | [`pool`] | the connection pool: warming, health, recycling, fairness, leak watch | tokio (`runtime` feature) |
 //! | [`observe`] | hooks and counters used by every layer | none |
 //!
 //! # Features
@@ -53,9 +54,9 @@ pub use conn::{
     StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect,
 };
 pub use error::Error;
-#[cfg(feature = "runtime")]
-pub use pool::{Pool, PoolBuilder, PooledClient};
 #[cfg(feature = "derive")]
 pub use pgline_derive::{FromRow, PgComposite, PgEnum};
+#[cfg(feature = "runtime")]
+pub use pool::{Pool, PoolBuilder, PooledClient};
 pub use proto::TransactionStatus;
 pub use types::FromRow;

@@ -164,6 +164,13 @@ impl Error {
     }
 }
 
+impl From<crate::types::TypeError> for Error {
+    /// A conversion error between Rust and PostgreSQL values.
+    fn from(e: crate::types::TypeError) -> Self {
+        Self::with_source(ErrorKind::Type, None, e)
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
