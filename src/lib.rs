@@ -49,9 +49,10 @@ pub use config::Config;
 pub use conn::{
     Batch, BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow, BufferPool, BufferPoolStats,
     CancelToken, Client, Column, ColumnIndex, ConnectionStats, CopyInSink, CopyOutReader,
-    CopyOutStream, CopyProgress, IsolationLevel, Notification, Notifications, Params, Retried,
-    RetryPolicy, Row, RowStream, SimpleQueryMessage, SimpleQueryRow, Statement,
+    CopyOutStream, CopyProgress, ExportedSnapshot, IsolationLevel, Notification, Notifications,
+    Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage, SimpleQueryRow, Statement,
     StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect,
+    copy_in_parallel,
 };
 pub use error::Error;
 #[cfg(feature = "derive")]

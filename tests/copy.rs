@@ -363,3 +363,94 @@ async fn copy_errors_before_the_data_are_reported() {
         .unwrap();
     assert_eq!(v, 9);
 }
+
+#[tokio::test]
+async fn parallel_copy_in_over_four_connections() {
+    let clients = [
+        connect().await,
+        connect().await,
+        connect().await,
+        connect().await,
+    ];
+    fresh_table(&clients[0], "copy_par").await;
+    let data: Vec<u8> = (0..200_000)
+        .flat_map(|i| format!("{i}\tn{i}\t2024-01-01 00:00:00+00\n").into_bytes())
+        .collect();
+    let rows = bounded(pgline::copy_in_parallel(
+        &clients,
+        "COPY copy_par FROM STDIN",
+        &data[..],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(rows, 200_000);
+    let row = clients[0]
+        .query_one(
+            "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM copy_par",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64>(0).unwrap(), 200_000);
+    assert_eq!(row.get::<i64>(1).unwrap(), 200_000);
+    assert_eq!(
+        (row.get::<i32>(2).unwrap(), row.get::<i32>(3).unwrap()),
+        (0, 199_999)
+    );
+    clients[0]
+        .batch_execute("DROP TABLE copy_par")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn parallel_readers_share_one_exported_snapshot() {
+    let exporter = connect().await;
+    let writer = connect().await;
+    let readers = [connect().await, connect().await];
+    fresh_table(&exporter, "copy_snap").await;
+    exporter
+        .batch_execute(
+            "INSERT INTO copy_snap SELECT g, 'x', now() FROM generate_series(1, 10000) g",
+        )
+        .await
+        .unwrap();
+    let snapshot = exporter.export_snapshot().await.unwrap();
+    // Changes committed after the export are not seen by the readers.
+    writer
+        .batch_execute(
+            "INSERT INTO copy_snap SELECT g, 'late', now() FROM generate_series(10001, 15000) g",
+        )
+        .await
+        .unwrap();
+    let mut total = 0;
+    for (k, reader) in readers.iter().enumerate() {
+        let tx = reader
+            .build_transaction()
+            .snapshot(snapshot.id())
+            .start()
+            .await
+            .unwrap();
+        let mut out = tx
+            .copy_out(&format!(
+                "COPY (SELECT id FROM copy_snap WHERE id % 2 = {k}) TO STDOUT"
+            ))
+            .await
+            .unwrap();
+        while let Some(line) = out.next().await {
+            line.unwrap();
+            total += 1;
+        }
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(
+        total, 10_000,
+        "both readers saw the snapshot, not the later rows"
+    );
+    snapshot.release().await.unwrap();
+    assert_eq!(count(&exporter, "copy_snap").await, 15_000);
+    exporter
+        .batch_execute("DROP TABLE copy_snap")
+        .await
+        .unwrap();
+}

@@ -107,7 +107,13 @@ async fn every_supported_type_round_trips_through_copy_binary() {
             c,
             "numeric",
             Type::NUMERIC,
-            &["0", "-1.50", "'NaN'", "'-Infinity'", "123456789012345678901234567890.000000001"],
+            &[
+                "0",
+                "-1.50",
+                "'NaN'",
+                "'-Infinity'",
+                "123456789012345678901234567890.000000001",
+            ],
         )
         .await;
         round_trip::<String>(c, "text", Type::TEXT, &["'héllo'", "''"]).await;
@@ -121,12 +127,36 @@ async fn every_supported_type_round_trips_through_copy_binary() {
         )
         .await;
         round_trip::<String>(c, "json", Type::JSON, &["'{\"a\": [1, 2]}'"]).await;
-        round_trip::<String>(c, "jsonb", Type::JSONB, &["'{\"a\": \"\\u00e9\", \"b\": null}'"]).await;
-        round_trip::<PgDate>(c, "date", Type::DATE, &["'2024-02-29'", "'infinity'", "'0044-03-15 BC'"]).await;
+        round_trip::<String>(
+            c,
+            "jsonb",
+            Type::JSONB,
+            &["'{\"a\": \"\\u00e9\", \"b\": null}'"],
+        )
+        .await;
+        round_trip::<PgDate>(
+            c,
+            "date",
+            Type::DATE,
+            &["'2024-02-29'", "'infinity'", "'0044-03-15 BC'"],
+        )
+        .await;
         round_trip::<PgTime>(c, "time", Type::TIME, &["'23:59:59.999999'"]).await;
         round_trip::<PgTimeTz>(c, "timetz", Type::TIMETZ, &["'12:00+05:30'"]).await;
-        round_trip::<PgTimestamp>(c, "timestamp", Type::TIMESTAMP, &["'2000-01-01 00:00:00'", "'-infinity'"]).await;
-        round_trip::<PgTimestampTz>(c, "timestamptz", Type::TIMESTAMPTZ, &["'2024-01-01 12:34:56.789+02'"]).await;
+        round_trip::<PgTimestamp>(
+            c,
+            "timestamp",
+            Type::TIMESTAMP,
+            &["'2000-01-01 00:00:00'", "'-infinity'"],
+        )
+        .await;
+        round_trip::<PgTimestampTz>(
+            c,
+            "timestamptz",
+            Type::TIMESTAMPTZ,
+            &["'2024-01-01 12:34:56.789+02'"],
+        )
+        .await;
         round_trip::<PgInterval>(
             c,
             "interval",
@@ -137,14 +167,50 @@ async fn every_supported_type_round_trips_through_copy_binary() {
         round_trip::<PgInet>(c, "inet", Type::INET, &["'192.168.0.1/24'", "'::1'"]).await;
         round_trip::<PgInet>(c, "cidr", Type::CIDR, &["'10.0.0.0/8'"]).await;
         round_trip::<PgMacAddr>(c, "macaddr", Type::MACADDR, &["'08:00:2b:01:02:03'"]).await;
-        round_trip::<PgMacAddr8>(c, "macaddr8", Type::MACADDR8, &["'08:00:2b:01:02:03:04:05'"]).await;
+        round_trip::<PgMacAddr8>(
+            c,
+            "macaddr8",
+            Type::MACADDR8,
+            &["'08:00:2b:01:02:03:04:05'"],
+        )
+        .await;
         round_trip::<PgBits>(c, "varbit", Type::VARBIT, &["B'10101'", "B''"]).await;
         round_trip::<PgMoney>(c, "money", Type::MONEY, &["12.34", "-0.01"]).await;
-        round_trip::<PgArray<Option<i32>>>(c, "int4[]", Type::INT4_ARRAY, &["'{1,NULL,3}'", "'{}'"]).await;
-        round_trip::<PgArray<Option<String>>>(c, "text[]", Type::TEXT_ARRAY, &["'{{a,b},{c,NULL}}'"]).await;
-        round_trip::<PgRange<i32>>(c, "int4range", Type::INT4_RANGE, &["'[1,10)'", "'empty'", "'(,5]'"]).await;
-        round_trip::<PgRange<PgTimestampTz>>(c, "tstzrange", Type::TSTZ_RANGE, &["'[2024-01-01,)'"]).await;
-        round_trip::<PgMultirange<i32>>(c, "int4multirange", Type::INT4_MULTIRANGE, &["'{[1,3), [5,7)}'"]).await;
+        round_trip::<PgArray<Option<i32>>>(
+            c,
+            "int4[]",
+            Type::INT4_ARRAY,
+            &["'{1,NULL,3}'", "'{}'"],
+        )
+        .await;
+        round_trip::<PgArray<Option<String>>>(
+            c,
+            "text[]",
+            Type::TEXT_ARRAY,
+            &["'{{a,b},{c,NULL}}'"],
+        )
+        .await;
+        round_trip::<PgRange<i32>>(
+            c,
+            "int4range",
+            Type::INT4_RANGE,
+            &["'[1,10)'", "'empty'", "'(,5]'"],
+        )
+        .await;
+        round_trip::<PgRange<PgTimestampTz>>(
+            c,
+            "tstzrange",
+            Type::TSTZ_RANGE,
+            &["'[2024-01-01,)'"],
+        )
+        .await;
+        round_trip::<PgMultirange<i32>>(
+            c,
+            "int4multirange",
+            Type::INT4_MULTIRANGE,
+            &["'{[1,3), [5,7)}'"],
+        )
+        .await;
     })
     .await
     .expect("finished within 120 s");

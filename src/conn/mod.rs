@@ -9,6 +9,7 @@ mod client;
 mod connect;
 mod copy;
 mod copy_binary;
+mod copy_parallel;
 mod driver;
 mod notify;
 mod pipeline;
@@ -30,10 +31,13 @@ pub use client::{Client, Statement};
 pub use connect::connect;
 pub use copy::{CopyInSink, CopyOutReader, CopyOutStream, CopyProgress};
 pub use copy_binary::{BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow};
+pub use copy_parallel::copy_in_parallel;
 pub use notify::{Notification, Notifications};
 pub use pipeline::{Batch, StatementOutcome};
 pub use query::{Params, RowStream, ToStatement};
 pub use row::{Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow};
 pub use shared::ConnectionStats;
 pub use stmt_cache::StatementCacheStats;
-pub use transaction::{IsolationLevel, Retried, RetryPolicy, Transaction, TransactionBuilder};
+pub use transaction::{
+    ExportedSnapshot, IsolationLevel, Retried, RetryPolicy, Transaction, TransactionBuilder,
+};

@@ -39,12 +39,13 @@ impl IsolationLevel {
 }
 
 /// Options of a transaction. From [`Client::build_transaction`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TransactionBuilder<'a> {
     client: &'a Client,
     isolation: Option<IsolationLevel>,
     read_only: Option<bool>,
     deferrable: Option<bool>,
+    snapshot: Option<String>,
 }
 
 impl<'a> TransactionBuilder<'a> {
@@ -66,6 +67,18 @@ impl<'a> TransactionBuilder<'a> {
         self
     }
 
+    /// Runs the transaction on a snapshot exported by another session
+    /// ([`Client::export_snapshot`]), so both see exactly the same data.
+    /// The isolation level must be repeatable read or serializable
+    /// (repeatable read is used when none is set).
+    pub fn snapshot(mut self, id: &str) -> Self {
+        self.snapshot = Some(id.to_owned());
+        if self.isolation.is_none() {
+            self.isolation = Some(IsolationLevel::RepeatableRead);
+        }
+        self
+    }
+
     fn begin_sql(&self) -> String {
         let mut sql = String::from("BEGIN");
         let mut modes = Vec::new();
@@ -81,6 +94,10 @@ impl<'a> TransactionBuilder<'a> {
         if !modes.is_empty() {
             sql.push(' ');
             sql.push_str(&modes.join(", "));
+        }
+        if let Some(id) = &self.snapshot {
+            sql.push_str("; SET TRANSACTION SNAPSHOT ");
+            sql.push_str(&quote_literal(id));
         }
         sql
     }
@@ -135,7 +152,53 @@ impl Client {
             isolation: None,
             read_only: None,
             deferrable: None,
+            snapshot: None,
         }
+    }
+
+    /// Opens a repeatable-read transaction and exports its snapshot
+    /// (`pg_export_snapshot()`), for other sessions to share with
+    /// [`TransactionBuilder::snapshot`] — e.g. parallel COPY OUT readers
+    /// that must see one consistent state. The snapshot stays valid while
+    /// the returned transaction is open.
+    pub async fn export_snapshot(&self) -> Result<ExportedSnapshot<'_>, Error> {
+        let tx = self
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let id: String = tx
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await?
+            .get(0)?;
+        Ok(ExportedSnapshot { tx, id })
+    }
+}
+
+/// A snapshot exported by [`Client::export_snapshot`]: valid while this
+/// value (and the transaction in it) lives.
+#[derive(Debug)]
+pub struct ExportedSnapshot<'a> {
+    tx: Transaction<'a>,
+    id: String,
+}
+
+impl<'a> ExportedSnapshot<'a> {
+    /// The snapshot identifier, for [`TransactionBuilder::snapshot`].
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The exporting transaction.
+    pub fn transaction(&self) -> &Transaction<'a> {
+        &self.tx
+    }
+
+    /// Ends the exporting transaction; the snapshot can no longer be
+    /// imported.
+    pub async fn release(self) -> Result<(), Error> {
+        self.tx.commit().await
     }
 }
 
@@ -203,6 +266,11 @@ fn rollback_sql(savepoint: &Option<String>) -> String {
         Some(name) => format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"),
         None => "ROLLBACK".to_owned(),
     }
+}
+
+/// Quotes a string literal for SQL (`'a''b'`).
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Quotes an identifier for SQL (`"a""b"`).
