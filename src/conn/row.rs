@@ -155,6 +155,7 @@ impl Row {
     }
 
     /// The raw binary value of a column (`None` for NULL or a missing column).
+    #[inline]
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
         let range = self.data.ranges().nth(index)??;
         self.data.body().get(range)

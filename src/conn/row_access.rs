@@ -26,9 +26,7 @@ impl RowAccess for Row {
 
     #[inline]
     fn raw_value(&self, index: usize) -> Option<&[u8]> {
-        // `get` is generic, so it inlines into the caller (mapping's hot
-        // path); `&[u8]` accepts every type and NULL reads as `None`.
-        self.get::<Option<&[u8]>>(index).ok().flatten()
+        self.raw(index)
     }
 }
 
