@@ -91,7 +91,7 @@ async fn decoding_errors_name_column_and_types() {
     let err = row.get::<i32>("missing").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "type conversion error: no column missing in a row of 2 columns"
+        "type conversion error: no column \"missing\" in the row (building i32)"
     );
 }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind};
 use crate::proto::{DataRow, RowDescription};
-use crate::types::{Decode, Type, decode_value};
+use crate::types::{Decode, Type, TypeError, decode_value};
 
 /// Metadata of one result column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,13 +136,7 @@ impl Row {
     /// PostgreSQL type.
     pub fn get<'a, T: Decode<'a>>(&'a self, column: impl ColumnIndex) -> Result<T, Error> {
         let Some(index) = column.index(&self.columns) else {
-            return Err(Error::msg(
-                ErrorKind::Type,
-                format!(
-                    "no column {column} in a row of {} columns",
-                    self.columns.len()
-                ),
-            ));
+            return Err(TypeError::missing_column::<T>(column.to_string()).into());
         };
         let meta = &self.columns[index];
         decode_value(meta.type_, self.raw(index)).map_err(|e| {
