@@ -7,6 +7,7 @@
 //! not: be part of the pgline workspace's default build (it has its own
 //! `[workspace]`), or hold `unsafe` code outside [`libpq`], [`cpu`] and
 //! [`alloc`], which carry SAFETY comments.
+#![deny(unsafe_code)]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -14,12 +15,15 @@
     clippy::use_self
 )]
 
+#[allow(unsafe_code)]
 pub mod alloc;
 pub mod cli;
 pub mod copy_data;
+#[allow(unsafe_code)]
 pub mod cpu;
 pub mod driver;
 pub mod env;
+#[allow(unsafe_code)]
 pub mod libpq;
 pub mod machine;
 pub mod measure;

@@ -19,6 +19,9 @@ use crate::{BenchError, Driver, Outcome};
 /// The SQL of the point and pipelined workloads.
 pub const SELECT_INT4: &str = "SELECT $1::int4";
 
+/// Runs a workload once for one driver.
+type RunOnce = dyn Fn(Driver, &BenchEnv) -> Result<Outcome, BenchError>;
+
 /// One workload: a table row.
 pub struct Workload {
     /// Its name in the tables and on the command line.
@@ -27,7 +30,7 @@ pub struct Workload {
     pub unit: &'static str,
     /// One line on what it measures.
     pub about: String,
-    run: Box<dyn Fn(Driver, &BenchEnv) -> Result<Outcome, BenchError>>,
+    run: Box<RunOnce>,
 }
 
 impl std::fmt::Debug for Workload {
