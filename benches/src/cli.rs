@@ -1,0 +1,169 @@
+//! The bench binary's command line.
+//!
+//! Owns: parsing `--quick | --full`, `--only NAME`, `--drivers a,b`,
+//! `--rounds N`, `--out DIR`. Must not: run anything.
+
+use std::path::PathBuf;
+
+use crate::{BenchError, Driver, Mode};
+
+/// What to run and where to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Quick or full sizes.
+    pub mode: Mode,
+    /// Workload name prefixes to run; empty means all.
+    pub only: Vec<String>,
+    /// Drivers to run.
+    pub drivers: Vec<Driver>,
+    /// Rounds, when not the mode's.
+    pub rounds: Option<usize>,
+    /// Where `latest.md` and `latest.json` go; `None` writes nothing.
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The usage text.
+pub const USAGE: &str = "usage: pgline-bench [--quick|--full] [--only NAME]... \
+[--drivers pgline,libpq,tokio-postgres] [--rounds N] [--out DIR | --no-write]";
+
+impl Options {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, BenchError> {
+        let mut options = Self {
+            mode: Mode::Quick,
+            only: Vec::new(),
+            drivers: Driver::ALL.to_vec(),
+            rounds: None,
+            out_dir: Some(PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/results"
+            ))),
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| BenchError::new(format!("{name} needs a value\n{USAGE}")))
+            };
+            match arg.as_str() {
+                "--quick" => options.mode = Mode::Quick,
+                "--full" => options.mode = Mode::Full,
+                "--only" => options.only.push(value("--only")?),
+                "--drivers" => options.drivers = parse_drivers(&value("--drivers")?)?,
+                "--rounds" => {
+                    let text = value("--rounds")?;
+                    let rounds = text
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| BenchError::new(format!("bad --rounds {text:?}")))?;
+                    options.rounds = Some(rounds);
+                }
+                "--out" => options.out_dir = Some(PathBuf::from(value("--out")?)),
+                "--no-write" => options.out_dir = None,
+                // Criterion-style flags cargo passes to bench binaries.
+                "--bench" => {}
+                other => {
+                    return Err(BenchError::new(format!(
+                        "unknown argument {other:?}\n{USAGE}"
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+
+    /// Whether workload `name` was asked for.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|prefix| name.starts_with(prefix.as_str()))
+    }
+
+    /// The rounds to run.
+    pub fn rounds(&self) -> usize {
+        self.rounds.unwrap_or(self.mode.rounds())
+    }
+}
+
+fn parse_drivers(text: &str) -> Result<Vec<Driver>, BenchError> {
+    let drivers = text
+        .split(',')
+        .map(|name| {
+            Driver::from_name(name.trim())
+                .ok_or_else(|| BenchError::new(format!("unknown driver {name:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if drivers.is_empty() {
+        return Err(BenchError::new("--drivers needs at least one driver"));
+    }
+    Ok(drivers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, BenchError> {
+        Options::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_are_quick_all_drivers_results_folder() {
+        let options = parse(&[]).unwrap();
+        assert_eq!(options.mode, Mode::Quick);
+        assert_eq!(options.drivers, Driver::ALL.to_vec());
+        assert_eq!(options.rounds(), 5);
+        assert!(options.out_dir.unwrap().ends_with("results"));
+        assert!(parse(&[]).unwrap().wants("anything"));
+    }
+
+    #[test]
+    fn every_flag() {
+        let options = parse(&[
+            "--full",
+            "--only",
+            "pipelined",
+            "--only",
+            "point",
+            "--drivers",
+            "pgline,libpq",
+            "--rounds",
+            "4",
+            "--no-write",
+        ])
+        .unwrap();
+        assert_eq!(options.mode, Mode::Full);
+        assert_eq!(options.drivers, vec![Driver::Pgline, Driver::Libpq]);
+        assert_eq!(options.rounds(), 4);
+        assert_eq!(options.out_dir, None);
+        assert!(options.wants("pipelined_256"));
+        assert!(options.wants("point_select"));
+        assert!(!options.wants("wide_result"));
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        assert!(
+            parse(&["--drivers", "jdbc"])
+                .unwrap_err()
+                .message()
+                .contains("jdbc")
+        );
+        assert!(
+            parse(&["--rounds", "0"])
+                .unwrap_err()
+                .message()
+                .contains("--rounds")
+        );
+        assert!(
+            parse(&["--only"])
+                .unwrap_err()
+                .message()
+                .contains("needs a value")
+        );
+        assert!(parse(&["--fast"]).unwrap_err().message().contains("--fast"));
+    }
+}

@@ -1,0 +1,51 @@
+//! Client CPU time of the bench process, from `getrusage(RUSAGE_SELF)`.
+//!
+//! Owns: reading user + system time. Must not: measure the server, which runs
+//! in other processes (that is why the process's own rusage is client CPU).
+
+use std::time::Duration;
+
+/// User plus system CPU time this process has used so far, all threads.
+pub fn process_cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is a valid, writable rusage; getrusage only writes it.
+    let code = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if code != 0 {
+        return Duration::ZERO;
+    }
+    // SAFETY: zero-initialised and filled by a successful getrusage.
+    let usage = unsafe { usage.assume_init() };
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(tv.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_counted_and_never_goes_back() {
+        let before = process_cpu_time();
+        let mut x = 0u64;
+        for i in 0..1_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let after = process_cpu_time();
+        assert!(after > Duration::ZERO);
+        assert!(after >= before, "{before:?} -> {after:?}");
+    }
+
+    #[test]
+    fn timeval_converts_seconds_and_micros() {
+        let tv = libc::timeval {
+            tv_sec: 2,
+            tv_usec: 500,
+        };
+        assert_eq!(timeval(tv), Duration::from_micros(2_000_500));
+    }
+}

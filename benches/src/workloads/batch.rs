@@ -1,0 +1,120 @@
+//! `batch_1000`: 1000 prepared `SELECT $1::int4` per explicit batch with one
+//! Sync per batch; throughput in queries.
+//!
+//! Owns: libpq's side (pipeline mode, one Sync per 1000), tokio-postgres's
+//! nearest equivalent (1000 concurrent futures; it has no explicit batch, so
+//! each query carries its own Sync), and [`pgline_batch`], which reports
+//! "not available" until pgline has an explicit pipeline API. Must not:
+//! report a number for a driver that cannot do the workload.
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use crate::env::{BenchEnv, Tls};
+use crate::libpq::{Int4Param, PqConn, ResultStatus};
+use crate::workloads::point_select::decode_int4;
+use crate::workloads::{
+    SELECT_INT4, Workload, check_sum, expected_sum, param, runtime, tokio_postgres_client,
+};
+use crate::{BenchError, Driver, Meter, Outcome};
+
+/// Statements per batch.
+pub const BATCH_SIZE: u64 = 1000;
+
+/// The workload.
+pub fn workload() -> Workload {
+    Workload::new(
+        format!("batch_{BATCH_SIZE}"),
+        "query",
+        format!("{BATCH_SIZE} prepared `SELECT $1::int4` per explicit batch, one Sync per batch"),
+        |driver, env| {
+            let batches = env.mode.batches();
+            match driver {
+                Driver::Pgline => pgline_batch(env, batches),
+                Driver::Libpq => libpq_batch(env, batches),
+                Driver::TokioPostgres => tokio_postgres_batch(env, batches),
+            }
+        },
+    )
+}
+
+/// pgline: no explicit pipeline (batch) API exists yet, so nothing is
+/// measured. Replace the body when it lands.
+pub fn pgline_batch(_env: &BenchEnv, _batches: u64) -> Result<Outcome, BenchError> {
+    Ok(Outcome::NotAvailable(
+        "pgline has no explicit batch API yet",
+    ))
+}
+
+/// libpq: pipeline mode, 1000 queries then one Sync, then every result.
+pub fn libpq_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError> {
+    let conn = PqConn::connect(&env.libpq_conninfo(Tls::Off))?;
+    conn.prepare_int4("batch", SELECT_INT4, 1)?;
+    conn.enter_pipeline_mode()?;
+    libpq_one_batch(&conn)?;
+    let meter = Meter::start();
+    for _ in 0..batches {
+        libpq_one_batch(&conn)?;
+    }
+    let sample = meter.stop(batches * BATCH_SIZE);
+    conn.exit_pipeline_mode()?;
+    Ok(Outcome::Measured(sample))
+}
+
+fn libpq_one_batch(conn: &PqConn) -> Result<(), BenchError> {
+    for i in 1..=BATCH_SIZE {
+        conn.send_prepared_int4(c"batch", Int4Param::new(param(i)))?;
+    }
+    conn.pipeline_sync()?;
+    conn.flush()?;
+    let mut sum = 0i64;
+    for _ in 0..BATCH_SIZE {
+        let result = conn
+            .next_result()
+            .ok_or_else(|| BenchError::new("libpq batch: missing result"))?
+            .expect_ok()?;
+        sum += i64::from(decode_int4(result.value(0, 0))?);
+        if conn.next_result().is_some() {
+            return Err(BenchError::new("libpq batch: more than one result"));
+        }
+    }
+    match conn.next_result().map(|r| r.status()) {
+        Some(ResultStatus::PipelineSync) => check_sum("libpq batch", sum, expected_sum(BATCH_SIZE)),
+        other => Err(BenchError::new(format!(
+            "libpq batch: expected the Sync, got {other:?}"
+        ))),
+    }
+}
+
+/// tokio-postgres: 1000 concurrent `query_one` futures per batch (each with
+/// its own Sync: tokio-postgres has no one-Sync batch of extended queries).
+pub fn tokio_postgres_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = tokio_postgres_client(env).await?;
+        let stmt = client.prepare(SELECT_INT4).await?;
+        tokio_postgres_one_batch(&client, &stmt).await?;
+        let meter = Meter::start();
+        for _ in 0..batches {
+            tokio_postgres_one_batch(&client, &stmt).await?;
+        }
+        Ok(Outcome::Measured(meter.stop(batches * BATCH_SIZE)))
+    })
+}
+
+async fn tokio_postgres_one_batch(
+    client: &tokio_postgres::Client,
+    stmt: &tokio_postgres::Statement,
+) -> Result<(), BenchError> {
+    let mut all: FuturesUnordered<_> = (1..=BATCH_SIZE)
+        .map(|i| async move {
+            let row = client.query_one(stmt, &[&param(i)]).await?;
+            Ok::<i64, BenchError>(i64::from(row.try_get::<_, i32>(0)?))
+        })
+        .collect();
+    let mut sum = 0i64;
+    while let Some(value) = all.next().await {
+        sum += value?;
+    }
+    check_sum("tokio-postgres batch", sum, expected_sum(BATCH_SIZE))
+}
