@@ -3,8 +3,8 @@
 //!
 //! Owns: libpq's side (pipeline mode, one Sync per 1000), tokio-postgres's
 //! nearest equivalent (1000 concurrent futures; it has no explicit batch, so
-//! each query carries its own Sync), and [`pgline_batch`], which reports
-//! "not available" until pgline has an explicit pipeline API. Must not:
+//! each query carries its own Sync), and pgline's explicit batch with one
+//! Sync. Must not:
 //! report a number for a driver that cannot do the workload.
 
 use futures_util::StreamExt;
@@ -14,7 +14,8 @@ use crate::env::{BenchEnv, Tls};
 use crate::libpq::{Int4Param, PqConn, ResultStatus};
 use crate::workloads::point_select::decode_int4;
 use crate::workloads::{
-    SELECT_INT4, Workload, check_sum, expected_sum, param, runtime, tokio_postgres_client,
+    SELECT_INT4, Workload, check_sum, expected_sum, param, pgline_client, runtime,
+    tokio_postgres_client,
 };
 use crate::{BenchError, Driver, Meter, Outcome};
 
@@ -38,12 +39,46 @@ pub fn workload() -> Workload {
     )
 }
 
-/// pgline: no explicit pipeline (batch) API exists yet, so nothing is
-/// measured. Replace the body when it lands.
-pub fn pgline_batch(_env: &BenchEnv, _batches: u64) -> Result<Outcome, BenchError> {
-    Ok(Outcome::NotAvailable(
-        "pgline has no explicit batch API yet",
-    ))
+/// pgline: an explicit batch of 1000 statements with one Sync
+/// (`Batch::run_atomic`), the statement prepared once through the cache.
+pub fn pgline_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = pgline_client(env).await?;
+        let values: Vec<i32> = (1..=BATCH_SIZE).map(param).collect();
+        pgline_one_batch(&client, &values).await?;
+        let meter = Meter::start();
+        for _ in 0..batches {
+            pgline_one_batch(&client, &values).await?;
+        }
+        let sample = meter.stop(batches * BATCH_SIZE);
+        client.close().await?;
+        Ok(Outcome::Measured(sample))
+    })
+}
+
+async fn pgline_one_batch(client: &pgline::Client, values: &[i32]) -> Result<(), BenchError> {
+    let params: Vec<[&(dyn pgline::types::Encode + Sync); 1]> =
+        values.iter().map(|v| [v as &(dyn pgline::types::Encode + Sync)]).collect();
+    let mut batch = client.batch();
+    for p in &params {
+        batch.push(SELECT_INT4, p);
+    }
+    let mut sum = 0i64;
+    for outcome in batch.run_atomic().await? {
+        match outcome {
+            pgline::StatementOutcome::Ran { rows, .. } => {
+                let row = rows
+                    .first()
+                    .ok_or_else(|| BenchError::new("pgline batch: a statement returned no row"))?;
+                sum += i64::from(row.get::<i32>(0)?);
+            }
+            other => {
+                return Err(BenchError::new(format!("pgline batch: {other:?}")));
+            }
+        }
+    }
+    check_sum("pgline batch", sum, expected_sum(BATCH_SIZE))
 }
 
 /// libpq: pipeline mode, 1000 queries then one Sync, then every result.

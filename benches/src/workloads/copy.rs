@@ -1,9 +1,7 @@
 //! `copy_in_*` and `copy_out_*`: N rows of `(int4, text, timestamptz)` by
 //! COPY, text and binary; rows/s.
 //!
-//! Owns: one function per driver and direction. pgline's COPY arrives in a
-//! later issue: [`pgline_copy_in`] and [`pgline_copy_out`] report "not
-//! available" until then. Every driver sends the same bytes, made by
+//! Owns: one function per driver and direction. Every driver sends the same bytes, made by
 //! [`CopyInEncoder`] inside the measured time, and reads COPY OUT data as raw
 //! chunks (rows counted, not parsed). Must not: measure the TRUNCATE that
 //! precedes each COPY IN.
@@ -14,10 +12,8 @@ use futures_util::{SinkExt, TryStreamExt};
 use crate::copy_data::{CHUNK_BYTES, CopyFormat, CopyInEncoder, TRUNCATE, count_text_rows};
 use crate::env::{BenchEnv, Tls};
 use crate::libpq::{PqConn, ResultStatus};
-use crate::workloads::{Workload, runtime, tokio_postgres_client};
+use crate::workloads::{Workload, pgline_client, runtime, tokio_postgres_client};
 use crate::{BenchError, Driver, Meter, Outcome};
-
-const PGLINE_NO_COPY: &str = "pgline's COPY arrives in a later issue";
 
 /// The COPY IN workload in `format`.
 pub fn copy_in_workload(format: CopyFormat) -> Workload {
@@ -59,22 +55,46 @@ pub fn copy_out_workload(format: CopyFormat) -> Workload {
     )
 }
 
-/// pgline: not available yet.
-pub fn pgline_copy_in(
-    _env: &BenchEnv,
-    _format: CopyFormat,
-    _rows: u64,
-) -> Result<Outcome, BenchError> {
-    Ok(Outcome::NotAvailable(PGLINE_NO_COPY))
+/// pgline: `CopyInSink::send` of 64 KiB chunks (the same bytes as the
+/// other drivers).
+pub fn pgline_copy_in(env: &BenchEnv, format: CopyFormat, rows: u64) -> Result<Outcome, BenchError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = pgline_client(env).await?;
+        client.batch_execute(TRUNCATE).await?;
+        let meter = Meter::start();
+        let mut sink = client.copy_in(format.copy_in_sql()).await?;
+        let mut encoder = CopyInEncoder::new(format, rows);
+        let mut buf = Vec::with_capacity(CHUNK_BYTES + 256);
+        while encoder.next_chunk(&mut buf) {
+            sink.send(&buf).await?;
+        }
+        let stored = sink.finish().await?;
+        let sample = meter.stop(rows);
+        if stored != rows {
+            return Err(BenchError::new(format!(
+                "pgline COPY IN stored {stored} rows, expected {rows}"
+            )));
+        }
+        Ok(Outcome::Measured(sample))
+    })
 }
 
-/// pgline: not available yet.
-pub fn pgline_copy_out(
-    _env: &BenchEnv,
-    _format: CopyFormat,
-    _rows: u64,
-) -> Result<Outcome, BenchError> {
-    Ok(Outcome::NotAvailable(PGLINE_NO_COPY))
+/// pgline: the `CopyOutStream` of zero-copy chunks.
+pub fn pgline_copy_out(env: &BenchEnv, format: CopyFormat, rows: u64) -> Result<Outcome, BenchError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = pgline_client(env).await?;
+        let meter = Meter::start();
+        let mut stream = client.copy_out(&format.copy_out_sql(rows)).await?;
+        let mut counter = RowCounter::new(format);
+        while let Some(chunk) = stream.next().await {
+            counter.add(&chunk?);
+        }
+        let sample = meter.stop(rows);
+        counter.check("pgline copy_out", rows)?;
+        Ok(Outcome::Measured(sample))
+    })
 }
 
 /// libpq: `PQputCopyData` of 64 KiB chunks.

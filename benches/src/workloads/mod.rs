@@ -8,6 +8,7 @@ pub mod connect;
 pub mod copy;
 pub mod pipelined;
 pub mod point_select;
+pub mod pool;
 pub mod statement_cache;
 pub mod wide_result;
 
@@ -80,6 +81,8 @@ pub fn all() -> Vec<Workload> {
     list.push(connect::workload(Tls::On));
     list.push(statement_cache::prepared_workload());
     list.push(statement_cache::unprepared_workload());
+    list.push(pool::acquire_workload());
+    list.push(pool::contended_workload());
     list
 }
 

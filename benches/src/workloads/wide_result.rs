@@ -1,8 +1,7 @@
 //! `wide_result`: fetch `SELECT i, i::text, now() FROM generate_series(1, N) i`
 //! (N = 1,000,000 in full mode) and touch every field, in binary; rows/s.
 //!
-//! Owns: one function per driver. pgline's [`pgline_wide_result`] uses the
-//! materialised `Client::query` until the streaming API lands; libpq
+//! Owns: one function per driver. pgline streams with `query_stream`; libpq
 //! materialises one binary result (`PQexecParams`); tokio-postgres streams
 //! with `query_raw`. Must not: skip fields; every driver decodes the int4,
 //! borrows the text and reads the timestamptz's 8 bytes.
@@ -78,8 +77,7 @@ pub fn timestamp_micros(raw: Option<&[u8]>) -> Result<i64, BenchError> {
         .ok_or_else(|| BenchError::new("not a binary timestamptz"))
 }
 
-/// pgline: the materialised `Client::query`. Switch to the streaming API
-/// (`query_stream`) when it lands.
+/// pgline: rows streamed with `Client::query_stream`, as they arrive.
 pub fn pgline_wide_result(env: &BenchEnv, rows: u64) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
     let sql = wide_sql(rows);
@@ -88,7 +86,9 @@ pub fn pgline_wide_result(env: &BenchEnv, rows: u64) -> Result<Outcome, BenchErr
         client.query(wide_sql(10).as_str(), &[]).await?;
         let meter = Meter::start();
         let mut touched = Touched::default();
-        for row in client.query(sql.as_str(), &[]).await? {
+        let mut stream = client.query_stream(sql.as_str(), &[]).await?;
+        while let Some(row) = stream.next().await {
+            let row = row?;
             let micros = timestamp_micros(row.raw(2))?;
             touched.add(row.get::<i32>(0)?, row.get::<&str>(1)?, micros);
         }
