@@ -90,13 +90,20 @@ impl std::fmt::Debug for Batch<'_> {
     }
 }
 
-/// A statement ready to encode: its name (`""` for unnamed), parameter
-/// types, known columns, and whether it must be parsed in the batch.
-struct Planned {
-    name: String,
-    types: Vec<Type>,
-    columns: Option<Arc<[Column]>>,
-    parse_sql: Option<String>,
+/// A statement ready to encode: a prepared one (name, types and columns
+/// known), or SQL to parse as the unnamed statement with these types.
+enum Planned<'a> {
+    Prepared(Statement),
+    Unnamed { sql: &'a str, types: Vec<Type> },
+}
+
+impl Planned<'_> {
+    fn columns(&self) -> Option<&Arc<[Column]>> {
+        match self {
+            Self::Prepared(stmt) => Some(stmt.columns_arc()),
+            Self::Unnamed { .. } => None,
+        }
+    }
 }
 
 impl Client {
@@ -146,7 +153,7 @@ impl<'a> Batch<'a> {
         self.run(false).await
     }
 
-    async fn plan(&self) -> Result<Vec<Planned>, Error> {
+    async fn plan(&self) -> Result<Vec<Planned<'a>>, Error> {
         let client = self.client;
         let cached = client.inner.cache_mode == StatementCacheMode::Named
             && client
@@ -155,17 +162,29 @@ impl<'a> Batch<'a> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .enabled();
-        let mut plans = Vec::with_capacity(self.entries.len());
+        let mut plans: Vec<Planned<'a>> = Vec::with_capacity(self.entries.len());
+        let mut last_sql: Option<&str> = None;
         for entry in &self.entries {
             let plan = match entry.statement {
-                sealed::Kind::Prepared(stmt) => planned(stmt),
-                sealed::Kind::Sql(sql) if cached => planned(&client.cached_statement(sql).await?.1),
-                sealed::Kind::Sql(sql) => Planned {
-                    name: String::new(),
+                sealed::Kind::Prepared(stmt) => Planned::Prepared(stmt.clone()),
+                sealed::Kind::Sql(sql) if cached => {
+                    // Consecutive statements with the same SQL share one
+                    // lookup.
+                    match plans.last() {
+                        Some(Planned::Prepared(prev)) if last_sql == Some(sql) => {
+                            Planned::Prepared(Statement::clone(prev))
+                        }
+                        _ => Planned::Prepared(client.cached_statement(sql).await?.1),
+                    }
+                }
+                sealed::Kind::Sql(sql) => Planned::Unnamed {
+                    sql,
                     types: entry.params.iter().map(|p| p.preferred_type()).collect(),
-                    columns: None,
-                    parse_sql: Some(sql.to_owned()),
                 },
+            };
+            last_sql = match entry.statement {
+                sealed::Kind::Sql(sql) => Some(sql),
+                sealed::Kind::Prepared(_) => None,
             };
             plans.push(plan);
         }
@@ -204,7 +223,7 @@ impl<'a> Batch<'a> {
                             });
                         }
                         BackendMessage::BindComplete => {
-                            current = plans.get(i).and_then(|p| p.columns.clone());
+                            current = plans.get(i).and_then(|p| p.columns().cloned());
                         }
                         BackendMessage::RowDescription(d) => current = Some(columns(&d)),
                         BackendMessage::DataRow(data) => {
@@ -242,35 +261,24 @@ impl<'a> Batch<'a> {
     }
 }
 
-fn planned(stmt: &Statement) -> Planned {
-    Planned {
-        name: stmt.name().to_owned(),
-        types: stmt.params().to_vec(),
-        columns: Some(stmt.columns_arc().clone()),
-        parse_sql: None,
-    }
-}
-
 fn encode(
     out: &mut BytesMut,
-    plans: &[Planned],
+    plans: &[Planned<'_>],
     entries: &[Entry<'_>],
     sync_each: bool,
 ) -> Result<(), Error> {
     let last = plans.len() - 1;
     for (i, (plan, entry)) in plans.iter().zip(entries).enumerate() {
-        if let Some(sql) = &plan.parse_sql {
-            encode_unnamed_parse(out, sql, &plan.types)?;
-        }
         let sync = sync_each || i == last;
-        encode_bind_execute(
-            out,
-            &plan.name,
-            &plan.types,
-            entry.params,
-            plan.columns.is_none(),
-            sync,
-        )?;
+        match plan {
+            Planned::Prepared(stmt) => {
+                encode_bind_execute(out, stmt.name(), stmt.params(), entry.params, false, sync)?;
+            }
+            Planned::Unnamed { sql, types } => {
+                encode_unnamed_parse(out, sql, types)?;
+                encode_bind_execute(out, "", types, entry.params, true, sync)?;
+            }
+        }
     }
     Ok(())
 }

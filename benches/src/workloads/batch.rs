@@ -58,8 +58,10 @@ pub fn pgline_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError>
 }
 
 async fn pgline_one_batch(client: &pgline::Client, values: &[i32]) -> Result<(), BenchError> {
-    let params: Vec<[&(dyn pgline::types::Encode + Sync); 1]> =
-        values.iter().map(|v| [v as &(dyn pgline::types::Encode + Sync)]).collect();
+    let params: Vec<[&(dyn pgline::types::Encode + Sync); 1]> = values
+        .iter()
+        .map(|v| [v as &(dyn pgline::types::Encode + Sync)])
+        .collect();
     let mut batch = client.batch();
     for p in &params {
         batch.push(SELECT_INT4, p);

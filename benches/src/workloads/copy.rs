@@ -57,7 +57,11 @@ pub fn copy_out_workload(format: CopyFormat) -> Workload {
 
 /// pgline: `CopyInSink::send` of 64 KiB chunks (the same bytes as the
 /// other drivers).
-pub fn pgline_copy_in(env: &BenchEnv, format: CopyFormat, rows: u64) -> Result<Outcome, BenchError> {
+pub fn pgline_copy_in(
+    env: &BenchEnv,
+    format: CopyFormat,
+    rows: u64,
+) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
         let client = pgline_client(env).await?;
@@ -81,7 +85,11 @@ pub fn pgline_copy_in(env: &BenchEnv, format: CopyFormat, rows: u64) -> Result<O
 }
 
 /// pgline: the `CopyOutStream` of zero-copy chunks.
-pub fn pgline_copy_out(env: &BenchEnv, format: CopyFormat, rows: u64) -> Result<Outcome, BenchError> {
+pub fn pgline_copy_out(
+    env: &BenchEnv,
+    format: CopyFormat,
+    rows: u64,
+) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
         let client = pgline_client(env).await?;

@@ -110,11 +110,19 @@ pub fn deadpool_acquire(env: &BenchEnv, ops: u64) -> Result<Outcome, BenchError>
     runtime()?.block_on(async {
         let pool = deadpool(env)?;
         for _ in 0..100 {
-            drop(pool.get().await.map_err(|e| BenchError::new(e.to_string()))?);
+            drop(
+                pool.get()
+                    .await
+                    .map_err(|e| BenchError::new(e.to_string()))?,
+            );
         }
         let meter = Meter::start();
         for _ in 0..ops {
-            drop(pool.get().await.map_err(|e| BenchError::new(e.to_string()))?);
+            drop(
+                pool.get()
+                    .await
+                    .map_err(|e| BenchError::new(e.to_string()))?,
+            );
         }
         Ok(Outcome::Measured(meter.stop(ops)))
     })
@@ -173,7 +181,10 @@ pub fn deadpool_contended(env: &BenchEnv, ops: u64) -> Result<Outcome, BenchErro
                         let mut sum = 0i64;
                         for i in 0..per_task {
                             let n = param(t * per_task + i + 1);
-                            let client = pool.get().await.map_err(|e| BenchError::new(e.to_string()))?;
+                            let client = pool
+                                .get()
+                                .await
+                                .map_err(|e| BenchError::new(e.to_string()))?;
                             let stmt = client.prepare_cached(SELECT_INT4).await?;
                             let row = client.query_one(&stmt, &[&n]).await?;
                             sum += i64::from(row.try_get::<_, i32>(0)?);
