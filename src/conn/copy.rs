@@ -37,6 +37,11 @@ use crate::proto::{BackendMessage, Format, frontend};
 /// CopyData message.
 const CHUNK: usize = 64 * 1024;
 
+/// Progress watchers of COPY IN are told after this many more bytes.
+const PROGRESS_BYTES: u64 = 64 * 1024;
+/// Progress watchers of COPY OUT are told after this many more rows.
+const PROGRESS_ROWS: u64 = 256;
+
 /// How far a COPY has got, readable while it runs (e.g. for a progress bar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CopyProgress {
@@ -206,8 +211,12 @@ impl CopyInSink {
     }
 
     fn count(&mut self, bytes: usize) {
+        let before = self.current.bytes;
         self.current.bytes += bytes as u64;
-        self.progress.send_replace(self.current);
+        // Watchers are told every 64 KiB, not every write.
+        if before / PROGRESS_BYTES != self.current.bytes / PROGRESS_BYTES {
+            self.progress.send_replace(self.current);
+        }
     }
 
     async fn flush_gathered(&mut self) -> Result<(), Error> {
@@ -288,6 +297,7 @@ impl CopyInSink {
     /// Ends the data (CopyDone) and returns the number of rows copied.
     pub async fn finish(mut self) -> Result<u64, Error> {
         self.flush_gathered().await?;
+        self.progress.send_replace(self.current);
         self.server_error()?;
         self.client.shared().copy_end(frontend::copy_done);
         let mut responses = self
@@ -418,13 +428,17 @@ impl CopyOutStream {
                     let bytes = data.into_bytes();
                     self.current.rows += 1;
                     self.current.bytes += bytes.len() as u64;
-                    self.progress.send_replace(self.current);
+                    // Watchers are told every 256 rows (and at the end).
+                    if self.current.rows % PROGRESS_ROWS == 0 {
+                        self.progress.send_replace(self.current);
+                    }
                     return Poll::Ready(Some(Ok(bytes)));
                 }
                 BackendMessage::CopyDone => {}
                 BackendMessage::CommandComplete(c) => self.rows_affected = c.rows(),
                 BackendMessage::ReadyForQuery(_) => {
                     self.responses = None;
+                    self.progress.send_replace(self.current);
                     return Poll::Ready(None);
                 }
                 other => {

@@ -30,7 +30,16 @@ use super::slot::{Push, RequestKind, Slot};
 use super::socket::Socket;
 use crate::proto::{BackendMessage, FrameSplitter, frontend};
 
+/// Room reserved for a read at first; it doubles while reads fill it (a
+/// large result streaming in) up to [`READ_CHUNK_MAX`], and falls back when
+/// they do not. The cap stays under glibc's mmap threshold (128 KiB): larger
+/// buffers are mapped and unmapped each time, and their page faults cost
+/// more than the reads they save.
 const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK_MAX: usize = 64 * 1024;
+
+/// Messages handed to a slot at once, at most.
+const BATCH_MAX: usize = 512;
 
 /// The driver's state; [`Driver::run`] is spawned as a task.
 pub(crate) struct Driver {
@@ -41,6 +50,10 @@ pub(crate) struct Driver {
     splitter: FrameSplitter,
     shared: Arc<Shared>,
     done: watch::Sender<bool>,
+    /// The current read size (adaptive).
+    read_chunk: usize,
+    /// Messages decoded but not yet handed to their requests' slots.
+    batch: VecDeque<BackendMessage>,
     /// Reading is paused until the oldest request's caller catches up.
     paused: bool,
     /// Terminate has been queued.
@@ -80,6 +93,8 @@ impl Driver {
             splitter,
             shared,
             done,
+            batch: VecDeque::new(),
+            read_chunk: READ_CHUNK,
             paused: false,
             terminate_sent: false,
         }
@@ -180,15 +195,23 @@ impl Driver {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
-            self.read_buf.reserve(READ_CHUNK);
+        if self.read_buf.capacity() - self.read_buf.len() < self.read_chunk / 4 {
+            self.read_buf.reserve(self.read_chunk);
         }
+        let room = self.read_buf.capacity() - self.read_buf.len();
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.socket), cx, &mut self.read_buf) {
             Poll::Ready(Ok(0)) => Poll::Ready(Err("the server closed the connection".into())),
             Poll::Ready(Ok(n)) => {
                 let counters = &self.shared.counters;
                 Counters::add(&counters.socket_reads, 1);
                 Counters::add(&counters.bytes_read, n as u64);
+                self.read_chunk = if n == room {
+                    (self.read_chunk * 2).min(READ_CHUNK_MAX)
+                } else if n < room / 8 {
+                    READ_CHUNK
+                } else {
+                    self.read_chunk
+                };
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(format!("reading from the server failed: {e}"))),
@@ -205,30 +228,66 @@ impl Driver {
                 _ => self.paused = false,
             }
         }
+        if self.flush(cx)? == Push::Full {
+            self.paused = true;
+            return Ok(());
+        }
         loop {
             let frame = match self.splitter.split(&mut self.read_buf) {
                 Ok(Some(frame)) => frame,
-                Ok(None) => return Ok(()),
+                Ok(None) => break,
                 Err(e) => return Err(format!("protocol error: {e}")),
             };
             let message =
                 BackendMessage::parse(frame).map_err(|e| format!("protocol error: {e}"))?;
-            if self.route(message, cx)? == Push::Full {
+            self.route(message, cx)?;
+            if self.batch.len() >= BATCH_MAX && self.flush(cx)? == Push::Full {
                 self.paused = true;
                 return Ok(());
             }
         }
+        if self.flush(cx)? == Push::Full {
+            self.paused = true;
+        }
+        Ok(())
     }
 
-    fn route(&mut self, message: BackendMessage, cx: &Context<'_>) -> Result<Push, String> {
+    /// Hands the batched messages to their requests, oldest first.
+    fn flush(&mut self, cx: &Context<'_>) -> Result<Push, String> {
+        while !self.batch.is_empty() {
+            let Some(slot) = self.in_flight.front() else {
+                let message = self.batch.pop_front();
+                return Err(match message {
+                    Some(BackendMessage::ErrorResponse(fields)) => {
+                        format!("the server ended the session: {}", fields.to_db_error())
+                    }
+                    other => format!(
+                        "protocol error: the server sent {} when no request was waiting",
+                        other.as_ref().map_or("a message", BackendMessage::name)
+                    ),
+                });
+            };
+            let (done, push) = slot.push_batch(&mut self.batch, cx);
+            if done {
+                self.in_flight.pop_front();
+                self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+            }
+            if push == Push::Full {
+                return Ok(Push::Full);
+            }
+        }
+        Ok(Push::Accepted)
+    }
+
+    fn route(&mut self, message: BackendMessage, cx: &Context<'_>) -> Result<(), String> {
         match message {
             BackendMessage::ParameterStatus(status) => {
                 self.shared.set_parameter(status.name(), status.value());
-                return Ok(Push::Accepted);
+                return Ok(());
             }
             BackendMessage::NoticeResponse(fields) => {
                 self.shared.notice(&fields.to_db_error());
-                return Ok(Push::Accepted);
+                return Ok(());
             }
             BackendMessage::NotificationResponse(n) => {
                 self.shared.notify(Notification::new(
@@ -236,39 +295,35 @@ impl Driver {
                     n.channel().to_owned(),
                     n.payload().to_owned(),
                 ));
-                return Ok(Push::Accepted);
+                return Ok(());
             }
-            _ => {}
-        }
-        let Some(slot) = self.in_flight.front() else {
-            return Err(match message {
-                BackendMessage::ErrorResponse(fields) => {
-                    format!("the server ended the session: {}", fields.to_db_error())
-                }
-                other => format!(
-                    "protocol error: the server sent {} when no request was waiting",
-                    other.name()
-                ),
-            });
-        };
-        match &message {
-            BackendMessage::ReadyForQuery(status) => self.shared.set_transaction_status(*status),
-            BackendMessage::CopyInResponse(_) if slot.kind() != RequestKind::Copy => {
-                // No request of this layer streams COPY data: refuse at once,
-                // or the server would wait for data forever and every later
-                // request would hang. The server ignores Sync in copy-in
-                // mode, so an extended request's own Sync was spent: send
-                // another for the error to end with a ReadyForQuery.
-                frontend::copy_fail(
-                    &mut self.write_buf,
-                    "COPY FROM STDIN is not supported by this call",
-                )
-                .map_err(|e| format!("protocol error: {e}"))?;
-                if slot.kind() == RequestKind::Extended {
-                    frontend::sync(&mut self.write_buf);
+            BackendMessage::ReadyForQuery(status) => self.shared.set_transaction_status(status),
+            BackendMessage::CopyInResponse(_) => {
+                // The decision depends on the request this message is for:
+                // deliver what precedes it first, so that is the front one.
+                self.flush(cx)?;
+                let slot = self
+                    .in_flight
+                    .front()
+                    .ok_or("protocol error: CopyInResponse when no request was waiting")?;
+                if slot.kind() != RequestKind::Copy {
+                    // No request of this kind streams COPY data: refuse at
+                    // once, or the server would wait for data forever and
+                    // every later request would hang. The server ignores
+                    // Sync in copy-in mode, so an extended request's own
+                    // Sync was spent: send another for the error to end
+                    // with a ReadyForQuery.
+                    frontend::copy_fail(
+                        &mut self.write_buf,
+                        "COPY FROM STDIN is not supported by this call",
+                    )
+                    .map_err(|e| format!("protocol error: {e}"))?;
+                    if slot.kind() == RequestKind::Extended {
+                        frontend::sync(&mut self.write_buf);
+                    }
                 }
             }
-            BackendMessage::CommandComplete(c)
+            BackendMessage::CommandComplete(ref c)
                 if matches!(c.tag(), "DISCARD ALL" | "DEALLOCATE ALL") =>
             {
                 // The server dropped every prepared statement.
@@ -280,12 +335,8 @@ impl Driver {
             }
             _ => {}
         }
-        let (done, push) = slot.push(message, cx);
-        if done {
-            self.in_flight.pop_front();
-            self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-        }
-        Ok(push)
+        self.batch.push_back(message);
+        Ok(())
     }
 
     fn poll_terminate(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {

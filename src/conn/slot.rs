@@ -17,9 +17,20 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::proto::BackendMessage;
 
 /// Messages queued in a slot before the driver stops reading the socket.
-pub(crate) const SLOT_HIGH_WATER: usize = 256;
-/// Queue length under which a paused driver is woken again.
-const SLOT_LOW_WATER: usize = SLOT_HIGH_WATER / 4;
+pub(crate) const SLOT_HIGH_WATER: usize = 1024;
+/// Bytes of row or COPY data queued in a slot before the driver stops
+/// reading the socket (so a few huge rows are bounded too).
+pub(crate) const SLOT_HIGH_WATER_BYTES: usize = 4 << 20;
+
+/// The payload size a message holds on to (rows and COPY data; others are
+/// small).
+fn payload_size(message: &BackendMessage) -> usize {
+    match message {
+        BackendMessage::DataRow(row) => row.body().len(),
+        BackendMessage::CopyData(data) => data.data().len(),
+        _ => 0,
+    }
+}
 
 /// What the driver should do after handing over a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +52,8 @@ pub(crate) enum Pop {
 #[derive(Debug, Default)]
 struct State {
     messages: VecDeque<BackendMessage>,
+    /// Payload bytes in `messages`.
+    bytes: usize,
     waker: Option<Waker>,
     driver_waker: Option<Waker>,
     /// ReadyForQuery messages still expected.
@@ -68,14 +81,23 @@ pub(crate) enum RequestKind {
 }
 
 /// A request's responses, shared by the driver and the caller.
+///
+/// The driver hands messages over in batches (one lock per batch); the
+/// caller takes everything queued at once into `taken`, its own side, and
+/// pops from there without touching the driver's lock.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     state: Mutex<State>,
+    taken: Mutex<VecDeque<BackendMessage>>,
 }
 
 impl Slot {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn taken_lock(&self) -> MutexGuard<'_, VecDeque<BackendMessage>> {
+        self.taken.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Prepares a (new or reused) slot for a request ending after `ready`
@@ -86,9 +108,11 @@ impl Slot {
         permit: Option<OwnedSemaphorePermit>,
         kind: RequestKind,
     ) {
+        self.taken_lock().clear();
         let mut s = self.lock();
         s.kind = kind;
         s.messages.clear();
+        s.bytes = 0;
         s.waker = None;
         s.driver_waker = None;
         s.ready_left = ready;
@@ -97,23 +121,34 @@ impl Slot {
         s.permit = permit;
     }
 
-    /// Driver side: hands over one message. Returns whether the request is
-    /// now complete (its last ReadyForQuery arrived) and whether to pause.
-    pub(crate) fn push(&self, message: BackendMessage, cx: &Context<'_>) -> (bool, Push) {
+    /// Driver side: hands over messages from the front of `batch` until the
+    /// request's last ReadyForQuery (what follows it stays in `batch` for
+    /// the next request). Returns whether the request is complete and
+    /// whether to pause reading. The caller is woken once per batch.
+    pub(crate) fn push_batch(
+        &self,
+        batch: &mut VecDeque<BackendMessage>,
+        cx: &Context<'_>,
+    ) -> (bool, Push) {
         let mut s = self.lock();
-        let ready = matches!(message, BackendMessage::ReadyForQuery(_));
-        if !s.abandoned {
-            s.messages.push_back(message);
-        }
         let mut done = false;
-        if ready {
-            s.ready_left = s.ready_left.saturating_sub(1);
-            if s.ready_left == 0 {
-                done = true;
-                s.permit = None;
+        while let Some(message) = batch.pop_front() {
+            let ready = matches!(message, BackendMessage::ReadyForQuery(_));
+            if !s.abandoned {
+                s.bytes += payload_size(&message);
+                s.messages.push_back(message);
+            }
+            if ready {
+                s.ready_left = s.ready_left.saturating_sub(1);
+                if s.ready_left == 0 {
+                    done = true;
+                    s.permit = None;
+                    break;
+                }
             }
         }
-        let push = if !s.abandoned && !done && s.messages.len() >= SLOT_HIGH_WATER {
+        let full = s.messages.len() >= SLOT_HIGH_WATER || s.bytes >= SLOT_HIGH_WATER_BYTES;
+        let push = if !s.abandoned && !done && full {
             s.driver_waker = Some(cx.waker().clone());
             Push::Full
         } else {
@@ -130,7 +165,7 @@ impl Slot {
     /// paused); registers the driver to be woken when it catches up.
     pub(crate) fn still_full(&self, cx: &Context<'_>) -> bool {
         let mut s = self.lock();
-        if s.abandoned || s.messages.len() < SLOT_HIGH_WATER {
+        if s.abandoned || (s.messages.len() < SLOT_HIGH_WATER && s.bytes < SLOT_HIGH_WATER_BYTES) {
             return false;
         }
         s.driver_waker = Some(cx.waker().clone());
@@ -156,18 +191,24 @@ impl Slot {
 
     /// Caller side: the next message, waiting for it if needed.
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Pop> {
+        let mut taken = self.taken_lock();
+        if let Some(message) = taken.pop_front() {
+            return Poll::Ready(Pop::Message(message));
+        }
         let mut s = self.lock();
-        if let Some(message) = s.messages.pop_front() {
-            let wake_driver = if s.messages.len() <= SLOT_LOW_WATER {
-                s.driver_waker.take()
-            } else {
-                None
-            };
+        if !s.messages.is_empty() {
+            // Take the whole queue (the empty one goes back to the driver).
+            std::mem::swap(&mut s.messages, &mut *taken);
+            s.bytes = 0;
+            let wake_driver = s.driver_waker.take();
             drop(s);
             if let Some(w) = wake_driver {
                 w.wake();
             }
-            return Poll::Ready(Pop::Message(message));
+            if let Some(message) = taken.pop_front() {
+                return Poll::Ready(Pop::Message(message));
+            }
+            return Poll::Pending;
         }
         if s.closed {
             return Poll::Ready(Pop::Closed);
@@ -182,9 +223,11 @@ impl Slot {
     /// Caller side: the caller stops listening. Returns whether the request
     /// was complete (so the slot can be reused).
     pub(crate) fn abandon(&self) -> bool {
+        self.taken_lock().clear();
         let mut s = self.lock();
         s.abandoned = true;
         s.messages.clear();
+        s.bytes = 0;
         s.waker = None;
         let complete = s.ready_left == 0 || s.closed;
         let driver = s.driver_waker.take();
