@@ -172,11 +172,14 @@ impl Transcript {
     /// The client nonce of the SCRAM exchange, from the
     /// SASLInitialResponse (`p` with `mechanism\0 len n,,n=,r=<nonce>`).
     pub fn scram_client_nonce(&self) -> Option<String> {
-        self.messages.iter().filter(|m| m.tag == b'p').find_map(|m| {
-            let text = String::from_utf8_lossy(&m.body).into_owned();
-            let (_, nonce) = text.split_once(",r=")?;
-            Some(nonce.to_owned())
-        })
+        self.messages
+            .iter()
+            .filter(|m| m.tag == b'p')
+            .find_map(|m| {
+                let text = String::from_utf8_lossy(&m.body).into_owned();
+                let (_, nonce) = text.split_once(",r=")?;
+                Some(nonce.to_owned())
+            })
     }
 }
 

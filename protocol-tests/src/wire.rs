@@ -163,7 +163,12 @@ pub fn bind_complete() -> Vec<u8> {
 /// message.
 pub fn error_fields(tag: u8, severity: &str, code: &str, text: &str) -> Vec<u8> {
     let mut body = Vec::new();
-    for (kind, value) in [(b'S', severity), (b'V', severity), (b'C', code), (b'M', text)] {
+    for (kind, value) in [
+        (b'S', severity),
+        (b'V', severity),
+        (b'C', code),
+        (b'M', text),
+    ] {
         body.push(kind);
         cstr(&mut body, value);
     }
@@ -260,7 +265,10 @@ async fn read_body(r: &mut (impl AsyncRead + Unpin), declared: u32) -> std::io::
 }
 
 /// Fills `buf`; `Ok(false)` if the stream ended before the first byte.
-async fn read_exact_or_eof(r: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> std::io::Result<bool> {
+async fn read_exact_or_eof(
+    r: &mut (impl AsyncRead + Unpin),
+    buf: &mut [u8],
+) -> std::io::Result<bool> {
     let mut filled = 0;
     while filled < buf.len() {
         let n = r.read(&mut buf[filled..]).await?;
@@ -335,7 +343,10 @@ mod tests {
         assert_eq!(messages[0].request_code(), Some(80_877_103));
         assert_eq!(messages[1].request_code(), Some(0x0003_0000));
         assert_eq!(messages[2].tag, b'Q');
-        let rebuilt: Vec<u8> = messages.iter().flat_map(FrontendMessage::to_bytes).collect();
+        let rebuilt: Vec<u8> = messages
+            .iter()
+            .flat_map(FrontendMessage::to_bytes)
+            .collect();
         assert_eq!(rebuilt, stream);
     }
 }

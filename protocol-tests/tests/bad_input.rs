@@ -65,7 +65,10 @@ fn broken<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>, kinds: 
         "got {:?} ({err}), expected one of {kinds:?}",
         err.kind()
     );
-    assert!(client.is_closed(), "the connection must be marked broken after: {err}");
+    assert!(
+        client.is_closed(),
+        "the connection must be marked broken after: {err}"
+    );
 }
 
 const BROKEN: &[ErrorKind] = &[ErrorKind::Protocol, ErrorKind::Closed, ErrorKind::Io];
@@ -82,7 +85,10 @@ fn protocol_broken<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>
         err.kind()
     );
     assert!(err.to_string().contains("protocol error"), "{err}");
-    assert!(client.is_closed(), "the connection must be marked broken after: {err}");
+    assert!(
+        client.is_closed(),
+        "the connection must be marked broken after: {err}"
+    );
 }
 
 /// A protocol violation inside a well-framed response: the request fails
@@ -111,7 +117,10 @@ fn select_seven(s: Script) -> Script {
 
 #[tokio::test]
 async fn startup_truncated_message_then_close() {
-    let script = Script::new().read_startup().send(&b"R\0\0\0\x08\0\0"[..]).close();
+    let script = Script::new()
+        .read_startup()
+        .send(&b"R\0\0\0\x08\0\0"[..])
+        .close();
     connect_fails(script, "", BROKEN).await;
 }
 
@@ -159,13 +168,19 @@ async fn startup_data_row_instead_of_authentication() {
 
 #[tokio::test]
 async fn unsupported_authentication_method_gssapi() {
-    let script = Script::new().read_startup().send(wire::auth(7, &[])).stall();
+    let script = Script::new()
+        .read_startup()
+        .send(wire::auth(7, &[]))
+        .stall();
     connect_fails(script, "", &[ErrorKind::Auth]).await;
 }
 
 #[tokio::test]
 async fn unknown_authentication_code() {
-    let script = Script::new().read_startup().send(wire::auth(99, &[])).stall();
+    let script = Script::new()
+        .read_startup()
+        .send(wire::auth(99, &[]))
+        .stall();
     connect_fails(script, "", &[ErrorKind::Protocol, ErrorKind::Auth]).await;
 }
 
@@ -231,7 +246,10 @@ async fn negotiate_protocol_version_is_accepted_and_the_connection_works() {
     let server = FakeServer::start(
         Script::new()
             .read_startup()
-            .send(wire::negotiate_protocol_version(0x0003_0000, &["_pq_.unknown"]))
+            .send(wire::negotiate_protocol_version(
+                0x0003_0000,
+                &["_pq_.unknown"],
+            ))
             .send(wire::auth_ok())
             .send(wire::startup_tail())
             .expect(b'Q')
@@ -242,9 +260,13 @@ async fn negotiate_protocol_version_is_accepted_and_the_connection_works() {
             .stall(),
     )
     .await;
-    let client = connect(&server, "max_protocol_version=3.2").await.expect("connects");
+    let client = connect(&server, "max_protocol_version=3.2")
+        .await
+        .expect("connects");
     assert_eq!(client.protocol_version(), (3, 0));
-    let rows = within("query", client.simple_query("SELECT 'ok'")).await.unwrap();
+    let rows = within("query", client.simple_query("SELECT 'ok'"))
+        .await
+        .unwrap();
     assert!(matches!(&rows[0], SimpleQueryMessage::Row(r) if r.get(0) == Some("ok")));
     assert!(!client.is_closed());
 }
@@ -496,7 +518,9 @@ async fn command_complete_without_nul_terminator() {
 async fn row_description_with_an_invalid_utf8_name() {
     let mut body = vec![0, 1];
     body.extend_from_slice(b"\xff\xfe\0");
-    body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]);
+    body.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0,
+    ]);
     let (server, client) = connected(|s| {
         s.expect(b'Q')
             .send(message(b'T', &body))
@@ -560,7 +584,10 @@ async fn dropping_the_client_after_a_timeout_releases_the_connection() {
     assert!(err.is_timeout());
     drop(client);
     // The stall step ends when the client closes its socket.
-    server.finish().await.expect("the socket is closed once the client is dropped");
+    server
+        .finish()
+        .await
+        .expect("the socket is closed once the client is dropped");
 }
 
 #[tokio::test]
@@ -577,9 +604,12 @@ async fn close_ends_when_the_server_stops_answering() {
     .await
     .expect_err("the timeout must end the call");
     assert!(err.is_timeout());
-    within("close", client.with_timeout(Duration::from_millis(300)).close())
-        .await
-        .ok();
+    within(
+        "close",
+        client.with_timeout(Duration::from_millis(300)).close(),
+    )
+    .await
+    .ok();
     assert!(client.is_closed());
     drop(client);
     server.finish().await.unwrap();
@@ -591,7 +621,10 @@ async fn close_ends_when_the_server_stops_answering() {
 async fn error_response_to_a_query_keeps_the_connection_usable() {
     let (server, client) = connected(|s| {
         s.expect(b'Q')
-            .send(wire::error_response("42P01", "relation \"nope\" does not exist"))
+            .send(wire::error_response(
+                "42P01",
+                "relation \"nope\" does not exist",
+            ))
             .send(wire::ready_idle())
             .expect(b'Q')
             .send(wire::text_columns(&["x"]))
@@ -607,7 +640,9 @@ async fn error_response_to_a_query_keeps_the_connection_usable() {
     assert_eq!(err.kind(), ErrorKind::Db);
     assert_eq!(err.code().map(|c| c.code()), Some("42P01"));
     assert!(!client.is_closed());
-    let rows = within("second query", client.simple_query("SELECT 7")).await.unwrap();
+    let rows = within("second query", client.simple_query("SELECT 7"))
+        .await
+        .unwrap();
     assert!(matches!(&rows[0], SimpleQueryMessage::Row(r) if r.get(0) == Some("7")));
     drop(client);
     server.finish().await.unwrap();
@@ -626,9 +661,14 @@ async fn notices_and_parameter_status_mid_query_are_accepted() {
             .stall()
     })
     .await;
-    let rows = within("query", client.simple_query("SELECT NULL")).await.unwrap();
+    let rows = within("query", client.simple_query("SELECT NULL"))
+        .await
+        .unwrap();
     assert!(matches!(&rows[0], SimpleQueryMessage::Row(r) if r.get(0).is_none()));
-    assert_eq!(client.parameter("application_name").as_deref(), Some("changed"));
+    assert_eq!(
+        client.parameter("application_name").as_deref(),
+        Some("changed")
+    );
     assert!(!client.is_closed());
     drop(client);
     server.finish().await.unwrap();

@@ -37,9 +37,12 @@ fn url_for(port: u16, extra: &str) -> String {
 }
 
 async fn through(proxy: &FaultProxy, extra: &str) -> Client {
-    within("connect through the proxy", pgline::connect(&url_for(proxy.addr().port(), extra)))
-        .await
-        .expect("connect through the proxy")
+    within(
+        "connect through the proxy",
+        pgline::connect(&url_for(proxy.addr().port(), extra)),
+    )
+    .await
+    .expect("connect through the proxy")
 }
 
 async fn direct() -> Client {
@@ -117,12 +120,16 @@ async fn cut_mid_transaction_leaves_nothing_and_keeps_acknowledged_commits() {
 
     // An acknowledged commit.
     let tx = client.transaction().await.unwrap();
-    tx.execute("INSERT INTO fault_tx VALUES (1)", &[]).await.unwrap();
+    tx.execute("INSERT INTO fault_tx VALUES (1)", &[])
+        .await
+        .unwrap();
     tx.commit().await.expect("commit acknowledged");
 
     // A transaction cut before its commit.
     let tx = client.transaction().await.unwrap();
-    tx.execute("INSERT INTO fault_tx VALUES (2), (3)", &[]).await.unwrap();
+    tx.execute("INSERT INTO fault_tx VALUES (2), (3)", &[])
+        .await
+        .unwrap();
     proxy.cut();
     let err = within("commit after the cut", tx.commit())
         .await
@@ -137,7 +144,11 @@ async fn cut_mid_transaction_leaves_nothing_and_keeps_acknowledged_commits() {
         .iter()
         .map(|r| r.get::<i32>(0).unwrap())
         .collect();
-    assert_eq!(ids, [1], "the acknowledged commit is kept, the cut transaction is not");
+    assert_eq!(
+        ids,
+        [1],
+        "the acknowledged commit is kept, the cut transaction is not"
+    );
 }
 
 #[tokio::test]
@@ -211,8 +222,14 @@ async fn blackhole_during_connect_is_ended_by_connect_timeout() {
 #[tokio::test]
 async fn delayed_link_gives_the_same_answers() {
     let proxy = FaultProxy::start(upstream()).await;
-    proxy.set(Direction::ClientToServer, Fault::Delay(Duration::from_millis(20)));
-    proxy.set(Direction::ServerToClient, Fault::Delay(Duration::from_millis(20)));
+    proxy.set(
+        Direction::ClientToServer,
+        Fault::Delay(Duration::from_millis(20)),
+    );
+    proxy.set(
+        Direction::ServerToClient,
+        Fault::Delay(Duration::from_millis(20)),
+    );
     let client = through(&proxy, "").await;
     let (a, b) = within("pipelined queries on a slow link", async {
         tokio::join!(

@@ -21,7 +21,11 @@ use pgline_protocol_tests::{Direction, FaultProxy};
 
 fn render(message: &FrontendMessage) -> String {
     let mut line = String::new();
-    line.push(if message.tag == 0 { '.' } else { char::from(message.tag) });
+    line.push(if message.tag == 0 {
+        '.'
+    } else {
+        char::from(message.tag)
+    });
     line.push(' ');
     for &b in &message.body {
         if (0x20..0x7f).contains(&b) && b != b'\\' {
@@ -63,7 +67,11 @@ fn trace(bytes: &[u8], startup: bool) -> String {
         split_frontend(&fake).into_iter().skip(1).collect()
     };
     let rebuilt: usize = messages.iter().map(|m| m.to_bytes().len()).sum();
-    assert_eq!(rebuilt, bytes.len(), "the recording splits into whole messages");
+    assert_eq!(
+        rebuilt,
+        bytes.len(),
+        "the recording splits into whole messages"
+    );
     messages.iter().map(|m| render(m) + "\n").collect()
 }
 
@@ -75,8 +83,12 @@ fn check(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write the trace");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with PGLINE_BLESS=1 to create it)", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with PGLINE_BLESS=1 to create it)",
+            path.display()
+        )
+    });
     assert_eq!(
         actual, expected,
         "frontend bytes of {name} changed; if intended, re-bless (see the module docs)"
@@ -85,7 +97,9 @@ fn check(name: &str, actual: &str) {
 
 async fn proxy_and_client() -> (FaultProxy, Client) {
     let server = pgline_testkit::shared();
-    let upstream = format!("{}:{}", server.host(), server.port()).parse().unwrap();
+    let upstream = format!("{}:{}", server.host(), server.port())
+        .parse()
+        .unwrap();
     let proxy = FaultProxy::start(upstream).await;
     let url = format!(
         "postgres://{}:{}@127.0.0.1:{}/{}?sslmode=disable&application_name=golden",
@@ -94,7 +108,9 @@ async fn proxy_and_client() -> (FaultProxy, Client) {
         proxy.addr().port(),
         pgline_testkit::SHARED_DATABASE,
     );
-    let client = pgline::connect(&url).await.expect("connect through the proxy");
+    let client = pgline::connect(&url)
+        .await
+        .expect("connect through the proxy");
     (proxy, client)
 }
 
@@ -112,7 +128,10 @@ async fn connect_with_scram() {
 async fn prepare_and_execute() {
     let (proxy, client) = proxy_and_client().await;
     proxy.clear_recorded();
-    let statement = client.prepare("SELECT $1::int4 + 1, $2::text").await.unwrap();
+    let statement = client
+        .prepare("SELECT $1::int4 + 1, $2::text")
+        .await
+        .unwrap();
     let row = client.query_one(&statement, &[&41i32, &"x"]).await.unwrap();
     assert_eq!(row.get::<i32>(0).unwrap(), 42);
     let trace = trace(&proxy.recorded(Direction::ClientToServer), false);
@@ -123,7 +142,10 @@ async fn prepare_and_execute() {
 async fn pipelined_batch() {
     let (proxy, client) = proxy_and_client().await;
     proxy.clear_recorded();
-    let (one, two) = (&[&1i32 as &(dyn pgline::types::Encode + Sync)][..], &[&"two" as _][..]);
+    let (one, two) = (
+        &[&1i32 as &(dyn pgline::types::Encode + Sync)][..],
+        &[&"two" as _][..],
+    );
     let mut batch = client.batch();
     batch.push("SELECT $1::int4", one);
     batch.push("SELECT $1::text", two);

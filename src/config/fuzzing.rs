@@ -138,7 +138,10 @@ mod tests {
             parsed += usize::from(ok);
             seeds += 1;
         }
-        assert!(seeds >= 10 && parsed >= 8, "{parsed} of {seeds} seeds parsed");
+        assert!(
+            seeds >= 10 && parsed >= 8,
+            "{parsed} of {seeds} seeds parsed"
+        );
     }
 
     #[test]

@@ -20,8 +20,7 @@ use super::frame::{
     DEFAULT_MAX_MESSAGE_LEN, Frame, FrameSplitter, HEADER_LEN, RESERVE_AHEAD_LIMIT,
 };
 use super::startup::{
-    AllowedAuth, AuthMethod, ChannelBindingPolicy, Progress, Startup, StartupError,
-    StartupOptions,
+    AllowedAuth, AuthMethod, ChannelBindingPolicy, Progress, Startup, StartupError, StartupOptions,
 };
 
 /// Runs `data` through the codec and panics if an invariant breaks:
@@ -326,7 +325,11 @@ fn check_written(out: &BytesMut, body_len: usize) {
     if out.is_empty() {
         return;
     }
-    assert_eq!(out.first(), Some(&b'p'), "only password/SASL messages are sent");
+    assert_eq!(
+        out.first(),
+        Some(&b'p'),
+        "only password/SASL messages are sent"
+    );
     let declared = out
         .get(1..5)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
@@ -411,9 +414,7 @@ pub fn expected_server_signature() -> [u8; 32] {
         .next()
         .and_then(|r| r.strip_prefix("r="))
         .expect("fixed nonce");
-    let auth_message = format!(
-        "n=,r={SCRAM_CLIENT_NONCE},{FUZZ_SERVER_FIRST},c=biws,r={nonce}"
-    );
+    let auth_message = format!("n=,r={SCRAM_CLIENT_NONCE},{FUZZ_SERVER_FIRST},c=biws,r={nonce}");
     mac(&server_key, &[auth_message.as_bytes()])
 }
 
