@@ -39,6 +39,7 @@ async fn connect_fails(script: Script, params: &str, kinds: &[ErrorKind]) -> Err
     let err = connect(&server, params)
         .await
         .expect_err("connecting must fail");
+    eprintln!("outcome: {:?}: {err}", err.kind());
     assert!(
         kinds.contains(&err.kind()),
         "got {:?} ({err}), expected one of {kinds:?}",
@@ -60,6 +61,7 @@ async fn connected(after: impl FnOnce(Script) -> Script) -> (FakeServer, Client)
 /// marked closed.
 fn broken<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>, kinds: &[ErrorKind]) {
     let err = result.expect_err("the call must fail");
+    eprintln!("outcome: {:?}: {err}", err.kind());
     assert!(
         kinds.contains(&err.kind()),
         "got {:?} ({err}), expected one of {kinds:?}",
@@ -79,6 +81,7 @@ const PROTOCOL: &[ErrorKind] = &[ErrorKind::Protocol];
 /// carrying it (the connection is closed because of it).
 fn protocol_broken<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>) {
     let err = result.expect_err("the call must fail");
+    eprintln!("outcome: {:?}: {err}", err.kind());
     assert!(
         matches!(err.kind(), ErrorKind::Protocol | ErrorKind::Closed),
         "got {:?} ({err})",
@@ -96,6 +99,7 @@ fn protocol_broken<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>
 /// ReadyForQuery, and the connection stays usable.
 async fn protocol_error_then_usable<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>) {
     let err = result.expect_err("the call must fail");
+    eprintln!("outcome: {:?}: {err} (then usable)", err.kind());
     assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
     assert!(!client.is_closed(), "{err}");
     let rows = within("the next query", client.simple_query("SELECT 7"))
