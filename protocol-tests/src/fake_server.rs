@@ -61,8 +61,8 @@ enum Step {
     Sleep(Duration),
     /// Close the socket.
     Close,
-    /// Answer nothing more; read and drop whatever comes until the client
-    /// closes the connection.
+    /// Answer nothing more; record whatever comes until the client closes
+    /// the connection.
     Stall,
 }
 
@@ -286,6 +286,11 @@ async fn play(mut stream: TcpStream, script: Script) -> Result<Transcript, Strin
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
             Step::Close => return Ok(transcript),
             Step::Stall => {
+                // Keep recording what the client sends (a Terminate, a
+                // second request) until it closes the connection.
+                while let Ok(Some(message)) = wire::read_tagged(&mut stream).await {
+                    transcript.messages.push(message);
+                }
                 let mut sink = [0u8; 4096];
                 while let Ok(n) = stream.read(&mut sink).await {
                     if n == 0 {

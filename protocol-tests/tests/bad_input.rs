@@ -677,3 +677,22 @@ async fn notices_and_parameter_status_mid_query_are_accepted() {
     drop(client);
     server.finish().await.unwrap();
 }
+
+#[tokio::test]
+async fn ssl_request_answered_n_falls_back_to_plain_text_with_sslmode_prefer() {
+    let server = FakeServer::start(Script::new().handshake().then(select_seven).stall()).await;
+    let client = connect(&server, "sslmode=prefer").await.expect("connects");
+    let rows = within("query", client.simple_query("SELECT 7"))
+        .await
+        .unwrap();
+    assert!(matches!(&rows[0], SimpleQueryMessage::Row(r) if r.get(0) == Some("7")));
+    within("close", client.close()).await.unwrap();
+    assert!(client.is_closed());
+    let transcript = server.finish().await.unwrap();
+    // SSLRequest, StartupMessage, Query, Terminate.
+    assert_eq!(transcript.tags(), "..QX");
+    assert_eq!(
+        transcript.messages[0].request_code(),
+        Some(pgline_protocol_tests::fake_server::SSL_REQUEST_CODE)
+    );
+}
