@@ -19,7 +19,9 @@ work=${PGLINE_FUZZ_WORK:-/tmp/pgline-fuzz}
 targets=${*:-"backend_stream startup_exchange scram_server_first scram_server_final connection_string"}
 
 cd "$here"
-RUSTC_BOOTSTRAP=1 cargo fuzz build $targets
+for t in $targets; do
+    RUSTC_BOOTSTRAP=1 cargo fuzz build "$t"
+done
 triple=$(rustc -vV | sed -n 's/^host: //p')
 
 status=0
