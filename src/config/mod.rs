@@ -64,6 +64,8 @@
 mod client;
 mod env;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod key_value;
 mod keyword;
 mod options;
