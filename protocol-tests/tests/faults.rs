@@ -153,8 +153,8 @@ async fn cut_mid_transaction_leaves_nothing_and_keeps_acknowledged_commits() {
 
 #[tokio::test]
 async fn cut_mid_bulk_insert_leaves_all_rows_or_none() {
-    // No COPY FROM STDIN API exists yet; a large INSERT ... SELECT is the
-    // bulk load that is cut instead.
+    // A large INSERT ... SELECT as the bulk load that is cut (the COPY case
+    // is `cut_mid_copy_in_leaves_no_rows`).
     const ROWS: i64 = 300_000;
     let observer = direct().await;
     observer
@@ -183,6 +183,56 @@ async fn cut_mid_bulk_insert_leaves_all_rows_or_none() {
             assert!(rows == 0 || rows == ROWS, "{rows} rows: a partial insert");
         }
     }
+}
+
+#[tokio::test]
+async fn cut_mid_copy_in_leaves_no_rows() {
+    let observer = direct().await;
+    observer
+        .batch_execute(
+            "DROP TABLE IF EXISTS fault_copy; CREATE TABLE fault_copy (id int, name text)",
+        )
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(upstream()).await;
+    let client = through(&proxy, "&application_name=fault-copy").await;
+    let mut sink = client
+        .copy_in("COPY fault_copy FROM STDIN")
+        .await
+        .expect("COPY started");
+    let chunk: String = (0..10_000).map(|i| format!("{i}\tname {i}\n")).collect();
+    // Some data reaches the server, then the link is cut mid-COPY.
+    for _ in 0..5 {
+        sink.send(chunk.as_bytes())
+            .await
+            .expect("data before the cut");
+    }
+    proxy.cut();
+    let mut failed = None;
+    for _ in 0..50 {
+        if let Err(e) = within("send after the cut", sink.send(chunk.as_bytes())).await {
+            failed = Some(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let err = match failed {
+        Some(e) => e,
+        None => within("finish after the cut", sink.finish())
+            .await
+            .expect_err("a cut COPY cannot finish"),
+    };
+    assert!(
+        matches!(err.kind(), ErrorKind::Io | ErrorKind::Closed),
+        "{:?}: {err}",
+        err.kind()
+    );
+    wait_backend_gone(&observer, "fault-copy").await;
+    assert_eq!(count(&observer, "fault_copy").await, 0, "no partial rows");
+    observer
+        .batch_execute("DROP TABLE fault_copy")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

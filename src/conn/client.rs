@@ -346,7 +346,7 @@ impl Client {
                     | BackendMessage::CopyData(_)
                     | BackendMessage::CopyDone
                     | BackendMessage::CopyInResponse(_) => {}
-                    other => return Err(unexpected(&other, "a simple query response")),
+                    other => return Err(responses.violation(&other, "a simple query response")),
                 }
             }
         })
@@ -404,7 +404,7 @@ impl Client {
                     | BackendMessage::CopyData(_)
                     | BackendMessage::CopyDone
                     | BackendMessage::CopyInResponse(_) => {}
-                    other => return Err(unexpected(&other, "a simple query response")),
+                    other => return Err(responses.violation(&other, "a simple query response")),
                 }
             }
         })
@@ -462,7 +462,7 @@ impl Client {
                 Ok(BackendMessage::ReadyForQuery(_)) => {
                     return Ok(Statement::new(name, params, cols, owner));
                 }
-                Ok(other) => return Err(unexpected(&other, "a Parse/Describe response")),
+                Ok(other) => return Err(responses.violation(&other, "a Parse/Describe response")),
             }
         }
     }
@@ -493,13 +493,14 @@ impl Client {
         let _ = done.wait_for(|d| *d).await;
     }
 
-    /// Closes the connection: requests already queued finish, then
-    /// Terminate is sent and the socket closed. Other clones see the
+    /// Closes the connection: what is already queued is sent, then
+    /// Terminate, and the socket is closed; replies still due are not waited
+    /// for (their callers get a closed error). Other clones see the
     /// connection as closed.
     pub async fn close(&self) -> Result<(), Error> {
         {
             let mut w = self.shared().write();
-            w.closing = true;
+            w.close_now = true;
             if let Some(waker) = w.driver_waker.take() {
                 waker.wake();
             }

@@ -178,8 +178,9 @@ impl CopyInSink {
                 Err(e)
             }
             Poll::Ready(Ok(other)) => {
+                let error = responses.violation(&other, "nothing during COPY IN");
                 self.end_after_error();
-                Err(unexpected(&other, "nothing during COPY IN"))
+                Err(error)
             }
         }
     }
@@ -442,8 +443,9 @@ impl CopyOutStream {
                     return Poll::Ready(None);
                 }
                 other => {
+                    let error = responses.violation(&other, "COPY data");
                     self.responses = None;
-                    return Poll::Ready(Some(Err(unexpected(&other, "COPY data"))));
+                    return Poll::Ready(Some(Err(error)));
                 }
             }
         }

@@ -119,7 +119,7 @@ impl Driver {
 
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
         loop {
-            let (closing, abort) = self.take_requests(cx);
+            let (closing, close_now, abort) = self.take_requests(cx);
             if abort {
                 return Poll::Ready(Exit::Failed(
                     "the connection was aborted by the client".into(),
@@ -136,7 +136,17 @@ impl Driver {
                 // The batch went out and callers queued more meanwhile.
                 continue;
             }
-            if closing && self.in_flight.is_empty() && self.write_buf.is_empty() {
+            // Closing: once everything queued is written, Terminate. An
+            // explicit close does not wait for replies (as libpq's
+            // PQfinish); when the last handle is dropped, requests whose
+            // callers still listen (a stream being read) finish first.
+            if (closing || close_now)
+                && self.write_buf.is_empty()
+                && self.shared.write().buf.is_empty()
+                && (self.terminate_sent
+                    || close_now
+                    || self.in_flight.iter().all(|slot| slot.is_abandoned()))
+            {
                 return self.poll_terminate(cx);
             }
             if self.paused {
@@ -150,9 +160,9 @@ impl Driver {
         }
     }
 
-    /// Takes the requests queued by callers. Returns whether the client asked
-    /// to close (after the queued requests, or at once).
-    fn take_requests(&mut self, cx: &mut Context<'_>) -> (bool, bool) {
+    /// Takes the requests queued by callers. Returns (close when nobody
+    /// waits for a reply, close as soon as what is queued is written, abort).
+    fn take_requests(&mut self, cx: &mut Context<'_>) -> (bool, bool, bool) {
         let mut w = self.shared.write();
         // Double buffering: callers fill one buffer while the driver writes
         // the other. New bytes are taken only once the previous batch is
@@ -171,7 +181,7 @@ impl Driver {
             w = self.shared.write();
         }
         w.driver_waker = Some(cx.waker().clone());
-        (w.closing, w.abort)
+        (w.closing, w.close_now, w.abort)
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), String> {
@@ -267,7 +277,9 @@ impl Driver {
                     ),
                 });
             };
-            let (done, push) = slot.push_batch(&mut self.batch, cx);
+            let (done, push) = slot
+                .push_batch(&mut self.batch, cx)
+                .map_err(|e| format!("protocol error: {e}"))?;
             if done {
                 self.in_flight.pop_front();
                 self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);

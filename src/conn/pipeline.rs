@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::client::{Client, Statement, unexpected};
+use super::client::{Client, Statement};
 use super::query::{Params, ToStatement, encode_bind_execute, encode_unnamed_parse, sealed};
 use super::row::{Column, Row, columns};
 use super::slot::RequestKind;
@@ -249,7 +249,7 @@ impl<'a> Batch<'a> {
                                 break;
                             }
                         }
-                        other => return Err(unexpected(&other, "a batch response")),
+                        other => return Err(responses.violation(&other, "a batch response")),
                     }
                 }
                 while outcomes.len() < entries.len() {

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use futures_core::Stream;
 
-use super::client::{Client, Statement, unexpected};
+use super::client::{Client, Statement};
 use super::responses::Responses;
 use super::row::{Column, Row, columns};
 use super::shared::proto_error;
@@ -419,7 +419,7 @@ async fn wait_bound(
                 described = true;
             }
             BackendMessage::NoData if describe => described = true,
-            other => return Err(unexpected(&other, "BindComplete")),
+            other => return Err(responses.violation(&other, "BindComplete")),
         }
         if bound && described {
             return Ok(Attempt::Started(Started {
@@ -498,8 +498,9 @@ impl RowStream {
                 | BackendMessage::CopyData(_)
                 | BackendMessage::CopyDone => {}
                 other => {
+                    let error = responses.violation(&other, "a row");
                     self.responses = None;
-                    return Poll::Ready(Some(Err(unexpected(&other, "a row"))));
+                    return Poll::Ready(Some(Err(error)));
                 }
             }
         }

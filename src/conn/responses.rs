@@ -65,6 +65,14 @@ impl Responses {
         poll_fn(|cx| self.poll_next(cx)).await
     }
 
+    /// A reply the protocol does not allow here: the connection is out of
+    /// step and is closed; the error says what came instead.
+    pub(crate) fn violation(&self, message: &BackendMessage, expected: &str) -> Error {
+        let error = super::client::unexpected(message, expected);
+        self.shared.poison(error.to_string());
+        error
+    }
+
     /// Reads up to the request's final ReadyForQuery and returns its
     /// transaction status.
     pub(crate) async fn finish(&mut self) -> Result<TransactionStatus, Error> {

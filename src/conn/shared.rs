@@ -86,6 +86,8 @@ pub(crate) struct WriteState {
     pub(crate) closed: bool,
     /// The client asked to close once the queued requests are done.
     pub(crate) closing: bool,
+    /// The client asked to close as soon as what is queued is written.
+    pub(crate) close_now: bool,
     /// The client asked to close at once, abandoning what is in flight.
     pub(crate) abort: bool,
     /// A COPY FROM STDIN owns the connection's input: the server takes
@@ -394,6 +396,20 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.write().closed
+    }
+
+    /// The server broke the protocol (a caller found an impossible reply):
+    /// nothing that follows on this connection can be trusted, so it is
+    /// closed, and every request waiting gets this reason.
+    pub(crate) fn poison(&self, reason: String) {
+        lock(&self.closed_reason).get_or_insert(reason);
+        let mut w = self.write();
+        w.abort = true;
+        let waker = w.driver_waker.take();
+        drop(w);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// The error a caller gets once the connection is gone.

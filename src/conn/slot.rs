@@ -54,6 +54,8 @@ struct State {
     messages: VecDeque<BackendMessage>,
     /// Payload bytes in `messages`.
     bytes: usize,
+    /// Messages received since the last ReadyForQuery (or the start).
+    since_ready: usize,
     waker: Option<Waker>,
     driver_waker: Option<Waker>,
     /// ReadyForQuery messages still expected.
@@ -113,6 +115,7 @@ impl Slot {
         s.kind = kind;
         s.messages.clear();
         s.bytes = 0;
+        s.since_ready = 0;
         s.waker = None;
         s.driver_waker = None;
         s.ready_left = ready;
@@ -125,15 +128,23 @@ impl Slot {
     /// request's last ReadyForQuery (what follows it stays in `batch` for
     /// the next request). Returns whether the request is complete and
     /// whether to pause reading. The caller is woken once per batch.
+    ///
+    /// A ReadyForQuery with nothing before it cannot answer any request this
+    /// layer sends (each has at least one reply before its ReadyForQuery):
+    /// the server is out of step, and that is an error, not a reply.
     pub(crate) fn push_batch(
         &self,
         batch: &mut VecDeque<BackendMessage>,
         cx: &Context<'_>,
-    ) -> (bool, Push) {
+    ) -> Result<(bool, Push), &'static str> {
         let mut s = self.lock();
         let mut done = false;
         while let Some(message) = batch.pop_front() {
             let ready = matches!(message, BackendMessage::ReadyForQuery(_));
+            if ready && s.since_ready == 0 {
+                return Err("the server sent ReadyForQuery with no reply before it");
+            }
+            s.since_ready = if ready { 0 } else { s.since_ready + 1 };
             if !s.abandoned {
                 s.bytes += payload_size(&message);
                 s.messages.push_back(message);
@@ -158,7 +169,12 @@ impl Slot {
             drop(s);
             w.wake();
         }
-        (done, push)
+        Ok((done, push))
+    }
+
+    /// Whether the caller has stopped listening.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.lock().abandoned
     }
 
     /// Driver side: whether the caller is still behind (the driver stays
