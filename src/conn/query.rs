@@ -100,13 +100,20 @@ pub(crate) fn encode_bind_execute(
         params.len(),
         |i, buf| {
             let (param, ty) = (params[i], types[i]);
-            if ty != Type::UNKNOWN_PARAM && !param.accepts(ty) {
-                return Err(TypeError::WrongType {
-                    rust: "the given Rust value",
-                    pg: ty,
-                });
+            if ty == Type::UNKNOWN_PARAM || param.accepts(ty) {
+                return param.encode(ty, buf);
             }
-            param.encode(ty, buf)
+            if ty.is_user_defined() {
+                // A user-defined type the value does not know by OID, most
+                // often a domain, whose binary form is its base type's: send
+                // the value's own form and let the server check it (a
+                // mismatch is the server's error, never a bad value stored).
+                return param.encode(param.preferred_type(), buf);
+            }
+            Err(TypeError::WrongType {
+                rust: "the given Rust value",
+                pg: ty,
+            })
         },
         &[BINARY],
     );
