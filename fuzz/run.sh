@@ -16,7 +16,7 @@ seconds=${1:-600}
 [ $# -gt 0 ] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 work=${PGLINE_FUZZ_WORK:-/tmp/pgline-fuzz}
-targets=${*:-"backend_stream startup_exchange scram_server_first scram_server_final connection_string"}
+targets=${*:-"backend_stream startup_exchange scram_server_first scram_server_final connection_string type_decoders from_row copy_binary"}
 
 cd "$here"
 for t in $targets; do

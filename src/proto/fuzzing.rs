@@ -459,6 +459,66 @@ pub fn scram_server_final_accepted(data: &[u8]) -> bool {
     true
 }
 
+/// How a COPY BINARY stream ended in [`copy_binary_rows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyEnd {
+    /// The trailer was read and nothing followed: this many rows.
+    Complete(usize),
+    /// The parser reported an error.
+    Refused,
+    /// The bytes ran out before the trailer.
+    Unfinished,
+}
+
+/// Parses `data[1..]` as a COPY BINARY stream fed in two chunks split at a
+/// point chosen by `data[0]`, checking that every row's fields lie inside
+/// the row and that feeding the same bytes whole gives the same rows.
+pub fn copy_binary_rows(data: &[u8]) -> CopyEnd {
+    let Some((&cut, stream)) = data.split_first() else {
+        return CopyEnd::Unfinished;
+    };
+    let cut = usize::from(cut) % (stream.len() + 1);
+    let split = parse_copy(&[&stream[..cut], &stream[cut..]]);
+    let whole = parse_copy(&[stream]);
+    assert_eq!(split, whole, "splitting the input changed the result");
+    split.0
+}
+
+fn parse_copy(chunks: &[&[u8]]) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
+    let mut parser = super::copy::BinaryCopyParser::new();
+    let mut rows = Vec::new();
+    for chunk in chunks {
+        parser.push(chunk);
+        loop {
+            match parser.next_row() {
+                Ok(Some(row)) => {
+                    let fields = (0..row.fields.len())
+                        .map(|i| {
+                            if let Some(range) = &row.fields[i] {
+                                assert!(range.end <= row.data.len(), "a field past its row");
+                            }
+                            row.field(i).map(<[u8]>::to_vec)
+                        })
+                        .collect();
+                    rows.push(fields);
+                }
+                Ok(None) => break,
+                Err(_) => return (CopyEnd::Refused, rows),
+            }
+        }
+    }
+    match parser.finish() {
+        Ok(()) => (CopyEnd::Complete(rows.len()), rows),
+        Err(_) if parser.is_done() => (CopyEnd::Refused, rows),
+        Err(_) => (CopyEnd::Unfinished, rows),
+    }
+}
+
+/// The `copy_binary` fuzz target: [`copy_binary_rows`], result ignored.
+pub fn copy_binary(data: &[u8]) {
+    let _ = copy_binary_rows(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +586,21 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    #[test]
+    fn replays_the_copy_binary_corpus() {
+        let seeds = seeds("copy_binary");
+        assert!(seeds.len() >= 5, "{} seeds", seeds.len());
+        for (name, data) in seeds {
+            let end = copy_binary_rows(&data);
+            if name.starts_with("ok_") {
+                assert!(matches!(end, CopyEnd::Complete(_)), "{name}: {end:?}");
+            } else if name.starts_with("bad_") {
+                assert_ne!(end, CopyEnd::Complete(0), "{name}");
+                assert!(!matches!(end, CopyEnd::Complete(_)), "{name}: {end:?}");
+            }
+        }
     }
 
     #[test]

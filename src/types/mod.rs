@@ -12,6 +12,8 @@ mod composite;
 mod datetime;
 mod error;
 mod from_row;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hstore;
 mod interval;
 #[cfg(feature = "serde_json")]
