@@ -155,3 +155,19 @@ async fn pipelined_batch() {
     let trace = trace(&proxy.recorded(Direction::ClientToServer), false);
     check("pipelined_batch", &trace);
 }
+
+#[tokio::test]
+async fn copy_in() {
+    let (proxy, client) = proxy_and_client().await;
+    client
+        .batch_execute("CREATE TEMP TABLE golden_copy (id int4, name text)")
+        .await
+        .unwrap();
+    proxy.clear_recorded();
+    let mut sink = client.copy_in("COPY golden_copy FROM STDIN").await.unwrap();
+    sink.send(b"1\tone\n").await.unwrap();
+    sink.send(b"2\ttwo\n").await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let trace = trace(&proxy.recorded(Direction::ClientToServer), false);
+    check("copy_in", &trace);
+}
