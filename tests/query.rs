@@ -184,32 +184,6 @@ async fn parameter_status_is_tracked() {
 }
 
 #[tokio::test]
-async fn transaction_commits_rolls_back_and_rolls_back_on_drop() {
-    let client = connect().await;
-    client
-        .batch_execute("CREATE TEMP TABLE t (v int4)")
-        .await
-        .unwrap();
-    let tx = client.transaction().await.unwrap();
-    tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
-    tx.commit().await.unwrap();
-    let tx = client.transaction().await.unwrap();
-    tx.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
-    tx.rollback().await.unwrap();
-    {
-        let tx = client.transaction().await.unwrap();
-        tx.execute("INSERT INTO t VALUES (3)", &[]).await.unwrap();
-        // dropped without commit
-    }
-    let rows = client
-        .query("SELECT v FROM t ORDER BY v", &[])
-        .await
-        .unwrap();
-    let values: Vec<i32> = rows.iter().map(|r| r.get(0).unwrap()).collect();
-    assert_eq!(values, [1]);
-}
-
-#[tokio::test]
 async fn concurrent_requests_on_one_connection_get_their_own_answers() {
     let client = connect().await;
     let mut tasks = Vec::new();

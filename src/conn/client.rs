@@ -339,13 +339,8 @@ impl Client {
                     BackendMessage::ReadyForQuery(_) => return Ok(()),
                     BackendMessage::RowDescription(_)
                     | BackendMessage::DataRow(_)
-                    | BackendMessage::CommandComplete(_)
-                    | BackendMessage::EmptyQueryResponse
-                    | BackendMessage::CloseComplete
-                    | BackendMessage::CopyOutResponse(_)
-                    | BackendMessage::CopyData(_)
-                    | BackendMessage::CopyDone
-                    | BackendMessage::CopyInResponse(_) => {}
+                    | BackendMessage::CommandComplete(_) => {}
+                    other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
             }
@@ -398,12 +393,7 @@ impl Client {
                         cols = None;
                         result.push(SimpleQueryMessage::CommandComplete(c.rows()));
                     }
-                    BackendMessage::EmptyQueryResponse
-                    | BackendMessage::CloseComplete
-                    | BackendMessage::CopyOutResponse(_)
-                    | BackendMessage::CopyData(_)
-                    | BackendMessage::CopyDone
-                    | BackendMessage::CopyInResponse(_) => {}
+                    other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
             }
@@ -510,6 +500,21 @@ impl Client {
         let _ = done.wait_for(|d| *d).await;
         Ok(())
     }
+}
+
+/// Replies a simple query may carry that a plain call skips: empty
+/// queries, the CloseComplete of evicted statements riding along, and COPY
+/// (refused by the driver, or its data discarded).
+fn passes_in_simple_query(message: &BackendMessage) -> bool {
+    matches!(
+        message,
+        BackendMessage::EmptyQueryResponse
+            | BackendMessage::CloseComplete
+            | BackendMessage::CopyOutResponse(_)
+            | BackendMessage::CopyData(_)
+            | BackendMessage::CopyDone
+            | BackendMessage::CopyInResponse(_)
+    )
 }
 
 pub(crate) fn unexpected(message: &BackendMessage, expected: &str) -> Error {
