@@ -28,7 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::buf_pool::BufferPool;
 use super::client::{Client, unexpected};
-use super::responses::Responses;
+use super::responses::{Responses, poll_stream, violation};
 use super::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
 use crate::proto::{BackendMessage, Format, frontend};
@@ -413,15 +413,10 @@ impl CopyOutStream {
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         loop {
-            let Some(responses) = &mut self.responses else {
-                return Poll::Ready(None);
-            };
-            let message = match responses.poll_next(cx) {
-                Poll::Ready(Ok(m)) => m,
-                Poll::Ready(Err(e)) => {
-                    self.responses = None;
-                    return Poll::Ready(Some(Err(e)));
-                }
+            let message = match poll_stream(&mut self.responses, cx) {
+                Poll::Ready(Some(Ok(m))) => m,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             };
             match message {
@@ -443,7 +438,7 @@ impl CopyOutStream {
                     return Poll::Ready(None);
                 }
                 other => {
-                    let error = responses.violation(&other, "COPY data");
+                    let error = violation(&self.responses, &other, "COPY data");
                     self.responses = None;
                     return Poll::Ready(Some(Err(error)));
                 }

@@ -16,7 +16,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 
 use super::client::{Client, Statement};
-use super::responses::Responses;
+use super::responses::{Responses, poll_stream, violation};
 use super::row::{Column, Row, columns};
 use super::shared::proto_error;
 use super::slot::RequestKind;
@@ -475,16 +475,10 @@ impl RowStream {
 
     fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row, Error>>> {
         loop {
-            let Some(responses) = &mut self.responses else {
-                return Poll::Ready(None);
-            };
-            let message = match responses.poll_next(cx) {
-                Poll::Ready(Ok(m)) => m,
-                Poll::Ready(Err(e)) => {
-                    // The rest of the request is discarded when dropped.
-                    self.responses = None;
-                    return Poll::Ready(Some(Err(e)));
-                }
+            let message = match poll_stream(&mut self.responses, cx) {
+                Poll::Ready(Some(Ok(m))) => m,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             };
             match message {
@@ -505,7 +499,7 @@ impl RowStream {
                 | BackendMessage::CopyData(_)
                 | BackendMessage::CopyDone => {}
                 other => {
-                    let error = responses.violation(&other, "a row");
+                    let error = violation(&self.responses, &other, "a row");
                     self.responses = None;
                     return Poll::Ready(Some(Err(error)));
                 }

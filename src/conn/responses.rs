@@ -84,6 +84,38 @@ impl Responses {
     }
 }
 
+/// The next message of a streamed request (rows, COPY data): `None` once
+/// the request has ended. An error ends it too; the rest of its replies are
+/// then discarded by the driver.
+pub(crate) fn poll_stream(
+    responses: &mut Option<Responses>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<BackendMessage, Error>>> {
+    let Some(current) = responses else {
+        return Poll::Ready(None);
+    };
+    match current.poll_next(cx) {
+        Poll::Ready(Ok(message)) => Poll::Ready(Some(Ok(message))),
+        Poll::Ready(Err(e)) => {
+            *responses = None;
+            Poll::Ready(Some(Err(e)))
+        }
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// [`Responses::violation`] for a streamed request still open.
+pub(crate) fn violation(
+    responses: &Option<Responses>,
+    message: &BackendMessage,
+    expected: &str,
+) -> Error {
+    match responses {
+        Some(r) => r.violation(message, expected),
+        None => super::client::unexpected(message, expected),
+    }
+}
+
 impl Drop for Responses {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
