@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::cancel::{CancelToken, Endpoint, TlsMode};
 use super::client::{Client, ClientInner};
 use super::driver::Driver;
+use super::io::Io;
 use super::shared::{Limits, Shared};
 use super::socket::{Keepalive, Socket};
 use super::tls::{self, TlsOptions};
@@ -456,7 +457,9 @@ async fn finish(
     ));
     let (done_tx, done_rx) = watch::channel(false);
     let driver = Driver::new(socket, read_buf, splitter, shared.clone(), done_tx);
-    tokio::spawn(driver.run());
+    let io = Io::new(driver);
+    shared.set_io(&io);
+    tokio::spawn(io.run());
     let inner = ClientInner {
         shared,
         driver_done: done_rx,

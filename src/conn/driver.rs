@@ -1,4 +1,4 @@
-//! The connection driver: the task that owns the socket.
+//! The connection driver: the state that owns the socket.
 //!
 //! Owns the socket, one read buffer and the queue of requests in flight.
 //! Each turn it takes every request queued in the shared write buffer (so
@@ -7,6 +7,13 @@
 //! request's last ReadyForQuery. Messages that belong to no request
 //! (ParameterStatus, NoticeResponse, NotificationResponse) are handled here.
 //!
+//! Two kinds of turn exist: the driver task's full turn
+//! ([`Driver::poll_step`]: take requests, write, read, route, close) and a
+//! waiting caller's read-only turn ([`Driver::drive_read`]), which lets the
+//! caller read its own reply without a hop through the task (see `io.rs`).
+//! Socket readiness is always registered with the connection's I/O waker;
+//! slots that pause reading always wake the task.
+//!
 //! Flow control: when the oldest request's caller falls behind (its slot is
 //! full), the driver stops reading the socket until the caller catches up,
 //! so a large result is never buffered whole. A request whose caller went
@@ -14,11 +21,10 @@
 //! socket fails, every request waiting is failed; none is left hanging.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
@@ -41,7 +47,7 @@ const READ_CHUNK_MAX: usize = 64 * 1024;
 /// Messages handed to a slot at once, at most.
 const BATCH_MAX: usize = 512;
 
-/// The driver's state; [`Driver::run`] is spawned as a task.
+/// The driver's state, held by the connection's [`Io`](super::io::Io).
 pub(crate) struct Driver {
     socket: Socket,
     in_flight: VecDeque<Arc<Slot>>,
@@ -58,6 +64,11 @@ pub(crate) struct Driver {
     paused: bool,
     /// Terminate has been queued.
     terminate_sent: bool,
+    /// The driver task's waker, for slots that pause reading and for
+    /// callers' turns that leave work only the task does.
+    task_waker: Option<Waker>,
+    /// A caller's turn found the connection broken: the task ends it.
+    failed: Option<String>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -70,7 +81,7 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-enum Exit {
+pub(crate) enum Exit {
     /// The client closed the connection; Terminate was sent.
     Clean,
     /// The connection failed.
@@ -97,12 +108,14 @@ impl Driver {
             read_chunk: READ_CHUNK,
             paused: false,
             terminate_sent: false,
+            task_waker: None,
+            failed: None,
         }
     }
 
-    /// Runs until the client closes the connection or it fails.
-    pub(crate) async fn run(mut self) {
-        let exit = poll_fn(|cx| self.poll_step(cx)).await;
+    /// Ends the connection: records why, fails every request still waiting
+    /// and tells the client handles the driver is gone.
+    pub(crate) fn finish(mut self, exit: Exit) {
         let reason = match exit {
             Exit::Clean => "the connection was closed by the client".to_owned(),
             Exit::Failed(reason) => {
@@ -117,16 +130,61 @@ impl Driver {
         self.done.send_replace(true);
     }
 
-    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
+    /// The driver task's turn: `io` carries the connection's I/O waker,
+    /// `task` the task's own.
+    pub(crate) fn poll_step(&mut self, io: &mut Context<'_>, task: &Waker) -> Poll<Exit> {
+        if !self.task_waker.as_ref().is_some_and(|w| w.will_wake(task)) {
+            self.task_waker = Some(task.clone());
+        }
+        if let Some(reason) = self.failed.take() {
+            return Poll::Ready(Exit::Failed(reason));
+        }
+        self.task_step(io, task)
+    }
+
+    /// A waiting caller's turn: routes what is buffered and reads until the
+    /// socket has nothing more (or a slow caller pauses reading). Writing,
+    /// closing and failing stay with the task, which is woken for them.
+    pub(crate) fn drive_read(&mut self, io: &mut Context<'_>) {
+        let Some(task) = self.task_waker.take() else {
+            // The task has not run yet: nothing was sent, nothing to read.
+            return;
+        };
+        if self.failed.is_none() {
+            if let Err(reason) = self.read_and_route(io, &task) {
+                self.failed = Some(reason);
+            }
+        }
+        if self.failed.is_some() || !self.write_buf.is_empty() {
+            task.wake_by_ref();
+        }
+        self.task_waker = Some(task);
+    }
+
+    fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<(), String> {
         loop {
-            let (closing, close_now, abort) = self.take_requests(cx);
+            self.route_buffered(task)?;
+            if self.paused {
+                return Ok(());
+            }
+            match self.poll_read(io) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(reason)) => return Err(reason),
+                Poll::Pending => return Ok(()),
+            }
+        }
+    }
+
+    fn task_step(&mut self, cx: &mut Context<'_>, task: &Waker) -> Poll<Exit> {
+        loop {
+            let (closing, close_now, abort) = self.take_requests(task);
             if abort {
                 return Poll::Ready(Exit::Failed(
                     "the connection was aborted by the client".into(),
                 ));
             }
             // Routing may queue bytes of its own (CopyFail), so it goes first.
-            if let Err(reason) = self.route_buffered(cx) {
+            if let Err(reason) = self.route_buffered(task) {
                 return Poll::Ready(Exit::Failed(reason));
             }
             if let Err(reason) = self.poll_write(cx) {
@@ -162,7 +220,7 @@ impl Driver {
 
     /// Takes the requests queued by callers. Returns (close when nobody
     /// waits for a reply, close as soon as what is queued is written, abort).
-    fn take_requests(&mut self, cx: &mut Context<'_>) -> (bool, bool, bool) {
+    fn take_requests(&mut self, task: &Waker) -> (bool, bool, bool) {
         let mut w = self.shared.write();
         // Double buffering: callers fill one buffer while the driver writes
         // the other. New bytes are taken only once the previous batch is
@@ -180,7 +238,9 @@ impl Driver {
             self.shared.write_room.notify_waiters();
             w = self.shared.write();
         }
-        w.driver_waker = Some(cx.waker().clone());
+        if !w.driver_waker.as_ref().is_some_and(|d| d.will_wake(task)) {
+            w.driver_waker = Some(task.clone());
+        }
         (w.closing, w.close_now, w.abort)
     }
 
@@ -231,14 +291,14 @@ impl Driver {
 
     /// Routes the complete messages in the read buffer, stopping when the
     /// oldest request's caller is behind.
-    fn route_buffered(&mut self, cx: &mut Context<'_>) -> Result<(), String> {
+    fn route_buffered(&mut self, task: &Waker) -> Result<(), String> {
         if self.paused {
             match self.in_flight.front() {
-                Some(slot) if slot.still_full(cx) => return Ok(()),
+                Some(slot) if slot.still_full(task) => return Ok(()),
                 _ => self.paused = false,
             }
         }
-        if self.flush(cx)? == Push::Full {
+        if self.flush(task)? == Push::Full {
             self.paused = true;
             return Ok(());
         }
@@ -250,20 +310,20 @@ impl Driver {
             };
             let message =
                 BackendMessage::parse(frame).map_err(|e| format!("protocol error: {e}"))?;
-            self.route(message, cx)?;
-            if self.batch.len() >= BATCH_MAX && self.flush(cx)? == Push::Full {
+            self.route(message, task)?;
+            if self.batch.len() >= BATCH_MAX && self.flush(task)? == Push::Full {
                 self.paused = true;
                 return Ok(());
             }
         }
-        if self.flush(cx)? == Push::Full {
+        if self.flush(task)? == Push::Full {
             self.paused = true;
         }
         Ok(())
     }
 
     /// Hands the batched messages to their requests, oldest first.
-    fn flush(&mut self, cx: &Context<'_>) -> Result<Push, String> {
+    fn flush(&mut self, task: &Waker) -> Result<Push, String> {
         while !self.batch.is_empty() {
             let Some(slot) = self.in_flight.front() else {
                 let message = self.batch.pop_front();
@@ -278,7 +338,7 @@ impl Driver {
                 });
             };
             let (done, push) = slot
-                .push_batch(&mut self.batch, cx)
+                .push_batch(&mut self.batch, task)
                 .map_err(|e| format!("protocol error: {e}"))?;
             if done {
                 self.in_flight.pop_front();
@@ -291,7 +351,7 @@ impl Driver {
         Ok(Push::Accepted)
     }
 
-    fn route(&mut self, message: BackendMessage, cx: &Context<'_>) -> Result<(), String> {
+    fn route(&mut self, message: BackendMessage, task: &Waker) -> Result<(), String> {
         match message {
             BackendMessage::ParameterStatus(status) => {
                 self.shared.set_parameter(status.name(), status.value());
@@ -313,7 +373,7 @@ impl Driver {
             BackendMessage::CopyInResponse(_) => {
                 // The decision depends on the request this message is for:
                 // deliver what precedes it first, so that is the front one.
-                self.flush(cx)?;
+                self.flush(task)?;
                 let slot = self
                     .in_flight
                     .front()

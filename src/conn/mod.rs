@@ -11,6 +11,7 @@ mod copy;
 mod copy_binary;
 mod copy_parallel;
 mod driver;
+mod io;
 mod notify;
 mod pipeline;
 mod query;

@@ -19,6 +19,8 @@ use crate::proto::{BackendMessage, TransactionStatus};
 pub(crate) struct Responses {
     slot: Option<Arc<Slot>>,
     shared: Arc<Shared>,
+    /// Registered with the driver to be woken by socket readiness.
+    driving: bool,
 }
 
 impl Responses {
@@ -26,6 +28,7 @@ impl Responses {
         Self {
             slot: Some(slot),
             shared,
+            driving: false,
         }
     }
 
@@ -37,7 +40,25 @@ impl Responses {
         let Some(slot) = &self.slot else {
             return Poll::Ready(Err(self.shared.closed_error()));
         };
-        match slot.poll_pop(cx) {
+        let mut pop = slot.poll_pop(cx);
+        let id = Arc::as_ptr(slot) as usize;
+        if pop.is_pending() {
+            // Nothing routed yet: read the socket here rather than wait for
+            // the driver task to do it and wake us.
+            if let Some(io) = self.shared.io() {
+                self.driving = true;
+                if io.drive(id, cx.waker()) {
+                    pop = slot.poll_pop(cx);
+                }
+            }
+        }
+        if pop.is_ready() && self.driving {
+            self.driving = false;
+            if let Some(io) = self.shared.io() {
+                io.release(id);
+            }
+        }
+        match pop {
             Poll::Ready(Pop::Message(m)) => Poll::Ready(Ok(m)),
             Poll::Ready(Pop::Closed) => Poll::Ready(Err(self.shared.closed_error())),
             Poll::Pending => Poll::Pending,
@@ -119,6 +140,11 @@ pub(crate) fn violation(
 impl Drop for Responses {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
+            if self.driving {
+                if let Some(io) = self.shared.io() {
+                    io.release(Arc::as_ptr(&slot) as usize);
+                }
+            }
             if slot.abandon() {
                 self.shared.recycle(slot);
             }

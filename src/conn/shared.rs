@@ -10,12 +10,13 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 
 use bytes::BytesMut;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
+use super::io::Io;
 use super::notify::Notification;
 use super::slot::{RequestKind, Slot};
 use super::stmt_cache::StatementCache;
@@ -119,6 +120,10 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Requests queued or in flight whose replies have not all arrived.
     pub(crate) outstanding: AtomicUsize,
+    /// The driver, for callers that read their own replies. Weak: the
+    /// driver task owns it, so a runtime that drops the task closes the
+    /// socket.
+    io: OnceLock<Weak<Io>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -164,7 +169,18 @@ impl Shared {
             notice_handler: Mutex::new(None),
             counters: Counters::default(),
             outstanding: AtomicUsize::new(0),
+            io: OnceLock::new(),
         }
+    }
+
+    /// Attaches the driver (once, when the connection starts).
+    pub(crate) fn set_io(&self, io: &Arc<Io>) {
+        let _ = self.io.set(Arc::downgrade(io));
+    }
+
+    /// The driver, while it runs.
+    pub(crate) fn io(&self) -> Option<Arc<Io>> {
+        self.io.get().and_then(Weak::upgrade)
     }
 
     pub(crate) fn write(&self) -> MutexGuard<'_, WriteState> {

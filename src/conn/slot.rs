@@ -135,7 +135,7 @@ impl Slot {
     pub(crate) fn push_batch(
         &self,
         batch: &mut VecDeque<BackendMessage>,
-        cx: &Context<'_>,
+        driver: &Waker,
     ) -> Result<(bool, Push), &'static str> {
         let mut s = self.lock();
         let mut done = false;
@@ -160,7 +160,7 @@ impl Slot {
         }
         let full = s.messages.len() >= SLOT_HIGH_WATER || s.bytes >= SLOT_HIGH_WATER_BYTES;
         let push = if !s.abandoned && !done && full {
-            s.driver_waker = Some(cx.waker().clone());
+            s.driver_waker = Some(driver.clone());
             Push::Full
         } else {
             Push::Accepted
@@ -179,12 +179,12 @@ impl Slot {
 
     /// Driver side: whether the caller is still behind (the driver stays
     /// paused); registers the driver to be woken when it catches up.
-    pub(crate) fn still_full(&self, cx: &Context<'_>) -> bool {
+    pub(crate) fn still_full(&self, driver: &Waker) -> bool {
         let mut s = self.lock();
         if s.abandoned || (s.messages.len() < SLOT_HIGH_WATER && s.bytes < SLOT_HIGH_WATER_BYTES) {
             return false;
         }
-        s.driver_waker = Some(cx.waker().clone());
+        s.driver_waker = Some(driver.clone());
         true
     }
 

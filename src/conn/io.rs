@@ -1,0 +1,148 @@
+//! Who drives a connection's socket: the driver task, or the caller waiting
+//! for a reply.
+//!
+//! Owns the [`Driver`] behind a lock shared by the driver task and the
+//! callers, and the connection's I/O waker, the one waker the socket's
+//! readiness is ever registered with. When the socket becomes readable the
+//! I/O waker wakes the caller waiting for a reply (if one registered) and
+//! then the task. The caller, polled first, reads and routes the reply
+//! itself, so a sequential round trip costs one wait in the kernel and no
+//! hop through the task (the hop costs a scheduler turn and, for a caller
+//! that is a runtime's `block_on` future, one more `epoll_wait`).
+//!
+//! The task is woken on every readiness event all the same: a caller may
+//! stop listening at any point, and the task then reads what it left. The
+//! task alone writes, closes and ends the connection; a caller's turn only
+//! reads and routes ([`Driver::drive_read`]).
+
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::driver::Driver;
+
+/// The driver, shared by the task and waiting callers.
+pub(crate) struct Io {
+    driver: Mutex<Option<Driver>>,
+    targets: Arc<Targets>,
+    /// `targets` as a waker: the socket's readiness waker.
+    waker: Waker,
+}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Io").finish_non_exhaustive()
+    }
+}
+
+/// Whom a readiness event wakes.
+#[derive(Default)]
+struct Targets {
+    wakers: Mutex<Wakers>,
+}
+
+#[derive(Default)]
+struct Wakers {
+    task: Option<Waker>,
+    /// The caller waiting for a reply, by its slot's address; woken once.
+    caller: Option<(usize, Waker)>,
+}
+
+impl Targets {
+    fn lock(&self) -> MutexGuard<'_, Wakers> {
+        self.wakers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Wake for Targets {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut w = self.lock();
+        let caller = w.caller.take();
+        let task = w.task.clone();
+        drop(w);
+        // The caller first: a current-thread runtime then polls it before
+        // the task, and it finds its reply on the socket.
+        if let Some((_, caller)) = caller {
+            caller.wake();
+        }
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl Io {
+    pub(crate) fn new(driver: Driver) -> Arc<Self> {
+        let targets = Arc::new(Targets::default());
+        Arc::new(Self {
+            driver: Mutex::new(Some(driver)),
+            waker: Waker::from(targets.clone()),
+            targets,
+        })
+    }
+
+    /// The driver task: runs turns until the connection ends, then ends it.
+    pub(crate) async fn run(self: Arc<Self>) {
+        let exit = poll_fn(|cx| {
+            {
+                let mut w = self.targets.lock();
+                if !w.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                    w.task = Some(cx.waker().clone());
+                }
+            }
+            let mut guard = self.lock();
+            let Some(driver) = guard.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let mut io = Context::from_waker(&self.waker);
+            driver.poll_step(&mut io, cx.waker()).map(Some)
+        })
+        .await;
+        let driver = self.lock().take();
+        if let (Some(driver), Some(exit)) = (driver, exit) {
+            driver.finish(exit);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Driver>> {
+        self.driver.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A caller whose reply has not arrived: registers it to be woken when
+    /// the socket is readable and, unless someone else is driving right now,
+    /// reads and routes what has arrived. Returns whether it read.
+    pub(crate) fn drive(&self, id: usize, waker: &Waker) -> bool {
+        {
+            let mut w = self.targets.lock();
+            match &w.caller {
+                Some((current, c)) if *current == id && c.will_wake(waker) => {}
+                _ => w.caller = Some((id, waker.clone())),
+            }
+        }
+        let mut guard = match self.driver.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            // Someone is reading now; what they route for this caller wakes
+            // it through its slot.
+            Err(TryLockError::WouldBlock) => return false,
+        };
+        let Some(driver) = guard.as_mut() else {
+            return false;
+        };
+        let mut io = Context::from_waker(&self.waker);
+        driver.drive_read(&mut io);
+        true
+    }
+
+    /// The caller `id` has what it waited for: readiness no longer wakes it.
+    pub(crate) fn release(&self, id: usize) {
+        let mut w = self.targets.lock();
+        if w.caller.as_ref().is_some_and(|(current, _)| *current == id) {
+            w.caller = None;
+        }
+    }
+}
