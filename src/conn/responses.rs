@@ -5,6 +5,7 @@
 //! to discard whatever is still to come (so a dropped future never leaves
 //! the connection out of step).
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,6 +19,8 @@ use crate::proto::{BackendMessage, TransactionStatus};
 #[derive(Debug)]
 pub(crate) struct Responses {
     slot: Option<Arc<Slot>>,
+    /// Messages taken from the slot, popped without a lock.
+    queue: VecDeque<BackendMessage>,
     shared: Arc<Shared>,
     /// Registered with the driver to be woken by socket readiness.
     driving: bool,
@@ -26,6 +29,7 @@ pub(crate) struct Responses {
 impl Responses {
     pub(crate) fn new(slot: Arc<Slot>, shared: Arc<Shared>) -> Self {
         Self {
+            queue: slot.take_queue(),
             slot: Some(slot),
             shared,
             driving: false,
@@ -33,14 +37,19 @@ impl Responses {
     }
 
     /// The next message as sent, ErrorResponse included.
+    #[inline]
     pub(crate) fn poll_message(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<BackendMessage, Error>> {
+        if let Some(message) = self.queue.pop_front() {
+            // Taken from the slot earlier: no lock, nothing to drive.
+            return Poll::Ready(Ok(message));
+        }
         let Some(slot) = &self.slot else {
             return Poll::Ready(Err(self.shared.closed_error()));
         };
-        let mut pop = slot.poll_pop(cx);
+        let mut pop = slot.poll_pop(&mut self.queue, cx);
         let id = Arc::as_ptr(slot) as usize;
         if pop.is_pending() {
             // Nothing routed yet: read the socket here rather than wait for
@@ -48,7 +57,7 @@ impl Responses {
             if let Some(io) = self.shared.io() {
                 self.driving = true;
                 if io.drive(id, cx.waker()) {
-                    pop = slot.poll_pop(cx);
+                    pop = slot.poll_pop(&mut self.queue, cx);
                 }
             }
         }
@@ -71,6 +80,7 @@ impl Responses {
     }
 
     /// The next message; an ErrorResponse becomes the server's error.
+    #[inline]
     pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
@@ -108,6 +118,7 @@ impl Responses {
 /// The next message of a streamed request (rows, COPY data): `None` once
 /// the request has ended. An error ends it too; the rest of its replies are
 /// then discarded by the driver.
+#[inline]
 pub(crate) fn poll_stream(
     responses: &mut Option<Responses>,
     cx: &mut Context<'_>,
@@ -145,7 +156,7 @@ impl Drop for Responses {
                     io.release(Arc::as_ptr(&slot) as usize);
                 }
             }
-            if slot.abandon() {
+            if slot.abandon(std::mem::take(&mut self.queue)) {
                 self.shared.recycle(slot);
             }
         }

@@ -67,6 +67,9 @@ struct State {
     /// Held while the request is in flight; bounds the pipeline depth.
     permit: Option<OwnedSemaphorePermit>,
     kind: RequestKind,
+    /// The caller's queue, kept here between requests so a reused slot
+    /// allocates nothing.
+    spare: VecDeque<BackendMessage>,
 }
 
 /// How a request was sent, which decides how the driver treats COPY.
@@ -85,12 +88,11 @@ pub(crate) enum RequestKind {
 /// A request's responses, shared by the driver and the caller.
 ///
 /// The driver hands messages over in batches (one lock per batch); the
-/// caller takes everything queued at once into `taken`, its own side, and
-/// pops from there without touching the driver's lock.
+/// caller takes everything queued at once into a queue of its own (see
+/// [`Slot::take_queue`]) and pops from there without any lock.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     state: Mutex<State>,
-    taken: Mutex<VecDeque<BackendMessage>>,
 }
 
 impl Slot {
@@ -98,8 +100,10 @@ impl Slot {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn taken_lock(&self) -> MutexGuard<'_, VecDeque<BackendMessage>> {
-        self.taken.lock().unwrap_or_else(|e| e.into_inner())
+    /// Caller side: the queue the caller pops from, empty (reused from the
+    /// slot's previous request when there was one).
+    pub(crate) fn take_queue(&self) -> VecDeque<BackendMessage> {
+        std::mem::take(&mut self.lock().spare)
     }
 
     /// Prepares a (new or reused) slot for a request ending after `ready`
@@ -110,7 +114,6 @@ impl Slot {
         permit: Option<OwnedSemaphorePermit>,
         kind: RequestKind,
     ) {
-        self.taken_lock().clear();
         let mut s = self.lock();
         s.kind = kind;
         s.messages.clear();
@@ -138,24 +141,36 @@ impl Slot {
         driver: &Waker,
     ) -> Result<(bool, Push), &'static str> {
         let mut s = self.lock();
+        // Find where this request's replies end, then move them in one go.
         let mut done = false;
-        while let Some(message) = batch.pop_front() {
+        let mut end = batch.len();
+        let mut bytes = 0;
+        for (i, message) in batch.iter().enumerate() {
             let ready = matches!(message, BackendMessage::ReadyForQuery(_));
             if ready && s.since_ready == 0 {
                 return Err("the server sent ReadyForQuery with no reply before it");
             }
             s.since_ready = if ready { 0 } else { s.since_ready + 1 };
-            if !s.abandoned {
-                s.bytes += payload_size(&message);
-                s.messages.push_back(message);
-            }
+            bytes += payload_size(message);
             if ready {
                 s.ready_left = s.ready_left.saturating_sub(1);
                 if s.ready_left == 0 {
                     done = true;
                     s.permit = None;
+                    end = i + 1;
                     break;
                 }
+            }
+        }
+        if s.abandoned {
+            batch.drain(..end);
+        } else {
+            s.bytes += bytes;
+            if s.messages.is_empty() && end == batch.len() {
+                // The common case: the whole batch is this request's.
+                std::mem::swap(&mut s.messages, batch);
+            } else {
+                s.messages.extend(batch.drain(..end));
             }
         }
         let full = s.messages.len() >= SLOT_HIGH_WATER || s.bytes >= SLOT_HIGH_WATER_BYTES;
@@ -205,23 +220,29 @@ impl Slot {
         }
     }
 
-    /// Caller side: the next message, waiting for it if needed.
-    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Pop> {
-        let mut taken = self.taken_lock();
-        if let Some(message) = taken.pop_front() {
+    /// Caller side: the next message, waiting for it if needed. `queue` is
+    /// the caller's own (from [`Slot::take_queue`]): everything the driver
+    /// handed over is moved into it at once.
+    #[inline]
+    pub(crate) fn poll_pop(
+        &self,
+        queue: &mut VecDeque<BackendMessage>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Pop> {
+        if let Some(message) = queue.pop_front() {
             return Poll::Ready(Pop::Message(message));
         }
         let mut s = self.lock();
         if !s.messages.is_empty() {
             // Take the whole queue (the empty one goes back to the driver).
-            std::mem::swap(&mut s.messages, &mut *taken);
+            std::mem::swap(&mut s.messages, queue);
             s.bytes = 0;
             let wake_driver = s.driver_waker.take();
             drop(s);
             if let Some(w) = wake_driver {
                 w.wake();
             }
-            if let Some(message) = taken.pop_front() {
+            if let Some(message) = queue.pop_front() {
                 return Poll::Ready(Pop::Message(message));
             }
             return Poll::Pending;
@@ -236,11 +257,12 @@ impl Slot {
         Poll::Pending
     }
 
-    /// Caller side: the caller stops listening. Returns whether the request
-    /// was complete (so the slot can be reused).
-    pub(crate) fn abandon(&self) -> bool {
-        self.taken_lock().clear();
+    /// Caller side: the caller stops listening and gives its queue back.
+    /// Returns whether the request was complete (so the slot can be reused).
+    pub(crate) fn abandon(&self, mut queue: VecDeque<BackendMessage>) -> bool {
+        queue.clear();
         let mut s = self.lock();
+        s.spare = queue;
         s.abandoned = true;
         s.messages.clear();
         s.bytes = 0;
