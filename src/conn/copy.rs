@@ -411,7 +411,23 @@ impl CopyOutStream {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
     }
 
+    /// Counts a chunk into the progress; watchers are told every 256 rows
+    /// (and at the end).
+    #[inline]
+    fn count(&mut self, bytes: Bytes) -> Bytes {
+        self.current.rows += 1;
+        self.current.bytes += bytes.len() as u64;
+        if self.current.rows % PROGRESS_ROWS == 0 {
+            self.progress.send_replace(self.current);
+        }
+        bytes
+    }
+
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        // The common case, straight from the run of COPY data being read.
+        if let Some(bytes) = self.responses.as_mut().and_then(Responses::next_copy_data) {
+            return Poll::Ready(Some(Ok(self.count(bytes))));
+        }
         loop {
             let message = match poll_stream(&mut self.responses, cx) {
                 Poll::Ready(Some(Ok(m))) => m,
@@ -421,14 +437,7 @@ impl CopyOutStream {
             };
             match message {
                 BackendMessage::CopyData(data) => {
-                    let bytes = data.into_bytes();
-                    self.current.rows += 1;
-                    self.current.bytes += bytes.len() as u64;
-                    // Watchers are told every 256 rows (and at the end).
-                    if self.current.rows % PROGRESS_ROWS == 0 {
-                        self.progress.send_replace(self.current);
-                    }
-                    return Poll::Ready(Some(Ok(bytes)));
+                    return Poll::Ready(Some(Ok(self.count(data.into_bytes()))));
                 }
                 BackendMessage::CopyDone => {}
                 BackendMessage::CommandComplete(c) => self.rows_affected = c.rows(),

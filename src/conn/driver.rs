@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use super::notify::Notification;
 use super::shared::{Counters, Shared};
-use super::slot::{Push, RequestKind, Slot};
+use super::slot::{Push, Reply, RequestKind, Slot};
 use super::socket::Socket;
 use crate::proto::{BackendMessage, FrameSplitter, frontend};
 
@@ -59,7 +59,7 @@ pub(crate) struct Driver {
     /// The current read size (adaptive).
     read_chunk: usize,
     /// Messages decoded but not yet handed to their requests' slots.
-    batch: VecDeque<BackendMessage>,
+    batch: VecDeque<Reply>,
     /// Reading is paused until the oldest request's caller catches up.
     paused: bool,
     /// Terminate has been queued.
@@ -303,6 +303,27 @@ impl Driver {
             return Ok(());
         }
         loop {
+            // Rows and COPY data come in long runs: cut a run in one piece
+            // (its frames are checked, not decoded; the caller does that).
+            if let Some(&tag @ (b'D' | b'd')) = self.read_buf.first() {
+                let run = self
+                    .splitter
+                    .run(&self.read_buf, tag)
+                    .map_err(|e| format!("protocol error: {e}"))?;
+                if run.frames > 1 {
+                    let bytes = self.read_buf.split_to(run.len).freeze();
+                    self.batch.push_back(Reply::Run {
+                        tag,
+                        frames: run.frames,
+                        bytes,
+                    });
+                    if self.batch.len() >= BATCH_MAX && self.flush(task)? == Push::Full {
+                        self.paused = true;
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
             let frame = match self.splitter.split(&mut self.read_buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -326,14 +347,14 @@ impl Driver {
     fn flush(&mut self, task: &Waker) -> Result<Push, String> {
         while !self.batch.is_empty() {
             let Some(slot) = self.in_flight.front() else {
-                let message = self.batch.pop_front();
-                return Err(match message {
-                    Some(BackendMessage::ErrorResponse(fields)) => {
+                let reply = self.batch.pop_front();
+                return Err(match reply {
+                    Some(Reply::Message(BackendMessage::ErrorResponse(fields))) => {
                         format!("the server ended the session: {}", fields.to_db_error())
                     }
                     other => format!(
                         "protocol error: the server sent {} when no request was waiting",
-                        other.as_ref().map_or("a message", BackendMessage::name)
+                        other.as_ref().map_or("a message", Reply::name)
                     ),
                 });
             };
@@ -407,7 +428,7 @@ impl Driver {
             }
             _ => {}
         }
-        self.batch.push_back(message);
+        self.batch.push_back(Reply::Message(message));
         Ok(())
     }
 

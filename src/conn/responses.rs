@@ -10,17 +10,24 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::shared::Shared;
-use super::slot::{Pop, Slot};
+use bytes::Bytes;
+
+use super::shared::{Shared, proto_error};
+use super::slot::{Pop, Reply, Slot};
 use crate::error::Error;
+use crate::proto::backend::{CopyData, DataRow};
+use crate::proto::frame_run::next_in_run;
 use crate::proto::{BackendMessage, TransactionStatus};
 
 /// The replies of one request.
 #[derive(Debug)]
 pub(crate) struct Responses {
     slot: Option<Arc<Slot>>,
-    /// Messages taken from the slot, popped without a lock.
-    queue: VecDeque<BackendMessage>,
+    /// Replies taken from the slot, popped without a lock.
+    queue: VecDeque<Reply>,
+    /// The rest of a run of frames being read (see [`Reply::Run`]).
+    run: Bytes,
+    run_tag: u8,
     shared: Arc<Shared>,
     /// Registered with the driver to be woken by socket readiness.
     driving: bool,
@@ -30,6 +37,8 @@ impl Responses {
     pub(crate) fn new(slot: Arc<Slot>, shared: Arc<Shared>) -> Self {
         Self {
             queue: slot.take_queue(),
+            run: Bytes::new(),
+            run_tag: 0,
             slot: Some(slot),
             shared,
             driving: false,
@@ -42,9 +51,12 @@ impl Responses {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<BackendMessage, Error>> {
-        if let Some(message) = self.queue.pop_front() {
+        if !self.run.is_empty() {
+            return Poll::Ready(self.next_in_run());
+        }
+        if let Some(reply) = self.queue.pop_front() {
             // Taken from the slot earlier: no lock, nothing to drive.
-            return Poll::Ready(Ok(message));
+            return Poll::Ready(self.open(reply));
         }
         let Some(slot) = &self.slot else {
             return Poll::Ready(Err(self.shared.closed_error()));
@@ -68,10 +80,53 @@ impl Responses {
             }
         }
         match pop {
-            Poll::Ready(Pop::Message(m)) => Poll::Ready(Ok(m)),
+            Poll::Ready(Pop::Reply(reply)) => Poll::Ready(self.open(reply)),
             Poll::Ready(Pop::Closed) => Poll::Ready(Err(self.shared.closed_error())),
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// The first message of a reply.
+    fn open(&mut self, reply: Reply) -> Result<BackendMessage, Error> {
+        match reply {
+            Reply::Message(message) => Ok(message),
+            Reply::Run { tag, bytes, .. } => {
+                self.run = bytes;
+                self.run_tag = tag;
+                self.next_in_run()
+            }
+        }
+    }
+
+    /// The next COPY data of the run being read, if that is what comes next.
+    #[inline]
+    pub(crate) fn next_copy_data(&mut self) -> Option<Bytes> {
+        if self.run_tag == b'd' {
+            next_in_run(&mut self.run)
+        } else {
+            None
+        }
+    }
+
+    /// The next message of the run being read. A row whose body does not
+    /// decode means the server is out of step: the connection is closed.
+    fn next_in_run(&mut self) -> Result<BackendMessage, Error> {
+        let decoded = match next_in_run(&mut self.run) {
+            Some(body) if self.run_tag == b'd' => {
+                Ok(BackendMessage::CopyData(CopyData::parse(body)))
+            }
+            Some(body) => DataRow::parse(body).map(BackendMessage::DataRow),
+            // The driver checked every frame of the run.
+            None => Err(crate::proto::ProtoError::Truncated {
+                message: "frame run",
+            }),
+        };
+        decoded.map_err(|e| {
+            self.run = Bytes::new();
+            let error = proto_error(e);
+            self.shared.poison(format!("protocol error: {error}"));
+            error
+        })
     }
 
     /// The next message as sent, ErrorResponse included.

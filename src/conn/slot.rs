@@ -14,6 +14,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::OwnedSemaphorePermit;
 
+use bytes::Bytes;
+
 use crate::proto::BackendMessage;
 
 /// Messages queued in a slot before the driver stops reading the socket.
@@ -22,13 +24,49 @@ pub(crate) const SLOT_HIGH_WATER: usize = 1024;
 /// reading the socket (so a few huge rows are bounded too).
 pub(crate) const SLOT_HIGH_WATER_BYTES: usize = 4 << 20;
 
-/// The payload size a message holds on to (rows and COPY data; others are
-/// small).
-fn payload_size(message: &BackendMessage) -> usize {
-    match message {
-        BackendMessage::DataRow(row) => row.body().len(),
-        BackendMessage::CopyData(data) => data.data().len(),
-        _ => 0,
+/// What the driver hands a request: one decoded message, or a run of
+/// frames of one type (rows or COPY data) cut off the read buffer in one
+/// piece, which the caller splits and decodes as it reads them (so a
+/// stream of small rows costs the driver a header walk per row).
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Message(BackendMessage),
+    Run {
+        /// `b'D'` (DataRow) or `b'd'` (CopyData).
+        tag: u8,
+        frames: usize,
+        /// Whole frames, headers included.
+        bytes: Bytes,
+    },
+}
+
+impl Reply {
+    /// The payload size a reply holds on to (rows and COPY data; other
+    /// messages are small).
+    fn payload_size(&self) -> usize {
+        match self {
+            Self::Message(BackendMessage::DataRow(row)) => row.body().len(),
+            Self::Message(BackendMessage::CopyData(data)) => data.data().len(),
+            Self::Message(_) => 0,
+            Self::Run { bytes, .. } => bytes.len(),
+        }
+    }
+
+    /// How many backend messages it holds.
+    fn frames(&self) -> usize {
+        match self {
+            Self::Message(_) => 1,
+            Self::Run { frames, .. } => *frames,
+        }
+    }
+
+    /// The message's name, for errors.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Message(message) => message.name(),
+            Self::Run { tag: b'D', .. } => "DataRow",
+            Self::Run { .. } => "CopyData",
+        }
     }
 }
 
@@ -44,14 +82,14 @@ pub(crate) enum Push {
 /// One message taken from the slot, or why none can come.
 #[derive(Debug)]
 pub(crate) enum Pop {
-    Message(BackendMessage),
+    Reply(Reply),
     /// The connection closed before the request was answered in full.
     Closed,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    messages: VecDeque<BackendMessage>,
+    messages: VecDeque<Reply>,
     /// Payload bytes in `messages`.
     bytes: usize,
     /// Messages received since the last ReadyForQuery (or the start).
@@ -69,7 +107,7 @@ struct State {
     kind: RequestKind,
     /// The caller's queue, kept here between requests so a reused slot
     /// allocates nothing.
-    spare: VecDeque<BackendMessage>,
+    spare: VecDeque<Reply>,
 }
 
 /// How a request was sent, which decides how the driver treats COPY.
@@ -102,7 +140,7 @@ impl Slot {
 
     /// Caller side: the queue the caller pops from, empty (reused from the
     /// slot's previous request when there was one).
-    pub(crate) fn take_queue(&self) -> VecDeque<BackendMessage> {
+    pub(crate) fn take_queue(&self) -> VecDeque<Reply> {
         std::mem::take(&mut self.lock().spare)
     }
 
@@ -137,7 +175,7 @@ impl Slot {
     /// the server is out of step, and that is an error, not a reply.
     pub(crate) fn push_batch(
         &self,
-        batch: &mut VecDeque<BackendMessage>,
+        batch: &mut VecDeque<Reply>,
         driver: &Waker,
     ) -> Result<(bool, Push), &'static str> {
         let mut s = self.lock();
@@ -145,13 +183,17 @@ impl Slot {
         let mut done = false;
         let mut end = batch.len();
         let mut bytes = 0;
-        for (i, message) in batch.iter().enumerate() {
-            let ready = matches!(message, BackendMessage::ReadyForQuery(_));
+        for (i, reply) in batch.iter().enumerate() {
+            let ready = matches!(reply, Reply::Message(BackendMessage::ReadyForQuery(_)));
             if ready && s.since_ready == 0 {
                 return Err("the server sent ReadyForQuery with no reply before it");
             }
-            s.since_ready = if ready { 0 } else { s.since_ready + 1 };
-            bytes += payload_size(message);
+            s.since_ready = if ready {
+                0
+            } else {
+                s.since_ready + reply.frames()
+            };
+            bytes += reply.payload_size();
             if ready {
                 s.ready_left = s.ready_left.saturating_sub(1);
                 if s.ready_left == 0 {
@@ -224,13 +266,9 @@ impl Slot {
     /// the caller's own (from [`Slot::take_queue`]): everything the driver
     /// handed over is moved into it at once.
     #[inline]
-    pub(crate) fn poll_pop(
-        &self,
-        queue: &mut VecDeque<BackendMessage>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Pop> {
+    pub(crate) fn poll_pop(&self, queue: &mut VecDeque<Reply>, cx: &mut Context<'_>) -> Poll<Pop> {
         if let Some(message) = queue.pop_front() {
-            return Poll::Ready(Pop::Message(message));
+            return Poll::Ready(Pop::Reply(message));
         }
         let mut s = self.lock();
         if !s.messages.is_empty() {
@@ -243,7 +281,7 @@ impl Slot {
                 w.wake();
             }
             if let Some(message) = queue.pop_front() {
-                return Poll::Ready(Pop::Message(message));
+                return Poll::Ready(Pop::Reply(message));
             }
             return Poll::Pending;
         }
@@ -259,7 +297,7 @@ impl Slot {
 
     /// Caller side: the caller stops listening and gives its queue back.
     /// Returns whether the request was complete (so the slot can be reused).
-    pub(crate) fn abandon(&self, mut queue: VecDeque<BackendMessage>) -> bool {
+    pub(crate) fn abandon(&self, mut queue: VecDeque<Reply>) -> bool {
         queue.clear();
         let mut s = self.lock();
         s.spare = queue;

@@ -3,8 +3,10 @@
 //! Owns [`Frame`] and [`FrameSplitter`]. A backend message is a type byte,
 //! an `Int32` length that counts itself but not the type byte, and a body.
 //! This file checks the length word against a configured maximum and splits
-//! whole frames off the front of the read buffer without copying. It must
-//! not look inside a body (that is `backend`'s job) and does no I/O.
+//! whole frames off the front of the read buffer without copying, one at a
+//! time or as a run of frames of one type (rows, COPY data) taken in one
+//! piece and split later. It must not look inside a body (that is
+//! `backend`'s job) and does no I/O.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -114,6 +116,83 @@ impl FrameSplitter {
         body.advance(HEADER_LEN);
         Ok(Some(Frame { tag, body }))
     }
+}
+
+/// A run of complete frames of one type at the front of a buffer: see
+/// [`FrameSplitter::run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// How many frames.
+    pub frames: usize,
+    /// Their total size, headers included.
+    pub len: usize,
+}
+
+impl FrameSplitter {
+    /// Measures the run of complete frames with type byte `tag` at the front
+    /// of `buf`, checking each length word as [`split`](Self::split) does.
+    /// Nothing is removed: take `run.len` bytes and cut them with
+    /// [`next_in_run`]. Stops at the first frame of another type or the
+    /// first incomplete one; an invalid length word is an error only when it
+    /// is the first frame's (a later one is left for `split` to report).
+    ///
+    /// ```
+    /// use pgline::proto::{FrameSplitter, frame_run::next_in_run};
+    ///
+    /// let buf = b"d\0\0\0\x06abd\0\0\0\x05cC\0\0";
+    /// let run = FrameSplitter::default().run(buf, b'd').unwrap();
+    /// assert_eq!((run.frames, run.len), (2, 13));
+    /// let mut frames = bytes::Bytes::copy_from_slice(&buf[..run.len]);
+    /// assert_eq!(next_in_run(&mut frames).as_deref(), Some(&b"ab"[..]));
+    /// assert_eq!(next_in_run(&mut frames).as_deref(), Some(&b"c"[..]));
+    /// assert_eq!(next_in_run(&mut frames), None);
+    /// ```
+    pub fn run(&self, buf: &[u8], tag: u8) -> Result<Run, ProtoError> {
+        let mut run = Run { frames: 0, len: 0 };
+        while let Some(header) = buf.get(run.len..run.len + HEADER_LEN) {
+            if header[0] != tag {
+                break;
+            }
+            let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
+            if len < 4 {
+                if run.frames == 0 {
+                    return Err(ProtoError::InvalidLength { tag, len });
+                }
+                break;
+            }
+            let len = len as usize;
+            if len > self.max_message_len {
+                if run.frames == 0 {
+                    return Err(ProtoError::MessageTooLong {
+                        tag,
+                        len,
+                        max: self.max_message_len,
+                    });
+                }
+                break;
+            }
+            if buf.len() - run.len < len + 1 {
+                break;
+            }
+            run.len += len + 1;
+            run.frames += 1;
+        }
+        Ok(run)
+    }
+}
+
+/// Cuts the first frame's body off a run measured by [`FrameSplitter::run`]
+/// (sharing its memory); `None` when the run is spent or does not start
+/// with a whole frame.
+pub fn next_in_run(run: &mut Bytes) -> Option<Bytes> {
+    let header = run.get(..HEADER_LEN)?;
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if len < 4 || run.len() < len + 1 {
+        return None;
+    }
+    let mut body = run.split_to(len + 1);
+    body.advance(HEADER_LEN);
+    Some(body)
 }
 
 #[cfg(test)]
@@ -252,5 +331,58 @@ Z\0\0\0\x05I";
         assert_eq!(splitter.split(&mut buf), Ok(None));
         assert!(buf.capacity() > HEADER_LEN);
         assert!(buf.capacity() <= 2 * (HEADER_LEN + RESERVE_AHEAD_LIMIT));
+    }
+
+    #[test]
+    fn runs_stop_at_another_type_or_an_incomplete_frame() {
+        let splitter = FrameSplitter::default();
+        let two = b"d\0\0\0\x05xd\0\0\0\x04";
+        assert_eq!(splitter.run(two, b'd'), Ok(Run { frames: 2, len: 11 }));
+        let mut other = two.to_vec();
+        other.extend_from_slice(b"C\0\0\0\x04");
+        assert_eq!(splitter.run(&other, b'd'), Ok(Run { frames: 2, len: 11 }));
+        let mut partial = two.to_vec();
+        partial.extend_from_slice(b"d\0\0\0\x09abc");
+        assert_eq!(splitter.run(&partial, b'd'), Ok(Run { frames: 2, len: 11 }));
+        assert_eq!(splitter.run(b"d\0\0", b'd'), Ok(Run { frames: 0, len: 0 }));
+        assert_eq!(splitter.run(two, b'D'), Ok(Run { frames: 0, len: 0 }));
+    }
+
+    #[test]
+    fn runs_check_length_words() {
+        let splitter = FrameSplitter::new(16);
+        assert_eq!(
+            splitter.run(b"d\0\0\0\x03", b'd'),
+            Err(ProtoError::InvalidLength { tag: b'd', len: 3 })
+        );
+        assert!(matches!(
+            splitter.run(b"d\0\0\0\x20", b'd'),
+            Err(ProtoError::MessageTooLong { len: 32, .. })
+        ));
+        // A bad frame after a good one ends the run; `split` reports it.
+        let run = splitter.run(b"d\0\0\0\x04d\0\0\0\x01", b'd').unwrap();
+        assert_eq!(run, Run { frames: 1, len: 5 });
+    }
+
+    #[test]
+    fn a_run_cut_at_every_boundary_gives_the_same_frames() {
+        let splitter = FrameSplitter::default();
+        let mut stream = Vec::new();
+        for body in [&b""[..], b"a", b"bc", b"0123456789"] {
+            stream.push(b'D');
+            stream.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+            stream.extend_from_slice(body);
+        }
+        for cut in 0..=stream.len() {
+            let run = splitter.run(&stream[..cut], b'D').unwrap();
+            let mut bytes = Bytes::copy_from_slice(&stream[..run.len]);
+            let mut bodies = Vec::new();
+            while let Some(body) = next_in_run(&mut bytes) {
+                bodies.push(body);
+            }
+            assert_eq!(bodies.len(), run.frames, "cut at {cut}");
+            assert!(bytes.is_empty());
+        }
+        assert_eq!(next_in_run(&mut Bytes::from_static(b"D\0\0\0\x09ab")), None);
     }
 }
