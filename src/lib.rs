@@ -47,12 +47,12 @@ mod conn;
 pub use config::Config;
 #[cfg(feature = "runtime")]
 pub use conn::{
-    Batch, BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow, BufferPool, BufferPoolStats,
-    CancelToken, Client, Column, ColumnIndex, ConnectionStats, CopyInSink, CopyOutReader,
-    CopyOutStream, CopyProgress, ExportedSnapshot, IsolationLevel, Notification, Notifications,
-    Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage, SimpleQueryRow, Statement,
-    StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect,
-    copy_in_parallel,
+    Batch, BatchRows, BatchRowsIter, BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow,
+    BufferPool, BufferPoolStats, CancelToken, Client, Column, ColumnIndex, ConnectionStats,
+    CopyInSink, CopyOutReader, CopyOutStream, CopyProgress, ExportedSnapshot, IsolationLevel,
+    Notification, Notifications, Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage,
+    SimpleQueryRow, Statement, StatementCacheStats, StatementOutcome, ToStatement, Transaction,
+    TransactionBuilder, connect, copy_in_parallel,
 };
 pub use error::Error;
 #[cfg(feature = "derive")]

@@ -148,6 +148,30 @@ async fn explicit_batch_reports_ran_failed_skipped() {
     assert_eq!(values, [11, 22]);
 }
 
+#[tokio::test]
+async fn batch_statements_return_zero_one_or_many_rows() {
+    let client = connect().await;
+    let mut batch = client.batch();
+    batch
+        .push("SELECT 1 WHERE false", &[])
+        .push("SELECT 7::int4", &[])
+        .push("SELECT i FROM generate_series(1, 3) i", &[]);
+    let mut counts = Vec::new();
+    let mut values = Vec::new();
+    for outcome in batch.run_independent().await.unwrap() {
+        let pgline::StatementOutcome::Ran { rows, .. } = outcome else {
+            panic!("{outcome:?}");
+        };
+        counts.push(rows.len());
+        let by_ref: Vec<i32> = (&rows).into_iter().map(|r| r.get(0).unwrap()).collect();
+        let owned: Vec<i32> = rows.into_iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(by_ref, owned);
+        values.push(owned);
+    }
+    assert_eq!(counts, [0, 1, 3]);
+    assert_eq!(values, [vec![], vec![7], vec![1, 2, 3]]);
+}
+
 fn outcome_kind(outcome: &pgline::StatementOutcome) -> &'static str {
     if outcome.ran() {
         "ran"

@@ -36,6 +36,9 @@ use crate::proto::{BackendMessage, Format, frontend};
 /// Small writes are gathered until this many bytes, then sent as one
 /// CopyData message.
 const CHUNK: usize = 64 * 1024;
+/// Writes of at least this many bytes are framed straight into the
+/// connection's write buffer (one copy), not gathered first (two).
+const DIRECT: usize = 8 * 1024;
 
 /// Progress watchers of COPY IN are told after this many more bytes.
 const PROGRESS_BYTES: u64 = 64 * 1024;
@@ -192,20 +195,20 @@ impl CopyInSink {
         self.responses = None;
     }
 
-    /// Sends data. Small pieces are gathered into larger CopyData messages;
-    /// waits while the connection's write buffer is full.
+    /// Sends data. Small pieces (under 8 KiB) are gathered into larger
+    /// CopyData messages; larger ones are framed straight into the
+    /// connection's write buffer. Waits while that buffer is full.
     pub async fn send(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
         let data = data.as_ref();
-        if self.gather.len() + data.len() <= CHUNK {
+        if data.len() < DIRECT && self.gather.len() + data.len() <= CHUNK {
             self.gather.extend_from_slice(data);
-            self.count(data.len());
-            return Ok(());
-        }
-        self.flush_gathered().await?;
-        if data.len() >= CHUNK {
-            self.write_message(data).await?;
         } else {
-            self.gather.extend_from_slice(data);
+            self.flush_gathered().await?;
+            if data.len() < DIRECT {
+                self.gather.extend_from_slice(data);
+            } else {
+                self.write_message(data).await?;
+            }
         }
         self.count(data.len());
         Ok(())

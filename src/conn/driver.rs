@@ -417,7 +417,7 @@ impl Driver {
                 }
             }
             BackendMessage::CommandComplete(ref c)
-                if matches!(c.tag(), "DISCARD ALL" | "DEALLOCATE ALL") =>
+                if matches!(c.tag_bytes(), b"DISCARD ALL" | b"DEALLOCATE ALL") =>
             {
                 // The server dropped every prepared statement.
                 self.shared

@@ -3,6 +3,7 @@
 //! Owns everything that does I/O for one connection. It calls `proto` for
 //! bytes and `types` for values, and nothing above it.
 
+mod batch_rows;
 mod buf_pool;
 mod cancel;
 mod client;
@@ -26,6 +27,7 @@ mod tls;
 mod transaction;
 mod type_lookup;
 
+pub use batch_rows::{BatchRows, BatchRowsIter};
 pub use buf_pool::{BufferPool, BufferPoolStats};
 pub use cancel::CancelToken;
 pub use client::{Client, Statement};

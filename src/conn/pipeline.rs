@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
+use super::batch_rows::BatchRows;
 use super::client::{Client, Statement};
 use super::query::{Params, ToStatement, encode_bind_execute, encode_unnamed_parse, sealed};
 use super::row::{Column, Row, columns};
@@ -34,7 +35,7 @@ pub enum StatementOutcome {
     /// The statement ran.
     Ran {
         /// Its rows (empty for statements that return none).
-        rows: Vec<Row>,
+        rows: BatchRows,
         /// The row count from its command tag, if it has one.
         rows_affected: Option<u64>,
     },
@@ -208,7 +209,7 @@ impl<'a> Batch<'a> {
                     .await?;
                 let mut outcomes = Vec::with_capacity(entries.len());
                 let mut current: Option<Arc<[Column]>> = None;
-                let mut rows = Vec::new();
+                let mut rows = BatchRows::new();
                 let mut ready_seen = 0;
                 loop {
                     let i = outcomes.len();
@@ -218,7 +219,7 @@ impl<'a> Batch<'a> {
                         | BackendMessage::NoData => {}
                         BackendMessage::EmptyQueryResponse => {
                             outcomes.push(StatementOutcome::Ran {
-                                rows: Vec::new(),
+                                rows: BatchRows::new(),
                                 rows_affected: None,
                             });
                         }
@@ -239,7 +240,7 @@ impl<'a> Batch<'a> {
                             });
                         }
                         BackendMessage::ErrorResponse(fields) => {
-                            rows.clear();
+                            rows = BatchRows::new();
                             outcomes
                                 .push(StatementOutcome::Failed(Error::db(fields.to_db_error())));
                         }

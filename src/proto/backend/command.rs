@@ -28,8 +28,13 @@ impl CommandComplete {
     /// [`ProtoError::InvalidValue`].
     pub fn parse(body: Bytes) -> Result<Self, ProtoError> {
         let mut r = Reader::new(&body, MESSAGE);
-        let tag = r.cstr()?;
+        let range = r.cstr_range()?;
         r.finish()?;
+        let tag = body.get(range).unwrap_or_default();
+        // Tags are ASCII in practice; checking that is cheaper than UTF-8.
+        if !tag.is_ascii() && std::str::from_utf8(tag).is_err() {
+            return Err(ProtoError::InvalidUtf8 { message: MESSAGE });
+        }
         let rows = rows_in_tag(tag)?;
         Ok(Self { body, rows })
     }
@@ -37,6 +42,13 @@ impl CommandComplete {
     /// The command tag.
     pub fn tag(&self) -> &str {
         text_at(&self.body, 0..self.body.len().saturating_sub(1))
+    }
+
+    /// The command tag's bytes (UTF-8, checked when decoded).
+    pub fn tag_bytes(&self) -> &[u8] {
+        self.body
+            .get(..self.body.len().saturating_sub(1))
+            .unwrap_or_default()
     }
 
     /// The number of rows the command affected or returned, for tags that
@@ -47,34 +59,37 @@ impl CommandComplete {
 }
 
 /// The row count of a command tag, checked for the commands that have one.
-fn rows_in_tag(tag: &str) -> Result<Option<u64>, ProtoError> {
-    let invalid = ProtoError::InvalidValue {
+fn rows_in_tag(tag: &[u8]) -> Result<Option<u64>, ProtoError> {
+    let invalid = || ProtoError::InvalidValue {
         message: MESSAGE,
         what: "command tag has a missing or malformed row count",
     };
-    let mut words = tag.split(' ');
+    let mut words = tag.split(|&b| b == b' ');
     let command = words.next().unwrap_or_default();
     let count_words = match command {
-        "INSERT" => 2,
-        "UPDATE" | "DELETE" | "MERGE" | "SELECT" | "MOVE" | "FETCH" | "COPY" => 1,
+        b"INSERT" => 2,
+        b"UPDATE" | b"DELETE" | b"MERGE" | b"SELECT" | b"MOVE" | b"FETCH" | b"COPY" => 1,
         _ => return Ok(None),
     };
     let mut last = None;
     for _ in 0..count_words {
-        last = Some(words.next().and_then(decimal).ok_or(invalid.clone())?);
+        last = Some(words.next().and_then(decimal).ok_or_else(invalid)?);
     }
     if words.next().is_some() {
-        return Err(invalid);
+        return Err(invalid());
     }
     Ok(last)
 }
 
 /// A non-empty run of ASCII digits that fits a `u64`.
-fn decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+fn decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
         return None;
     }
-    s.parse().ok()
+    s.iter().try_fold(0u64, |n, &b| {
+        let digit = (b as char).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]
