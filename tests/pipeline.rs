@@ -231,6 +231,45 @@ async fn dropped_futures_at_random_points_never_desynchronise() {
     }
 }
 
+/// A caller registered to be woken by the socket that then stops polling
+/// (its query future is held, unpolled, while it waits on something else)
+/// must not stall other tasks on the same connection: readiness always
+/// wakes the driver task too. Run on one thread, where a lost wake-up hangs
+/// for good.
+#[tokio::test(flavor = "current_thread")]
+async fn a_caller_that_stops_polling_does_not_stall_the_others() {
+    let client = connect().await;
+    // A reply that arrives only after 200 ms; polled once, so it is sent
+    // (prepared first, so that is its only round trip).
+    let statement = client
+        .prepare("SELECT 1::int4 FROM pg_sleep(0.2)")
+        .await
+        .unwrap();
+    let slow = client.query(&statement, &[]);
+    tokio::pin!(slow);
+    let poll_once = |slow: std::pin::Pin<&mut _>| {
+        futures_util::FutureExt::now_or_never(slow).map(|_: Result<Vec<pgline::Row>, _>| ())
+    };
+    assert!(poll_once(slow.as_mut()).is_none(), "replied at once");
+    // Another task queues its queries behind it and waits for its reply.
+    let other = client.clone();
+    let worker = tokio::spawn(async move {
+        let mut sum = 0i64;
+        for i in 0..50i32 {
+            let row = other.query_one("SELECT $1::int4", &[&i]).await.unwrap();
+            sum += i64::from(row.get::<i32>(0).unwrap());
+        }
+        sum
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The slow query's caller asks again (so it is the last one registered
+    // with the socket), then waits on the worker without polling it.
+    assert!(poll_once(slow.as_mut()).is_none(), "replied before 200 ms");
+    assert_eq!(bounded(worker).await.unwrap(), (0..50).sum::<i64>());
+    let rows = slow.await.unwrap();
+    assert_eq!(rows[0].get::<i32>(0).unwrap(), 1);
+}
+
 #[tokio::test]
 async fn a_query_timeout_cancels_and_the_connection_stays_usable() {
     let client = connect().await;

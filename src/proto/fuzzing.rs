@@ -31,11 +31,15 @@ use super::startup::{
 ///    and a pending frame never makes the buffer reserve more than a
 ///    bounded chunk beyond the input;
 /// 2. as the body of every backend message type;
+/// 3. as a run of frames of one type (the first byte's): the run's frames
+///    are exactly the ones `split` gives, cut by `next_in_run` with nothing
+///    left over;
 ///
 /// and every message that decodes has all its accessors called, their
 /// results checked against each other. Errors are expected; panics are bugs.
 pub fn backend_stream(data: &[u8]) {
     split_stream(data);
+    split_run(data);
     for message_tag in tag::ALL {
         let frame = Frame {
             tag: message_tag,
@@ -79,6 +83,34 @@ fn split_stream(data: &[u8]) {
         }
     }
     assert_eq!(consumed + buf.len(), data.len());
+}
+
+fn split_run(data: &[u8]) {
+    let Some(&tag) = data.first() else {
+        return;
+    };
+    let splitter = FrameSplitter::new(DEFAULT_MAX_MESSAGE_LEN);
+    let Ok(run) = splitter.run(data, tag) else {
+        assert!(
+            splitter.split(&mut BytesMut::from(data)).is_err(),
+            "run and split disagree"
+        );
+        return;
+    };
+    let mut buf = BytesMut::from(data);
+    let mut frames = bytes::Bytes::copy_from_slice(&data[..run.len]);
+    for _ in 0..run.frames {
+        let one = splitter
+            .split(&mut buf)
+            .ok()
+            .flatten()
+            .expect("split sees the run's frame");
+        assert_eq!(one.tag, tag);
+        let body = super::frame_run::next_in_run(&mut frames).expect("the run's frame");
+        assert_eq!(body, one.body);
+    }
+    assert!(frames.is_empty(), "the run has bytes beyond its frames");
+    assert_eq!(buf.len(), data.len() - run.len);
 }
 
 /// Calls every accessor of `message` and checks they agree.
