@@ -34,7 +34,8 @@ use super::notify::Notification;
 use super::shared::{Counters, Shared};
 use super::slot::{Push, Reply, RequestKind, Slot};
 use super::socket::Socket;
-use crate::proto::{BackendMessage, FrameSplitter, frontend};
+use crate::proto::frame_run::{RunStep, next_in_run};
+use crate::proto::{BackendMessage, FrameSplitter, TransactionStatus, frontend};
 
 /// Room reserved for a read at first; it doubles while reads fill it (a
 /// large result streaming in) up to [`READ_CHUNK_MAX`], and falls back when
@@ -303,27 +304,43 @@ impl Driver {
             return Ok(());
         }
         loop {
-            // Rows and COPY data come in long runs: cut a run in one piece
-            // (its frames are checked, not decoded; the caller does that).
-            if let Some(&tag @ (b'D' | b'd')) = self.read_buf.first() {
-                let run = self
-                    .splitter
-                    .run(&self.read_buf, tag)
-                    .map_err(|e| format!("protocol error: {e}"))?;
-                if run.frames > 1 {
-                    let bytes = self.read_buf.split_to(run.len).freeze();
-                    self.batch.push_back(Reply::Run {
-                        tag,
-                        frames: run.frames,
-                        bytes,
-                    });
-                    if self.batch.len() >= BATCH_MAX && self.flush(task)? == Push::Full {
-                        self.paused = true;
-                        return Ok(());
-                    }
-                    continue;
+            // Cut every frame up to the next one the driver must look at
+            // itself, or up to a ReadyForQuery (which ends a request), in one
+            // piece: the frames are checked here, decoded by the caller.
+            let mut status = None;
+            let run = self
+                .splitter
+                .run_while(&self.read_buf, |tag, body| match tag {
+                    b'S' | b'N' | b'A' | b'G' => RunStep::Stop,
+                    b'C' if matches!(body, b"DISCARD ALL\0" | b"DEALLOCATE ALL\0") => RunStep::Stop,
+                    b'Z' => match TransactionStatus::parse(body) {
+                        Ok(s) => {
+                            status = Some(s);
+                            RunStep::TakeLast
+                        }
+                        Err(_) => RunStep::Stop,
+                    },
+                    _ => RunStep::Take,
+                })
+                .map_err(|e| format!("protocol error: {e}"))?;
+            if run.frames > 0 {
+                if let Some(status) = status {
+                    self.shared.set_transaction_status(status);
                 }
+                let bytes = self.read_buf.split_to(run.len).freeze();
+                self.batch.push_back(Reply::Frames {
+                    frames: run.frames,
+                    ready: status.is_some(),
+                    bytes,
+                });
+                if self.batch.len() >= BATCH_MAX && self.flush(task)? == Push::Full {
+                    self.paused = true;
+                    return Ok(());
+                }
+                continue;
             }
+            // A frame the driver handles itself, an incomplete one, or an
+            // invalid one (which `split` and `parse` report).
             let frame = match self.splitter.split(&mut self.read_buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -347,16 +364,7 @@ impl Driver {
     fn flush(&mut self, task: &Waker) -> Result<Push, String> {
         while !self.batch.is_empty() {
             let Some(slot) = self.in_flight.front() else {
-                let reply = self.batch.pop_front();
-                return Err(match reply {
-                    Some(Reply::Message(BackendMessage::ErrorResponse(fields))) => {
-                        format!("the server ended the session: {}", fields.to_db_error())
-                    }
-                    other => format!(
-                        "protocol error: the server sent {} when no request was waiting",
-                        other.as_ref().map_or("a message", Reply::name)
-                    ),
-                });
+                return Err(unrequested(self.batch.pop_front()));
             };
             let (done, push) = slot
                 .push_batch(&mut self.batch, task)
@@ -446,5 +454,27 @@ impl Driver {
             Poll::Pending => Poll::Pending,
             Poll::Ready(_) => Poll::Ready(Exit::Clean),
         }
+    }
+}
+
+/// Why the connection ends when the server sends something no request
+/// waits for: an ErrorResponse (the server is ending the session, e.g. an
+/// administrator's terminate), or a protocol error naming the message.
+fn unrequested(reply: Option<Reply>) -> String {
+    let message = match reply {
+        Some(Reply::Message(message)) => Some(message),
+        Some(Reply::Frames { mut bytes, .. }) => {
+            next_in_run(&mut bytes).and_then(|frame| BackendMessage::parse(frame).ok())
+        }
+        None => None,
+    };
+    match message {
+        Some(BackendMessage::ErrorResponse(fields)) => {
+            format!("the server ended the session: {}", fields.to_db_error())
+        }
+        other => format!(
+            "protocol error: the server sent {} when no request was waiting",
+            other.as_ref().map_or("a message", BackendMessage::name)
+        ),
     }
 }

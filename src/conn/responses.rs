@@ -17,7 +17,7 @@ use super::slot::{Pop, Reply, Slot};
 use crate::error::Error;
 use crate::proto::backend::{CopyData, DataRow};
 use crate::proto::frame_run::next_in_run;
-use crate::proto::{BackendMessage, TransactionStatus};
+use crate::proto::{BackendMessage, Frame, TransactionStatus};
 
 /// The replies of one request.
 #[derive(Debug)]
@@ -25,9 +25,8 @@ pub(crate) struct Responses {
     slot: Option<Arc<Slot>>,
     /// Replies taken from the slot, popped without a lock.
     queue: VecDeque<Reply>,
-    /// The rest of a run of frames being read (see [`Reply::Run`]).
+    /// The rest of a run of frames being read (see [`Reply::Frames`]).
     run: Bytes,
-    run_tag: u8,
     shared: Arc<Shared>,
     /// Registered with the driver to be woken by socket readiness.
     driving: bool,
@@ -38,7 +37,6 @@ impl Responses {
         Self {
             queue: slot.take_queue(),
             run: Bytes::new(),
-            run_tag: 0,
             slot: Some(slot),
             shared,
             driving: false,
@@ -90,9 +88,8 @@ impl Responses {
     fn open(&mut self, reply: Reply) -> Result<BackendMessage, Error> {
         match reply {
             Reply::Message(message) => Ok(message),
-            Reply::Run { tag, bytes, .. } => {
+            Reply::Frames { bytes, .. } => {
                 self.run = bytes;
-                self.run_tag = tag;
                 self.next_in_run()
             }
         }
@@ -101,21 +98,20 @@ impl Responses {
     /// The next COPY data of the run being read, if that is what comes next.
     #[inline]
     pub(crate) fn next_copy_data(&mut self) -> Option<Bytes> {
-        if self.run_tag == b'd' {
-            next_in_run(&mut self.run)
+        if self.run.first() == Some(&b'd') {
+            next_in_run(&mut self.run).map(|frame| frame.body)
         } else {
             None
         }
     }
 
-    /// The next message of the run being read. A row whose body does not
+    /// The next message of the run being read. A message that does not
     /// decode means the server is out of step: the connection is closed.
     fn next_in_run(&mut self) -> Result<BackendMessage, Error> {
         let decoded = match next_in_run(&mut self.run) {
-            Some(body) if self.run_tag == b'd' => {
-                Ok(BackendMessage::CopyData(CopyData::parse(body)))
-            }
-            Some(body) => DataRow::parse(body).map(BackendMessage::DataRow),
+            Some(Frame { tag: b'D', body }) => DataRow::parse(body).map(BackendMessage::DataRow),
+            Some(Frame { tag: b'd', body }) => Ok(BackendMessage::CopyData(CopyData::parse(body))),
+            Some(frame) => BackendMessage::parse(frame),
             // The driver checked every frame of the run.
             None => Err(crate::proto::ProtoError::Truncated {
                 message: "frame run",

@@ -420,6 +420,8 @@ impl Shared {
     pub(crate) fn poison(&self, reason: String) {
         lock(&self.closed_reason).get_or_insert(reason);
         let mut w = self.write();
+        // Refused from now on, before the driver has even woken up.
+        w.closed = true;
         w.abort = true;
         let waker = w.driver_waker.take();
         drop(w);

@@ -25,16 +25,15 @@ pub(crate) const SLOT_HIGH_WATER: usize = 1024;
 pub(crate) const SLOT_HIGH_WATER_BYTES: usize = 4 << 20;
 
 /// What the driver hands a request: one decoded message, or a run of
-/// frames of one type (rows or COPY data) cut off the read buffer in one
-/// piece, which the caller splits and decodes as it reads them (so a
-/// stream of small rows costs the driver a header walk per row).
+/// frames cut off the read buffer in one piece, which the caller splits and
+/// decodes as it reads them (so the driver only walks their headers).
 #[derive(Debug)]
 pub(crate) enum Reply {
     Message(BackendMessage),
-    Run {
-        /// `b'D'` (DataRow) or `b'd'` (CopyData).
-        tag: u8,
+    Frames {
         frames: usize,
+        /// The last frame is a ReadyForQuery.
+        ready: bool,
         /// Whole frames, headers included.
         bytes: Bytes,
     },
@@ -48,24 +47,17 @@ impl Reply {
             Self::Message(BackendMessage::DataRow(row)) => row.body().len(),
             Self::Message(BackendMessage::CopyData(data)) => data.data().len(),
             Self::Message(_) => 0,
-            Self::Run { bytes, .. } => bytes.len(),
+            Self::Frames { bytes, .. } => bytes.len(),
         }
     }
 
-    /// How many backend messages it holds.
-    fn frames(&self) -> usize {
+    /// Backend messages before a final ReadyForQuery, and whether one ends
+    /// the reply.
+    fn replies_and_ready(&self) -> (usize, bool) {
         match self {
-            Self::Message(_) => 1,
-            Self::Run { frames, .. } => *frames,
-        }
-    }
-
-    /// The message's name, for errors.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Self::Message(message) => message.name(),
-            Self::Run { tag: b'D', .. } => "DataRow",
-            Self::Run { .. } => "CopyData",
+            Self::Message(BackendMessage::ReadyForQuery(_)) => (0, true),
+            Self::Message(_) => (1, false),
+            Self::Frames { frames, ready, .. } => (frames - usize::from(*ready), *ready),
         }
     }
 }
@@ -184,15 +176,14 @@ impl Slot {
         let mut end = batch.len();
         let mut bytes = 0;
         for (i, reply) in batch.iter().enumerate() {
-            let ready = matches!(reply, Reply::Message(BackendMessage::ReadyForQuery(_)));
+            let (replies, ready) = reply.replies_and_ready();
+            s.since_ready += replies;
             if ready && s.since_ready == 0 {
                 return Err("the server sent ReadyForQuery with no reply before it");
             }
-            s.since_ready = if ready {
-                0
-            } else {
-                s.since_ready + reply.frames()
-            };
+            if ready {
+                s.since_ready = 0;
+            }
             bytes += reply.payload_size();
             if ready {
                 s.ready_left = s.ready_left.saturating_sub(1);

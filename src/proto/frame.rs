@@ -118,14 +118,25 @@ impl FrameSplitter {
     }
 }
 
-/// A run of complete frames of one type at the front of a buffer: see
-/// [`FrameSplitter::run`].
+/// A run of complete frames at the front of a buffer: see
+/// [`FrameSplitter::run`] and [`FrameSplitter::run_while`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
     /// How many frames.
     pub frames: usize,
     /// Their total size, headers included.
     pub len: usize,
+}
+
+/// What [`FrameSplitter::run_while`] does with the next complete frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStep {
+    /// Include it and go on.
+    Take,
+    /// Include it and end the run after it.
+    TakeLast,
+    /// End the run before it.
+    Stop,
 }
 
 impl FrameSplitter {
@@ -143,16 +154,31 @@ impl FrameSplitter {
     /// let run = FrameSplitter::default().run(buf, b'd').unwrap();
     /// assert_eq!((run.frames, run.len), (2, 13));
     /// let mut frames = bytes::Bytes::copy_from_slice(&buf[..run.len]);
-    /// assert_eq!(next_in_run(&mut frames).as_deref(), Some(&b"ab"[..]));
-    /// assert_eq!(next_in_run(&mut frames).as_deref(), Some(&b"c"[..]));
+    /// assert_eq!(next_in_run(&mut frames).map(|f| f.body).as_deref(), Some(&b"ab"[..]));
+    /// assert_eq!(next_in_run(&mut frames).map(|f| f.body).as_deref(), Some(&b"c"[..]));
     /// assert_eq!(next_in_run(&mut frames), None);
     /// ```
     pub fn run(&self, buf: &[u8], tag: u8) -> Result<Run, ProtoError> {
+        self.run_while(buf, |t, _| {
+            if t == tag {
+                RunStep::Take
+            } else {
+                RunStep::Stop
+            }
+        })
+    }
+
+    /// Measures the run of complete frames at the front of `buf` that `step`
+    /// accepts, given each frame's type byte and body; otherwise as
+    /// [`run`](Self::run).
+    pub fn run_while(
+        &self,
+        buf: &[u8],
+        mut step: impl FnMut(u8, &[u8]) -> RunStep,
+    ) -> Result<Run, ProtoError> {
         let mut run = Run { frames: 0, len: 0 };
         while let Some(header) = buf.get(run.len..run.len + HEADER_LEN) {
-            if header[0] != tag {
-                break;
-            }
+            let tag = header[0];
             let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
             if len < 4 {
                 if run.frames == 0 {
@@ -171,8 +197,17 @@ impl FrameSplitter {
                 }
                 break;
             }
-            if buf.len() - run.len < len + 1 {
+            let Some(body) = buf.get(run.len + HEADER_LEN..run.len + len + 1) else {
                 break;
+            };
+            match step(tag, body) {
+                RunStep::Stop => break,
+                RunStep::Take => {}
+                RunStep::TakeLast => {
+                    run.len += len + 1;
+                    run.frames += 1;
+                    break;
+                }
             }
             run.len += len + 1;
             run.frames += 1;
@@ -181,18 +216,20 @@ impl FrameSplitter {
     }
 }
 
-/// Cuts the first frame's body off a run measured by [`FrameSplitter::run`]
-/// (sharing its memory); `None` when the run is spent or does not start
-/// with a whole frame.
-pub fn next_in_run(run: &mut Bytes) -> Option<Bytes> {
+/// Cuts the first frame off a run measured by [`FrameSplitter::run`] or
+/// [`FrameSplitter::run_while`] (its body sharing the run's memory);
+/// `None` when the run is spent or does not start with a whole frame.
+#[inline]
+pub fn next_in_run(run: &mut Bytes) -> Option<Frame> {
     let header = run.get(..HEADER_LEN)?;
+    let tag = header[0];
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
     if len < 4 || run.len() < len + 1 {
         return None;
     }
     let mut body = run.split_to(len + 1);
     body.advance(HEADER_LEN);
-    Some(body)
+    Some(Frame { tag, body })
 }
 
 #[cfg(test)]
@@ -377,12 +414,40 @@ Z\0\0\0\x05I";
             let run = splitter.run(&stream[..cut], b'D').unwrap();
             let mut bytes = Bytes::copy_from_slice(&stream[..run.len]);
             let mut bodies = Vec::new();
-            while let Some(body) = next_in_run(&mut bytes) {
-                bodies.push(body);
+            while let Some(frame) = next_in_run(&mut bytes) {
+                assert_eq!(frame.tag, b'D');
+                bodies.push(frame.body);
             }
             assert_eq!(bodies.len(), run.frames, "cut at {cut}");
             assert!(bytes.is_empty());
         }
         assert_eq!(next_in_run(&mut Bytes::from_static(b"D\0\0\0\x09ab")), None);
+    }
+
+    #[test]
+    fn run_while_takes_stops_and_ends_after() {
+        let splitter = FrameSplitter::default();
+        let stream = b"2\0\0\0\x04D\0\0\0\x06\0\0C\0\0\0\x05xZ\0\0\0\x05IS\0\0\0\x04";
+        let to_ready = splitter
+            .run_while(stream, |tag, _| match tag {
+                b'Z' => RunStep::TakeLast,
+                _ => RunStep::Take,
+            })
+            .unwrap();
+        assert_eq!(to_ready, Run { frames: 4, len: 24 });
+        let before_command = splitter
+            .run_while(stream, |tag, body| {
+                if tag == b'C' && body == b"x" {
+                    RunStep::Stop
+                } else {
+                    RunStep::Take
+                }
+            })
+            .unwrap();
+        assert_eq!(before_command, Run { frames: 2, len: 12 });
+        let mut frames = Bytes::copy_from_slice(&stream[..to_ready.len]);
+        let tags: Vec<u8> =
+            std::iter::from_fn(|| next_in_run(&mut frames).map(|f| f.tag)).collect();
+        assert_eq!(tags, b"2DCZ");
     }
 }

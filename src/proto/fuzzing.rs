@@ -106,8 +106,8 @@ fn split_run(data: &[u8]) {
             .flatten()
             .expect("split sees the run's frame");
         assert_eq!(one.tag, tag);
-        let body = super::frame_run::next_in_run(&mut frames).expect("the run's frame");
-        assert_eq!(body, one.body);
+        let frame = super::frame_run::next_in_run(&mut frames).expect("the run's frame");
+        assert_eq!(frame, one);
     }
     assert!(frames.is_empty(), "the run has bytes beyond its frames");
     assert_eq!(buf.len(), data.len() - run.len);
