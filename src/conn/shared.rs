@@ -328,7 +328,13 @@ impl Shared {
 
     /// Whether the write buffer has room for another request.
     pub(crate) fn has_write_room(&self) -> bool {
-        self.write().buf.len() < self.max_write_buffer
+        self.has_room_below(self.max_write_buffer)
+    }
+
+    /// Whether the write buffer holds fewer than `limit` bytes (and fewer
+    /// than the connection's bound).
+    pub(crate) fn has_room_below(&self, limit: usize) -> bool {
+        self.write().buf.len() < limit.min(self.max_write_buffer)
     }
 
     /// Asks for statements to be closed with the next request.
