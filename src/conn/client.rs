@@ -237,7 +237,12 @@ impl Client {
         }
         let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {
-            Ok(()) => Ok(Responses::new(slot, shared.clone())),
+            Ok(()) => {
+                if let Some(io) = shared.io() {
+                    io.write_if_idle();
+                }
+                Ok(Responses::new(slot, shared.clone()))
+            }
             Err(Ok(e) | Err(e)) => {
                 shared.recycle(slot);
                 Err(e)

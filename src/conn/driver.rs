@@ -162,6 +162,30 @@ impl Driver {
         self.task_waker = Some(task);
     }
 
+    /// A caller's write turn, taken only when the connection is idle
+    /// (nothing in flight, nothing being written): the request it just
+    /// queued leaves at once, before the caller returns to the scheduler.
+    /// Under load the task keeps gathering requests into one write.
+    pub(crate) fn write_if_idle(&mut self, io: &mut Context<'_>) {
+        let Some(task) = self.task_waker.take() else {
+            return;
+        };
+        if self.in_flight.is_empty()
+            && self.write_buf.is_empty()
+            && self.failed.is_none()
+            && !self.terminate_sent
+        {
+            let (closing, close_now, abort) = self.take_requests(&task);
+            if closing || close_now || abort {
+                task.wake_by_ref();
+            } else if let Err(reason) = self.poll_write(io) {
+                self.failed = Some(reason);
+                task.wake_by_ref();
+            }
+        }
+        self.task_waker = Some(task);
+    }
+
     fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<(), String> {
         loop {
             self.route_buffered(task)?;

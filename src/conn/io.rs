@@ -11,9 +11,11 @@
 //! that is a runtime's `block_on` future, one more `epoll_wait`).
 //!
 //! The task is woken on every readiness event all the same: a caller may
-//! stop listening at any point, and the task then reads what it left. The
-//! task alone writes, closes and ends the connection; a caller's turn only
-//! reads and routes ([`Driver::drive_read`]).
+//! stop listening at any point, and the task then reads what it left. A
+//! caller's turn reads and routes ([`Driver::drive_read`]) and, on an idle
+//! connection, writes the request it just queued
+//! ([`Driver::write_if_idle`]); the task alone gathers requests under load,
+//! closes and ends the connection.
 
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -136,6 +138,18 @@ impl Io {
         let mut io = Context::from_waker(&self.waker);
         driver.drive_read(&mut io);
         true
+    }
+
+    /// A caller that has just queued a request: on an idle connection it
+    /// writes the request itself (see [`Driver::write_if_idle`]).
+    pub(crate) fn write_if_idle(&self) {
+        let Ok(mut guard) = self.driver.try_lock() else {
+            return;
+        };
+        if let Some(driver) = guard.as_mut() {
+            let mut io = Context::from_waker(&self.waker);
+            driver.write_if_idle(&mut io);
+        }
     }
 
     /// The caller `id` has what it waited for: readiness no longer wakes it.
