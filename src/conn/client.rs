@@ -1,4 +1,5 @@
-//! The client handle: requests over a connection driven by its own task.
+//! The client handle: requests over a connection driven by its own task
+//! (and by the callers waiting for replies, see `io.rs`).
 //!
 //! Owns how a call becomes a request: waiting for room in the pipeline
 //! (backpressure), encoding its messages straight into the shared write

@@ -1,9 +1,11 @@
 //! The caller's end of a request: reading its replies.
 //!
-//! Owns [`Responses`], which takes messages from the request's slot, turns
-//! an ErrorResponse into the server's error, and on drop tells the driver
-//! to discard whatever is still to come (so a dropped future never leaves
-//! the connection out of step).
+//! Owns [`Responses`], which takes replies from the request's slot
+//! (decoding the frames the driver cut off in one piece), reads the socket
+//! itself while its reply has not arrived (see `io.rs`), turns an
+//! ErrorResponse into the server's error, and on drop tells the driver to
+//! discard whatever is still to come (so a dropped future never leaves the
+//! connection out of step).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
