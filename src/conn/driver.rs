@@ -132,34 +132,47 @@ impl Driver {
     }
 
     /// The driver task's turn: `io` carries the connection's I/O waker,
-    /// `task` the task's own.
-    pub(crate) fn poll_step(&mut self, io: &mut Context<'_>, task: &Waker) -> Poll<Exit> {
+    /// `task` the task's own. With `caller_reads`, a caller read the socket
+    /// until it had nothing more and nothing has arrived since (an arrival
+    /// wakes that caller and clears this): the task leaves the reading to
+    /// it, so the caller finds its reply itself.
+    pub(crate) fn poll_step(
+        &mut self,
+        io: &mut Context<'_>,
+        task: &Waker,
+        caller_reads: bool,
+    ) -> Poll<Exit> {
         if !self.task_waker.as_ref().is_some_and(|w| w.will_wake(task)) {
             self.task_waker = Some(task.clone());
         }
         if let Some(reason) = self.failed.take() {
             return Poll::Ready(Exit::Failed(reason));
         }
-        self.task_step(io, task)
+        self.task_step(io, task, caller_reads)
     }
 
     /// A waiting caller's turn: routes what is buffered and reads until the
     /// socket has nothing more (or a slow caller pauses reading). Writing,
     /// closing and failing stay with the task, which is woken for them.
-    pub(crate) fn drive_read(&mut self, io: &mut Context<'_>) {
+    /// Returns whether it read until the socket had nothing more (so the
+    /// socket's readiness is registered).
+    pub(crate) fn drive_read(&mut self, io: &mut Context<'_>) -> bool {
         let Some(task) = self.task_waker.take() else {
             // The task has not run yet: nothing was sent, nothing to read.
-            return;
+            return false;
         };
+        let mut drained = false;
         if self.failed.is_none() {
-            if let Err(reason) = self.read_and_route(io, &task) {
-                self.failed = Some(reason);
+            match self.read_and_route(io, &task) {
+                Ok(done) => drained = done,
+                Err(reason) => self.failed = Some(reason),
             }
         }
         if self.failed.is_some() || !self.write_buf.is_empty() {
             task.wake_by_ref();
         }
         self.task_waker = Some(task);
+        drained
     }
 
     /// A caller's write turn, taken only when the connection is idle
@@ -186,21 +199,23 @@ impl Driver {
         self.task_waker = Some(task);
     }
 
-    fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<(), String> {
+    /// Reads and routes until the socket has nothing more (`Ok(true)`) or a
+    /// slow caller pauses reading (`Ok(false)`).
+    fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<bool, String> {
         loop {
             self.route_buffered(task)?;
             if self.paused {
-                return Ok(());
+                return Ok(false);
             }
             match self.poll_read(io) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(reason)) => return Err(reason),
-                Poll::Pending => return Ok(()),
+                Poll::Pending => return Ok(true),
             }
         }
     }
 
-    fn task_step(&mut self, cx: &mut Context<'_>, task: &Waker) -> Poll<Exit> {
+    fn task_step(&mut self, cx: &mut Context<'_>, task: &Waker, caller_reads: bool) -> Poll<Exit> {
         loop {
             let (closing, close_now, abort) = self.take_requests(task);
             if abort {
@@ -232,7 +247,7 @@ impl Driver {
             {
                 return self.poll_terminate(cx);
             }
-            if self.paused {
+            if self.paused || caller_reads {
                 return Poll::Pending;
             }
             match self.poll_read(cx) {

@@ -48,6 +48,10 @@ struct Wakers {
     task: Option<Waker>,
     /// The caller waiting for a reply, by its slot's address; woken once.
     caller: Option<(usize, Waker)>,
+    /// That caller read the socket until it had nothing more, and nothing
+    /// has arrived since (an arrival clears this): the socket's readiness
+    /// is registered, and the task can leave reading to the caller.
+    armed: bool,
 }
 
 impl Targets {
@@ -64,6 +68,7 @@ impl Wake for Targets {
     fn wake_by_ref(self: &Arc<Self>) {
         let mut w = self.lock();
         let caller = w.caller.take();
+        w.armed = false;
         let task = w.task.clone();
         drop(w);
         // The caller first: a current-thread runtime then polls it before
@@ -90,18 +95,21 @@ impl Io {
     /// The driver task: runs turns until the connection ends, then ends it.
     pub(crate) async fn run(self: Arc<Self>) {
         let exit = poll_fn(|cx| {
-            {
+            let caller_reads = {
                 let mut w = self.targets.lock();
                 if !w.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
                     w.task = Some(cx.waker().clone());
                 }
-            }
+                w.caller.is_some() && w.armed
+            };
             let mut guard = self.lock();
             let Some(driver) = guard.as_mut() else {
                 return Poll::Ready(None);
             };
             let mut io = Context::from_waker(&self.waker);
-            driver.poll_step(&mut io, cx.waker()).map(Some)
+            driver
+                .poll_step(&mut io, cx.waker(), caller_reads)
+                .map(Some)
         })
         .await;
         let driver = self.lock().take();
@@ -122,7 +130,10 @@ impl Io {
             let mut w = self.targets.lock();
             match &w.caller {
                 Some((current, c)) if *current == id && c.will_wake(waker) => {}
-                _ => w.caller = Some((id, waker.clone())),
+                _ => {
+                    w.caller = Some((id, waker.clone()));
+                    w.armed = false;
+                }
             }
         }
         let mut guard = match self.driver.try_lock() {
@@ -136,7 +147,11 @@ impl Io {
             return false;
         };
         let mut io = Context::from_waker(&self.waker);
-        driver.drive_read(&mut io);
+        if driver.drive_read(&mut io) {
+            let mut w = self.targets.lock();
+            // Unless an arrival already took this caller off.
+            w.armed = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
+        }
         true
     }
 
@@ -157,6 +172,7 @@ impl Io {
         let mut w = self.targets.lock();
         if w.caller.as_ref().is_some_and(|(current, _)| *current == id) {
             w.caller = None;
+            w.armed = false;
         }
     }
 }
