@@ -7,10 +7,12 @@
 //! request's last ReadyForQuery. Messages that belong to no request
 //! (ParameterStatus, NoticeResponse, NotificationResponse) are handled here.
 //!
-//! Two kinds of turn exist: the driver task's full turn
-//! ([`Driver::poll_step`]: take requests, write, read, route, close) and a
+//! Three kinds of turn exist: the driver task's full turn
+//! ([`Driver::poll_step`]: take requests, write, read, route, close), a
 //! waiting caller's read-only turn ([`Driver::drive_read`]), which lets the
-//! caller read its own reply without a hop through the task (see `io.rs`).
+//! caller read its own reply without a hop through the task, and a caller's
+//! write turn on an idle connection ([`Driver::write_if_idle`]); see
+//! `io.rs`.
 //! Socket readiness is always registered with the connection's I/O waker;
 //! slots that pause reading always wake the task.
 //!
@@ -59,7 +61,8 @@ pub(crate) struct Driver {
     done: watch::Sender<bool>,
     /// The current read size (adaptive).
     read_chunk: usize,
-    /// Messages decoded but not yet handed to their requests' slots.
+    /// Replies cut off the read buffer but not yet handed to their
+    /// requests' slots.
     batch: VecDeque<Reply>,
     /// Reading is paused until the oldest request's caller catches up.
     paused: bool,
@@ -352,6 +355,9 @@ impl Driver {
                 .run_while(&self.read_buf, |tag, body| match tag {
                     b'S' | b'N' | b'A' | b'G' => RunStep::Stop,
                     b'C' if matches!(body, b"DISCARD ALL\0" | b"DEALLOCATE ALL\0") => RunStep::Stop,
+                    // The one place a ReadyForQuery's status is recorded: a
+                    // Z that does not decode stops the run, and `parse`
+                    // below reports it.
                     b'Z' => match TransactionStatus::parse(body) {
                         Ok(s) => {
                             status = Some(s);
@@ -437,7 +443,6 @@ impl Driver {
                 ));
                 return Ok(());
             }
-            BackendMessage::ReadyForQuery(status) => self.shared.set_transaction_status(status),
             BackendMessage::CopyInResponse(_) => {
                 // The decision depends on the request this message is for:
                 // deliver what precedes it first, so that is the front one.

@@ -67,14 +67,15 @@ impl Responses {
             // Nothing routed yet: read the socket here rather than wait for
             // the driver task to do it and wake us.
             if let Some(io) = self.shared.io() {
-                self.driving = true;
                 if io.drive(id, cx.waker()) {
                     pop = slot.poll_pop(&mut self.queue, cx);
                 }
+                self.driving = pop.is_pending();
+                if !self.driving {
+                    io.release(id);
+                }
             }
-        }
-        if pop.is_ready() && self.driving {
-            self.driving = false;
+        } else if std::mem::take(&mut self.driving) {
             if let Some(io) = self.shared.io() {
                 io.release(id);
             }
