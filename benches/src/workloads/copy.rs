@@ -75,11 +75,7 @@ pub fn pgline_copy_in(
         }
         let stored = sink.finish().await?;
         let sample = meter.stop(rows);
-        if stored != rows {
-            return Err(BenchError::new(format!(
-                "pgline COPY IN stored {stored} rows, expected {rows}"
-            )));
-        }
+        check_stored("pgline", stored, rows)?;
         Ok(Outcome::Measured(sample))
     })
 }
@@ -129,12 +125,20 @@ pub fn libpq_copy_in(env: &BenchEnv, format: CopyFormat, rows: u64) -> Result<Ou
 fn check_table(conn: &PqConn, rows: u64) -> Result<(), BenchError> {
     let result = conn.exec("SELECT count(*)::text FROM bench_copy")?;
     let count = result.value(0, 0).unwrap_or_default();
-    if count == rows.to_string().as_bytes() {
+    let stored = std::str::from_utf8(count)
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| BenchError::new("libpq: count(*) is not a number"))?;
+    check_stored("libpq", stored, rows)
+}
+
+/// Fails unless the COPY IN stored every row.
+fn check_stored(driver: &str, stored: u64, rows: u64) -> Result<(), BenchError> {
+    if stored == rows {
         Ok(())
     } else {
         Err(BenchError::new(format!(
-            "COPY IN stored {} rows, expected {rows}",
-            String::from_utf8_lossy(count)
+            "{driver} COPY IN stored {stored} rows, expected {rows}"
         )))
     }
 }
@@ -228,11 +232,7 @@ pub fn tokio_postgres_copy_in(
         }
         let stored = sink.finish().await?;
         let sample = meter.stop(rows);
-        if stored != rows {
-            return Err(BenchError::new(format!(
-                "tokio-postgres COPY IN stored {stored} rows, expected {rows}"
-            )));
-        }
+        check_stored("tokio-postgres", stored, rows)?;
         Ok(Outcome::Measured(sample))
     })
 }
