@@ -67,17 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let (url, _server) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let server = pgline_testkit::ServerBuilder::new()
-                .user("copy", "copy-secret")
-                .database("copy", "copy")
-                .start()?;
-            let url = server.url("copy", Some("copy-secret"), "copy");
-            (url, Some(server))
-        }
-    };
+    let (url, _server) = pgline_testkit::database_url_or_start("copy", "copy-secret", "copy")?;
     let dir = tempfile_dir()?;
     let source = dir.join("source.csv");
     let exported = dir.join("exported.csv");

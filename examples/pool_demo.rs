@@ -20,19 +20,10 @@ mod demo {
 
     pub(crate) async fn run() -> Result<(), Box<dyn std::error::Error>> {
         // Keep the throwaway server (if any) alive until the end.
-        let (url, _server) = match std::env::var("DATABASE_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                println!("DATABASE_URL is not set: starting a throwaway PostgreSQL server");
-                let server = pgline_testkit::ServerBuilder::new()
-                    .auth(pgline_testkit::AuthMethod::ScramSha256)
-                    .user("demo", "demo-secret")
-                    .database("demo", "demo")
-                    .start()?;
-                let url = server.url("demo", Some("demo-secret"), "demo");
-                (url, Some(server))
-            }
-        };
+        let (url, server) = pgline_testkit::database_url_or_start("demo", "demo-secret", "demo")?;
+        if server.is_some() {
+            println!("DATABASE_URL is not set: started a throwaway PostgreSQL server");
+        }
         let mut config: Config = url.parse()?;
         config.application_name("pool_demo");
 

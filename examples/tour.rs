@@ -23,19 +23,10 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the throwaway server (if any) alive until the end of main.
-    let (url, _server) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            println!("DATABASE_URL is not set: starting a throwaway PostgreSQL server");
-            let server = pgline_testkit::ServerBuilder::new()
-                .auth(pgline_testkit::AuthMethod::ScramSha256)
-                .user("tour", "tour-secret")
-                .database("tour", "tour")
-                .start()?;
-            let url = server.url("tour", Some("tour-secret"), "tour");
-            (url, Some(server))
-        }
-    };
+    let (url, server) = pgline_testkit::database_url_or_start("tour", "tour-secret", "tour")?;
+    if server.is_some() {
+        println!("DATABASE_URL is not set: started a throwaway PostgreSQL server");
+    }
 
     let client = pgline::connect(&url).await?;
     println!(
