@@ -284,3 +284,79 @@ async fn copy_through_plain_calls_fails_without_hanging() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// `query_one` and `query_opt` read the whole reply, however many rows it
+/// has, for a prepared statement and for SQL text (cached or unnamed), and
+/// the connection runs the next query after each outcome.
+#[tokio::test]
+async fn single_row_queries_count_the_rows_for_every_kind_of_statement() {
+    let cached = connect().await;
+    let unnamed = {
+        let server = pgline_testkit::shared();
+        let mut config: pgline::Config = server
+            .url("pgline", Some("pgline-secret"), "pgline")
+            .parse()
+            .unwrap();
+        config.statement_cache_mode(pgline::config::StatementCacheMode::UnnamedOnly);
+        config.connect().await.unwrap()
+    };
+    const ROWS: &str = "SELECT i FROM generate_series(1, $1::int4) i";
+    for client in [&cached, &unnamed] {
+        let prepared = client.prepare(ROWS).await.unwrap();
+        for n in [0i32, 1, 3] {
+            let by_statement = bounded(client.query_opt(&prepared, &[&n])).await;
+            let by_text = bounded(client.query_opt(ROWS, &[&n])).await;
+            for got in [by_statement, by_text] {
+                match n {
+                    0 => assert!(got.unwrap().is_none()),
+                    1 => assert_eq!(got.unwrap().unwrap().get::<i32>(0).unwrap(), 1),
+                    _ => {
+                        let e = got.unwrap_err();
+                        assert_eq!(e.kind(), ErrorKind::Type);
+                        assert!(e.to_string().contains("got 3"), "{e}");
+                    }
+                }
+            }
+            let one = bounded(client.query_one(&prepared, &[&n])).await;
+            match n {
+                1 => assert_eq!(one.unwrap().get::<i32>(0).unwrap(), 1),
+                _ => assert_eq!(one.unwrap_err().kind(), ErrorKind::Type),
+            }
+            let next: i32 = bounded(client.query_one("SELECT 7::int4", &[]))
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(next, 7);
+        }
+    }
+}
+
+/// A single-row query the server fails reports the server's error, and the
+/// transaction status it left is current when the call returns.
+#[tokio::test]
+async fn a_failing_single_row_query_leaves_the_status_current() {
+    let client = connect().await;
+    let divide = client.prepare("SELECT 1 / $1::int4").await.unwrap();
+    client.batch_execute("BEGIN").await.unwrap();
+    let e = bounded(client.query_one(&divide, &[&0i32]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::DIVISION_BY_ZERO), "{e}");
+    assert_eq!(
+        client.transaction_status(),
+        pgline::TransactionStatus::Failed
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(client.transaction_status(), pgline::TransactionStatus::Idle);
+    let e = bounded(client.query_opt("SELECT 1 / 0", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::DIVISION_BY_ZERO), "{e}");
+    let ok: i32 = bounded(client.query_one(&divide, &[&1i32]))
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(ok, 1);
+}

@@ -225,17 +225,10 @@ impl Client {
         let shared = self.shared();
         let permit = shared
             .in_flight
-            .clone()
-            .acquire_owned()
+            .enter()
             .await
             .map_err(|_| shared.closed_error())?;
-        loop {
-            let room = shared.write_room.notified();
-            if shared.has_write_room() || shared.is_closed() {
-                break;
-            }
-            room.await;
-        }
+        shared.wait_for_room(usize::MAX).await;
         let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {
             Ok(()) => {

@@ -108,8 +108,7 @@ impl Client {
             .map_err(|_| shared.closed_error())?;
         let permit = shared
             .in_flight
-            .clone()
-            .acquire_owned()
+            .enter()
             .await
             .map_err(|_| shared.closed_error())?;
         let slot = shared.slot(1, Some(permit), RequestKind::Copy);
@@ -240,13 +239,7 @@ impl CopyInSink {
     async fn write_message(&mut self, data: &[u8]) -> Result<(), Error> {
         self.server_error()?;
         let shared = self.client.shared().clone();
-        loop {
-            let room = shared.write_room.notified();
-            if shared.has_room_below(COPY_IN_PENDING) || shared.is_closed() {
-                break;
-            }
-            room.await;
-        }
+        shared.wait_for_room(COPY_IN_PENDING).await;
         shared.copy_append(|out| {
             frontend::copy_data(out, data);
             Ok(())

@@ -278,7 +278,7 @@ impl Driver {
                 .max_in_flight
                 .fetch_max(self.in_flight.len() as u64, Ordering::Relaxed);
             drop(w);
-            self.shared.write_room.notify_waiters();
+            self.shared.room_made();
             w = self.shared.write();
         }
         if !w.driver_waker.as_ref().is_some_and(|d| d.will_wake(task)) {
@@ -383,6 +383,9 @@ impl Driver {
                     return Ok(());
                 }
                 continue;
+            }
+            if self.read_buf.is_empty() {
+                break;
             }
             // A frame the driver handles itself, an incomplete one, or an
             // invalid one (which `split` and `parse` report).

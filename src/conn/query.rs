@@ -8,6 +8,7 @@
 //! cached statement (outside a transaction block only), and reading rows as
 //! they arrive, with backpressure, through [`RowStream`].
 
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,6 +17,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 
 use super::client::{Client, Statement};
+use super::one_row::{OneRow, OneRowOutcome};
 use super::responses::{Responses, poll_stream, violation};
 use super::row::{Column, Row, columns};
 use super::shared::proto_error;
@@ -170,11 +172,7 @@ impl Client {
     ) -> Result<Started, Error> {
         match statement.kind() {
             sealed::Kind::Prepared(stmt) => {
-                let responses = self
-                    .request(1, RequestKind::Extended, |out| {
-                        encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
-                    })
-                    .await?;
+                let responses = self.request_named(stmt, params).await?;
                 match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
                     Attempt::Started(started) => Ok(started),
                     Attempt::Invalidated(e, _) => Err(e),
@@ -265,32 +263,80 @@ impl Client {
         let mut retried = false;
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
-            let responses = self
-                .request(1, RequestKind::Extended, |out| {
-                    encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
-                })
-                .await?;
+            let responses = self.request_named(&stmt, params).await?;
             match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
                 Attempt::Started(started) => return Ok(started),
                 Attempt::Invalidated(e, status) => {
-                    if self.forget(sql, &entry) {
-                        let shared = self.shared();
-                        shared
-                            .statements
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .count_invalidation();
-                        // A stale plan's statement still exists on the server.
-                        if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) {
-                            shared.close_statement_later(entry.name.clone());
-                        }
-                    }
-                    // Inside a transaction block the transaction is aborted
-                    // anyway: report the error rather than retry.
-                    if retried || status != TransactionStatus::Idle {
-                        return Err(e);
-                    }
-                    retried = true;
+                    self.invalidated(sql, &entry, e, status, &mut retried)?;
+                }
+            }
+        }
+    }
+
+    /// Queues Bind/Execute/Sync of a named statement.
+    async fn request_named(
+        &self,
+        stmt: &Statement,
+        params: &Params<'_>,
+    ) -> Result<Responses, Error> {
+        self.request(1, RequestKind::Extended, |out| {
+            encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
+        })
+        .await
+    }
+
+    /// A cached statement the server refused as gone or stale: it leaves
+    /// the cache (and is closed on the server if it still exists there).
+    /// Returns the error when the query must not be tried again: it was
+    /// already, or a transaction block is open (and aborted anyway).
+    fn invalidated(
+        &self,
+        sql: &str,
+        entry: &Arc<CachedStatement>,
+        error: Error,
+        status: TransactionStatus,
+        retried: &mut bool,
+    ) -> Result<(), Error> {
+        if self.forget(sql, entry) {
+            let shared = self.shared();
+            shared
+                .statements
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .count_invalidation();
+            // A stale plan's statement still exists on the server.
+            if error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) {
+                shared.close_statement_later(entry.name.clone());
+            }
+        }
+        if *retried || status != TransactionStatus::Idle {
+            return Err(error);
+        }
+        *retried = true;
+        Ok(())
+    }
+
+    /// [`Client::query_opt`] of a named statement: its one reply read in
+    /// one pass (see `one_row.rs`).
+    async fn one_row_named(
+        &self,
+        stmt: &Statement,
+        params: &Params<'_>,
+    ) -> Result<OneRowOutcome, Error> {
+        let mut responses = self.request_named(stmt, params).await?;
+        let mut reader = OneRow::new(stmt.columns_arc().clone());
+        poll_fn(|cx| reader.poll(&mut responses, cx)).await
+    }
+
+    /// [`Client::query_opt`] of SQL text through the statement cache.
+    async fn one_row_cached(&self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, Error> {
+        let mut retried = false;
+        loop {
+            let (entry, stmt) = self.cached_statement(sql).await?;
+            match self.one_row_named(&stmt, params).await? {
+                OneRowOutcome::Done(row) => return Ok(row),
+                OneRowOutcome::Invalidated(e, status) => {
+                    self.invalidated(sql, &entry, e, status, &mut retried)?;
                 }
             }
         }
@@ -342,20 +388,35 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
         self.timed(async {
-            let mut stream = RowStream::new(self.start_query(statement, params).await?);
-            let first = stream.next().await.transpose()?;
-            let mut extra = 0usize;
-            while let Some(row) = stream.next().await {
-                row?;
-                extra += 1;
+            match statement.kind() {
+                sealed::Kind::Prepared(stmt) => match self.one_row_named(stmt, params).await? {
+                    OneRowOutcome::Done(row) => Ok(row),
+                    OneRowOutcome::Invalidated(e, _) => Err(e),
+                },
+                sealed::Kind::Sql(sql)
+                    if self.inner.cache_mode == StatementCacheMode::Named
+                        && self.cache_enabled() =>
+                {
+                    self.one_row_cached(sql, params).await
+                }
+                sealed::Kind::Sql(_) => {
+                    let started = Box::pin(self.start_query(statement, params)).await?;
+                    let mut stream = RowStream::new(started);
+                    let first = stream.next().await.transpose()?;
+                    let mut extra = 0usize;
+                    while let Some(row) = stream.next().await {
+                        row?;
+                        extra += 1;
+                    }
+                    if extra > 0 {
+                        return Err(Error::msg(
+                            ErrorKind::Type,
+                            format!("expected at most one row, got {}", extra + 1),
+                        ));
+                    }
+                    Ok(first)
+                }
             }
-            if extra > 0 {
-                return Err(Error::msg(
-                    ErrorKind::Type,
-                    format!("expected at most one row, got {}", extra + 1),
-                ));
-            }
-            Ok(first)
         })
         .await
     }

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 
 use bytes::BytesMut;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
+use super::gate::{Gate, Pass, Waiting};
 use super::io::Io;
 use super::notify::Notification;
 use super::slot::{RequestKind, Slot};
@@ -103,10 +104,13 @@ pub(crate) struct WriteState {
 pub(crate) struct Shared {
     write: Mutex<WriteState>,
     /// Woken when the driver takes the write buffer (callers waiting for room).
-    pub(crate) write_room: Notify,
+    write_room: Notify,
+    /// Callers waiting on `write_room`: the driver wakes them only when
+    /// there are some.
+    room_waiters: AtomicUsize,
     pub(crate) max_write_buffer: usize,
     /// Bounds the requests in flight.
-    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) in_flight: Arc<Gate>,
     /// One COPY FROM STDIN at a time.
     pub(crate) copy_lock: Arc<Semaphore>,
     slot_pool: Mutex<Vec<Arc<Slot>>>,
@@ -156,8 +160,9 @@ impl Shared {
         Self {
             write: Mutex::new(WriteState::default()),
             write_room: Notify::new(),
+            room_waiters: AtomicUsize::new(0),
             max_write_buffer: limits.max_write_buffer,
-            in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            in_flight: Gate::new(limits.max_in_flight),
             copy_lock: Arc::new(Semaphore::new(1)),
             slot_pool: Mutex::new(Vec::new()),
             parameters: Mutex::new(parameters),
@@ -188,12 +193,7 @@ impl Shared {
     }
 
     /// A slot for a new request, reused when one is free.
-    pub(crate) fn slot(
-        &self,
-        ready: usize,
-        permit: Option<OwnedSemaphorePermit>,
-        kind: RequestKind,
-    ) -> Arc<Slot> {
+    pub(crate) fn slot(&self, ready: usize, permit: Option<Pass>, kind: RequestKind) -> Arc<Slot> {
         let slot = lock(&self.slot_pool).pop().unwrap_or_default();
         slot.reset(ready, permit, kind);
         slot
@@ -326,15 +326,34 @@ impl Shared {
         }
     }
 
-    /// Whether the write buffer has room for another request.
-    pub(crate) fn has_write_room(&self) -> bool {
-        self.has_room_below(self.max_write_buffer)
+    /// Waits until the write buffer holds fewer than `limit` bytes (and
+    /// fewer than the connection's bound), or the connection is closed.
+    pub(crate) async fn wait_for_room(&self, limit: usize) {
+        if self.room_or_closed(limit) {
+            return;
+        }
+        loop {
+            // Created before the check: a buffer taken after it still wakes
+            // this caller.
+            let room = self.write_room.notified();
+            let _waiting = Waiting::enter(&self.room_waiters);
+            if self.room_or_closed(limit) {
+                return;
+            }
+            room.await;
+        }
     }
 
-    /// Whether the write buffer holds fewer than `limit` bytes (and fewer
-    /// than the connection's bound).
-    pub(crate) fn has_room_below(&self, limit: usize) -> bool {
-        self.write().buf.len() < limit.min(self.max_write_buffer)
+    fn room_or_closed(&self, limit: usize) -> bool {
+        let w = self.write();
+        w.closed || w.buf.len() < limit.min(self.max_write_buffer)
+    }
+
+    /// The driver took the write buffer: wakes the callers waiting for room.
+    pub(crate) fn room_made(&self) {
+        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+            self.write_room.notify_waiters();
+        }
     }
 
     /// Asks for statements to be closed with the next request.

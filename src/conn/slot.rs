@@ -12,10 +12,9 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use tokio::sync::OwnedSemaphorePermit;
-
 use bytes::Bytes;
 
+use super::gate::Pass;
 use crate::proto::BackendMessage;
 
 /// Messages queued in a slot before the driver stops reading the socket.
@@ -95,7 +94,7 @@ struct State {
     /// The caller went away: drop whatever arrives.
     abandoned: bool,
     /// Held while the request is in flight; bounds the pipeline depth.
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Pass>,
     kind: RequestKind,
     /// The caller's queue, kept here between requests so a reused slot
     /// allocates nothing.
@@ -138,12 +137,7 @@ impl Slot {
 
     /// Prepares a (new or reused) slot for a request ending after `ready`
     /// ReadyForQuery messages.
-    pub(crate) fn reset(
-        &self,
-        ready: usize,
-        permit: Option<OwnedSemaphorePermit>,
-        kind: RequestKind,
-    ) {
+    pub(crate) fn reset(&self, ready: usize, permit: Option<Pass>, kind: RequestKind) {
         let mut s = self.lock();
         s.kind = kind;
         s.messages.clear();

@@ -1,0 +1,212 @@
+//! The bound on a connection's requests in flight.
+//!
+//! Owns [`Gate`], a counter of free places with a wait list for when there
+//! are none. Taking and returning a place is one atomic operation each when
+//! nobody waits (the common case: the bound is 1,024 requests), where a
+//! semaphore also takes its wait list's lock on every return. Waiters are
+//! woken one per returned place; a closed gate turns every waiter and every
+//! later caller away.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+/// A bounded number of places; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    free: AtomicUsize,
+    waiting: AtomicUsize,
+    closed: AtomicBool,
+    notify: Notify,
+}
+
+/// A place taken from a [`Gate`]; dropping it gives the place back.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    gate: Arc<Gate>,
+}
+
+/// The gate was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GateClosed;
+
+/// Counts a waiter for as long as it waits, cancellation included.
+pub(crate) struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    /// Counts one more waiter in `count` until dropped.
+    pub(crate) fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Gate {
+    /// A gate with `places` places.
+    pub(crate) fn new(places: usize) -> Arc<Self> {
+        Arc::new(Self {
+            free: AtomicUsize::new(places),
+            waiting: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            notify: Notify::new(),
+        })
+    }
+
+    fn try_take(&self) -> bool {
+        let mut free = self.free.load(Ordering::SeqCst);
+        while free > 0 {
+            match self.free.compare_exchange_weak(
+                free,
+                free - 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => free = now,
+            }
+        }
+        false
+    }
+
+    /// Takes a place, waiting for one while there is none.
+    pub(crate) async fn enter(self: &Arc<Self>) -> Result<Pass, GateClosed> {
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(GateClosed);
+            }
+            if self.try_take() {
+                return Ok(Pass { gate: self.clone() });
+            }
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the count goes up, so a place returned after
+            // the check below wakes this waiter.
+            notified.as_mut().enable();
+            let _waiting = Waiting::enter(&self.waiting);
+            if self.free.load(Ordering::SeqCst) == 0 && !self.closed.load(Ordering::SeqCst) {
+                notified.await;
+            }
+        }
+    }
+
+    fn give_back(&self) {
+        self.free.fetch_add(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Turns away every waiter and every later caller.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        self.gate.give_back();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn now<F: std::future::Future>(future: F) -> Option<F::Output> {
+        let mut future = std::pin::pin!(future);
+        let waker = std::task::Waker::noop();
+        match future
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
+        {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn places_are_taken_and_given_back() {
+        let gate = Gate::new(2);
+        let a = now(gate.enter()).expect("free").expect("open");
+        let _b = now(gate.enter()).expect("free").expect("open");
+        assert!(now(gate.enter()).is_none(), "a third caller must wait");
+        drop(a);
+        assert!(
+            now(gate.enter()).is_some(),
+            "a returned place is free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_returned_place_wakes_a_waiter() {
+        let gate = Gate::new(1);
+        let held = gate.enter().await.expect("open");
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.enter().await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "no place: the waiter waits");
+        drop(held);
+        let entered = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woken by the returned place")
+            .expect("task ran");
+        assert_eq!(entered, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn closing_turns_waiters_and_later_callers_away() {
+        let gate = Gate::new(1);
+        let _held = gate.enter().await.expect("open");
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.enter().await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        gate.close();
+        let result = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woken by close")
+            .expect("task ran");
+        assert_eq!(result, Err(GateClosed));
+        assert_eq!(
+            now(gate.enter()).map(|r| r.map(drop)),
+            Some(Err(GateClosed))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_waiter_passes_its_wake_on() {
+        let gate = Gate::new(1);
+        let held = gate.enter().await.expect("open");
+        let first = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.enter().await.map(drop) }
+        });
+        let second = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.enter().await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The place goes to the first waiter, which is cancelled before it
+        // runs: its wake must reach the second.
+        drop(held);
+        first.abort();
+        let entered = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("the place reaches the waiter still there")
+            .expect("task ran");
+        assert_eq!(entered, Ok(()));
+        assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+    }
+}

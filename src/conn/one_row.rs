@@ -1,0 +1,118 @@
+//! Reading the reply of a query that yields at most one row.
+//!
+//! Owns [`OneRow`], the reader behind [`Client::query_one`] and
+//! [`Client::query_opt`] for a named statement (prepared, or from the
+//! statement cache): it takes the whole reply (BindComplete, the row,
+//! CommandComplete, ReadyForQuery) in one pass, without the general row
+//! stream between the caller and its one row. It reads every reply up to
+//! ReadyForQuery, an error's included, so the transaction status is current
+//! when it returns.
+//!
+//! [`Client::query_one`]: super::Client::query_one
+//! [`Client::query_opt`]: super::Client::query_opt
+
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use super::responses::Responses;
+use super::row::{Column, Row};
+use crate::error::{Error, ErrorKind, SqlState};
+use crate::proto::{BackendMessage, TransactionStatus};
+
+/// How a single-row query ended.
+#[derive(Debug)]
+pub(crate) enum OneRowOutcome {
+    /// The row, if there was one.
+    Done(Option<Row>),
+    /// The named statement is gone or its plan is stale (the server refused
+    /// it before binding): the caller may prepare it again.
+    Invalidated(Error, TransactionStatus),
+}
+
+/// The state of a single-row reply being read.
+#[derive(Debug)]
+pub(crate) struct OneRow {
+    columns: Arc<[Column]>,
+    bound: bool,
+    first: Option<Row>,
+    /// Rows after the first (an error once the reply ends).
+    extra: usize,
+    /// The server's error, reported once its ReadyForQuery has arrived.
+    error: Option<Error>,
+}
+
+impl OneRow {
+    /// A reader for rows with these columns.
+    pub(crate) fn new(columns: Arc<[Column]>) -> Self {
+        Self {
+            columns,
+            bound: false,
+            first: None,
+            extra: 0,
+            error: None,
+        }
+    }
+
+    /// Reads replies until the request's ReadyForQuery.
+    pub(crate) fn poll(
+        &mut self,
+        responses: &mut Responses,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<OneRowOutcome, Error>> {
+        loop {
+            match ready!(responses.poll_message(cx))? {
+                BackendMessage::BindComplete => self.bound = true,
+                // Closes of evicted statements ride along with a request.
+                BackendMessage::CloseComplete | BackendMessage::ParseComplete => {}
+                BackendMessage::DataRow(data) if self.bound => {
+                    if self.first.is_none() {
+                        self.first = Some(Row::new(self.columns.clone(), data)?);
+                    } else {
+                        self.extra += 1;
+                    }
+                }
+                BackendMessage::CommandComplete(_)
+                | BackendMessage::EmptyQueryResponse
+                | BackendMessage::PortalSuspended
+                    if self.bound => {}
+                // COPY run through `query_one` is refused (FROM STDIN) or its
+                // data discarded (TO STDOUT), as for any query.
+                BackendMessage::CopyInResponse(_)
+                | BackendMessage::CopyOutResponse(_)
+                | BackendMessage::CopyData(_)
+                | BackendMessage::CopyDone
+                    if self.bound => {}
+                BackendMessage::ErrorResponse(fields) => {
+                    self.error
+                        .get_or_insert_with(|| Error::db(fields.to_db_error()));
+                }
+                BackendMessage::ReadyForQuery(status) => return Poll::Ready(self.end(status)),
+                other => {
+                    let expected = if self.bound { "a row" } else { "BindComplete" };
+                    return Poll::Ready(Err(responses.violation(&other, expected)));
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, status: TransactionStatus) -> Result<OneRowOutcome, Error> {
+        if let Some(error) = self.error.take() {
+            let stale = matches!(
+                error.code(),
+                Some(&SqlState::INVALID_SQL_STATEMENT_NAME | &SqlState::FEATURE_NOT_SUPPORTED)
+            );
+            return if stale && !self.bound {
+                Ok(OneRowOutcome::Invalidated(error, status))
+            } else {
+                Err(error)
+            };
+        }
+        if self.extra > 0 {
+            return Err(Error::msg(
+                ErrorKind::Type,
+                format!("expected at most one row, got {}", self.extra + 1),
+            ));
+        }
+        Ok(OneRowOutcome::Done(self.first.take()))
+    }
+}
