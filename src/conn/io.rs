@@ -124,8 +124,8 @@ impl Io {
 
     /// A caller whose reply has not arrived: registers it to be woken when
     /// the socket is readable and, unless someone else is driving right now,
-    /// reads and routes what has arrived. Returns whether it read.
-    pub(crate) fn drive(&self, id: usize, waker: &Waker) -> bool {
+    /// reads and routes what has arrived.
+    pub(crate) fn drive(&self, id: usize, waker: &Waker) {
         {
             let mut w = self.targets.lock();
             match &w.caller {
@@ -141,10 +141,10 @@ impl Io {
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
             // Someone is reading now; what they route for this caller wakes
             // it through its slot.
-            Err(TryLockError::WouldBlock) => return false,
+            Err(TryLockError::WouldBlock) => return,
         };
         let Some(driver) = guard.as_mut() else {
-            return false;
+            return;
         };
         let mut io = Context::from_waker(&self.waker);
         if driver.drive_read(&mut io) {
@@ -152,7 +152,6 @@ impl Io {
             // Unless an arrival already took this caller off.
             w.armed = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
         }
-        true
     }
 
     /// A caller that has just queued a request: on an idle connection it

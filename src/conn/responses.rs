@@ -61,19 +61,23 @@ impl Responses {
         let Some(slot) = &self.slot else {
             return Poll::Ready(Err(self.shared.closed_error()));
         };
-        let mut pop = slot.poll_pop(&mut self.queue, cx);
+        let mut pop = slot.try_pop(&mut self.queue);
         let id = Arc::as_ptr(slot) as usize;
         if pop.is_pending() {
             // Nothing routed yet: read the socket here rather than wait for
-            // the driver task to do it and wake us.
-            if let Some(io) = self.shared.io() {
-                if io.drive(id, cx.waker()) {
+            // the driver task to do it and wake us. Registered with the slot
+            // only after that, so a reply this caller routes itself does not
+            // wake it.
+            match self.shared.io() {
+                Some(io) => {
+                    io.drive(id, cx.waker());
                     pop = slot.poll_pop(&mut self.queue, cx);
+                    self.driving = pop.is_pending();
+                    if !self.driving {
+                        io.release(id);
+                    }
                 }
-                self.driving = pop.is_pending();
-                if !self.driving {
-                    io.release(id);
-                }
+                None => pop = slot.poll_pop(&mut self.queue, cx),
             }
         } else if std::mem::take(&mut self.driving) {
             if let Some(io) = self.shared.io() {

@@ -86,6 +86,9 @@ struct State {
     /// Messages received since the last ReadyForQuery (or the start).
     since_ready: usize,
     waker: Option<Waker>,
+    /// The caller is reading the socket itself right now: what is routed to
+    /// it meanwhile needs no wake (it looks before it waits).
+    quiet: bool,
     driver_waker: Option<Waker>,
     /// ReadyForQuery messages still expected.
     ready_left: usize,
@@ -144,6 +147,7 @@ impl Slot {
         s.bytes = 0;
         s.since_ready = 0;
         s.waker = None;
+        s.quiet = false;
         s.driver_waker = None;
         s.ready_left = ready;
         s.closed = false;
@@ -207,9 +211,11 @@ impl Slot {
         } else {
             Push::Accepted
         };
-        if let Some(w) = s.waker.take() {
-            drop(s);
-            w.wake();
+        if !s.quiet {
+            if let Some(w) = s.waker.take() {
+                drop(s);
+                w.wake();
+            }
         }
         Ok((done, push))
     }
@@ -252,6 +258,20 @@ impl Slot {
     /// handed over is moved into it at once.
     #[inline]
     pub(crate) fn poll_pop(&self, queue: &mut VecDeque<Reply>, cx: &mut Context<'_>) -> Poll<Pop> {
+        self.pop(queue, Some(cx))
+    }
+
+    /// Caller side: [`Slot::poll_pop`] for a caller about to read the socket
+    /// itself: until its next `poll_pop`, what is routed to the slot wakes
+    /// nobody (waking the caller that is running would only make its
+    /// runtime poll it once more). That `poll_pop` must follow.
+    #[inline]
+    pub(crate) fn try_pop(&self, queue: &mut VecDeque<Reply>) -> Poll<Pop> {
+        self.pop(queue, None)
+    }
+
+    #[inline]
+    fn pop(&self, queue: &mut VecDeque<Reply>, cx: Option<&mut Context<'_>>) -> Poll<Pop> {
         if let Some(message) = queue.pop_front() {
             return Poll::Ready(Pop::Reply(message));
         }
@@ -273,9 +293,15 @@ impl Slot {
         if s.closed {
             return Poll::Ready(Pop::Closed);
         }
-        match &s.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => s.waker = Some(cx.waker().clone()),
+        match cx {
+            Some(cx) => {
+                s.quiet = false;
+                match &s.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.waker = Some(cx.waker().clone()),
+                }
+            }
+            None => s.quiet = true,
         }
         Poll::Pending
     }
