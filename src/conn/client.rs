@@ -186,20 +186,24 @@ impl Client {
 
     /// Runs `call` under this handle's timeout, cancelling the server-side
     /// query when it fires.
-    pub(crate) async fn timed<T>(
+    pub(crate) async fn timed<T, F: Future<Output = Result<T, Error>>>(
         &self,
-        call: impl Future<Output = Result<T, Error>>,
+        call: impl FnOnce() -> F,
     ) -> Result<T, Error> {
+        // The call's future is made here, where it is awaited: passed in
+        // made, it would sit in this future's state twice.
         let Some(limit) = self.timeout else {
-            return call.await;
+            return call().await;
         };
-        match tokio::time::timeout(limit, call).await {
+        match tokio::time::timeout(limit, call()).await {
             Ok(result) => result,
             Err(_) => {
                 // Cancel before returning, so the caller's next request
                 // cannot be the one the cancel lands on: the server ignores
                 // a cancel that arrives while the session is idle.
-                let cancel = self.inner.cancel.cancel_query();
+                // Boxed: a cancel connects a socket of its own, and its
+                // state would otherwise weigh on every query's future.
+                let cancel = Box::pin(self.inner.cancel.cancel_query());
                 match tokio::time::timeout(CANCEL_WAIT, cancel).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::debug!(error = %e, "cancel after a timeout failed"),
@@ -327,7 +331,7 @@ impl Client {
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.timed(async {
+        self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(proto_error)
@@ -350,7 +354,7 @@ impl Client {
     /// Runs one statement with the simple protocol and returns its command
     /// tag (`"COMMIT"`, `"ROLLBACK"`, …).
     pub(crate) async fn command_tag(&self, sql: &str) -> Result<Option<String>, Error> {
-        self.timed(async {
+        self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(proto_error)
@@ -370,7 +374,7 @@ impl Client {
 
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.timed(async {
+        self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(proto_error)
@@ -411,7 +415,7 @@ impl Client {
         let id = self.inner.next_statement.fetch_add(1, Ordering::Relaxed);
         let name = format!("pgline_s{id}");
         let owner = Some(Arc::downgrade(self.shared()));
-        self.timed(self.prepare_named(name, sql, types, owner))
+        self.timed(|| self.prepare_named(name, sql, types, owner))
             .await
     }
 

@@ -201,7 +201,7 @@ impl<'a> Batch<'a> {
         let ready = if sync_each { entries.len() } else { 1 };
         let client = self.client;
         client
-            .timed(async {
+            .timed(|| async {
                 let mut responses = client
                     .request(ready, RequestKind::Extended, |out| {
                         encode(out, &plans, entries, sync_each)

@@ -353,7 +353,7 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        self.timed(async {
+        self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             let mut rows = Vec::new();
             while let Some(row) = stream.next().await {
@@ -387,7 +387,7 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        self.timed(async {
+        self.timed(|| async {
             match statement.kind() {
                 sealed::Kind::Prepared(stmt) => match self.one_row_named(stmt, params).await? {
                     OneRowOutcome::Done(row) => Ok(row),
@@ -427,7 +427,7 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
-        self.timed(async {
+        self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             while let Some(row) = stream.next().await {
                 row?;
@@ -449,7 +449,7 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<RowStream, Error> {
-        self.timed(async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
+        self.timed(|| async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
             .await
     }
 }
