@@ -12,13 +12,13 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::shared::{Shared, proto_error};
 use super::slot::{Pop, Reply, Slot};
 use crate::error::Error;
 use crate::proto::backend::{CopyData, DataRow};
-use crate::proto::frame_run::next_in_run;
+use crate::proto::frame_run::{next_in_run, peek_in_run};
 use crate::proto::{BackendMessage, Frame, TransactionStatus};
 
 /// The replies of one request.
@@ -115,14 +115,16 @@ impl Responses {
     /// The next message of the run being read. A message that does not
     /// decode means the server is out of step: the connection is closed.
     fn next_in_run(&mut self) -> Result<BackendMessage, Error> {
-        let decoded = match next_in_run(&mut self.run) {
-            Some(Frame { tag: b'D', body }) => DataRow::parse(body).map(BackendMessage::DataRow),
-            Some(Frame { tag: b'd', body }) => Ok(BackendMessage::CopyData(CopyData::parse(body))),
-            Some(frame) => BackendMessage::parse(frame),
-            // The driver checked every frame of the run.
-            None => Err(crate::proto::ProtoError::Truncated {
-                message: "frame run",
-            }),
+        // A message that keeps nothing of its body (BindComplete,
+        // ReadyForQuery, …) is decoded in place, without a share of the run.
+        let unowned = peek_in_run(&self.run).and_then(|(tag, body, size)| {
+            BackendMessage::parse_unowned(tag, body).map(|decoded| (decoded, size))
+        });
+        let decoded = if let Some((decoded, size)) = unowned {
+            self.run.advance(size);
+            decoded
+        } else {
+            self.next_owned()
         };
         decoded.map_err(|e| {
             self.run = Bytes::new();
@@ -130,6 +132,19 @@ impl Responses {
             self.shared.poison(format!("protocol error: {error}"));
             error
         })
+    }
+
+    /// The next message of the run, sharing the run's memory.
+    fn next_owned(&mut self) -> Result<BackendMessage, crate::proto::ProtoError> {
+        match next_in_run(&mut self.run) {
+            Some(Frame { tag: b'D', body }) => DataRow::parse(body).map(BackendMessage::DataRow),
+            Some(Frame { tag: b'd', body }) => Ok(BackendMessage::CopyData(CopyData::parse(body))),
+            Some(frame) => BackendMessage::parse(frame),
+            // The driver checked every frame of the run.
+            None => Err(crate::proto::ProtoError::Truncated {
+                message: "frame run",
+            }),
+        }
     }
 
     /// The next message as sent, ErrorResponse included.

@@ -221,15 +221,22 @@ impl FrameSplitter {
 /// `None` when the run is spent or does not start with a whole frame.
 #[inline]
 pub fn next_in_run(run: &mut Bytes) -> Option<Frame> {
+    let (tag, _, size) = peek_in_run(run)?;
+    let mut body = run.split_to(size);
+    body.advance(HEADER_LEN);
+    Some(Frame { tag, body })
+}
+
+/// The first frame of a run, borrowed: its tag, its body, and its size
+/// with the header (what to advance past it). `None` as for
+/// [`next_in_run`].
+#[inline]
+pub fn peek_in_run(run: &[u8]) -> Option<(u8, &[u8], usize)> {
     let header = run.get(..HEADER_LEN)?;
     let tag = header[0];
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    if len < 4 || run.len() < len + 1 {
-        return None;
-    }
-    let mut body = run.split_to(len + 1);
-    body.advance(HEADER_LEN);
-    Some(Frame { tag, body })
+    let body = run.get(HEADER_LEN..len.checked_add(1)?)?;
+    Some((tag, body, len + 1))
 }
 
 #[cfg(test)]
@@ -449,5 +456,24 @@ Z\0\0\0\x05I";
         let tags: Vec<u8> =
             std::iter::from_fn(|| next_in_run(&mut frames).map(|f| f.tag)).collect();
         assert_eq!(tags, b"2DCZ");
+    }
+
+    #[test]
+    fn peek_borrows_what_next_in_run_cuts() {
+        let stream: &[u8] = b"2\0\0\0\x04Z\0\0\0\x05I";
+        assert_eq!(peek_in_run(stream), Some((b'2', &b""[..], 5)));
+        assert_eq!(peek_in_run(&stream[5..]), Some((b'Z', &b"I"[..], 6)));
+        // Cut at every byte: a partial frame is never peeked.
+        for cut in 0..stream.len() {
+            let peeked = peek_in_run(&stream[..cut]);
+            assert_eq!(peeked.is_some(), cut >= 5, "cut at {cut}");
+        }
+        // A length word below 4 or past the end is no frame.
+        assert_eq!(peek_in_run(b"2\0\0\0\x03"), None);
+        assert_eq!(peek_in_run(b"2\xff\xff\xff\xff"), None);
+        let mut bytes = Bytes::from_static(stream);
+        let (_, _, size) = peek_in_run(&bytes).unwrap();
+        let frame = next_in_run(&mut bytes).unwrap();
+        assert_eq!((frame.tag, frame.body.len() + HEADER_LEN), (b'2', size));
     }
 }

@@ -42,6 +42,6 @@ pub use error::ProtoError;
 pub use frame::{DEFAULT_MAX_MESSAGE_LEN, Frame, FrameSplitter};
 /// Runs of frames of one type: [`FrameSplitter::run`] and [`frame_run::next_in_run`].
 pub mod frame_run {
-    pub use super::frame::{Run, RunStep, next_in_run};
+    pub use super::frame::{Run, RunStep, next_in_run, peek_in_run};
 }
 pub use frontend::ProtocolVersion;

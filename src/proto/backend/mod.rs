@@ -174,14 +174,14 @@ impl BackendMessage {
     /// bytes are errors.
     pub fn parse(frame: Frame) -> Result<Self, ProtoError> {
         let Frame { tag, body } = frame;
+        if let Some(message) = Self::parse_unowned(tag, &body) {
+            return message;
+        }
         Ok(match tag {
             tag::AUTHENTICATION => Self::Authentication(Authentication::parse(body)?),
             tag::BACKEND_KEY_DATA => Self::BackendKeyData(BackendKeyData::parse(body)?),
-            tag::BIND_COMPLETE => empty(body, Self::BindComplete)?,
-            tag::CLOSE_COMPLETE => empty(body, Self::CloseComplete)?,
             tag::COMMAND_COMPLETE => Self::CommandComplete(CommandComplete::parse(body)?),
             tag::COPY_DATA => Self::CopyData(CopyData::parse(body)),
-            tag::COPY_DONE => empty(body, Self::CopyDone)?,
             tag::COPY_IN_RESPONSE => {
                 Self::CopyInResponse(CopyResponse::parse(body, "CopyInResponse")?)
             }
@@ -192,7 +192,6 @@ impl BackendMessage {
                 Self::CopyBothResponse(CopyResponse::parse(body, "CopyBothResponse")?)
             }
             tag::DATA_ROW => Self::DataRow(DataRow::parse(body)?),
-            tag::EMPTY_QUERY_RESPONSE => empty(body, Self::EmptyQueryResponse)?,
             tag::ERROR_RESPONSE => Self::ErrorResponse(ErrorFields::parse(body, "ErrorResponse")?),
             tag::NOTICE_RESPONSE => {
                 Self::NoticeResponse(ErrorFields::parse(body, "NoticeResponse")?)
@@ -200,17 +199,33 @@ impl BackendMessage {
             tag::NEGOTIATE_PROTOCOL_VERSION => {
                 Self::NegotiateProtocolVersion(NegotiateProtocolVersion::parse(body)?)
             }
-            tag::NO_DATA => empty(body, Self::NoData)?,
             tag::NOTIFICATION_RESPONSE => Self::NotificationResponse(Notification::parse(body)?),
             tag::PARAMETER_DESCRIPTION => {
                 Self::ParameterDescription(ParameterDescription::parse(body)?)
             }
             tag::PARAMETER_STATUS => Self::ParameterStatus(ParameterStatus::parse(body)?),
-            tag::PARSE_COMPLETE => empty(body, Self::ParseComplete)?,
-            tag::PORTAL_SUSPENDED => empty(body, Self::PortalSuspended)?,
-            tag::READY_FOR_QUERY => Self::ReadyForQuery(TransactionStatus::parse(&body)?),
             tag::ROW_DESCRIPTION => Self::RowDescription(RowDescription::parse(body)?),
             tag => return Err(ProtoError::UnknownMessage { tag }),
+        })
+    }
+
+    /// Decodes the messages that keep nothing of their body (BindComplete,
+    /// CloseComplete, CopyDone, EmptyQueryResponse, NoData, ParseComplete,
+    /// PortalSuspended, ReadyForQuery) from a borrowed body, so a reader
+    /// can skip them without taking a share of its buffer; `None` for
+    /// every other tag.
+    #[inline]
+    pub fn parse_unowned(tag: u8, body: &[u8]) -> Option<Result<Self, ProtoError>> {
+        Some(match tag {
+            tag::BIND_COMPLETE => empty(body, Self::BindComplete),
+            tag::CLOSE_COMPLETE => empty(body, Self::CloseComplete),
+            tag::COPY_DONE => empty(body, Self::CopyDone),
+            tag::EMPTY_QUERY_RESPONSE => empty(body, Self::EmptyQueryResponse),
+            tag::NO_DATA => empty(body, Self::NoData),
+            tag::PARSE_COMPLETE => empty(body, Self::ParseComplete),
+            tag::PORTAL_SUSPENDED => empty(body, Self::PortalSuspended),
+            tag::READY_FOR_QUERY => TransactionStatus::parse(body).map(Self::ReadyForQuery),
+            _ => return None,
         })
     }
 
@@ -247,7 +262,7 @@ impl BackendMessage {
 
 /// A message with no body: `message` if the body is empty, else
 /// [`ProtoError::TrailingBytes`].
-fn empty(body: bytes::Bytes, message: BackendMessage) -> Result<BackendMessage, ProtoError> {
+fn empty(body: &[u8], message: BackendMessage) -> Result<BackendMessage, ProtoError> {
     if body.is_empty() {
         Ok(message)
     } else {
