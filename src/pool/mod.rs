@@ -22,6 +22,7 @@ mod builder;
 mod events;
 mod guard;
 mod health;
+mod id_hash;
 mod maintenance;
 mod policy;
 mod rng;

@@ -7,9 +7,11 @@
 //! waiters are served strictly in arrival order. It must not know about
 //! hosts or roles: that is the cluster layer's business.
 
+use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
@@ -149,14 +151,24 @@ impl PoolShared {
         let timeout = self.settings.acquire_timeout;
         let inner = self.acquire_inner();
         tokio::pin!(inner);
-        let (conn, permit) = match tokio::time::timeout(timeout, &mut inner).await {
-            Ok(result) => result?,
-            Err(_) => {
-                // Built while this acquire still counts as a waiter.
-                self.counters.acquire_timed_out();
-                return Err(self.timeout_error(timeout));
+        // Most acquires find an idle connection at once: only one that has
+        // to wait arms a timer (with the deadline counted from `start`).
+        let first = std::future::poll_fn(|cx| Poll::Ready(inner.as_mut().poll(cx))).await;
+        let result = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => {
+                let deadline = tokio::time::Instant::from_std(start) + timeout;
+                match tokio::time::timeout_at(deadline, &mut inner).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        // Built while this acquire still counts as a waiter.
+                        self.counters.acquire_timed_out();
+                        return Err(self.timeout_error(timeout));
+                    }
+                }
             }
         };
+        let (conn, permit) = result?;
         let now = Instant::now();
         lock(&self.slots).check_out(&conn, now, site);
         self.counters.acquired(now - start);

@@ -7,12 +7,13 @@
 //! recently returned last, and the connections handed out). It must not
 //! await: everything here runs under a short lock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use super::id_hash::IdMap;
 use crate::Client;
 
 /// The count of open connections plus those being opened.
@@ -93,14 +94,14 @@ pub(crate) struct Slots {
     /// Oldest returned first; acquires take from the back (most recently
     /// used), so the front ages out under `idle_timeout`.
     pub(crate) idle: VecDeque<IdleConn>,
-    pub(crate) in_use: HashMap<u64, InUse>,
+    pub(crate) in_use: IdMap<InUse>,
 }
 
 impl Slots {
     pub(crate) fn new(max_size: usize) -> Self {
         Self {
             idle: VecDeque::with_capacity(max_size),
-            in_use: HashMap::with_capacity(max_size),
+            in_use: IdMap::with_capacity_and_hasher(max_size, Default::default()),
         }
     }
 
