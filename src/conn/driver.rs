@@ -226,6 +226,18 @@ impl Driver {
                     "the connection was aborted by the client".into(),
                 ));
             }
+            // The common wake on a sequential connection: the caller read
+            // the reply itself and waits for the next one, and nothing is
+            // queued, buffered or closing. The rest of the turn would find
+            // nothing to do.
+            if caller_reads
+                && !closing
+                && !close_now
+                && self.write_buf.is_empty()
+                && self.read_buf.is_empty()
+            {
+                return Poll::Pending;
+            }
             // Routing may queue bytes of its own (CopyFail), so it goes first.
             if let Err(reason) = self.route_buffered(task) {
                 return Poll::Ready(Exit::Failed(reason));
