@@ -285,6 +285,16 @@ async fn copy_through_plain_calls_fails_without_hanging() {
     assert_eq!(n, 2);
 }
 
+/// The int4 in the one row `statement` returns.
+async fn int4<S: pgline::ToStatement + ?Sized>(
+    client: &Client,
+    statement: &S,
+    params: &pgline::Params<'_>,
+) -> i32 {
+    let row = bounded(client.query_one(statement, params)).await.unwrap();
+    row.get(0).unwrap()
+}
+
 /// `query_one` and `query_opt` read the whole reply, however many rows it
 /// has, for a prepared statement and for SQL text (cached or unnamed), and
 /// the connection runs the next query after each outcome.
@@ -322,12 +332,7 @@ async fn single_row_queries_count_the_rows_for_every_kind_of_statement() {
                 1 => assert_eq!(one.unwrap().get::<i32>(0).unwrap(), 1),
                 _ => assert_eq!(one.unwrap_err().kind(), ErrorKind::Type),
             }
-            let next: i32 = bounded(client.query_one("SELECT 7::int4", &[]))
-                .await
-                .unwrap()
-                .get(0)
-                .unwrap();
-            assert_eq!(next, 7);
+            assert_eq!(int4(client, "SELECT 7::int4", &[]).await, 7);
         }
     }
 }
@@ -353,10 +358,5 @@ async fn a_failing_single_row_query_leaves_the_status_current() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::DIVISION_BY_ZERO), "{e}");
-    let ok: i32 = bounded(client.query_one(&divide, &[&1i32]))
-        .await
-        .unwrap()
-        .get(0)
-        .unwrap();
-    assert_eq!(ok, 1);
+    assert_eq!(int4(&client, &divide, &[&1i32]).await, 1);
 }

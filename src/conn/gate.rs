@@ -146,39 +146,57 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_returned_place_wakes_a_waiter() {
+    /// A task waiting to enter `gate` (and leaving at once).
+    fn waiter(gate: &Arc<Gate>) -> tokio::task::JoinHandle<Result<(), GateClosed>> {
+        let gate = gate.clone();
+        tokio::spawn(async move { gate.enter().await.map(drop) })
+    }
+
+    /// What `task` came to, which must be within 5 s (`why` says why).
+    async fn outcome(
+        task: tokio::task::JoinHandle<Result<(), GateClosed>>,
+        why: &str,
+    ) -> Result<(), GateClosed> {
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect(why)
+            .expect("task ran")
+    }
+
+    /// Lets spawned waiters run up to their wait.
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    /// A gate of one place, held, and a task waiting for it.
+    async fn held_with_a_waiter() -> (
+        Arc<Gate>,
+        Pass,
+        tokio::task::JoinHandle<Result<(), GateClosed>>,
+    ) {
         let gate = Gate::new(1);
         let held = gate.enter().await.expect("open");
-        let waiter = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.enter().await.map(drop) }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "no place: the waiter waits");
+        let waiting = waiter(&gate);
+        settle().await;
+        (gate, held, waiting)
+    }
+
+    #[tokio::test]
+    async fn a_returned_place_wakes_a_waiter() {
+        let (_gate, held, waiting) = held_with_a_waiter().await;
+        assert!(!waiting.is_finished(), "no place: the waiter waits");
         drop(held);
-        let entered = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("woken by the returned place")
-            .expect("task ran");
-        assert_eq!(entered, Ok(()));
+        assert_eq!(
+            outcome(waiting, "woken by the returned place").await,
+            Ok(())
+        );
     }
 
     #[tokio::test]
     async fn closing_turns_waiters_and_later_callers_away() {
-        let gate = Gate::new(1);
-        let _held = gate.enter().await.expect("open");
-        let waiter = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.enter().await.map(drop) }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (gate, _held, waiting) = held_with_a_waiter().await;
         gate.close();
-        let result = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("woken by close")
-            .expect("task ran");
-        assert_eq!(result, Err(GateClosed));
+        assert_eq!(outcome(waiting, "woken by close").await, Err(GateClosed));
         assert_eq!(
             now(gate.enter()).map(|r| r.map(drop)),
             Some(Err(GateClosed))
@@ -189,24 +207,17 @@ mod tests {
     async fn a_cancelled_waiter_passes_its_wake_on() {
         let gate = Gate::new(1);
         let held = gate.enter().await.expect("open");
-        let first = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.enter().await.map(drop) }
-        });
-        let second = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.enter().await.map(drop) }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let first = waiter(&gate);
+        let second = waiter(&gate);
+        settle().await;
         // The place goes to the first waiter, which is cancelled before it
         // runs: its wake must reach the second.
         drop(held);
         first.abort();
-        let entered = tokio::time::timeout(Duration::from_secs(5), second)
-            .await
-            .expect("the place reaches the waiter still there")
-            .expect("task ran");
-        assert_eq!(entered, Ok(()));
+        assert_eq!(
+            outcome(second, "the place reaches the waiter still there").await,
+            Ok(())
+        );
         assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
     }
 }
