@@ -24,7 +24,9 @@ async fn terminated_backends_are_replaced_by_fresh_connections() {
         .await
         .unwrap();
     let mut old = HashSet::new();
-    {
+    // Handles on the three connections, to see when their clients have
+    // noticed the terminations (the server's side ends first).
+    let watchers: Vec<pgline::Client> = {
         let held = [
             pool.acquire().await.unwrap(),
             pool.acquire().await.unwrap(),
@@ -33,7 +35,8 @@ async fn terminated_backends_are_replaced_by_fresh_connections() {
         for c in &held {
             old.insert(c.backend_pid());
         }
-    }
+        held.iter().map(|c| (**c).clone()).collect()
+    };
     assert_eq!(old.len(), 3);
     let killed = s
         .psql(
@@ -44,6 +47,10 @@ async fn terminated_backends_are_replaced_by_fresh_connections() {
     assert_eq!(killed, "3");
     eventually("terminated backends gone", || {
         backends(&s, "pool_term") == 0
+    })
+    .await;
+    eventually("the clients see their connections closed", || {
+        watchers.iter().all(|c| c.is_closed())
     })
     .await;
 
