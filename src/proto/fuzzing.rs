@@ -30,10 +30,11 @@ use super::startup::{
 ///    plus those left equal the input length, an error consumes nothing,
 ///    and a pending frame never makes the buffer reserve more than a
 ///    bounded chunk beyond the input;
-/// 2. as the body of every backend message type;
+/// 2. as the body of every backend message type (borrowed decoding, where
+///    a type has it, agreeing with owned decoding);
 /// 3. as a run of frames of one type (the first byte's): the run's frames
-///    are exactly the ones `split` gives, cut by `next_in_run` with nothing
-///    left over;
+///    are exactly the ones `split` gives, peeked by `peek_in_run` and cut
+///    by `next_in_run` with nothing left over;
 ///
 /// and every message that decodes has all its accessors called, their
 /// results checked against each other. Errors are expected; panics are bugs.
@@ -41,11 +42,16 @@ pub fn backend_stream(data: &[u8]) {
     split_stream(data);
     split_run(data);
     for message_tag in tag::ALL {
+        let unowned = BackendMessage::parse_unowned(message_tag, data);
         let frame = Frame {
             tag: message_tag,
             body: bytes::Bytes::copy_from_slice(data),
         };
-        if let Ok(message) = BackendMessage::parse(frame) {
+        let owned = BackendMessage::parse(frame);
+        if let Some(unowned) = unowned {
+            assert_eq!(unowned, owned, "borrowed and owned decoding disagree");
+        }
+        if let Ok(message) = owned {
             exercise(&message);
         }
     }
@@ -106,6 +112,12 @@ fn split_run(data: &[u8]) {
             .flatten()
             .expect("split sees the run's frame");
         assert_eq!(one.tag, tag);
+        let (peek_tag, peek_body, size) =
+            super::frame_run::peek_in_run(&frames).expect("the run's frame, peeked");
+        assert_eq!(
+            (peek_tag, peek_body, size),
+            (tag, &one.body[..], HEADER_LEN + one.body.len())
+        );
         let frame = super::frame_run::next_in_run(&mut frames).expect("the run's frame");
         assert_eq!(frame, one);
     }
