@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::cancel::CancelToken;
 use super::notify::Notifications;
+use super::query::BINARY;
 use super::responses::Responses;
 use super::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use super::shared::{ConnectionStats, Shared, proto_error};
@@ -25,7 +26,7 @@ use super::slot::RequestKind;
 use super::stmt_cache::StatementCacheStats;
 use crate::config::StatementCacheMode;
 use crate::error::{DbError, Error, ErrorKind};
-use crate::proto::frontend::{self, ProtocolVersion, Target};
+use crate::proto::frontend::{self, BindTemplate, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::Type;
 
@@ -95,6 +96,10 @@ struct StatementInner {
     name: String,
     params: Vec<Type>,
     columns: Arc<[Column]>,
+    /// Its Bind's fixed bytes (binary parameters and results), when the
+    /// name and counts can be encoded; else each Bind is encoded whole and
+    /// reports the error.
+    bind: Option<BindTemplate>,
     /// Set for statements the user owns; cached ones are closed by the cache.
     owner: Option<Weak<Shared>>,
 }
@@ -114,11 +119,13 @@ impl Statement {
         columns: Arc<[Column]>,
         owner: Option<Weak<Shared>>,
     ) -> Self {
+        let bind = BindTemplate::new("", &name, &[BINARY], params.len(), &[BINARY]).ok();
         Self {
             inner: Arc::new(StatementInner {
                 name,
                 params,
                 columns,
+                bind,
                 owner,
             }),
         }
@@ -138,6 +145,9 @@ impl Statement {
     }
     pub(crate) fn columns_arc(&self) -> &Arc<[Column]> {
         &self.inner.columns
+    }
+    pub(crate) fn bind_template(&self) -> Option<&BindTemplate> {
+        self.inner.bind.as_ref()
     }
 }
 

@@ -20,7 +20,10 @@ use bytes::BytesMut;
 
 use super::batch_rows::BatchRows;
 use super::client::{Client, Statement};
-use super::query::{Params, ToStatement, encode_bind_execute, encode_unnamed_parse, sealed};
+use super::query::{
+    BindOf, Params, ToStatement, encode_bind_execute, encode_statement, encode_unnamed_parse,
+    sealed,
+};
 use super::row::{Column, Row, columns};
 use super::slot::RequestKind;
 use crate::config::StatementCacheMode;
@@ -273,11 +276,11 @@ fn encode(
         let sync = sync_each || i == last;
         match plan {
             Planned::Prepared(stmt) => {
-                encode_bind_execute(out, stmt.name(), stmt.params(), entry.params, false, sync)?;
+                encode_statement(out, stmt, entry.params, sync)?;
             }
             Planned::Unnamed { sql, types } => {
                 encode_unnamed_parse(out, sql, types)?;
-                encode_bind_execute(out, "", types, entry.params, true, sync)?;
+                encode_bind_execute(out, BindOf::Name(""), types, entry.params, true, sync)?;
             }
         }
     }

@@ -25,12 +25,12 @@ use super::slot::RequestKind;
 use super::stmt_cache::CachedStatement;
 use crate::config::StatementCacheMode;
 use crate::error::{Error, ErrorKind, SqlState};
-use crate::proto::frontend::{self, BindError, Target};
+use crate::proto::frontend::{self, BindError, BindTemplate, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::{Encode, Type, TypeError};
 
-/// Result columns are always requested in binary.
-const BINARY: i16 = 1;
+/// Parameters are sent, and result columns requested, in binary.
+pub(crate) const BINARY: i16 = 1;
 
 /// Query parameters: Rust values in binary, as `&[&(dyn Encode + Sync)]`.
 pub type Params<'a> = [&'a (dyn Encode + Sync)];
@@ -74,11 +74,35 @@ pub(crate) mod sealed {
     }
 }
 
+/// Writes Bind, Execute and optionally Sync for a prepared statement,
+/// from its Bind template when it has one.
+pub(crate) fn encode_statement(
+    out: &mut BytesMut,
+    stmt: &Statement,
+    params: &Params<'_>,
+    sync: bool,
+) -> Result<(), Error> {
+    let bind = match stmt.bind_template() {
+        Some(template) => BindOf::Template(template),
+        None => BindOf::Name(stmt.name()),
+    };
+    encode_bind_execute(out, bind, stmt.params(), params, false, sync)
+}
+
+/// Which statement a Bind is of.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BindOf<'a> {
+    /// By name (`""` = the unnamed statement), encoded whole.
+    Name(&'a str),
+    /// A prepared statement's fixed Bind bytes.
+    Template(&'a BindTemplate),
+}
+
 /// Writes Bind (binary parameters and results), optionally Describe portal,
-/// Execute, and optionally Sync for `statement` (`""` = unnamed).
+/// Execute, and optionally Sync.
 pub(crate) fn encode_bind_execute(
     out: &mut BytesMut,
-    statement: &str,
+    bind: BindOf<'_>,
     types: &[Type],
     params: &Params<'_>,
     describe: bool,
@@ -94,31 +118,35 @@ pub(crate) fn encode_bind_execute(
             ),
         ));
     }
-    let bound = frontend::bind(
-        out,
-        "",
-        statement,
-        &[BINARY],
-        params.len(),
-        |i, buf| {
-            let (param, ty) = (params[i], types[i]);
-            if ty == Type::UNKNOWN_PARAM || param.accepts(ty) {
-                return param.encode(ty, buf);
-            }
-            if ty.is_user_defined() {
-                // A user-defined type the value does not know by OID, most
-                // often a domain, whose binary form is its base type's: send
-                // the value's own form and let the server check it (a
-                // mismatch is the server's error, never a bad value stored).
-                return param.encode(param.preferred_type(), buf);
-            }
-            Err(TypeError::WrongType {
-                rust: "the given Rust value",
-                pg: ty,
-            })
-        },
-        &[BINARY],
-    );
+    let write_param = |i: usize, buf: &mut BytesMut| {
+        let (param, ty) = (params[i], types[i]);
+        if ty == Type::UNKNOWN_PARAM || param.accepts(ty) {
+            return param.encode(ty, buf);
+        }
+        if ty.is_user_defined() {
+            // A user-defined type the value does not know by OID, most
+            // often a domain, whose binary form is its base type's: send
+            // the value's own form and let the server check it (a
+            // mismatch is the server's error, never a bad value stored).
+            return param.encode(param.preferred_type(), buf);
+        }
+        Err(TypeError::WrongType {
+            rust: "the given Rust value",
+            pg: ty,
+        })
+    };
+    let bound = match bind {
+        BindOf::Template(template) => template.encode(out, write_param),
+        BindOf::Name(statement) => frontend::bind(
+            out,
+            "",
+            statement,
+            &[BINARY],
+            params.len(),
+            write_param,
+            &[BINARY],
+        ),
+    };
     match bound {
         Ok(()) => {}
         Err(BindError::Proto(e)) => return Err(proto_error(e)),
@@ -203,7 +231,7 @@ impl Client {
         let responses = self
             .request(1, RequestKind::Extended, |out| {
                 encode_unnamed_parse(out, sql, &types)?;
-                encode_bind_execute(out, "", &types, params, true, true)
+                encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
             })
             .await?;
         match wait_bound(responses, Arc::new([]), true).await? {
@@ -280,7 +308,7 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<Responses, Error> {
         self.request(1, RequestKind::Extended, |out| {
-            encode_bind_execute(out, stmt.name(), stmt.params(), params, false, true)
+            encode_statement(out, stmt, params, true)
         })
         .await
     }

@@ -108,43 +108,72 @@ pub fn bind<E>(
     statement: &str,
     param_formats: &[i16],
     param_count: usize,
-    mut write_param: impl FnMut(usize, &mut BytesMut) -> Result<IsNull, E>,
+    write_param: impl FnMut(usize, &mut BytesMut) -> Result<IsNull, E>,
     result_formats: &[i16],
 ) -> Result<(), BindError<E>> {
     tagged(out, b'B', |out| {
-        put_cstr(out, portal.as_bytes(), "portal name")?;
-        put_cstr(out, statement.as_bytes(), "statement name")?;
-        put_count(out, param_formats.len(), "Bind", "parameter format codes")?;
-        for code in param_formats {
-            out.put_i16(*code);
-        }
-        put_count(out, param_count, "Bind", "parameters")?;
-        for i in 0..param_count {
-            let len_at = out.len();
-            out.put_i32(0);
-            let is_null = write_param(i, out).map_err(|e| BindError::Param(i, e))?;
-            let len = match is_null {
-                IsNull::Yes => {
-                    out.truncate(len_at + 4);
-                    -1
-                }
-                IsNull::No => {
-                    i32::try_from(out.len() - len_at - 4).map_err(|_| ProtoError::InvalidValue {
-                        message: "Bind",
-                        what: "parameter value longer than i32::MAX bytes",
-                    })?
-                }
-            };
-            if let Some(slot) = out.get_mut(len_at..len_at + 4) {
-                slot.copy_from_slice(&len.to_be_bytes());
-            }
-        }
-        put_count(out, result_formats.len(), "Bind", "result format codes")?;
-        for code in result_formats {
-            out.put_i16(*code);
-        }
+        put_bind_head(out, portal, statement, param_formats, param_count)?;
+        put_params(out, param_count, write_param)?;
+        put_bind_tail(out, result_formats)?;
         Ok(())
     })
+}
+
+/// A Bind's body up to its parameter values: portal, statement, parameter
+/// format codes and the parameter count.
+pub(super) fn put_bind_head(
+    out: &mut BytesMut,
+    portal: &str,
+    statement: &str,
+    param_formats: &[i16],
+    param_count: usize,
+) -> Result<(), ProtoError> {
+    put_cstr(out, portal.as_bytes(), "portal name")?;
+    put_cstr(out, statement.as_bytes(), "statement name")?;
+    put_count(out, param_formats.len(), "Bind", "parameter format codes")?;
+    for code in param_formats {
+        out.put_i16(*code);
+    }
+    put_count(out, param_count, "Bind", "parameters")
+}
+
+/// A Bind's body after its parameter values: the result format codes.
+pub(super) fn put_bind_tail(out: &mut BytesMut, result_formats: &[i16]) -> Result<(), ProtoError> {
+    put_count(out, result_formats.len(), "Bind", "result format codes")?;
+    for code in result_formats {
+        out.put_i16(*code);
+    }
+    Ok(())
+}
+
+/// Bind's parameter values: each one's length word, back-patched after
+/// `write_param` wrote it (−1 for NULL).
+pub(super) fn put_params<E>(
+    out: &mut BytesMut,
+    param_count: usize,
+    mut write_param: impl FnMut(usize, &mut BytesMut) -> Result<IsNull, E>,
+) -> Result<(), BindError<E>> {
+    for i in 0..param_count {
+        let len_at = out.len();
+        out.put_i32(0);
+        let is_null = write_param(i, out).map_err(|e| BindError::Param(i, e))?;
+        let len = match is_null {
+            IsNull::Yes => {
+                out.truncate(len_at + 4);
+                -1
+            }
+            IsNull::No => {
+                i32::try_from(out.len() - len_at - 4).map_err(|_| ProtoError::InvalidValue {
+                    message: "Bind",
+                    what: "parameter value longer than i32::MAX bytes",
+                })?
+            }
+        };
+        if let Some(slot) = out.get_mut(len_at..len_at + 4) {
+            slot.copy_from_slice(&len.to_be_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// Appends a Describe of a statement (answered by ParameterDescription and
@@ -160,6 +189,12 @@ pub fn execute(out: &mut BytesMut, portal: &str, max_rows: u32) -> Result<(), Pr
         message: "Execute",
         what: "row limit above i32::MAX",
     })?;
+    if portal.is_empty() {
+        // The common case, in one piece: tag, length 9, "", the limit.
+        let [r0, r1, r2, r3] = max_rows.to_be_bytes();
+        out.extend_from_slice(&[b'E', 0, 0, 0, 9, 0, r0, r1, r2, r3]);
+        return Ok(());
+    }
     tagged(out, b'E', |out| {
         put_cstr(out, portal.as_bytes(), "portal name")?;
         out.put_i32(max_rows);

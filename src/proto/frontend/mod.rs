@@ -19,12 +19,14 @@
 //! assert_eq!(&out[..], b"Q\0\0\0\x0dSELECT 1\0");
 //! ```
 
+mod bind_template;
 mod copy;
 mod extended;
 mod password;
 mod simple;
 mod startup;
 
+pub use bind_template::BindTemplate;
 pub use copy::{copy_data, copy_data_header, copy_done, copy_fail};
 pub use extended::{BindError, IsNull, Target, bind, close, describe, execute, parse};
 pub use password::{password_message, sasl_initial_response, sasl_response};
