@@ -52,6 +52,10 @@ struct Wakers {
     /// has arrived since (an arrival clears this): the socket's readiness
     /// is registered, and the task can leave reading to the caller.
     armed: bool,
+    /// A caller read the socket until it had nothing more, and no
+    /// readiness event has come since: the readiness is registered, and
+    /// reading again would only find nothing.
+    dry: bool,
 }
 
 impl Targets {
@@ -69,6 +73,7 @@ impl Wake for Targets {
         let mut w = self.lock();
         let caller = w.caller.take();
         w.armed = false;
+        w.dry = false;
         let task = w.task.clone();
         drop(w);
         // The caller first: a current-thread runtime then polls it before
@@ -135,6 +140,12 @@ impl Io {
                     w.armed = false;
                 }
             }
+            if w.dry {
+                // Nothing has arrived since the socket was read dry: this
+                // caller, now registered, is woken by the next arrival.
+                w.armed = true;
+                return;
+            }
         }
         let mut guard = match self.driver.try_lock() {
             Ok(guard) => guard,
@@ -149,8 +160,11 @@ impl Io {
         let mut io = Context::from_waker(&self.waker);
         if driver.drive_read(&mut io) {
             let mut w = self.targets.lock();
-            // Unless an arrival already took this caller off.
-            w.armed = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
+            // Unless an arrival already took this caller off (a wake
+            // during the read): then what arrived is still to be read.
+            let undisturbed = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
+            w.armed = undisturbed;
+            w.dry = undisturbed;
         }
     }
 
