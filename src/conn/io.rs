@@ -48,13 +48,11 @@ struct Wakers {
     task: Option<Waker>,
     /// The caller waiting for a reply, by its slot's address; woken once.
     caller: Option<(usize, Waker)>,
-    /// That caller read the socket until it had nothing more, and nothing
-    /// has arrived since (an arrival clears this): the socket's readiness
-    /// is registered, and the task can leave reading to the caller.
-    armed: bool,
     /// A caller read the socket until it had nothing more, and no
-    /// readiness event has come since: the readiness is registered, and
-    /// reading again would only find nothing.
+    /// readiness event has come since (an arrival clears this): the
+    /// readiness is registered, and reading again would only find nothing.
+    /// With a caller registered, the task can leave reading to it: the next
+    /// arrival wakes that caller first.
     dry: bool,
 }
 
@@ -72,7 +70,6 @@ impl Wake for Targets {
     fn wake_by_ref(self: &Arc<Self>) {
         let mut w = self.lock();
         let caller = w.caller.take();
-        w.armed = false;
         w.dry = false;
         let task = w.task.clone();
         drop(w);
@@ -105,7 +102,7 @@ impl Io {
                 if !w.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
                     w.task = Some(cx.waker().clone());
                 }
-                w.caller.is_some() && w.armed
+                w.caller.is_some() && w.dry
             };
             let mut guard = self.lock();
             let Some(driver) = guard.as_mut() else {
@@ -135,15 +132,11 @@ impl Io {
             let mut w = self.targets.lock();
             match &w.caller {
                 Some((current, c)) if *current == id && c.will_wake(waker) => {}
-                _ => {
-                    w.caller = Some((id, waker.clone()));
-                    w.armed = false;
-                }
+                _ => w.caller = Some((id, waker.clone())),
             }
             if w.dry {
                 // Nothing has arrived since the socket was read dry: this
                 // caller, now registered, is woken by the next arrival.
-                w.armed = true;
                 return;
             }
         }
@@ -162,9 +155,7 @@ impl Io {
             let mut w = self.targets.lock();
             // Unless an arrival already took this caller off (a wake
             // during the read): then what arrived is still to be read.
-            let undisturbed = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
-            w.armed = undisturbed;
-            w.dry = undisturbed;
+            w.dry = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
         }
     }
 
@@ -185,7 +176,6 @@ impl Io {
         let mut w = self.targets.lock();
         if w.caller.as_ref().is_some_and(|(current, _)| *current == id) {
             w.caller = None;
-            w.armed = false;
         }
     }
 }
