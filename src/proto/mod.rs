@@ -31,6 +31,7 @@ pub mod frame;
 pub mod frontend;
 #[doc(hidden)]
 pub mod fuzzing;
+mod nul;
 pub mod startup;
 
 pub use backend::{

@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::super::ProtoError;
+use super::super::nul::find_nul;
 
 /// A cursor over one message body. `message` names the message in errors.
 #[derive(Debug)]
@@ -106,14 +107,7 @@ impl<'a> Reader<'a> {
     /// the cursor moves past the NUL. The bytes are not checked for UTF-8.
     pub(crate) fn cstr_range(&mut self) -> Result<Range<usize>, ProtoError> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        // Most strings here are short (tags, names), where a plain scan
-        // beats memchr's setup.
-        let nul = if rest.len() <= 32 {
-            rest.iter().position(|&b| b == 0)
-        } else {
-            memchr::memchr(0, rest)
-        };
-        let nul = nul.ok_or(ProtoError::MissingNul {
+        let nul = find_nul(rest).ok_or(ProtoError::MissingNul {
             message: self.message,
         })?;
         let range = self.pos..self.pos + nul;

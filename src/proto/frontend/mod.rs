@@ -39,6 +39,7 @@ pub use startup::{
 use bytes::{BufMut, BytesMut};
 
 use super::ProtoError;
+use super::nul::find_nul;
 
 /// The largest value of a length word: the protocol's `Int32`.
 const MAX_LEN: usize = i32::MAX as usize;
@@ -101,24 +102,12 @@ fn patch_len(out: &mut BytesMut, len_at: usize, tag: u8) -> Result<(), ProtoErro
 
 /// Appends `s` and a NUL terminator; refuses a string with a NUL inside.
 fn put_cstr(out: &mut BytesMut, s: &[u8], what: &'static str) -> Result<(), ProtoError> {
-    if has_nul(s) {
+    if find_nul(s).is_some() {
         return Err(ProtoError::NulInString { what });
     }
     out.put_slice(s);
     out.put_u8(0);
     Ok(())
-}
-
-/// Whether `s` holds a NUL byte. Names (statements, portals, parameters)
-/// are short: a plain loop beats `memchr`'s dispatch below this length.
-#[inline]
-fn has_nul(s: &[u8]) -> bool {
-    const SHORT: usize = 64;
-    if s.len() <= SHORT {
-        s.contains(&0)
-    } else {
-        memchr::memchr(0, s).is_some()
-    }
 }
 
 /// Appends a 16-bit count, refusing counts above 65535.
