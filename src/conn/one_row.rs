@@ -1,8 +1,8 @@
 //! Reading the reply of a query that yields at most one row.
 //!
 //! Owns [`OneRow`], the reader behind [`Client::query_one`] and
-//! [`Client::query_opt`] for a named statement (prepared, or from the
-//! statement cache): it takes the whole reply (BindComplete, the row,
+//! [`Client::query_opt`]: it takes the whole reply (BindComplete, the
+//! row description when the statement is unnamed, the row,
 //! CommandComplete, ReadyForQuery) in one pass, without the general row
 //! stream between the caller and its one row. It reads every reply up to
 //! ReadyForQuery, an error's included, so the transaction status is current
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use super::responses::Responses;
-use super::row::{Column, Row};
+use super::row::{Column, Row, columns};
 use crate::error::{Error, ErrorKind, SqlState};
 use crate::proto::{BackendMessage, TransactionStatus};
 
@@ -33,6 +33,8 @@ pub(crate) enum OneRowOutcome {
 #[derive(Debug)]
 pub(crate) struct OneRow {
     columns: Arc<[Column]>,
+    /// The columns are still to come (a RowDescription or NoData).
+    describing: bool,
     bound: bool,
     first: Option<Row>,
     /// Rows after the first (an error once the reply ends).
@@ -42,10 +44,21 @@ pub(crate) struct OneRow {
 }
 
 impl OneRow {
-    /// A reader for rows with these columns.
+    /// A reader for rows with these columns (a prepared statement's).
     pub(crate) fn new(columns: Arc<[Column]>) -> Self {
+        Self::with(columns, false)
+    }
+
+    /// A reader for a statement described in its own reply (Describe of
+    /// the unnamed portal).
+    pub(crate) fn describing() -> Self {
+        Self::with(Arc::new([]), true)
+    }
+
+    fn with(columns: Arc<[Column]>, describing: bool) -> Self {
         Self {
             columns,
+            describing,
             bound: false,
             first: None,
             extra: 0,
@@ -64,7 +77,12 @@ impl OneRow {
                 BackendMessage::BindComplete => self.bound = true,
                 // Closes of evicted statements ride along with a request.
                 BackendMessage::CloseComplete | BackendMessage::ParseComplete => {}
-                BackendMessage::DataRow(data) if self.bound => {
+                BackendMessage::RowDescription(d) if self.bound && self.describing => {
+                    self.columns = columns(&d);
+                    self.describing = false;
+                }
+                BackendMessage::NoData if self.bound && self.describing => self.describing = false,
+                BackendMessage::DataRow(data) if self.bound && !self.describing => {
                     if self.first.is_none() {
                         self.first = Some(Row::new(self.columns.clone(), data)?);
                     } else {
@@ -88,7 +106,11 @@ impl OneRow {
                 }
                 BackendMessage::ReadyForQuery(status) => return Poll::Ready(self.end(status)),
                 other => {
-                    let expected = if self.bound { "a row" } else { "BindComplete" };
+                    let expected = match (self.bound, self.describing) {
+                        (false, _) => "BindComplete",
+                        (true, true) => "RowDescription or NoData",
+                        (true, false) => "a row",
+                    };
                     return Poll::Ready(Err(responses.violation(&other, expected)));
                 }
             }

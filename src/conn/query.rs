@@ -207,15 +207,19 @@ impl Client {
                 }
             }
             sealed::Kind::Sql(sql) => {
-                let use_cache =
-                    self.inner.cache_mode == StatementCacheMode::Named && self.cache_enabled();
-                if use_cache {
+                if self.uses_named_cache() {
                     self.start_cached(sql, params).await
                 } else {
                     Box::pin(self.start_unnamed(sql, params)).await
                 }
             }
         }
+    }
+
+    /// Whether SQL text goes through the statement cache (prepared once,
+    /// run by name) rather than the unnamed statement.
+    fn uses_named_cache(&self) -> bool {
+        self.inner.cache_mode == StatementCacheMode::Named && self.cache_enabled()
     }
 
     fn cache_enabled(&self) -> bool {
@@ -227,13 +231,7 @@ impl Client {
     }
 
     async fn start_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Started, Error> {
-        let types: Vec<Type> = params.iter().map(|p| p.preferred_type()).collect();
-        let responses = self
-            .request(1, RequestKind::Extended, |out| {
-                encode_unnamed_parse(out, sql, &types)?;
-                encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
-            })
-            .await?;
+        let responses = self.request_unnamed(sql, params).await?;
         match wait_bound(responses, Arc::new([]), true).await? {
             Attempt::Started(started) => Ok(started),
             Attempt::Invalidated(e, _) => Err(e),
@@ -301,6 +299,17 @@ impl Client {
         }
     }
 
+    /// Queues Parse/Bind/Describe/Execute/Sync of SQL text as the unnamed
+    /// statement, with the parameters' own types.
+    async fn request_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Responses, Error> {
+        let types: Vec<Type> = params.iter().map(|p| p.preferred_type()).collect();
+        self.request(1, RequestKind::Extended, |out| {
+            encode_unnamed_parse(out, sql, &types)?;
+            encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
+        })
+        .await
+    }
+
     /// Queues Bind/Execute/Sync of a named statement.
     async fn request_named(
         &self,
@@ -351,9 +360,17 @@ impl Client {
         stmt: &Statement,
         params: &Params<'_>,
     ) -> Result<OneRowOutcome, Error> {
-        let mut responses = self.request_named(stmt, params).await?;
-        let mut reader = OneRow::new(stmt.columns_arc().clone());
-        poll_fn(|cx| reader.poll(&mut responses, cx)).await
+        let responses = self.request_named(stmt, params).await?;
+        read_one_row(responses, OneRow::new(stmt.columns_arc().clone())).await
+    }
+
+    /// [`Client::query_opt`] of SQL text as the unnamed statement.
+    async fn one_row_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, Error> {
+        let responses = self.request_unnamed(sql, params).await?;
+        match read_one_row(responses, OneRow::describing()).await? {
+            OneRowOutcome::Done(row) => Ok(row),
+            OneRowOutcome::Invalidated(e, _) => Err(e),
+        }
     }
 
     /// [`Client::query_opt`] of SQL text through the statement cache.
@@ -421,29 +438,11 @@ impl Client {
                     OneRowOutcome::Done(row) => Ok(row),
                     OneRowOutcome::Invalidated(e, _) => Err(e),
                 },
-                sealed::Kind::Sql(sql)
-                    if self.inner.cache_mode == StatementCacheMode::Named
-                        && self.cache_enabled() =>
-                {
+                sealed::Kind::Sql(sql) if self.uses_named_cache() => {
                     self.one_row_cached(sql, params).await
                 }
-                sealed::Kind::Sql(_) => {
-                    let started = Box::pin(self.start_query(statement, params)).await?;
-                    let mut stream = RowStream::new(started);
-                    let first = stream.next().await.transpose()?;
-                    let mut extra = 0usize;
-                    while let Some(row) = stream.next().await {
-                        row?;
-                        extra += 1;
-                    }
-                    if extra > 0 {
-                        return Err(Error::msg(
-                            ErrorKind::Type,
-                            format!("expected at most one row, got {}", extra + 1),
-                        ));
-                    }
-                    Ok(first)
-                }
+                // Boxed: the rarer path, with state of its own.
+                sealed::Kind::Sql(sql) => Box::pin(self.one_row_unnamed(sql, params)).await,
             }
         })
         .await
@@ -480,6 +479,14 @@ impl Client {
         self.timed(|| async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
             .await
     }
+}
+
+/// Reads a single-row reply to its end.
+async fn read_one_row(
+    mut responses: Responses,
+    mut reader: OneRow,
+) -> Result<OneRowOutcome, Error> {
+    poll_fn(|cx| reader.poll(&mut responses, cx)).await
 }
 
 /// Reads up to BindComplete (and the row description, when asked for).
