@@ -19,7 +19,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
@@ -176,14 +176,13 @@ impl CopyInSink {
         let Some(responses) = &mut self.responses else {
             return Err(copy_error("the COPY has ended"));
         };
-        let mut cx = Context::from_waker(Waker::noop());
-        match responses.poll_next(&mut cx) {
-            Poll::Pending => Ok(()),
-            Poll::Ready(Err(e)) => {
+        match responses.try_next() {
+            None => Ok(()),
+            Some(Err(e)) => {
                 self.end_after_error();
                 Err(e)
             }
-            Poll::Ready(Ok(other)) => {
+            Some(Ok(other)) => {
                 let error = responses.violation(&other, "nothing during COPY IN");
                 self.end_after_error();
                 Err(error)

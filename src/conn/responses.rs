@@ -91,6 +91,37 @@ impl Responses {
         }
     }
 
+    /// The next message if it has already arrived, without reading the
+    /// socket or registering to be woken: the driver task goes on reading
+    /// for this request. An ErrorResponse becomes the server's error.
+    pub(crate) fn try_next(&mut self) -> Option<Result<BackendMessage, Error>> {
+        let message = if !self.run.is_empty() {
+            self.next_in_run()
+        } else if let Some(reply) = self.queue.pop_front() {
+            self.open(reply)
+        } else {
+            let Some(slot) = &self.slot else {
+                return Some(Err(self.shared.closed_error()));
+            };
+            if std::mem::take(&mut self.driving) {
+                // A caller that looks without waiting must not hold the
+                // socket's reading to itself.
+                if let Some(io) = self.shared.io() {
+                    io.release(Arc::as_ptr(slot) as usize);
+                }
+            }
+            match slot.peek_pop(&mut self.queue) {
+                Poll::Pending => return None,
+                Poll::Ready(Pop::Reply(reply)) => self.open(reply),
+                Poll::Ready(Pop::Closed) => Err(self.shared.closed_error()),
+            }
+        };
+        Some(message.and_then(|m| match m {
+            BackendMessage::ErrorResponse(fields) => Err(Error::db(fields.to_db_error())),
+            other => Ok(other),
+        }))
+    }
+
     /// The first message of a reply.
     fn open(&mut self, reply: Reply) -> Result<BackendMessage, Error> {
         match reply {

@@ -78,6 +78,16 @@ pub(crate) enum Pop {
     Closed,
 }
 
+/// What a caller that finds nothing routed yet leaves behind.
+enum Wait<'a, 'b> {
+    /// Its waker, to be woken by the next message.
+    Register(&'a mut Context<'b>),
+    /// A mark that it reads the socket itself and needs no wake.
+    Quiet,
+    /// Nothing: it only looked.
+    Leave,
+}
+
 #[derive(Debug, Default)]
 struct State {
     messages: VecDeque<Reply>,
@@ -258,7 +268,7 @@ impl Slot {
     /// handed over is moved into it at once.
     #[inline]
     pub(crate) fn poll_pop(&self, queue: &mut VecDeque<Reply>, cx: &mut Context<'_>) -> Poll<Pop> {
-        self.pop(queue, Some(cx))
+        self.pop(queue, Wait::Register(cx))
     }
 
     /// Caller side: [`Slot::poll_pop`] for a caller about to read the socket
@@ -267,11 +277,20 @@ impl Slot {
     /// runtime poll it once more). That `poll_pop` must follow.
     #[inline]
     pub(crate) fn try_pop(&self, queue: &mut VecDeque<Reply>) -> Poll<Pop> {
-        self.pop(queue, None)
+        self.pop(queue, Wait::Quiet)
+    }
+
+    /// Caller side: the next message if one has been routed, leaving how the
+    /// caller is woken as it was. For a look between other work (a COPY IN
+    /// checking for the server's error while it sends): nothing is
+    /// registered, so the driver task keeps reading the socket.
+    #[inline]
+    pub(crate) fn peek_pop(&self, queue: &mut VecDeque<Reply>) -> Poll<Pop> {
+        self.pop(queue, Wait::Leave)
     }
 
     #[inline]
-    fn pop(&self, queue: &mut VecDeque<Reply>, cx: Option<&mut Context<'_>>) -> Poll<Pop> {
+    fn pop(&self, queue: &mut VecDeque<Reply>, wait: Wait<'_, '_>) -> Poll<Pop> {
         if let Some(message) = queue.pop_front() {
             return Poll::Ready(Pop::Reply(message));
         }
@@ -293,15 +312,16 @@ impl Slot {
         if s.closed {
             return Poll::Ready(Pop::Closed);
         }
-        match cx {
-            Some(cx) => {
+        match wait {
+            Wait::Register(cx) => {
                 s.quiet = false;
                 match &s.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => s.waker = Some(cx.waker().clone()),
                 }
             }
-            None => s.quiet = true,
+            Wait::Quiet => s.quiet = true,
+            Wait::Leave => {}
         }
         Poll::Pending
     }
