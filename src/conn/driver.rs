@@ -66,6 +66,10 @@ pub(crate) struct Driver {
     batch: VecDeque<Reply>,
     /// Reading is paused until the oldest request's caller catches up.
     paused: bool,
+    /// The socket took every byte of `write_buf` but has not flushed them
+    /// all (a TLS session holds records the kernel would not take yet):
+    /// the task's next turn must flush, whoever that turn's wake came to.
+    unflushed: bool,
     /// Terminate has been queued.
     terminate_sent: bool,
     /// The driver task's waker, for slots that pause reading and for
@@ -111,6 +115,7 @@ impl Driver {
             batch: VecDeque::new(),
             read_chunk: READ_CHUNK,
             paused: false,
+            unflushed: false,
             terminate_sent: false,
             task_waker: None,
             failed: None,
@@ -228,11 +233,16 @@ impl Driver {
             }
             // The common wake on a sequential connection: the caller read
             // the reply itself and waits for the next one, and nothing is
-            // queued, buffered or closing. The rest of the turn would find
-            // nothing to do.
+            // queued, buffered, held back for a slow caller (paused: a
+            // caller that caught up wakes the task to go on routing), left
+            // unflushed in a TLS session (the wake may have been the
+            // socket's write readiness, taken by the reading caller) or
+            // closing. The rest of the turn would find nothing to do.
             if caller_reads
                 && !closing
                 && !close_now
+                && !self.paused
+                && !self.unflushed
                 && self.write_buf.is_empty()
                 && self.read_buf.is_empty()
             {
@@ -315,7 +325,14 @@ impl Driver {
         }
         match Pin::new(&mut self.socket).poll_flush(cx) {
             Poll::Ready(Err(e)) => Err(format!("flushing to the server failed: {e}")),
-            _ => Ok(()),
+            Poll::Ready(Ok(())) => {
+                self.unflushed = false;
+                Ok(())
+            }
+            Poll::Pending => {
+                self.unflushed = true;
+                Ok(())
+            }
         }
     }
 
