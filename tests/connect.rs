@@ -199,16 +199,7 @@ async fn cancel_over_tls() {
     let client = pgline::connect(&tcp_conninfo("sslmode=require"))
         .await
         .unwrap();
-    let tls: bool = client
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-        .unwrap();
-    assert!(tls);
+    assert!(support::uses_tls(&client).await);
     let token = client.cancel_token();
     let sleeper = {
         let client = client.clone();

@@ -8,6 +8,8 @@ use pgline::error::{ErrorKind, SqlState};
 use pgline::types::{Decode, Encode, IsNull, Type, TypeError};
 use pgline::{BinaryCopyInWriter, BinaryCopyOutReader, Client};
 
+mod support;
+
 const ROWS: i32 = 1_000_000;
 
 async fn connect() -> Client {
@@ -471,16 +473,10 @@ async fn copy_in_over_tls_ends_after_the_socket_was_full() {
     let client = pgline::connect(&format!("{url}?sslmode=require"))
         .await
         .expect("connect over TLS");
-    let ssl: bool = client
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-        .unwrap();
-    assert!(ssl, "this test is about flushing a TLS session");
+    assert!(
+        support::uses_tls(&client).await,
+        "this test is about flushing a TLS session"
+    );
     fresh_table(&client, "copy_tls_full").await;
     client
         .batch_execute(

@@ -85,3 +85,16 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Whether the server sees this client's connection as TLS (`pg_stat_ssl`).
+pub async fn uses_tls(client: &pgline::Client) -> bool {
+    client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl of this backend")
+        .get(0)
+        .expect("a boolean")
+}
