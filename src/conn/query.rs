@@ -360,14 +360,15 @@ impl Client {
         stmt: &Statement,
         params: &Params<'_>,
     ) -> Result<OneRowOutcome, Error> {
-        let responses = self.request_named(stmt, params).await?;
-        read_one_row(responses, OneRow::new(stmt.columns_arc().clone())).await
+        let mut responses = self.request_named(stmt, params).await?;
+        let mut reader = OneRow::new(stmt.columns_arc().clone());
+        read_one_row(&mut responses, &mut reader).await
     }
 
     /// [`Client::query_opt`] of SQL text as the unnamed statement.
     async fn one_row_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, Error> {
-        let responses = self.request_unnamed(sql, params).await?;
-        match read_one_row(responses, OneRow::describing()).await? {
+        let mut responses = self.request_unnamed(sql, params).await?;
+        match read_one_row(&mut responses, &mut OneRow::describing()).await? {
             OneRowOutcome::Done(row) => Ok(row),
             OneRowOutcome::Invalidated(e, _) => Err(e),
         }
@@ -481,12 +482,13 @@ impl Client {
     }
 }
 
-/// Reads a single-row reply to its end.
-async fn read_one_row(
-    mut responses: Responses,
-    mut reader: OneRow,
-) -> Result<OneRowOutcome, Error> {
-    poll_fn(|cx| reader.poll(&mut responses, cx)).await
+/// Reads a single-row reply to its end. Borrows both (a future of its own
+/// owning them would move them into its state on every query).
+fn read_one_row<'a>(
+    responses: &'a mut Responses,
+    reader: &'a mut OneRow,
+) -> impl Future<Output = Result<OneRowOutcome, Error>> + 'a {
+    poll_fn(move |cx| reader.poll(responses, cx))
 }
 
 /// Reads up to BindComplete (and the row description, when asked for).
