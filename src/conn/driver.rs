@@ -554,3 +554,61 @@ fn unrequested(reply: Option<Reply>) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::shared::Limits;
+    use crate::proto::frame::DEFAULT_MAX_MESSAGE_LEN;
+
+    /// A driver over one end of a loopback TCP pair (the other end is
+    /// returned so the socket stays open).
+    async fn driver() -> (Driver, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let shared = Arc::new(Shared::new(
+            Vec::new(),
+            TransactionStatus::Idle,
+            Limits {
+                max_in_flight: 16,
+                max_write_buffer: 1 << 20,
+                statement_cache_capacity: 16,
+            },
+        ));
+        let (done, _) = watch::channel(false);
+        let driver = Driver::new(
+            Socket::Tcp(client.unwrap()),
+            BytesMut::new(),
+            FrameSplitter::new(DEFAULT_MAX_MESSAGE_LEN),
+            shared,
+            done,
+        );
+        (driver, accepted.unwrap().0)
+    }
+
+    /// A TLS session can hold records after the write buffer has gone to
+    /// it; the task's turn must flush them even when a caller reads the
+    /// socket for itself (the writable wake may have gone to that caller).
+    #[tokio::test]
+    async fn a_turn_left_to_a_reading_caller_still_flushes() {
+        let (mut driver, _peer) = driver().await;
+        let mut io = Context::from_waker(Waker::noop());
+        driver.unflushed = true;
+        assert!(driver.poll_step(&mut io, Waker::noop(), true).is_pending());
+        assert!(!driver.unflushed, "the turn returned without flushing");
+    }
+
+    /// With nothing to write, route or flush, a turn the caller reads for
+    /// ends early and leaves the connection as it was.
+    #[tokio::test]
+    async fn an_idle_turn_left_to_a_reading_caller_reads_nothing() {
+        let (mut driver, _peer) = driver().await;
+        let mut io = Context::from_waker(Waker::noop());
+        assert!(driver.poll_step(&mut io, Waker::noop(), true).is_pending());
+        let reads = driver.shared.counters.socket_reads.load(Ordering::Relaxed);
+        assert_eq!(reads, 0, "a turn left to the caller read the socket");
+        assert!(driver.write_buf.is_empty() && driver.in_flight.is_empty());
+    }
+}
