@@ -600,6 +600,36 @@ mod tests {
         assert!(!driver.unflushed, "the turn returned without flushing");
     }
 
+    /// Replies held back while the oldest caller was behind (paused) are
+    /// handed over by the next turn once it has caught up, even when a
+    /// caller reads the socket for itself and the read buffer is empty.
+    #[tokio::test]
+    async fn a_turn_left_to_a_reading_caller_hands_over_held_replies() {
+        let (mut driver, _peer) = driver().await;
+        let slot = driver.shared.slot(1, None, RequestKind::Extended);
+        driver.in_flight.push_back(slot.clone());
+        driver
+            .batch
+            .push_back(Reply::Message(BackendMessage::BindComplete));
+        driver
+            .batch
+            .push_back(Reply::Message(BackendMessage::ReadyForQuery(
+                TransactionStatus::Idle,
+            )));
+        driver.paused = true;
+        let mut io = Context::from_waker(Waker::noop());
+        assert!(driver.poll_step(&mut io, Waker::noop(), true).is_pending());
+        let mut queue = slot.take_queue();
+        assert!(
+            matches!(
+                slot.peek_pop(&mut queue),
+                Poll::Ready(crate::conn::slot::Pop::Reply(_))
+            ),
+            "the held replies were not handed over"
+        );
+        assert!(driver.in_flight.is_empty() && !driver.paused);
+    }
+
     /// With nothing to write, route or flush, a turn the caller reads for
     /// ends early and leaves the connection as it was.
     #[tokio::test]
