@@ -443,12 +443,15 @@ impl Driver {
             let Some(slot) = self.in_flight.front() else {
                 return Err(unrequested(self.batch.pop_front()));
             };
-            let (done, push) = slot
+            let (done, push, wake) = slot
                 .push_batch(&mut self.batch, task)
                 .map_err(|e| format!("protocol error: {e}"))?;
             if done {
                 self.in_flight.pop_front();
                 self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+            }
+            if let Some(caller) = wake {
+                caller.wake();
             }
             if push == Push::Full {
                 return Ok(Push::Full);
@@ -628,6 +631,54 @@ mod tests {
             "the held replies were not handed over"
         );
         assert!(driver.in_flight.is_empty() && !driver.paused);
+    }
+
+    /// A caller woken by its request's last reply finds the request counted
+    /// as answered (`Client::pending_requests`): the pool checks that count
+    /// right after a reset's reply to decide whether the connection is
+    /// clean, and a caller on another thread can run before the driver's
+    /// turn ends.
+    #[tokio::test]
+    async fn a_caller_woken_by_its_last_reply_sees_the_request_answered() {
+        use std::sync::atomic::AtomicUsize;
+        struct Seen {
+            shared: Arc<Shared>,
+            outstanding: AtomicUsize,
+        }
+        impl std::task::Wake for Seen {
+            fn wake(self: Arc<Self>) {
+                let now = self.shared.outstanding.load(Ordering::Acquire);
+                self.outstanding.store(now, Ordering::Release);
+            }
+        }
+        let (mut driver, _peer) = driver().await;
+        let slot = driver.shared.slot(1, None, RequestKind::Extended);
+        driver.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        driver.in_flight.push_back(slot.clone());
+        let seen = Arc::new(Seen {
+            shared: driver.shared.clone(),
+            outstanding: AtomicUsize::new(usize::MAX),
+        });
+        let caller = Waker::from(seen.clone());
+        let mut queue = slot.take_queue();
+        assert!(
+            slot.poll_pop(&mut queue, &mut Context::from_waker(&caller))
+                .is_pending()
+        );
+        driver
+            .batch
+            .push_back(Reply::Message(BackendMessage::BindComplete));
+        driver
+            .batch
+            .push_back(Reply::Message(BackendMessage::ReadyForQuery(
+                TransactionStatus::Idle,
+            )));
+        driver.route_buffered(Waker::noop()).unwrap();
+        assert_eq!(
+            seen.outstanding.load(Ordering::Acquire),
+            0,
+            "the caller was woken before its request was counted as answered"
+        );
     }
 
     /// With nothing to write, route or flush, a turn the caller reads for

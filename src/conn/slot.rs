@@ -167,8 +167,10 @@ impl Slot {
 
     /// Driver side: hands over messages from the front of `batch` until the
     /// request's last ReadyForQuery (what follows it stays in `batch` for
-    /// the next request). Returns whether the request is complete and
-    /// whether to pause reading. The caller is woken once per batch.
+    /// the next request). Returns whether the request is complete, whether
+    /// to pause reading, and the caller's waker (once per batch): the
+    /// driver wakes it after its own bookkeeping, so a caller that sees its
+    /// last reply also sees the request counted as answered.
     ///
     /// A ReadyForQuery with nothing before it cannot answer any request this
     /// layer sends (each has at least one reply before its ReadyForQuery):
@@ -177,7 +179,7 @@ impl Slot {
         &self,
         batch: &mut VecDeque<Reply>,
         driver: &Waker,
-    ) -> Result<(bool, Push), &'static str> {
+    ) -> Result<(bool, Push, Option<Waker>), &'static str> {
         let mut s = self.lock();
         // Find where this request's replies end, then move them in one go.
         let mut done = false;
@@ -221,13 +223,8 @@ impl Slot {
         } else {
             Push::Accepted
         };
-        if !s.quiet {
-            if let Some(w) = s.waker.take() {
-                drop(s);
-                w.wake();
-            }
-        }
-        Ok((done, push))
+        let wake = if s.quiet { None } else { s.waker.take() };
+        Ok((done, push, wake))
     }
 
     /// Whether the caller has stopped listening.
