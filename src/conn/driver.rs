@@ -591,6 +591,22 @@ mod tests {
         (driver, accepted.unwrap().0)
     }
 
+    /// A request in flight whose whole reply (BindComplete, ReadyForQuery)
+    /// sits in the driver's batch, not yet handed to its slot.
+    fn answered_request(driver: &mut Driver) -> Arc<Slot> {
+        let slot = driver.shared.slot(1, None, RequestKind::Extended);
+        driver.in_flight.push_back(slot.clone());
+        driver
+            .batch
+            .push_back(Reply::Message(BackendMessage::BindComplete));
+        driver
+            .batch
+            .push_back(Reply::Message(BackendMessage::ReadyForQuery(
+                TransactionStatus::Idle,
+            )));
+        slot
+    }
+
     /// A TLS session can hold records after the write buffer has gone to
     /// it; the task's turn must flush them even when a caller reads the
     /// socket for itself (the writable wake may have gone to that caller).
@@ -609,16 +625,7 @@ mod tests {
     #[tokio::test]
     async fn a_turn_left_to_a_reading_caller_hands_over_held_replies() {
         let (mut driver, _peer) = driver().await;
-        let slot = driver.shared.slot(1, None, RequestKind::Extended);
-        driver.in_flight.push_back(slot.clone());
-        driver
-            .batch
-            .push_back(Reply::Message(BackendMessage::BindComplete));
-        driver
-            .batch
-            .push_back(Reply::Message(BackendMessage::ReadyForQuery(
-                TransactionStatus::Idle,
-            )));
+        let slot = answered_request(&mut driver);
         driver.paused = true;
         let mut io = Context::from_waker(Waker::noop());
         assert!(driver.poll_step(&mut io, Waker::noop(), true).is_pending());
@@ -652,9 +659,8 @@ mod tests {
             }
         }
         let (mut driver, _peer) = driver().await;
-        let slot = driver.shared.slot(1, None, RequestKind::Extended);
+        let slot = answered_request(&mut driver);
         driver.shared.outstanding.fetch_add(1, Ordering::AcqRel);
-        driver.in_flight.push_back(slot.clone());
         let seen = Arc::new(Seen {
             shared: driver.shared.clone(),
             outstanding: AtomicUsize::new(usize::MAX),
@@ -665,14 +671,6 @@ mod tests {
             slot.poll_pop(&mut queue, &mut Context::from_waker(&caller))
                 .is_pending()
         );
-        driver
-            .batch
-            .push_back(Reply::Message(BackendMessage::BindComplete));
-        driver
-            .batch
-            .push_back(Reply::Message(BackendMessage::ReadyForQuery(
-                TransactionStatus::Idle,
-            )));
         driver.route_buffered(Waker::noop()).unwrap();
         assert_eq!(
             seen.outstanding.load(Ordering::Acquire),
