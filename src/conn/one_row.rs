@@ -29,6 +29,16 @@ pub(crate) enum OneRowOutcome {
     Invalidated(Error, TransactionStatus),
 }
 
+impl OneRowOutcome {
+    /// The row, or the error, for a caller that does not prepare again.
+    pub(crate) fn into_row(self) -> Result<Option<Row>, Error> {
+        match self {
+            Self::Done(row) => Ok(row),
+            Self::Invalidated(e, _) => Err(e),
+        }
+    }
+}
+
 /// The state of a single-row reply being read.
 #[derive(Debug)]
 pub(crate) struct OneRow {

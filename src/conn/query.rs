@@ -368,10 +368,9 @@ impl Client {
     /// [`Client::query_opt`] of SQL text as the unnamed statement.
     async fn one_row_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, Error> {
         let mut responses = self.request_unnamed(sql, params).await?;
-        match read_one_row(&mut responses, &mut OneRow::describing()).await? {
-            OneRowOutcome::Done(row) => Ok(row),
-            OneRowOutcome::Invalidated(e, _) => Err(e),
-        }
+        read_one_row(&mut responses, &mut OneRow::describing())
+            .await?
+            .into_row()
     }
 
     /// [`Client::query_opt`] of SQL text through the statement cache.
@@ -435,10 +434,7 @@ impl Client {
     ) -> Result<Option<Row>, Error> {
         self.timed(|| async {
             match statement.kind() {
-                sealed::Kind::Prepared(stmt) => match self.one_row_named(stmt, params).await? {
-                    OneRowOutcome::Done(row) => Ok(row),
-                    OneRowOutcome::Invalidated(e, _) => Err(e),
-                },
+                sealed::Kind::Prepared(stmt) => self.one_row_named(stmt, params).await?.into_row(),
                 sealed::Kind::Sql(sql) if self.uses_named_cache() => {
                     self.one_row_cached(sql, params).await
                 }
