@@ -95,6 +95,9 @@ impl Responses {
     /// socket or registering to be woken: the driver task goes on reading
     /// for this request. An ErrorResponse becomes the server's error.
     pub(crate) fn try_next(&mut self) -> Option<Result<BackendMessage, Error>> {
+        // The start of `poll_message`, without its waiting. (A shared helper
+        // returning an `Option` of the message cost `poll_message` 65
+        // instructions per query in moves; callgrind, point_select.)
         let message = if !self.run.is_empty() {
             self.next_in_run()
         } else if let Some(reply) = self.queue.pop_front() {
@@ -116,10 +119,7 @@ impl Responses {
                 Poll::Ready(Pop::Closed) => Err(self.shared.closed_error()),
             }
         };
-        Some(message.and_then(|m| match m {
-            BackendMessage::ErrorResponse(fields) => Err(Error::db(fields.to_db_error())),
-            other => Ok(other),
-        }))
+        Some(server_error(message))
     }
 
     /// The first message of a reply.
@@ -189,10 +189,7 @@ impl Responses {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<BackendMessage, Error>> {
-        self.poll_message(cx).map(|r| match r {
-            Ok(BackendMessage::ErrorResponse(fields)) => Err(Error::db(fields.to_db_error())),
-            other => other,
-        })
+        self.poll_message(cx).map(server_error)
     }
 
     /// The next message; an ErrorResponse becomes the server's error.
@@ -237,6 +234,16 @@ pub(crate) fn poll_stream(
             Poll::Ready(Some(Err(e)))
         }
         Poll::Pending => Poll::Pending,
+    }
+}
+
+/// A message as the request's result: an ErrorResponse becomes the
+/// server's error.
+#[inline]
+fn server_error(message: Result<BackendMessage, Error>) -> Result<BackendMessage, Error> {
+    match message {
+        Ok(BackendMessage::ErrorResponse(fields)) => Err(Error::db(fields.to_db_error())),
+        other => other,
     }
 }
 
