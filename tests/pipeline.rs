@@ -79,6 +79,83 @@ async fn ten_thousand_concurrent_queries_on_one_connection() {
     );
 }
 
+/// A deep pipeline raises the socket's receive low-water mark, so the kernel
+/// holds small replies until several wait. Here the request after the first
+/// waits for a lock that another connection releases only once the first
+/// reply has been read: the first reply sits under the mark with nothing
+/// more to come, and only the stall watch (which lowers the mark when
+/// nothing was read for a whole tick) lets it in.
+#[tokio::test]
+async fn a_reply_under_the_low_water_mark_is_not_held_by_a_waiting_request() {
+    const KEY: i64 = 7_310_001;
+    // Plain TCP: a TLS session's buffers would hide bytes from the mark's
+    // count, so TLS connections never raise one.
+    let client = config()
+        .ssl_mode(pgline::config::SslMode::Disable)
+        .connect()
+        .await
+        .expect("connect");
+    let holder = connect().await;
+    holder
+        .query_one("SELECT pg_advisory_lock($1)::text", &[&KEY])
+        .await
+        .unwrap();
+    // Prepared first, so each call's request leaves in the order the calls
+    // are first polled (no call waits for a Parse of its own).
+    let sleepy = client
+        .prepare("SELECT 0::int4 FROM pg_sleep(0.05)")
+        .await
+        .unwrap();
+    let lock = client
+        .prepare("SELECT pg_advisory_lock($1)::text")
+        .await
+        .unwrap();
+    let echo = client.prepare("SELECT $1::int4").await.unwrap();
+    let before = client.connection_stats();
+    let mut calls = FuturesUnordered::new();
+    // The first reply comes late enough for the mark to be up by then.
+    calls.push(Box::pin(async {
+        let row = client.query_one(&sleepy, &[]).await.unwrap();
+        (0, row.get::<i32>(0).unwrap())
+    })
+        as std::pin::Pin<Box<dyn std::future::Future<Output = (i32, i32)>>>);
+    calls.push(Box::pin(async {
+        client.query_one(&lock, &[&KEY]).await.unwrap();
+        (1, 1)
+    }));
+    for n in 2..200i32 {
+        let (client, echo) = (&client, &echo);
+        calls.push(Box::pin(async move {
+            let row = client.query_one(echo, &[&n]).await.unwrap();
+            (n, row.get::<i32>(0).unwrap())
+        }));
+    }
+    // Until the first reply arrives, nothing else can: the lock is held.
+    let first = bounded(calls.next()).await.unwrap();
+    assert_eq!(first, (0, 0));
+    holder
+        .query_one("SELECT pg_advisory_unlock($1)::text", &[&KEY])
+        .await
+        .unwrap();
+    let mut answered = 1;
+    while let Some((sent, got)) = bounded(calls.next()).await {
+        assert_eq!(sent, got);
+        answered += 1;
+    }
+    assert_eq!(answered, 200);
+    let after = client.connection_stats();
+    println!(
+        "low-water marks raised {}, stalls {}",
+        after.low_water_raises - before.low_water_raises,
+        after.low_water_stalls - before.low_water_stalls
+    );
+    if cfg!(target_os = "linux") {
+        assert!(after.low_water_raises > before.low_water_raises);
+        assert!(after.low_water_stalls > before.low_water_stalls);
+    }
+    client.query_one("SELECT 1::int4", &[]).await.unwrap();
+}
+
 #[tokio::test]
 async fn explicit_batch_reports_ran_failed_skipped() {
     let client = connect().await;

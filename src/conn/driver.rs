@@ -16,6 +16,11 @@
 //! Socket readiness is always registered with the connection's I/O waker;
 //! slots that pause reading always wake the task.
 //!
+//! Wakeups: with many requests in flight, a turn that leaves the socket
+//! read dry sets its receive low-water mark for what the server is bound
+//! to send (`low_water.rs`), and the task's turn lowers it when the stall
+//! watch finds replies stuck under it.
+//!
 //! Flow control: when the oldest request's caller falls behind (its slot is
 //! full), the driver stops reading the socket until the caller catches up,
 //! so a large result is never buffered whole. A request whose caller went
@@ -32,6 +37,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
+use super::low_water::{LowWater, READY_FOR_QUERY_LEN};
 use super::notify::Notification;
 use super::shared::{Counters, Shared};
 use super::slot::{Push, Reply, RequestKind, Slot};
@@ -72,6 +78,11 @@ pub(crate) struct Driver {
     unflushed: bool,
     /// Terminate has been queued.
     terminate_sent: bool,
+    /// A COPY FROM STDIN held the connection's input at the last take: the
+    /// server may wait for the client.
+    copy_active: bool,
+    /// The socket's receive low-water mark (`low_water.rs`).
+    low_water: LowWater,
     /// The driver task's waker, for slots that pause reading and for
     /// callers' turns that leave work only the task does.
     task_waker: Option<Waker>,
@@ -104,6 +115,7 @@ impl Driver {
         shared: Arc<Shared>,
         done: watch::Sender<bool>,
     ) -> Self {
+        let low_water = LowWater::new(&socket);
         Self {
             socket,
             in_flight: VecDeque::new(),
@@ -117,6 +129,8 @@ impl Driver {
             paused: false,
             unflushed: false,
             terminate_sent: false,
+            copy_active: false,
+            low_water,
             task_waker: None,
             failed: None,
         }
@@ -172,7 +186,12 @@ impl Driver {
         let mut drained = false;
         if self.failed.is_none() {
             match self.read_and_route(io, &task) {
-                Ok(done) => drained = done,
+                Ok(done) => {
+                    drained = done;
+                    if done {
+                        self.tune_low_water(&task);
+                    }
+                }
                 Err(reason) => self.failed = Some(reason),
             }
         }
@@ -225,6 +244,10 @@ impl Driver {
 
     fn task_step(&mut self, cx: &mut Context<'_>, task: &Waker, caller_reads: bool) -> Poll<Exit> {
         loop {
+            if self.low_water.stalled() {
+                self.low_water
+                    .lower_after_stall(&self.socket, &self.shared.counters);
+            }
             let (closing, close_now, abort) = self.take_requests(task);
             if abort {
                 return Poll::Ready(Exit::Failed(
@@ -272,15 +295,51 @@ impl Driver {
             {
                 return self.poll_terminate(cx);
             }
-            if self.paused || caller_reads {
+            if self.paused {
+                return Poll::Pending;
+            }
+            if caller_reads {
+                // The caller read the socket dry; what was just written
+                // changes what is bound to arrive.
+                self.tune_low_water(task);
                 return Poll::Pending;
             }
             match self.poll_read(cx) {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(reason)) => return Poll::Ready(Exit::Failed(reason)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.tune_low_water(task);
+                    return Poll::Pending;
+                }
             }
         }
+    }
+
+    /// Sets the socket's receive low-water mark for what the server is now
+    /// bound to send (see `low_water.rs`); called when a read found the
+    /// socket empty.
+    #[inline]
+    fn tune_low_water(&mut self, task: &Waker) {
+        let most = READY_FOR_QUERY_LEN * self.in_flight.len();
+        if self.low_water.stays_down(most) {
+            return;
+        }
+        // Nothing is bound to arrive while the server may wait for us: bytes
+        // not yet written (or flushed), a COPY taking input, or replies we
+        // hold but have not handed over (their requests still count as in
+        // flight).
+        let floor = if self.paused
+            || self.unflushed
+            || self.copy_active
+            || !self.write_buf.is_empty()
+            || !self.batch.is_empty()
+        {
+            0
+        } else {
+            most.saturating_sub(self.read_buf.len())
+        };
+        self.low_water
+            .tune(&self.socket, floor, task, &self.shared.counters);
     }
 
     /// Takes the requests queued by callers. Returns (close when nobody
@@ -306,6 +365,7 @@ impl Driver {
         if !w.driver_waker.as_ref().is_some_and(|d| d.will_wake(task)) {
             w.driver_waker = Some(task.clone());
         }
+        self.copy_active = w.copy_active;
         (w.closing, w.close_now, w.abort)
     }
 
@@ -347,6 +407,7 @@ impl Driver {
                 let counters = &self.shared.counters;
                 Counters::add(&counters.socket_reads, 1);
                 Counters::add(&counters.bytes_read, n as u64);
+                self.low_water.read();
                 self.read_chunk = if n == room {
                     (self.read_chunk * 2).min(READ_CHUNK_MAX)
                 } else if n < room / 8 {

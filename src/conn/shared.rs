@@ -46,6 +46,14 @@ pub struct ConnectionStats {
     pub bytes_read: u64,
     /// The most requests that were in flight at once.
     pub max_in_flight: u64,
+    /// Times a deep pipeline raised the socket's receive low-water mark,
+    /// so that the kernel wakes the connection once for several replies
+    /// instead of once for each.
+    pub low_water_raises: u64,
+    /// Times replies waited under a raised mark for a whole tick of the
+    /// stall watch (1 to 2 ms) and the mark was lowered to let them in:
+    /// a request in flight waited for something outside the connection.
+    pub low_water_stalls: u64,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +64,8 @@ pub(crate) struct Counters {
     pub(crate) bytes_written: AtomicU64,
     pub(crate) bytes_read: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
+    pub(crate) low_water_raises: AtomicU64,
+    pub(crate) low_water_stalls: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +82,8 @@ impl Counters {
             bytes_written: get(&self.bytes_written),
             bytes_read: get(&self.bytes_read),
             max_in_flight: get(&self.max_in_flight),
+            low_water_raises: get(&self.low_water_raises),
+            low_water_stalls: get(&self.low_water_stalls),
         }
     }
 }
