@@ -246,8 +246,8 @@ impl Client {
         let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {
             Ok(()) => {
-                if let Some(io) = shared.io() {
-                    io.write_if_idle();
+                if !shared.io().is_some_and(|io| io.write_if_idle()) {
+                    shared.wake_driver();
                 }
                 Ok(Responses::new(slot, shared.clone()))
             }
@@ -268,6 +268,7 @@ impl Client {
             frontend::query(out, sql).map_err(proto_error)
         });
         if queued.is_ok() {
+            shared.wake_driver();
             // Abandoned at once: the driver reads and discards its replies.
             drop(Responses::new(slot, shared.clone()));
         }

@@ -205,11 +205,15 @@ impl Driver {
     /// A caller's write turn, taken only when the connection is idle
     /// (nothing in flight, nothing being written): the request it just
     /// queued leaves at once, before the caller returns to the scheduler.
-    /// Under load the task keeps gathering requests into one write.
-    pub(crate) fn write_if_idle(&mut self, io: &mut Context<'_>) {
+    /// Under load the task keeps gathering requests into one write. Returns
+    /// whether the queued requests were taken here (what the socket did not
+    /// take yet leaves when it is writable: its readiness wakes the task);
+    /// if not, the task must be woken for them.
+    pub(crate) fn write_if_idle(&mut self, io: &mut Context<'_>) -> bool {
         let Some(task) = self.task_waker.take() else {
-            return;
+            return false;
         };
+        let mut taken = false;
         if self.in_flight.is_empty()
             && self.write_buf.is_empty()
             && self.failed.is_none()
@@ -222,8 +226,10 @@ impl Driver {
                 self.failed = Some(reason);
                 task.wake_by_ref();
             }
+            taken = true;
         }
         self.task_waker = Some(task);
+        taken
     }
 
     /// Reads and routes until the socket has nothing more (`Ok(true)`) or a
@@ -620,36 +626,38 @@ fn unrequested(reply: Option<Reply>) -> String {
 }
 
 #[cfg(test)]
+/// Tests: a driver over one end of a loopback TCP pair (the other end is
+/// returned so the socket stays open).
+pub(crate) async fn loopback_driver() -> (Driver, tokio::net::TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+    let shared = Arc::new(Shared::new(
+        Vec::new(),
+        TransactionStatus::Idle,
+        crate::conn::shared::Limits {
+            max_in_flight: 16,
+            max_write_buffer: 1 << 20,
+            statement_cache_capacity: 16,
+        },
+    ));
+    let (done, _) = watch::channel(false);
+    let driver = Driver::new(
+        Socket::Tcp(client.unwrap()),
+        BytesMut::new(),
+        FrameSplitter::new(crate::proto::frame::DEFAULT_MAX_MESSAGE_LEN),
+        shared,
+        done,
+    );
+    (driver, accepted.unwrap().0)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::shared::Limits;
-    use crate::proto::frame::DEFAULT_MAX_MESSAGE_LEN;
 
-    /// A driver over one end of a loopback TCP pair (the other end is
-    /// returned so the socket stays open).
     async fn driver() -> (Driver, tokio::net::TcpStream) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, accepted) =
-            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
-        let shared = Arc::new(Shared::new(
-            Vec::new(),
-            TransactionStatus::Idle,
-            Limits {
-                max_in_flight: 16,
-                max_write_buffer: 1 << 20,
-                statement_cache_capacity: 16,
-            },
-        ));
-        let (done, _) = watch::channel(false);
-        let driver = Driver::new(
-            Socket::Tcp(client.unwrap()),
-            BytesMut::new(),
-            FrameSplitter::new(DEFAULT_MAX_MESSAGE_LEN),
-            shared,
-            done,
-        );
-        (driver, accepted.unwrap().0)
+        loopback_driver().await
     }
 
     /// A request in flight whose whole reply (BindComplete, ReadyForQuery)

@@ -18,6 +18,7 @@
 //! closes and ends the connection.
 
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -29,6 +30,10 @@ pub(crate) struct Io {
     targets: Arc<Targets>,
     /// `targets` as a waker: the socket's readiness waker.
     waker: Waker,
+    /// The driver task found a caller holding the driver and left its turn
+    /// to when that caller lets go (the caller then wakes it), instead of
+    /// waiting for the lock on its own thread.
+    task_deferred: AtomicBool,
 }
 
 impl std::fmt::Debug for Io {
@@ -91,6 +96,7 @@ impl Io {
             driver: Mutex::new(Some(driver)),
             waker: Waker::from(targets.clone()),
             targets,
+            task_deferred: AtomicBool::new(false),
         })
     }
 
@@ -104,7 +110,9 @@ impl Io {
                 }
                 w.caller.is_some() && w.dry
             };
-            let mut guard = self.lock();
+            let Some(mut guard) = self.lock_for_task() else {
+                return Poll::Pending;
+            };
             let Some(driver) = guard.as_mut() else {
                 return Poll::Ready(None);
             };
@@ -122,6 +130,52 @@ impl Io {
 
     fn lock(&self) -> MutexGuard<'_, Option<Driver>> {
         self.driver.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The driver for the task's turn, or none when a caller holds it: on a
+    /// multi-thread runtime the task, woken by the caller's own request,
+    /// would otherwise sleep on the lock while that caller writes or reads,
+    /// and be woken again when it lets go (a futex wait and wake per query).
+    /// The caller wakes the task when it lets go instead ([`Io::after_let_go`]).
+    fn lock_for_task(&self) -> Option<MutexGuard<'_, Option<Driver>>> {
+        match self.driver.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        self.task_deferred.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `after_let_go`: either the caller sees the flag
+        // after unlocking, or this second attempt sees the lock free.
+        fence(Ordering::SeqCst);
+        let guard = match self.driver.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        // The caller let go in between: this turn runs now, and the wake it
+        // may still give would only add a turn.
+        self.task_deferred.store(false, Ordering::Relaxed);
+        Some(guard)
+    }
+
+    /// A caller released the driver: wakes the task if it left its turn to
+    /// this moment.
+    #[inline]
+    fn after_let_go(&self) {
+        fence(Ordering::SeqCst);
+        if self.task_deferred.load(Ordering::Relaxed) {
+            self.wake_deferred_task();
+        }
+    }
+
+    #[cold]
+    fn wake_deferred_task(&self) {
+        if self.task_deferred.swap(false, Ordering::AcqRel) {
+            let task = self.targets.lock().task.clone();
+            if let Some(task) = task {
+                task.wake();
+            }
+        }
     }
 
     /// A caller whose reply has not arrived: registers it to be woken when
@@ -157,18 +211,24 @@ impl Io {
             // during the read): then what arrived is still to be read.
             w.dry = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
         }
+        drop(guard);
+        self.after_let_go();
     }
 
     /// A caller that has just queued a request: on an idle connection it
-    /// writes the request itself (see [`Driver::write_if_idle`]).
-    pub(crate) fn write_if_idle(&self) {
+    /// writes the request itself (see [`Driver::write_if_idle`]). Returns
+    /// whether it did; if not, the caller wakes the driver task to.
+    pub(crate) fn write_if_idle(&self) -> bool {
         let Ok(mut guard) = self.driver.try_lock() else {
-            return;
+            return false;
         };
-        if let Some(driver) = guard.as_mut() {
+        let written = guard.as_mut().is_some_and(|driver| {
             let mut io = Context::from_waker(&self.waker);
-            driver.write_if_idle(&mut io);
-        }
+            driver.write_if_idle(&mut io)
+        });
+        drop(guard);
+        self.after_let_go();
+        written
     }
 
     /// The caller `id` has what it waited for: readiness no longer wakes it.
@@ -177,5 +237,48 @@ impl Io {
         if w.caller.as_ref().is_some_and(|(current, _)| *current == id) {
             w.caller = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::conn::driver::loopback_driver;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// On a multi-thread runtime the task's turn can come while a caller
+    /// holds the driver (writing its request, reading its reply). The turn
+    /// does not wait for the lock: it is left to the caller, who wakes the
+    /// task when it lets go.
+    #[tokio::test]
+    async fn a_task_turn_that_finds_a_caller_driving_runs_when_it_lets_go() {
+        let (driver, _peer) = loopback_driver().await;
+        let io = Io::new(driver);
+        let task = Arc::new(Count::default());
+        io.targets.lock().task = Some(Waker::from(task.clone()));
+        let woken = || task.0.load(Ordering::Relaxed);
+
+        let caller = io.driver.try_lock().unwrap();
+        assert!(io.lock_for_task().is_none(), "the task waited for the lock");
+        drop(caller);
+        io.after_let_go();
+        assert_eq!(woken(), 1, "the caller did not wake the task");
+        // Once only: a later caller letting go has nothing to hand over.
+        io.after_let_go();
+        assert_eq!(woken(), 1);
+        // With nobody driving, the task's turn takes the driver at once.
+        assert!(io.lock_for_task().is_some());
+        io.after_let_go();
+        assert_eq!(woken(), 1);
     }
 }

@@ -223,7 +223,8 @@ impl Shared {
 
     /// Queues an encoded request: `encode` appends its messages to the write
     /// buffer (after any pending Close of evicted statements). On an encode
-    /// error nothing is queued and the buffer is left as it was.
+    /// error nothing is queued and the buffer is left as it was. The caller
+    /// then writes it itself or wakes the driver ([`Shared::wake_driver`]).
     pub(crate) fn submit<E>(
         &self,
         slot: Option<Arc<Slot>>,
@@ -269,15 +270,19 @@ impl Shared {
             Counters::add(&self.counters.requests, 1);
             self.outstanding.fetch_add(1, Ordering::AcqRel);
         }
-        if deferred {
-            return Ok(());
-        }
-        let waker = w.driver_waker.take();
-        drop(w);
+        Ok(())
+    }
+
+    /// Wakes the driver task to take what callers queued. [`Shared::submit`]
+    /// leaves this to its caller, which first tries to write its request
+    /// itself (`Io::write_if_idle`): waking the task for a request it then
+    /// finds already written costs a turn of the scheduler per query, and
+    /// on a multi-thread runtime a thread's wake.
+    pub(crate) fn wake_driver(&self) {
+        let waker = self.write().driver_waker.take();
         if let Some(waker) = waker {
             waker.wake();
         }
-        Ok(())
     }
 
     /// Queues the Query of a COPY FROM STDIN and gives the connection's input
