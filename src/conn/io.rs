@@ -242,19 +242,9 @@ impl Io {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
     use super::*;
     use crate::conn::driver::loopback_driver;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
+    use crate::conn::wake_count::WakeCount;
 
     /// On a multi-thread runtime the task's turn can come while a caller
     /// holds the driver (writing its request, reading its reply). The turn
@@ -264,21 +254,20 @@ mod tests {
     async fn a_task_turn_that_finds_a_caller_driving_runs_when_it_lets_go() {
         let (driver, _peer) = loopback_driver().await;
         let io = Io::new(driver);
-        let task = Arc::new(Count::default());
-        io.targets.lock().task = Some(Waker::from(task.clone()));
-        let woken = || task.0.load(Ordering::Relaxed);
+        let (task, waker) = WakeCount::waker();
+        io.targets.lock().task = Some(waker);
 
         let caller = io.driver.try_lock().unwrap();
         assert!(io.lock_for_task().is_none(), "the task waited for the lock");
         drop(caller);
         io.after_let_go();
-        assert_eq!(woken(), 1, "the caller did not wake the task");
+        assert_eq!(task.get(), 1, "the caller did not wake the task");
         // Once only: a later caller letting go has nothing to hand over.
         io.after_let_go();
-        assert_eq!(woken(), 1);
+        assert_eq!(task.get(), 1);
         // With nobody driving, the task's turn takes the driver at once.
         assert!(io.lock_for_task().is_some());
         io.after_let_go();
-        assert_eq!(woken(), 1);
+        assert_eq!(task.get(), 1);
     }
 }

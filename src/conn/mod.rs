@@ -30,6 +30,8 @@ mod stmt_cache;
 mod tls;
 mod transaction;
 mod type_lookup;
+#[cfg(test)]
+mod wake_count;
 
 pub use batch_rows::{BatchRows, BatchRowsIter};
 pub use buf_pool::{BufferPool, BufferPoolStats};

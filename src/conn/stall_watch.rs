@@ -142,33 +142,22 @@ fn lock(list: &Mutex<Vec<Entry>>) -> MutexGuard<'_, Vec<Entry>> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
-
     use super::*;
+    use crate::conn::wake_count::WakeCount;
 
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn entry(count: &Arc<Count>) -> (Arc<Watched>, Entry) {
-        let watched = Arc::new(Watched::new(Waker::from(count.clone()), 0));
+    fn entry() -> (Arc<WakeCount>, Arc<Watched>, Entry) {
+        let (count, waker) = WakeCount::waker();
+        let watched = Arc::new(Watched::new(waker, 0));
         let entry = Entry {
             watched: watched.clone(),
             seen: None,
         };
-        (watched, entry)
+        (count, watched, entry)
     }
 
     #[test]
     fn a_connection_that_reads_between_looks_is_left_alone() {
-        let count = Arc::new(Count::default());
-        let (watched, entry) = entry(&count);
+        let (count, watched, entry) = entry();
         let mut list = vec![entry];
         assert!(!look(&mut list));
         for reads in 1..5 {
@@ -176,13 +165,12 @@ mod tests {
             assert!(!look(&mut list));
         }
         assert!(!watched.is_stalled());
-        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        assert_eq!(count.get(), 0);
     }
 
     #[test]
     fn a_connection_that_read_nothing_for_a_whole_look_is_woken_once() {
-        let count = Arc::new(Count::default());
-        let (watched, entry) = entry(&count);
+        let (count, watched, entry) = entry();
         let mut list = vec![entry];
         // The first look only notes the count: a stall spans a whole tick.
         look(&mut list);
@@ -190,18 +178,17 @@ mod tests {
         look(&mut list);
         assert!(watched.is_stalled());
         look(&mut list);
-        assert_eq!(count.0.load(Ordering::Relaxed), 1, "woken once per stall");
+        assert_eq!(count.get(), 1, "woken once per stall");
     }
 
     #[test]
     fn released_and_dropped_connections_leave_the_list() {
-        let count = Arc::new(Count::default());
-        let (released, first) = entry(&count);
-        let (dropped, second) = entry(&count);
+        let (count, released, first) = entry();
+        let (_, dropped, second) = entry();
         let mut list = vec![first, second];
         released.release();
         drop(dropped);
         assert!(look(&mut list), "both entries left");
-        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        assert_eq!(count.get(), 0);
     }
 }
