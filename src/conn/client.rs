@@ -246,7 +246,10 @@ impl Client {
         let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {
             Ok(()) => {
-                if !shared.io().is_some_and(|io| io.write_if_idle()) {
+                // Only this request unanswered: the connection may be idle,
+                // and the request can leave now, written by this caller.
+                let alone = shared.outstanding.load(Ordering::Relaxed) == 1;
+                if !(alone && shared.io().is_some_and(|io| io.write_if_idle())) {
                     shared.wake_driver();
                 }
                 Ok(Responses::new(slot, shared.clone()))
