@@ -156,6 +156,56 @@ async fn a_reply_under_the_low_water_mark_is_not_held_by_a_waiting_request() {
     client.query_one("SELECT 1::int4", &[]).await.unwrap();
 }
 
+/// Runs 200 requests behind a 50 ms sleep (so all are in flight at once)
+/// and returns how often the connection raised its low-water mark.
+async fn low_water_raises_in_a_deep_pipeline(client: &Client) -> u64 {
+    let sleepy = client.prepare("SELECT pg_sleep(0.05)::text").await.unwrap();
+    let echo = client.prepare("SELECT $1::int4").await.unwrap();
+    let before = client.connection_stats().low_water_raises;
+    let mut calls = FuturesUnordered::new();
+    calls.push(Box::pin(async {
+        client.query_one(&sleepy, &[]).await.unwrap();
+        (0, 0)
+    })
+        as std::pin::Pin<Box<dyn std::future::Future<Output = (i32, i32)>>>);
+    for n in 1..200i32 {
+        let (client, echo) = (client, &echo);
+        calls.push(Box::pin(async move {
+            let row = client.query_one(echo, &[&n]).await.unwrap();
+            (n, row.get::<i32>(0).unwrap())
+        }));
+    }
+    let mut answered = 0;
+    while let Some((sent, got)) = bounded(calls.next()).await {
+        assert_eq!(sent, got);
+        answered += 1;
+    }
+    assert_eq!(answered, 200);
+    client.connection_stats().low_water_raises - before
+}
+
+#[tokio::test]
+async fn coalesce_replies_off_never_raises_the_low_water_mark() {
+    let mut config = config();
+    config.ssl_mode(pgline::config::SslMode::Disable);
+    let on = config.connect().await.expect("connect");
+    let off = config
+        .coalesce_replies(false)
+        .connect()
+        .await
+        .expect("connect");
+    let raised_on = low_water_raises_in_a_deep_pipeline(&on).await;
+    let raised_off = low_water_raises_in_a_deep_pipeline(&off).await;
+    println!("low-water marks raised: {raised_on} by default, {raised_off} when off");
+    if cfg!(target_os = "linux") {
+        assert!(
+            raised_on > 0,
+            "the default connection never raised the mark"
+        );
+    }
+    assert_eq!(raised_off, 0);
+}
+
 #[tokio::test]
 async fn explicit_batch_reports_ran_failed_skipped() {
     let client = connect().await;

@@ -20,6 +20,7 @@ use super::cancel::{CancelToken, Endpoint, TlsMode};
 use super::client::{Client, ClientInner};
 use super::driver::Driver;
 use super::io::Io;
+use super::low_water::LowWater;
 use super::shared::{Limits, Shared};
 use super::socket::{Keepalive, Socket};
 use super::tls::{self, TlsOptions};
@@ -456,7 +457,15 @@ async fn finish(
         },
     ));
     let (done_tx, done_rx) = watch::channel(false);
-    let driver = Driver::new(socket, read_buf, splitter, shared.clone(), done_tx);
+    let low_water = LowWater::new(&socket, config.get_coalesce_replies());
+    let driver = Driver::new(
+        socket,
+        read_buf,
+        splitter,
+        shared.clone(),
+        done_tx,
+        low_water,
+    );
     let io = Io::new(driver);
     shared.set_io(&io);
     tokio::spawn(io.run());

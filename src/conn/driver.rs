@@ -114,8 +114,8 @@ impl Driver {
         splitter: FrameSplitter,
         shared: Arc<Shared>,
         done: watch::Sender<bool>,
+        low_water: LowWater,
     ) -> Self {
-        let low_water = LowWater::new(&socket);
         Self {
             socket,
             in_flight: VecDeque::new(),
@@ -642,12 +642,15 @@ pub(crate) async fn loopback_driver() -> (Driver, tokio::net::TcpStream) {
         },
     ));
     let (done, _) = watch::channel(false);
+    let socket = Socket::Tcp(client.unwrap());
+    let low_water = LowWater::new(&socket, true);
     let driver = Driver::new(
-        Socket::Tcp(client.unwrap()),
+        socket,
         BytesMut::new(),
         FrameSplitter::new(crate::proto::frame::DEFAULT_MAX_MESSAGE_LEN),
         shared,
         done,
+        low_water,
     );
     (driver, accepted.unwrap().0)
 }

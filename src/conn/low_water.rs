@@ -82,10 +82,11 @@ pub(crate) fn mark_for(floor: usize) -> u32 {
 }
 
 impl LowWater {
-    /// The mark state of a new connection on `socket`.
-    pub(crate) fn new(socket: &Socket) -> Self {
+    /// The mark state of a new connection on `socket`; `enabled` is the
+    /// connection's `coalesce_replies` setting.
+    pub(crate) fn new(socket: &Socket, enabled: bool) -> Self {
         Self {
-            usable: socket.has_receive_low_water(),
+            usable: enabled && socket.has_receive_low_water(),
             current: DEFAULT_MARK,
             reads: 0,
             watched: None,
