@@ -16,6 +16,11 @@
 //! connection, writes the request it just queued
 //! ([`Driver::write_if_idle`]); the task alone gathers requests under load,
 //! closes and ends the connection.
+//!
+//! Nobody waits for the driver's lock: a caller that finds it taken leaves
+//! the work to whoever holds it, and a task turn that finds a caller
+//! holding it is run again when that caller lets go (on a multi-thread
+//! runtime the task would otherwise sleep on the lock on another thread).
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
