@@ -88,6 +88,17 @@ impl Counters {
     }
 }
 
+/// Releases the write state and wakes the driver task to take what was
+/// queued (the waker is taken under the lock and woken after it).
+#[inline]
+fn wake_driver_after(mut w: MutexGuard<'_, WriteState>) {
+    let waker = w.driver_waker.take();
+    drop(w);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
 /// The queue of encoded requests not yet taken by the driver.
 #[derive(Debug, Default)]
 pub(crate) struct WriteState {
@@ -279,10 +290,7 @@ impl Shared {
     /// finds already written costs a turn of the scheduler per query, and
     /// on a multi-thread runtime a thread's wake.
     pub(crate) fn wake_driver(&self) {
-        let waker = self.write().driver_waker.take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake_driver_after(self.write());
     }
 
     /// Queues the Query of a COPY FROM STDIN and gives the connection's input
@@ -297,11 +305,7 @@ impl Shared {
         w.copy_active = true;
         Counters::add(&self.counters.requests, 1);
         self.outstanding.fetch_add(1, Ordering::AcqRel);
-        let waker = w.driver_waker.take();
-        drop(w);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake_driver_after(w);
         Ok(())
     }
 
@@ -315,11 +319,7 @@ impl Shared {
             return Err(self.closed_error());
         }
         write(&mut w.buf).map_err(proto_error)?;
-        let waker = w.driver_waker.take();
-        drop(w);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake_driver_after(w);
         Ok(())
     }
 
@@ -336,11 +336,7 @@ impl Shared {
         w.buf.extend_from_slice(&deferred);
         let slots = std::mem::take(&mut w.deferred_slots);
         w.queued.extend(slots);
-        let waker = w.driver_waker.take();
-        drop(w);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake_driver_after(w);
     }
 
     /// Waits until the write buffer holds fewer than `limit` bytes (and
@@ -465,11 +461,7 @@ impl Shared {
         // Refused from now on, before the driver has even woken up.
         w.closed = true;
         w.abort = true;
-        let waker = w.driver_waker.take();
-        drop(w);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake_driver_after(w);
     }
 
     /// The error a caller gets once the connection is gone.
