@@ -413,7 +413,6 @@ impl Driver {
                 let counters = &self.shared.counters;
                 Counters::add(&counters.socket_reads, 1);
                 Counters::add(&counters.bytes_read, n as u64);
-                self.low_water.read();
                 self.read_chunk = if n == room {
                     (self.read_chunk * 2).min(READ_CHUNK_MAX)
                 } else if n < room / 8 {
@@ -659,10 +658,6 @@ pub(crate) async fn loopback_driver() -> (Driver, tokio::net::TcpStream) {
 mod tests {
     use super::*;
 
-    async fn driver() -> (Driver, tokio::net::TcpStream) {
-        loopback_driver().await
-    }
-
     /// A request in flight whose whole reply (BindComplete, ReadyForQuery)
     /// sits in the driver's batch, not yet handed to its slot.
     fn answered_request(driver: &mut Driver) -> Arc<Slot> {
@@ -684,7 +679,7 @@ mod tests {
     /// socket for itself (the writable wake may have gone to that caller).
     #[tokio::test]
     async fn a_turn_left_to_a_reading_caller_still_flushes() {
-        let (mut driver, _peer) = driver().await;
+        let (mut driver, _peer) = loopback_driver().await;
         let mut io = Context::from_waker(Waker::noop());
         driver.unflushed = true;
         assert!(driver.poll_step(&mut io, Waker::noop(), true).is_pending());
@@ -696,7 +691,7 @@ mod tests {
     /// caller reads the socket for itself and the read buffer is empty.
     #[tokio::test]
     async fn a_turn_left_to_a_reading_caller_hands_over_held_replies() {
-        let (mut driver, _peer) = driver().await;
+        let (mut driver, _peer) = loopback_driver().await;
         let slot = answered_request(&mut driver);
         driver.paused = true;
         let mut io = Context::from_waker(Waker::noop());
@@ -730,7 +725,7 @@ mod tests {
                 self.outstanding.store(now, Ordering::Release);
             }
         }
-        let (mut driver, _peer) = driver().await;
+        let (mut driver, _peer) = loopback_driver().await;
         let slot = answered_request(&mut driver);
         driver.shared.outstanding.fetch_add(1, Ordering::AcqRel);
         let seen = Arc::new(Seen {
@@ -755,7 +750,7 @@ mod tests {
     /// ends early and leaves the connection as it was.
     #[tokio::test]
     async fn an_idle_turn_left_to_a_reading_caller_reads_nothing() {
-        let (mut driver, _peer) = driver().await;
+        let (mut driver, _peer) = loopback_driver().await;
         let mut io = Context::from_waker(Waker::noop());
         assert!(driver.poll_step(&mut io, Waker::noop(), true).is_pending());
         let reads = driver.shared.counters.socket_reads.load(Ordering::Relaxed);

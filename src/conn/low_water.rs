@@ -34,6 +34,7 @@
 //! write the socket.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Waker;
 
 use super::shared::Counters;
@@ -45,11 +46,11 @@ use super::stall_watch::{self, Watched};
 pub(crate) const READY_FOR_QUERY_LEN: usize = 6;
 
 /// The smallest mark worth raising (about six small replies).
-pub(crate) const MIN_MARK: usize = 256;
+const MIN_MARK: usize = 256;
 
 /// The largest mark raised: a wake every 16 KiB at most, well inside the
 /// socket's receive buffer.
-pub(crate) const MAX_MARK: usize = 16 * 1024;
+const MAX_MARK: usize = 16 * 1024;
 
 /// The kernel's default mark: readable as soon as one byte waits.
 const DEFAULT_MARK: u32 = 1;
@@ -62,11 +63,10 @@ pub(crate) struct LowWater {
     usable: bool,
     /// The mark set on the socket.
     current: u32,
-    /// Reads from the socket so far.
-    reads: u64,
     /// The stall watch's view of this connection, while the mark is up.
     watched: Option<Arc<Watched>>,
-    /// After a stall: the mark stays down until the read count passes this.
+    /// After a stall: the mark stays down until the connection's read count
+    /// (`Counters::socket_reads`) passes this.
     held_down_at: Option<u64>,
 }
 
@@ -88,18 +88,8 @@ impl LowWater {
         Self {
             usable: enabled && socket.has_receive_low_water(),
             current: DEFAULT_MARK,
-            reads: 0,
             watched: None,
             held_down_at: None,
-        }
-    }
-
-    /// The socket was read.
-    #[inline]
-    pub(crate) fn read(&mut self) {
-        self.reads += 1;
-        if let Some(watched) = &self.watched {
-            watched.read(self.reads);
         }
     }
 
@@ -119,11 +109,12 @@ impl LowWater {
 
     /// Sets the mark for `floor` bytes bound to arrive (`task` is the
     /// driver task, which the stall watch wakes).
-    pub(crate) fn tune(&mut self, socket: &Socket, floor: usize, task: &Waker, c: &Counters) {
+    pub(crate) fn tune(&mut self, socket: &Socket, floor: usize, task: &Waker, c: &Arc<Counters>) {
         if !self.usable {
             return;
         }
-        let held_down = self.held_down_at.is_some_and(|at| self.reads <= at);
+        let reads = c.socket_reads.load(Ordering::Relaxed);
+        let held_down = self.held_down_at.is_some_and(|at| reads <= at);
         if !held_down {
             self.held_down_at = None;
         }
@@ -136,7 +127,7 @@ impl LowWater {
             return;
         }
         if mark > DEFAULT_MARK && self.watched.is_none() {
-            let watched = Arc::new(Watched::new(task.clone(), self.reads));
+            let watched = Arc::new(Watched::new(task.clone(), c.clone()));
             if !stall_watch::watch(watched.clone()) {
                 self.usable = false;
                 return;
@@ -162,7 +153,7 @@ impl LowWater {
     /// kernel then reports whatever waits) until the next read.
     pub(crate) fn lower_after_stall(&mut self, socket: &Socket, c: &Counters) {
         self.release();
-        self.held_down_at = Some(self.reads);
+        self.held_down_at = Some(c.socket_reads.load(Ordering::Relaxed));
         Counters::add(&c.low_water_stalls, 1);
         if let Err(e) = socket.set_receive_low_water(DEFAULT_MARK) {
             // Setting an option fails only on a broken socket, which the
@@ -200,7 +191,6 @@ mod tests {
             let lw = LowWater {
                 usable: true,
                 current: DEFAULT_MARK,
-                reads: 0,
                 watched: None,
                 held_down_at: None,
             };

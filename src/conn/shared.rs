@@ -144,7 +144,8 @@ pub(crate) struct Shared {
     notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     pub(crate) notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
     notice_handler: Mutex<Option<NoticeHandler>>,
-    pub(crate) counters: Counters,
+    /// Shared with the stall watch, which reads `socket_reads`.
+    pub(crate) counters: Arc<Counters>,
     /// Requests queued or in flight whose replies have not all arrived.
     pub(crate) outstanding: AtomicUsize,
     /// The driver, for callers that read their own replies. Weak: the
@@ -195,7 +196,7 @@ impl Shared {
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
             notice_handler: Mutex::new(None),
-            counters: Counters::default(),
+            counters: Arc::default(),
             outstanding: AtomicUsize::new(0),
             io: OnceLock::new(),
         }

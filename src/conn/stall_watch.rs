@@ -10,11 +10,13 @@
 //!
 //! Must not: touch sockets (the driver task lowers its own mark).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::thread::Thread;
 use std::time::Duration;
+
+use super::shared::Counters;
 
 /// How often the thread looks: a reply stuck under a mark waits one to two
 /// ticks.
@@ -23,8 +25,8 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// One connection with a raised mark, as the watch sees it.
 #[derive(Debug)]
 pub(crate) struct Watched {
-    /// Reads from the socket so far (the driver's count).
-    reads: AtomicU64,
+    /// The connection's counters: the watch looks at its socket reads.
+    counters: Arc<Counters>,
     /// Set by the watch: nothing was read for a whole tick.
     stalled: AtomicBool,
     /// Set by the driver: the mark is down, stop watching.
@@ -34,19 +36,14 @@ pub(crate) struct Watched {
 }
 
 impl Watched {
-    /// A connection about to raise its mark, having read `reads` times.
-    pub(crate) fn new(task: Waker, reads: u64) -> Self {
+    /// A connection about to raise its mark.
+    pub(crate) fn new(task: Waker, counters: Arc<Counters>) -> Self {
         Self {
-            reads: AtomicU64::new(reads),
+            counters,
             stalled: AtomicBool::new(false),
             released: AtomicBool::new(false),
             task,
         }
-    }
-
-    /// Driver side: the socket was read (`reads` in all).
-    pub(crate) fn read(&self, reads: u64) {
-        self.reads.store(reads, Ordering::Relaxed);
     }
 
     /// Driver side: whether the watch found the connection stalled.
@@ -127,7 +124,7 @@ fn look(list: &mut Vec<Entry>) -> bool {
         !e.watched.released.load(Ordering::Relaxed) && Arc::strong_count(&e.watched) > 1
     });
     for entry in list.iter_mut() {
-        let reads = entry.watched.reads.load(Ordering::Relaxed);
+        let reads = entry.watched.counters.socket_reads.load(Ordering::Relaxed);
         if entry.seen == Some(reads) && !entry.watched.stalled.swap(true, Ordering::Relaxed) {
             entry.watched.task.wake_by_ref();
         }
@@ -147,7 +144,7 @@ mod tests {
 
     fn entry() -> (Arc<WakeCount>, Arc<Watched>, Entry) {
         let (count, waker) = WakeCount::waker();
-        let watched = Arc::new(Watched::new(waker, 0));
+        let watched = Arc::new(Watched::new(waker, Arc::default()));
         let entry = Entry {
             watched: watched.clone(),
             seen: None,
@@ -161,7 +158,10 @@ mod tests {
         let mut list = vec![entry];
         assert!(!look(&mut list));
         for reads in 1..5 {
-            watched.read(reads);
+            watched
+                .counters
+                .socket_reads
+                .store(reads, Ordering::Relaxed);
             assert!(!look(&mut list));
         }
         assert!(!watched.is_stalled());
