@@ -503,6 +503,38 @@ async fn notifications_arrive_in_order_while_queries_run() {
     assert!(bounded(notifications.next()).await.is_none());
 }
 
+/// A caller that stops polling while a notification stream listens on its
+/// connection: the notification, sent after the caller's reply, reaches
+/// the stream (readiness wakes the driver task whenever anyone but that
+/// caller waits on the connection). Run on one thread, where a lost
+/// wake-up hangs for good.
+#[tokio::test(flavor = "current_thread")]
+async fn a_caller_that_stops_polling_does_not_hold_up_notifications() {
+    let listener = connect().await;
+    let sender = connect().await;
+    let mut notifications = listener.notifications().expect("first take");
+    listener.batch_execute("LISTEN pgline_held").await.unwrap();
+    let statement = listener
+        .prepare("SELECT 1::int4 FROM pg_sleep(0.2)")
+        .await
+        .unwrap();
+    let slow = listener.query(&statement, &[]);
+    tokio::pin!(slow);
+    // Polled once (with a waker that does nothing) and then left alone
+    // while this task waits for the notification.
+    let polled = futures_util::FutureExt::now_or_never(slow.as_mut());
+    assert!(polled.is_none(), "replied at once");
+    sender
+        .execute("SELECT pg_notify('pgline_held', 'after the reply')", &[])
+        .await
+        .unwrap();
+    // The server holds the notification until the slow query's reply.
+    let n = bounded(notifications.next()).await.expect("a notification");
+    assert_eq!(n.payload(), "after the reply");
+    let rows = bounded(slow).await.unwrap();
+    assert_eq!(rows[0].get::<i32>(0).unwrap(), 1);
+}
+
 #[tokio::test]
 async fn notices_go_to_the_handler() {
     let client = connect().await;

@@ -328,12 +328,7 @@ impl Client {
     /// The stream of notifications (LISTEN/NOTIFY) received on this
     /// connection. It can be taken once; later calls return `None`.
     pub fn notifications(&self) -> Option<Notifications> {
-        self.shared()
-            .notifications_rx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .map(Notifications::new)
+        self.shared().take_notifications().map(Notifications::new)
     }
 
     /// Sends every NoticeResponse (warnings, `RAISE NOTICE`, …) to `handler`

@@ -202,6 +202,31 @@ impl Driver {
         drained
     }
 
+    /// Nothing is buffered for the task to go on with: no bytes to write or
+    /// flush, none read but not routed, no replies held back for a slow
+    /// caller.
+    #[inline]
+    fn nothing_buffered(&self) -> bool {
+        !self.paused && !self.unflushed && self.write_buf.is_empty() && self.read_buf.is_empty()
+    }
+
+    /// After a caller's read that found the socket empty: whether that
+    /// caller alone can be woken by the next arrival. So when a task turn
+    /// would find nothing to do (see [`Driver::nothing_buffered`]; no
+    /// failure to report, no COPY, no stalled low-water mark, no Terminate)
+    /// and nobody else waits on the connection: at most that caller's
+    /// request outstanding, no notification stream taken. A caller that then
+    /// stops polling holds up only itself.
+    pub(crate) fn only_the_caller_waits(&self) -> bool {
+        self.nothing_buffered()
+            && self.failed.is_none()
+            && !self.copy_active
+            && !self.terminate_sent
+            && !self.low_water.stalled()
+            && self.shared.outstanding.load(Ordering::Relaxed) <= 1
+            && !self.shared.notifications_taken()
+    }
+
     /// A caller's write turn, taken only when the connection is idle
     /// (nothing in flight, nothing being written): the request it just
     /// queued leaves at once, before the caller returns to the scheduler.
@@ -267,14 +292,7 @@ impl Driver {
             // unflushed in a TLS session (the wake may have been the
             // socket's write readiness, taken by the reading caller) or
             // closing. The rest of the turn would find nothing to do.
-            if caller_reads
-                && !closing
-                && !close_now
-                && !self.paused
-                && !self.unflushed
-                && self.write_buf.is_empty()
-                && self.read_buf.is_empty()
-            {
+            if caller_reads && !closing && !close_now && self.nothing_buffered() {
                 return Poll::Pending;
             }
             // Routing may queue bytes of its own (CopyFail), so it goes first.
@@ -621,6 +639,14 @@ fn unrequested(reply: Option<Reply>) -> String {
             "protocol error: the server sent {} when no request was waiting",
             other.as_ref().map_or("a message", BackendMessage::name)
         ),
+    }
+}
+
+#[cfg(test)]
+impl Driver {
+    /// Tests: the connection's shared state.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }
 

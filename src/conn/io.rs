@@ -5,15 +5,27 @@
 //! callers, and the connection's I/O waker, the one waker the socket's
 //! readiness is ever registered with. When the socket becomes readable the
 //! I/O waker wakes the caller waiting for a reply (if one registered) and
-//! then the task. The caller, polled first, reads and routes the reply
+//! then, unless that caller alone will do (below), the task. The caller,
+//! polled first, reads and routes the reply
 //! itself, so a sequential round trip costs one wait in the kernel and no
 //! hop through the task (the hop costs a scheduler turn and, for a caller
 //! that is a runtime's `block_on` future, one more `epoll_wait`).
 //!
-//! The task is woken on every readiness event all the same: a caller may
-//! stop listening at any point, and the task then reads what it left. A
-//! caller's turn reads and routes ([`Driver::drive_read`]) and, on an idle
-//! connection, writes the request it just queued
+//! When that caller last read the socket until it had nothing more, found
+//! nothing else for the task to do and nobody else waiting on the
+//! connection ([`Driver::only_the_caller_waits`]: nothing to write, flush
+//! or hand over, no COPY, no failure, at most its own request outstanding,
+//! no notification stream taken), and the task has left that unchanged,
+//! the next readiness event wakes the caller alone: on a sequential
+//! connection the task is then not woken at all. The task is owed that
+//! event until a caller reads the socket dry again in the same state; a
+//! caller that stops listening first (its reply routed by someone else, its
+//! future dropped) or finds the driver taken wakes the task on the way out.
+//! A caller woken alone and then neither polled nor dropped holds up only
+//! itself: any other request, close or listener wakes the task as before.
+//!
+//! A caller's turn reads and routes ([`Driver::drive_read`]) and, on an
+//! idle connection, writes the request it just queued
 //! ([`Driver::write_if_idle`]); the task alone gathers requests under load,
 //! closes and ends the connection.
 //!
@@ -64,6 +76,25 @@ struct Wakers {
     /// With a caller registered, the task can leave reading to it: the next
     /// arrival wakes that caller first.
     dry: bool,
+    /// With `dry`: when that caller read the socket dry, only it waited on
+    /// the connection and the task had nothing to do, and no task turn has
+    /// changed that since. The next arrival wakes the caller alone.
+    caller_alone_next: bool,
+    /// An arrival woke the caller alone: the task is woken unless a caller
+    /// reads the socket dry again with the task idle.
+    task_owed: bool,
+}
+
+impl Wakers {
+    /// The task's waker, if an arrival woke a caller alone and nobody has
+    /// read the socket dry since: waking it settles that.
+    fn take_owed(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.task_owed) {
+            self.task.clone()
+        } else {
+            None
+        }
+    }
 }
 
 impl Targets {
@@ -80,8 +111,11 @@ impl Wake for Targets {
     fn wake_by_ref(self: &Arc<Self>) {
         let mut w = self.lock();
         let caller = w.caller.take();
+        let caller_alone = caller.is_some() && w.dry && w.caller_alone_next;
         w.dry = false;
-        let task = w.task.clone();
+        w.caller_alone_next = false;
+        w.task_owed = caller_alone;
+        let task = if caller_alone { None } else { w.task.clone() };
         drop(w);
         // The caller first: a current-thread runtime then polls it before
         // the task, and it finds its reply on the socket.
@@ -113,6 +147,9 @@ impl Io {
                 if !w.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
                     w.task = Some(cx.waker().clone());
                 }
+                // This turn takes any arrival the caller was woken for
+                // alone.
+                w.task_owed = false;
                 w.caller.is_some() && w.dry
             };
             let Some(mut guard) = self.lock_for_task() else {
@@ -122,9 +159,13 @@ impl Io {
                 return Poll::Ready(None);
             };
             let mut io = Context::from_waker(&self.waker);
-            driver
-                .poll_step(&mut io, cx.waker(), caller_reads)
-                .map(Some)
+            let step = driver.poll_step(&mut io, cx.waker(), caller_reads);
+            if !driver.only_the_caller_waits() {
+                // The turn left work of its own (bytes to flush, replies
+                // held back): the next arrival wakes the task too.
+                self.targets.lock().caller_alone_next = false;
+            }
+            step.map(Some)
         })
         .await;
         let driver = self.lock().take();
@@ -202,22 +243,48 @@ impl Io {
         let mut guard = match self.driver.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            // Someone is reading now; what they route for this caller wakes
-            // it through its slot.
-            Err(TryLockError::WouldBlock) => return,
+            // Someone is driving now; what they route for this caller wakes
+            // it through its slot. The holder may be a task turn that left
+            // reading to this caller before the arrival this caller was
+            // woken for: the task reads it.
+            Err(TryLockError::WouldBlock) => {
+                self.pay_task();
+                return;
+            }
         };
         let Some(driver) = guard.as_mut() else {
             return;
         };
         let mut io = Context::from_waker(&self.waker);
-        if driver.drive_read(&mut io) {
-            let mut w = self.targets.lock();
-            // Unless an arrival already took this caller off (a wake
-            // during the read): then what arrived is still to be read.
-            w.dry = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
-        }
+        let dry = driver.drive_read(&mut io);
+        let caller_alone_next = dry && driver.only_the_caller_waits();
+        let mut w = self.targets.lock();
+        // Unless an arrival already took this caller off (a wake during the
+        // read): then what arrived is still to be read.
+        w.dry = dry && w.caller.as_ref().is_some_and(|(current, _)| *current == id);
+        w.caller_alone_next = w.dry && caller_alone_next;
+        let task = if w.caller_alone_next {
+            // The arrival is read, and the task has nothing to do.
+            w.task_owed = false;
+            None
+        } else {
+            w.take_owed()
+        };
+        drop(w);
         drop(guard);
+        if let Some(task) = task {
+            task.wake();
+        }
         self.after_let_go();
+    }
+
+    /// Wakes the task if an arrival woke a caller alone and nobody has read
+    /// the socket dry since.
+    fn pay_task(&self) {
+        let task = self.targets.lock().take_owed();
+        if let Some(task) = task {
+            task.wake();
+        }
     }
 
     /// A caller that has just queued a request: on an idle connection it
@@ -236,11 +303,18 @@ impl Io {
         written
     }
 
-    /// The caller `id` has what it waited for: readiness no longer wakes it.
+    /// The caller `id` has what it waited for (or stopped waiting):
+    /// readiness no longer wakes it, and an arrival it was woken for alone
+    /// goes to the task.
     pub(crate) fn release(&self, id: usize) {
         let mut w = self.targets.lock();
         if w.caller.as_ref().is_some_and(|(current, _)| *current == id) {
             w.caller = None;
+        }
+        let task = w.take_owed();
+        drop(w);
+        if let Some(task) = task {
+            task.wake();
         }
     }
 }
@@ -250,6 +324,137 @@ mod tests {
     use super::*;
     use crate::conn::driver::loopback_driver;
     use crate::conn::wake_count::WakeCount;
+
+    /// A ParameterStatus from the server: handled by whoever reads it, no
+    /// request needed.
+    fn parameter_status(name: &str, value: &str) -> Vec<u8> {
+        let body = [name.as_bytes(), b"\0", value.as_bytes(), b"\0"].concat();
+        let len = u32::try_from(body.len() + 4).unwrap();
+        [&b"S"[..], &len.to_be_bytes(), &body].concat()
+    }
+
+    /// Runs the test runtime (and with it the socket's readiness) until
+    /// `woken` has been woken `n` times; panics rather than hang.
+    async fn until_woken(woken: &WakeCount, n: usize) {
+        for _ in 0..10_000 {
+            if woken.get() >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        panic!("not woken {n} times: {}", woken.get());
+    }
+
+    /// On a sequential connection the caller reads its own reply, so an
+    /// arrival wakes that caller alone; the task is owed the arrival until
+    /// the caller reads the socket dry again, and is woken when the caller
+    /// stops waiting first (or when a task turn has run since).
+    #[tokio::test]
+    async fn an_arrival_for_a_caller_that_read_dry_wakes_it_alone() {
+        use tokio::io::AsyncWriteExt;
+        let (driver, mut peer) = loopback_driver().await;
+        let shared = driver.shared().clone();
+        let io = Io::new(driver);
+        let (task, task_waker) = WakeCount::waker();
+        let mut run = Box::pin(io.clone().run());
+        let mut task_cx = Context::from_waker(&task_waker);
+        assert!(run.as_mut().poll(&mut task_cx).is_pending());
+
+        // The caller reads the socket dry; an arrival wakes it alone, and
+        // it reads and routes what arrived without the task.
+        let (caller, caller_waker) = WakeCount::waker();
+        io.drive(1, &caller_waker);
+        peer.write_all(&parameter_status("a", "1")).await.unwrap();
+        until_woken(&caller, 1).await;
+        assert_eq!(task.get(), 0, "the task was woken for the caller's arrival");
+        io.drive(1, &caller_waker);
+        assert_eq!(shared.parameter("a").as_deref(), Some("1"));
+        io.release(1);
+        assert_eq!(task.get(), 0, "a read arrival left the task owed");
+
+        // A caller woken alone that stops waiting without reading: the
+        // task is woken to read what arrived.
+        io.drive(2, &caller_waker);
+        peer.write_all(&parameter_status("b", "2")).await.unwrap();
+        until_woken(&caller, 2).await;
+        assert_eq!(task.get(), 0);
+        io.release(2);
+        assert_eq!(task.get(), 1, "the arrival was left unread");
+        assert!(run.as_mut().poll(&mut task_cx).is_pending());
+        assert_eq!(shared.parameter("b").as_deref(), Some("2"));
+
+        // A caller whose read leaves the task work (half a message in the
+        // read buffer) hands it the arrival, and the next arrival wakes the
+        // task too.
+        io.drive(3, &caller_waker);
+        let message = parameter_status("c", "3");
+        peer.write_all(&message[..3]).await.unwrap();
+        until_woken(&caller, 3).await;
+        assert_eq!(task.get(), 1);
+        io.drive(3, &caller_waker);
+        assert_eq!(task.get(), 2, "the task was not handed the half message");
+        peer.write_all(&message[3..]).await.unwrap();
+        until_woken(&task, 3).await;
+        assert_eq!(caller.get(), 4, "the registered caller was not woken");
+        io.release(3);
+    }
+
+    /// A task turn that leaves work of its own (bytes the full socket did
+    /// not take) takes back the next arrival from a caller that read the
+    /// socket dry before: the socket's write readiness must reach the task.
+    #[tokio::test]
+    async fn a_task_turn_that_leaves_bytes_unwritten_gets_the_next_wake() {
+        use tokio::io::AsyncReadExt;
+        let (driver, mut peer) = loopback_driver().await;
+        let shared = driver.shared().clone();
+        let io = Io::new(driver);
+        let (task, task_waker) = WakeCount::waker();
+        let mut run = Box::pin(io.clone().run());
+        let mut task_cx = Context::from_waker(&task_waker);
+        assert!(run.as_mut().poll(&mut task_cx).is_pending());
+        let (_caller, caller_waker) = WakeCount::waker();
+        io.drive(1, &caller_waker);
+
+        // More than the socket takes while the peer does not read.
+        shared.write().buf.extend_from_slice(&vec![0u8; 64 << 20]);
+        assert!(run.as_mut().poll(&mut task_cx).is_pending());
+        let written = shared.counters.bytes_written.load(Ordering::Relaxed);
+        assert!(written < 64 << 20, "the socket took everything");
+        let mut sink = vec![0u8; 1 << 20];
+        let mut read = 0;
+        while read < written {
+            read += peer.read(&mut sink).await.unwrap() as u64;
+        }
+        until_woken(&task, 1).await;
+    }
+
+    /// A caller woken alone that finds the driver taken (by a task turn
+    /// that left reading to it before the arrival) hands the arrival to the
+    /// task instead of waiting for a readiness that already came.
+    #[tokio::test]
+    async fn a_caller_woken_alone_that_finds_the_driver_taken_wakes_the_task() {
+        use tokio::io::AsyncWriteExt;
+        let (driver, mut peer) = loopback_driver().await;
+        let io = Io::new(driver);
+        let (task, task_waker) = WakeCount::waker();
+        let mut run = Box::pin(io.clone().run());
+        assert!(
+            run.as_mut()
+                .poll(&mut Context::from_waker(&task_waker))
+                .is_pending()
+        );
+        let (caller, caller_waker) = WakeCount::waker();
+        io.drive(1, &caller_waker);
+        peer.write_all(&parameter_status("a", "1")).await.unwrap();
+        until_woken(&caller, 1).await;
+        assert_eq!(task.get(), 0);
+        let holder = io.driver.try_lock().unwrap();
+        io.drive(1, &caller_waker);
+        drop(holder);
+        assert_eq!(task.get(), 1, "nobody is left to read the arrival");
+        io.release(1);
+        assert_eq!(task.get(), 1, "the task was woken twice for one arrival");
+    }
 
     /// On a multi-thread runtime the task's turn can come while a caller
     /// holds the driver (writing its request, reading its reply). The turn

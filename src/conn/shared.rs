@@ -9,7 +9,7 @@
 //! connection closed.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 
@@ -142,7 +142,10 @@ pub(crate) struct Shared {
     closed_reason: Mutex<Option<String>>,
     pub(crate) statements: Mutex<StatementCache>,
     notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
-    pub(crate) notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
+    notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
+    /// The notification stream was taken: someone listens besides the
+    /// callers waiting for replies.
+    notifications_taken: AtomicBool,
     notice_handler: Mutex<Option<NoticeHandler>>,
     /// Shared with the stall watch, which reads `socket_reads`.
     pub(crate) counters: Arc<Counters>,
@@ -195,6 +198,7 @@ impl Shared {
             statements: Mutex::new(StatementCache::new(limits.statement_cache_capacity)),
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
+            notifications_taken: AtomicBool::new(false),
             notice_handler: Mutex::new(None),
             counters: Arc::default(),
             outstanding: AtomicUsize::new(0),
@@ -401,6 +405,20 @@ impl Shared {
     pub(crate) fn set_transaction_status(&self, status: TransactionStatus) {
         self.transaction_status
             .store(status.as_byte(), Ordering::Release);
+    }
+
+    /// Takes the notification stream's receiver (once).
+    pub(crate) fn take_notifications(&self) -> Option<mpsc::UnboundedReceiver<Notification>> {
+        let rx = lock(&self.notifications_rx).take();
+        if rx.is_some() {
+            self.notifications_taken.store(true, Ordering::Relaxed);
+        }
+        rx
+    }
+
+    /// Whether the notification stream was taken.
+    pub(crate) fn notifications_taken(&self) -> bool {
+        self.notifications_taken.load(Ordering::Relaxed)
     }
 
     pub(crate) fn notify(&self, notification: Notification) {
