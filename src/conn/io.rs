@@ -333,6 +333,59 @@ mod tests {
         [&b"S"[..], &len.to_be_bytes(), &body].concat()
     }
 
+    /// A driver task over a loopback pair, its turns run by hand with a
+    /// waker that counts its wakes.
+    struct TaskRig {
+        io: Arc<Io>,
+        shared: Arc<crate::conn::shared::Shared>,
+        peer: tokio::net::TcpStream,
+        task: Arc<WakeCount>,
+        task_waker: Waker,
+        run: std::pin::Pin<Box<dyn Future<Output = ()>>>,
+    }
+
+    impl TaskRig {
+        /// The rig, after the task's first turn.
+        async fn start() -> Self {
+            let (driver, peer) = loopback_driver().await;
+            let shared = driver.shared().clone();
+            let io = Io::new(driver);
+            let (task, task_waker) = WakeCount::waker();
+            let run = Box::pin(io.clone().run());
+            let mut rig = Self {
+                io,
+                shared,
+                peer,
+                task,
+                task_waker,
+                run,
+            };
+            rig.turn();
+            rig
+        }
+
+        /// Caller `id` reads the socket dry, a ParameterStatus arrives, and
+        /// it wakes that caller alone. Returns the caller's wake count and
+        /// waker.
+        async fn caller_woken_alone(&mut self, id: usize) -> (Arc<WakeCount>, Waker) {
+            use tokio::io::AsyncWriteExt;
+            let (caller, caller_waker) = WakeCount::waker();
+            let task_wakes = self.task.get();
+            self.io.drive(id, &caller_waker);
+            let message = parameter_status("a", &id.to_string());
+            self.peer.write_all(&message).await.unwrap();
+            until_woken(&caller, 1).await;
+            assert_eq!(self.task.get(), task_wakes, "the task was woken too");
+            (caller, caller_waker)
+        }
+
+        /// One task turn, which must leave the task waiting.
+        fn turn(&mut self) {
+            let mut cx = Context::from_waker(&self.task_waker);
+            assert!(self.run.as_mut().poll(&mut cx).is_pending());
+        }
+    }
+
     /// Runs the test runtime (and with it the socket's readiness) until
     /// `woken` has been woken `n` times; panics rather than hang.
     async fn until_woken(woken: &WakeCount, n: usize) {
@@ -352,50 +405,38 @@ mod tests {
     #[tokio::test]
     async fn an_arrival_for_a_caller_that_read_dry_wakes_it_alone() {
         use tokio::io::AsyncWriteExt;
-        let (driver, mut peer) = loopback_driver().await;
-        let shared = driver.shared().clone();
-        let io = Io::new(driver);
-        let (task, task_waker) = WakeCount::waker();
-        let mut run = Box::pin(io.clone().run());
-        let mut task_cx = Context::from_waker(&task_waker);
-        assert!(run.as_mut().poll(&mut task_cx).is_pending());
+        let mut rig = TaskRig::start().await;
+        let (io, task) = (rig.io.clone(), rig.task.clone());
 
         // The caller reads the socket dry; an arrival wakes it alone, and
         // it reads and routes what arrived without the task.
-        let (caller, caller_waker) = WakeCount::waker();
+        let (_, caller_waker) = rig.caller_woken_alone(1).await;
         io.drive(1, &caller_waker);
-        peer.write_all(&parameter_status("a", "1")).await.unwrap();
-        until_woken(&caller, 1).await;
-        assert_eq!(task.get(), 0, "the task was woken for the caller's arrival");
-        io.drive(1, &caller_waker);
-        assert_eq!(shared.parameter("a").as_deref(), Some("1"));
+        assert_eq!(rig.shared.parameter("a").as_deref(), Some("1"));
         io.release(1);
         assert_eq!(task.get(), 0, "a read arrival left the task owed");
 
         // A caller woken alone that stops waiting without reading: the
         // task is woken to read what arrived.
-        io.drive(2, &caller_waker);
-        peer.write_all(&parameter_status("b", "2")).await.unwrap();
-        until_woken(&caller, 2).await;
-        assert_eq!(task.get(), 0);
+        let (caller, caller_waker) = rig.caller_woken_alone(2).await;
         io.release(2);
         assert_eq!(task.get(), 1, "the arrival was left unread");
-        assert!(run.as_mut().poll(&mut task_cx).is_pending());
-        assert_eq!(shared.parameter("b").as_deref(), Some("2"));
+        rig.turn();
+        assert_eq!(rig.shared.parameter("a").as_deref(), Some("2"));
 
         // A caller whose read leaves the task work (half a message in the
         // read buffer) hands it the arrival, and the next arrival wakes the
         // task too.
         io.drive(3, &caller_waker);
         let message = parameter_status("c", "3");
-        peer.write_all(&message[..3]).await.unwrap();
-        until_woken(&caller, 3).await;
+        rig.peer.write_all(&message[..3]).await.unwrap();
+        until_woken(&caller, 2).await;
         assert_eq!(task.get(), 1);
         io.drive(3, &caller_waker);
         assert_eq!(task.get(), 2, "the task was not handed the half message");
-        peer.write_all(&message[3..]).await.unwrap();
+        rig.peer.write_all(&message[3..]).await.unwrap();
         until_woken(&task, 3).await;
-        assert_eq!(caller.get(), 4, "the registered caller was not woken");
+        assert_eq!(caller.get(), 3, "the registered caller was not woken");
         io.release(3);
     }
 
@@ -405,27 +446,24 @@ mod tests {
     #[tokio::test]
     async fn a_task_turn_that_leaves_bytes_unwritten_gets_the_next_wake() {
         use tokio::io::AsyncReadExt;
-        let (driver, mut peer) = loopback_driver().await;
-        let shared = driver.shared().clone();
-        let io = Io::new(driver);
-        let (task, task_waker) = WakeCount::waker();
-        let mut run = Box::pin(io.clone().run());
-        let mut task_cx = Context::from_waker(&task_waker);
-        assert!(run.as_mut().poll(&mut task_cx).is_pending());
+        let mut rig = TaskRig::start().await;
         let (_caller, caller_waker) = WakeCount::waker();
-        io.drive(1, &caller_waker);
+        rig.io.drive(1, &caller_waker);
 
         // More than the socket takes while the peer does not read.
-        shared.write().buf.extend_from_slice(&vec![0u8; 64 << 20]);
-        assert!(run.as_mut().poll(&mut task_cx).is_pending());
-        let written = shared.counters.bytes_written.load(Ordering::Relaxed);
+        rig.shared
+            .write()
+            .buf
+            .extend_from_slice(&vec![0u8; 64 << 20]);
+        rig.turn();
+        let written = rig.shared.counters.bytes_written.load(Ordering::Relaxed);
         assert!(written < 64 << 20, "the socket took everything");
         let mut sink = vec![0u8; 1 << 20];
         let mut read = 0;
         while read < written {
-            read += peer.read(&mut sink).await.unwrap() as u64;
+            read += rig.peer.read(&mut sink).await.unwrap() as u64;
         }
-        until_woken(&task, 1).await;
+        until_woken(&rig.task, 1).await;
     }
 
     /// A caller woken alone that finds the driver taken (by a task turn
@@ -433,21 +471,9 @@ mod tests {
     /// task instead of waiting for a readiness that already came.
     #[tokio::test]
     async fn a_caller_woken_alone_that_finds_the_driver_taken_wakes_the_task() {
-        use tokio::io::AsyncWriteExt;
-        let (driver, mut peer) = loopback_driver().await;
-        let io = Io::new(driver);
-        let (task, task_waker) = WakeCount::waker();
-        let mut run = Box::pin(io.clone().run());
-        assert!(
-            run.as_mut()
-                .poll(&mut Context::from_waker(&task_waker))
-                .is_pending()
-        );
-        let (caller, caller_waker) = WakeCount::waker();
-        io.drive(1, &caller_waker);
-        peer.write_all(&parameter_status("a", "1")).await.unwrap();
-        until_woken(&caller, 1).await;
-        assert_eq!(task.get(), 0);
+        let mut rig = TaskRig::start().await;
+        let (io, task) = (rig.io.clone(), rig.task.clone());
+        let (_, caller_waker) = rig.caller_woken_alone(1).await;
         let holder = io.driver.try_lock().unwrap();
         io.drive(1, &caller_waker);
         drop(holder);
