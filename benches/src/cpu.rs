@@ -1,21 +1,50 @@
 //! Client CPU time of the bench process, from `getrusage(RUSAGE_SELF)`.
 //!
-//! Owns: reading user + system time. Must not: measure the server, which runs
-//! in other processes (that is why the process's own rusage is client CPU).
+//! Owns: reading user and system time. Must not: measure the server, which
+//! runs in other processes (that is why the process's own rusage is client
+//! CPU).
 
 use std::time::Duration;
 
-/// User plus system CPU time this process has used so far, all threads.
-pub fn process_cpu_time() -> Duration {
+/// CPU time of the process: in its own code (user) and in the kernel on
+/// its behalf (system: system calls, and the loopback's TCP work they do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// User time.
+    pub user: Duration,
+    /// System time.
+    pub system: Duration,
+}
+
+impl CpuTime {
+    /// User plus system.
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    /// The time from `earlier` to `self`, each part at least zero.
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// The CPU time this process has used so far, all threads.
+pub fn process_cpu_time() -> CpuTime {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `usage` is a valid, writable rusage; getrusage only writes it.
     let code = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
     if code != 0 {
-        return Duration::ZERO;
+        return CpuTime::default();
     }
     // SAFETY: zero-initialised and filled by a successful getrusage.
     let usage = unsafe { usage.assume_init() };
-    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+    CpuTime {
+        user: timeval(usage.ru_utime),
+        system: timeval(usage.ru_stime),
+    }
 }
 
 fn timeval(tv: libc::timeval) -> Duration {
@@ -36,8 +65,11 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
         }
         let after = process_cpu_time();
-        assert!(after > Duration::ZERO);
-        assert!(after >= before, "{before:?} -> {after:?}");
+        assert!(after.user > Duration::ZERO);
+        assert!(after.user >= before.user, "{before:?} -> {after:?}");
+        assert!(after.system >= before.system, "{before:?} -> {after:?}");
+        let spent = after.since(before);
+        assert_eq!(spent.total(), spent.user + spent.system);
     }
 
     #[test]

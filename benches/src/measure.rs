@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::alloc::AllocCount;
-use crate::cpu::process_cpu_time;
+use crate::cpu::{CpuTime, process_cpu_time};
 
 /// What one run of a workload cost.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,6 +17,8 @@ pub struct Sample {
     pub wall: Duration,
     /// Client CPU time (user + system of the bench process).
     pub cpu: Duration,
+    /// The user part of `cpu` (the rest is system time).
+    pub cpu_user: Duration,
     /// Heap allocations made.
     pub allocations: u64,
     /// Heap bytes asked for.
@@ -39,6 +41,17 @@ impl Sample {
         per_op(self.cpu.as_secs_f64() * 1e6, self.ops)
     }
 
+    /// Client CPU microseconds per operation in user space.
+    pub fn cpu_user_us_per_op(&self) -> f64 {
+        per_op(self.cpu_user.as_secs_f64() * 1e6, self.ops)
+    }
+
+    /// Client CPU microseconds per operation in the kernel.
+    pub fn cpu_system_us_per_op(&self) -> f64 {
+        let system = self.cpu.saturating_sub(self.cpu_user);
+        per_op(system.as_secs_f64() * 1e6, self.ops)
+    }
+
     /// Heap allocations per operation.
     pub fn allocations_per_op(&self) -> f64 {
         per_op(self.allocations as f64, self.ops)
@@ -58,7 +71,7 @@ fn per_op(total: f64, ops: u64) -> f64 {
 #[derive(Debug)]
 pub struct Meter {
     wall: Instant,
-    cpu: Duration,
+    cpu: CpuTime,
     allocs: AllocCount,
 }
 
@@ -77,12 +90,13 @@ impl Meter {
     /// Stops, counting `ops` operations.
     pub fn stop(self, ops: u64) -> Sample {
         let wall = self.wall.elapsed();
-        let cpu = process_cpu_time().saturating_sub(self.cpu);
+        let cpu = process_cpu_time().since(self.cpu);
         let allocs = AllocCount::now().since(self.allocs);
         Sample {
             ops,
             wall,
-            cpu,
+            cpu: cpu.total(),
+            cpu_user: cpu.user,
             allocations: allocs.allocations,
             bytes: allocs.bytes,
         }
@@ -98,6 +112,7 @@ mod tests {
             ops,
             wall: Duration::from_millis(wall_ms),
             cpu: Duration::from_millis(cpu_ms),
+            cpu_user: Duration::from_millis(cpu_ms / 4),
             allocations,
             bytes: allocations * 16,
         }
@@ -108,6 +123,8 @@ mod tests {
         let s = sample(1000, 500, 20, 3000);
         assert_eq!(s.throughput(), 2000.0);
         assert_eq!(s.cpu_us_per_op(), 20.0);
+        assert_eq!(s.cpu_user_us_per_op(), 5.0);
+        assert_eq!(s.cpu_system_us_per_op(), 15.0);
         assert_eq!(s.allocations_per_op(), 3.0);
         assert_eq!(s.bytes_per_op(), 48.0);
     }
@@ -117,6 +134,8 @@ mod tests {
         let s = sample(0, 0, 0, 0);
         assert_eq!(s.throughput(), 0.0);
         assert_eq!(s.cpu_us_per_op(), 0.0);
+        assert_eq!(s.cpu_user_us_per_op(), 0.0);
+        assert_eq!(s.cpu_system_us_per_op(), 0.0);
         assert_eq!(s.allocations_per_op(), 0.0);
     }
 

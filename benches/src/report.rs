@@ -246,6 +246,32 @@ impl Report {
             &mut out,
             "\nlibpq allocates through C `malloc`, which the counting allocator does not see: its allocation column counts only the Rust harness around it.\n",
         );
+        line(
+            &mut out,
+            "## Client CPU split (µs per op: user / sys, medians)\n\nUser is the driver's own code (and the runtime's); sys is the kernel's work for its system calls, which on loopback includes the TCP work of both directions.\n",
+        );
+        line(&mut out, "| workload | pgline | libpq | tokio-postgres |");
+        line(&mut out, "|---|---:|---:|---:|");
+        for (w, _) in &self.workloads {
+            let split =
+                |driver| match (w.median_cpu_user_us(driver), w.median_cpu_system_us(driver)) {
+                    (Some(user), Some(system)) => {
+                        format!("{} / {}", fmt_small(user), fmt_small(system))
+                    }
+                    _ => "–".to_owned(),
+                };
+            line(
+                &mut out,
+                &format!(
+                    "| {} | {} | {} | {} |",
+                    w.name,
+                    split(Driver::Pgline),
+                    split(Driver::Libpq),
+                    split(Driver::TokioPostgres)
+                ),
+            );
+        }
+        line(&mut out, "");
         line(&mut out, "## Targets (DESIGN.md)\n");
         line(&mut out, "| target | measured | met |");
         line(&mut out, "|---|---:|---|");
@@ -322,12 +348,15 @@ fn workload_json(w: &WorkloadResult, about: &str) -> Value {
                 "status": "measured",
                 "median_ops_per_s": w.median_throughput(*driver),
                 "median_cpu_us_per_op": w.median_cpu_us(*driver),
+                "median_cpu_user_us_per_op": w.median_cpu_user_us(*driver),
+                "median_cpu_system_us_per_op": w.median_cpu_system_us(*driver),
                 "median_allocations_per_op": w.median_allocations(*driver),
                 "median_bytes_per_op": w.median_bytes(*driver),
                 "rounds": samples.iter().map(|s| json!({
                     "ops": s.ops,
                     "wall_s": s.wall.as_secs_f64(),
                     "cpu_s": s.cpu.as_secs_f64(),
+                    "cpu_user_s": s.cpu_user.as_secs_f64(),
                     "allocations": s.allocations,
                     "bytes": s.bytes,
                 })).collect::<Vec<_>>(),
@@ -419,6 +448,7 @@ mod tests {
             ops,
             wall: Duration::from_millis(wall_ms),
             cpu: Duration::from_millis(cpu_ms),
+            cpu_user: Duration::from_millis(cpu_ms) / 2,
             allocations,
             bytes: allocations * 8,
         }
@@ -506,6 +536,10 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| point_select | 5.00 | 6.00 | failed | 0.85 (0.80–0.90) | – | 0.00 | 2.00 | failed | 0 |"), "{md}");
+        assert!(
+            md.contains("| point_select | 2.50 / 2.50 | 3.00 / 3.00 | – |"),
+            "{md}"
+        );
         assert!(md.contains("tokio-postgres: FAILED: refused"));
         assert!(md.contains("- `fsync` = `off`"));
     }
@@ -517,6 +551,8 @@ mod tests {
         assert_eq!(w["name"], "point_select");
         assert_eq!(w["drivers"]["pgline"]["median_ops_per_s"], 20000.0);
         assert_eq!(w["drivers"]["pgline"]["rounds"][0]["ops"], 1000);
+        assert_eq!(w["drivers"]["pgline"]["median_cpu_user_us_per_op"], 2.5);
+        assert_eq!(w["drivers"]["pgline"]["median_cpu_system_us_per_op"], 2.5);
         assert_eq!(w["drivers"]["tokio-postgres"]["status"], "failed");
         assert_eq!(w["ratios"]["pgline/libpq"]["throughput_median"], 1.0);
         assert_eq!(json["server"]["fsync"], "off");

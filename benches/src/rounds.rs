@@ -76,6 +76,16 @@ impl WorkloadResult {
         self.median_of(driver, Sample::cpu_us_per_op)
     }
 
+    /// Median client CPU µs per op of `driver` in user space.
+    pub fn median_cpu_user_us(&self, driver: Driver) -> Option<f64> {
+        self.median_of(driver, Sample::cpu_user_us_per_op)
+    }
+
+    /// Median client CPU µs per op of `driver` in the kernel.
+    pub fn median_cpu_system_us(&self, driver: Driver) -> Option<f64> {
+        self.median_of(driver, Sample::cpu_system_us_per_op)
+    }
+
     /// Median heap allocations per op of `driver`.
     pub fn median_allocations(&self, driver: Driver) -> Option<f64> {
         self.median_of(driver, Sample::allocations_per_op)
@@ -192,6 +202,7 @@ mod tests {
             ops,
             wall: Duration::from_millis(wall_ms),
             cpu: Duration::from_millis(cpu_ms),
+            cpu_user: Duration::from_millis(cpu_ms) / 2,
             allocations: 0,
             bytes: 0,
         }
@@ -249,6 +260,8 @@ mod tests {
         assert!(result.vs[&Driver::TokioPostgres].throughput.is_empty());
         assert_eq!(result.median_throughput(Driver::Libpq), Some(5000.0));
         assert_eq!(result.median_cpu_us(Driver::Pgline), Some(10.0));
+        assert_eq!(result.median_cpu_user_us(Driver::Pgline), Some(5.0));
+        assert_eq!(result.median_cpu_system_us(Driver::Pgline), Some(5.0));
     }
 
     #[test]
