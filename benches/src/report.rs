@@ -248,7 +248,7 @@ impl Report {
         );
         line(
             &mut out,
-            "## Client CPU split (µs per op: user / sys, medians)\n\nUser is the driver's own code (and the runtime's); sys is the kernel's work for its system calls, which on loopback includes the TCP work of both directions.\n",
+            "## Client CPU split (µs per op: user / sys, medians)\n\nUser is the driver's own code (and the runtime's); sys is the kernel's work for its system calls, which on loopback includes the TCP work of both directions. The kernel divides a process's CPU time between the two by sampling at its timer tick, so a part that lasts only a few ticks in a run can show as 0.00.\n",
         );
         line(&mut out, "| workload | pgline | libpq | tokio-postgres |");
         line(&mut out, "|---|---:|---:|---:|");
