@@ -76,9 +76,11 @@ struct Wakers {
     /// With a caller registered, the task can leave reading to it: the next
     /// arrival wakes that caller first.
     dry: bool,
-    /// With `dry`: when that caller read the socket dry, only it waited on
-    /// the connection and the task had nothing to do, and no task turn has
-    /// changed that since. The next arrival wakes the caller alone.
+    /// With `dry`: when a caller last read the socket dry, only it waited
+    /// on the connection and the task had nothing to do, and no task turn
+    /// has changed that since. The next arrival wakes the registered caller
+    /// alone (on a sequential connection that is the next query's caller,
+    /// which finds the socket dry and does not read it again).
     caller_alone_next: bool,
     /// An arrival woke the caller alone: the task is woken unless a caller
     /// reads the socket dry again with the task idle.
