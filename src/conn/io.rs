@@ -6,10 +6,10 @@
 //! readiness is ever registered with. When the socket becomes readable the
 //! I/O waker wakes the caller waiting for a reply (if one registered) and
 //! then, unless that caller alone will do (below), the task. The caller,
-//! polled first, reads and routes the reply
-//! itself, so a sequential round trip costs one wait in the kernel and no
-//! hop through the task (the hop costs a scheduler turn and, for a caller
-//! that is a runtime's `block_on` future, one more `epoll_wait`).
+//! polled first, reads and routes the reply itself, so a sequential round
+//! trip costs one wait in the kernel and no hop through the task (the hop
+//! costs a scheduler turn and, for a caller that is a runtime's `block_on`
+//! future, one more `epoll_wait`).
 //!
 //! When that caller last read the socket until it had nothing more, found
 //! nothing else for the task to do and nobody else waiting on the
