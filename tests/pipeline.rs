@@ -22,6 +22,15 @@ async fn connect() -> Client {
     config().connect().await.expect("connect")
 }
 
+/// A statement whose one row arrives only after 200 ms (prepared, so that
+/// running it is its only round trip).
+async fn prepare_slow(client: &Client) -> pgline::Statement {
+    client
+        .prepare("SELECT 1::int4 FROM pg_sleep(0.2)")
+        .await
+        .unwrap()
+}
+
 /// Guards against hangs: the operation must end in this time.
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(120), f)
@@ -366,12 +375,8 @@ async fn dropped_futures_at_random_points_never_desynchronise() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_caller_that_stops_polling_does_not_stall_the_others() {
     let client = connect().await;
-    // A reply that arrives only after 200 ms; polled once, so it is sent
-    // (prepared first, so that is its only round trip).
-    let statement = client
-        .prepare("SELECT 1::int4 FROM pg_sleep(0.2)")
-        .await
-        .unwrap();
+    // Polled once, so it is sent.
+    let statement = prepare_slow(&client).await;
     let slow = client.query(&statement, &[]);
     tokio::pin!(slow);
     let poll_once = |slow: std::pin::Pin<&mut _>| {
@@ -514,10 +519,7 @@ async fn a_caller_that_stops_polling_does_not_hold_up_notifications() {
     let sender = connect().await;
     let mut notifications = listener.notifications().expect("first take");
     listener.batch_execute("LISTEN pgline_held").await.unwrap();
-    let statement = listener
-        .prepare("SELECT 1::int4 FROM pg_sleep(0.2)")
-        .await
-        .unwrap();
+    let statement = prepare_slow(&listener).await;
     let slow = listener.query(&statement, &[]);
     tokio::pin!(slow);
     // Polled once (with a waker that does nothing) and then left alone
