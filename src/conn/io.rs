@@ -65,23 +65,32 @@ struct Targets {
     wakers: Mutex<Wakers>,
 }
 
+/// What the last caller to read the socket left there.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Something may wait to be read (an arrival since, or nobody read
+    /// until the socket had nothing more).
+    #[default]
+    Unread,
+    /// A caller read the socket until it had nothing more, and no readiness
+    /// event has come since: the readiness is registered, and reading again
+    /// would only find nothing. With a caller registered, the task can leave
+    /// reading to it: the next arrival wakes that caller first.
+    Dry,
+    /// As `Dry`, and then only that caller waited on the connection and the
+    /// task had nothing to do, and no task turn has changed that since. The
+    /// next arrival wakes the registered caller alone (on a sequential
+    /// connection that is the next query's caller, which finds the socket
+    /// dry and does not read it again).
+    DryCallerAlone,
+}
+
 #[derive(Default)]
 struct Wakers {
     task: Option<Waker>,
     /// The caller waiting for a reply, by its slot's address; woken once.
     caller: Option<(usize, Waker)>,
-    /// A caller read the socket until it had nothing more, and no
-    /// readiness event has come since (an arrival clears this): the
-    /// readiness is registered, and reading again would only find nothing.
-    /// With a caller registered, the task can leave reading to it: the next
-    /// arrival wakes that caller first.
-    dry: bool,
-    /// With `dry`: when a caller last read the socket dry, only it waited
-    /// on the connection and the task had nothing to do, and no task turn
-    /// has changed that since. The next arrival wakes the registered caller
-    /// alone (on a sequential connection that is the next query's caller,
-    /// which finds the socket dry and does not read it again).
-    caller_alone_next: bool,
+    read: Read,
     /// An arrival woke the caller alone: the task is woken unless a caller
     /// reads the socket dry again with the task idle.
     task_owed: bool,
@@ -113,9 +122,8 @@ impl Wake for Targets {
     fn wake_by_ref(self: &Arc<Self>) {
         let mut w = self.lock();
         let caller = w.caller.take();
-        let caller_alone = caller.is_some() && w.dry && w.caller_alone_next;
-        w.dry = false;
-        w.caller_alone_next = false;
+        let caller_alone = caller.is_some() && w.read == Read::DryCallerAlone;
+        w.read = Read::Unread;
         w.task_owed = caller_alone;
         let task = if caller_alone { None } else { w.task.clone() };
         drop(w);
@@ -152,7 +160,7 @@ impl Io {
                 // This turn takes any arrival the caller was woken for
                 // alone.
                 w.task_owed = false;
-                w.caller.is_some() && w.dry
+                w.caller.is_some() && w.read != Read::Unread
             };
             let Some(mut guard) = self.lock_for_task() else {
                 return Poll::Pending;
@@ -165,7 +173,10 @@ impl Io {
             if !driver.only_the_caller_waits() {
                 // The turn left work of its own (bytes to flush, replies
                 // held back): the next arrival wakes the task too.
-                self.targets.lock().caller_alone_next = false;
+                let mut w = self.targets.lock();
+                if w.read == Read::DryCallerAlone {
+                    w.read = Read::Dry;
+                }
             }
             step.map(Some)
         })
@@ -236,7 +247,7 @@ impl Io {
                 Some((current, c)) if *current == id && c.will_wake(waker) => {}
                 _ => w.caller = Some((id, waker.clone())),
             }
-            if w.dry {
+            if w.read != Read::Unread {
                 // Nothing has arrived since the socket was read dry: this
                 // caller, now registered, is woken by the next arrival.
                 return;
@@ -259,13 +270,19 @@ impl Io {
         };
         let mut io = Context::from_waker(&self.waker);
         let dry = driver.drive_read(&mut io);
-        let caller_alone_next = dry && driver.only_the_caller_waits();
+        let alone = dry && driver.only_the_caller_waits();
         let mut w = self.targets.lock();
         // Unless an arrival already took this caller off (a wake during the
         // read): then what arrived is still to be read.
-        w.dry = dry && w.caller.as_ref().is_some_and(|(current, _)| *current == id);
-        w.caller_alone_next = w.dry && caller_alone_next;
-        let task = if w.caller_alone_next {
+        let registered = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
+        w.read = if !(dry && registered) {
+            Read::Unread
+        } else if alone {
+            Read::DryCallerAlone
+        } else {
+            Read::Dry
+        };
+        let task = if w.read == Read::DryCallerAlone {
             // The arrival is read, and the task has nothing to do.
             w.task_owed = false;
             None
