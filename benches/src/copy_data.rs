@@ -18,7 +18,7 @@ pub const TRUNCATE: &str = "TRUNCATE bench_copy";
 pub const CHUNK_BYTES: usize = 64 * 1024;
 
 /// 2026-01-01 00:00:00 UTC in microseconds since 2000-01-01, PostgreSQL's epoch.
-const TIMESTAMP_MICROS: i64 = 820_540_800_000_000;
+pub const TIMESTAMP_MICROS: i64 = 820_540_800_000_000;
 const TIMESTAMP_TEXT: &str = "2026-01-01 00:00:00+00";
 
 /// The signature, flags and header-extension length that open binary COPY data.

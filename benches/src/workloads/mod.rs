@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod connect;
 pub mod copy;
+pub mod copy_typed;
 pub mod pipelined;
 pub mod point_select;
 pub mod pool;
@@ -77,6 +78,8 @@ pub fn all() -> Vec<Workload> {
         list.push(copy::copy_in_workload(format));
         list.push(copy::copy_out_workload(format));
     }
+    list.push(copy_typed::copy_in_workload());
+    list.push(copy_typed::copy_out_workload());
     list.push(connect::workload(Tls::Off));
     list.push(connect::workload(Tls::On));
     list.push(statement_cache::prepared_workload());
