@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::buf_pool::BufferPool;
 use super::copy::{CopyInSink, CopyOutStream};
 use crate::error::{Error, ErrorKind};
-use crate::proto::copy::{self, BinaryCopyParser, RawRow};
+use crate::proto::copy::{self, BinaryCopyParser};
 use crate::proto::frontend::IsNull;
 use crate::types::{Decode, Encode, Type, TypeError, decode_value};
 
@@ -136,22 +136,24 @@ impl BinaryCopyInWriter {
     }
 }
 
-/// One row read from a COPY BINARY stream.
+/// One row read from a COPY BINARY stream: its bytes (a slice of the
+/// connection's read buffer when the row arrived in one message) and the
+/// column types; fields are found and decoded when asked for.
 #[derive(Debug, Clone)]
 pub struct BinaryCopyRow {
-    raw: RawRow,
+    data: Bytes,
     types: Arc<[Type]>,
 }
 
 impl BinaryCopyRow {
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.raw.fields.len()
+        copy::row_field_count(&self.data)
     }
 
     /// Whether the row has no fields.
     pub fn is_empty(&self) -> bool {
-        self.raw.fields.is_empty()
+        self.len() == 0
     }
 
     /// Decodes field `index` as its column's type.
@@ -165,7 +167,7 @@ impl BinaryCopyRow {
                 ),
             )
         })?;
-        decode_value(ty, self.raw.field(index)).map_err(|e| {
+        decode_value(ty, copy::row_field(&self.data, index)).map_err(|e| {
             Error::with_source(ErrorKind::Type, Some(format!("COPY column {index}")), e)
         })
     }
@@ -194,10 +196,10 @@ impl BinaryCopyOutReader {
     /// The next row, or `None` after the trailer.
     pub async fn next(&mut self) -> Option<Result<BinaryCopyRow, Error>> {
         loop {
-            match self.parser.next_row() {
-                Ok(Some(raw)) => {
+            match self.parser.next_row_data() {
+                Ok(Some(data)) => {
                     return Some(Ok(BinaryCopyRow {
-                        raw,
+                        data,
                         types: self.types.clone(),
                     }));
                 }
@@ -214,7 +216,7 @@ impl BinaryCopyOutReader {
                 }
             }
             match self.stream.next().await {
-                Some(Ok(chunk)) => self.parser.push(&chunk),
+                Some(Ok(chunk)) => self.parser.push_bytes(chunk),
                 Some(Err(e)) => {
                     self.ended = true;
                     return Some(Err(e));

@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -45,7 +45,7 @@ pub fn backend_stream(data: &[u8]) {
         let unowned = BackendMessage::parse_unowned(message_tag, data);
         let frame = Frame {
             tag: message_tag,
-            body: bytes::Bytes::copy_from_slice(data),
+            body: Bytes::copy_from_slice(data),
         };
         let owned = BackendMessage::parse(frame);
         if let Some(unowned) = unowned {
@@ -104,7 +104,7 @@ fn split_run(data: &[u8]) {
         return;
     };
     let mut buf = BytesMut::from(data);
-    let mut frames = bytes::Bytes::copy_from_slice(&data[..run.len]);
+    let mut frames = Bytes::copy_from_slice(&data[..run.len]);
     for _ in 0..run.frames {
         let one = splitter
             .split(&mut buf)
@@ -525,7 +525,40 @@ pub fn copy_binary_rows(data: &[u8]) -> CopyEnd {
     let split = parse_copy(&[&stream[..cut], &stream[cut..]]);
     let whole = parse_copy(&[stream]);
     assert_eq!(split, whole, "splitting the input changed the result");
+    let shared = Bytes::copy_from_slice(stream);
+    let borrowed = parse_copy_bytes(&[shared.slice(..cut), shared.slice(cut..)]);
+    assert_eq!(
+        borrowed, whole,
+        "pushing without copying changed the result"
+    );
     split.0
+}
+
+/// [`parse_copy`] through `push_bytes` and `next_row_data`, fields read
+/// with `row_field`.
+fn parse_copy_bytes(chunks: &[Bytes]) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
+    use super::copy::{row_field, row_field_count};
+    let mut parser = super::copy::BinaryCopyParser::new();
+    let mut rows = Vec::new();
+    for chunk in chunks {
+        parser.push_bytes(chunk.clone());
+        loop {
+            match parser.next_row_data() {
+                Ok(Some(row)) => rows.push(
+                    (0..row_field_count(&row))
+                        .map(|i| row_field(&row, i).map(<[u8]>::to_vec))
+                        .collect(),
+                ),
+                Ok(None) => break,
+                Err(_) => return (CopyEnd::Refused, rows),
+            }
+        }
+    }
+    match parser.finish() {
+        Ok(()) => (CopyEnd::Complete(rows.len()), rows),
+        Err(_) if parser.is_done() => (CopyEnd::Refused, rows),
+        Err(_) => (CopyEnd::Unfinished, rows),
+    }
 }
 
 fn parse_copy(chunks: &[&[u8]]) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
