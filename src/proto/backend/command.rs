@@ -27,14 +27,11 @@ impl CommandComplete {
     /// count must be present and a plain decimal number, else this is an
     /// [`ProtoError::InvalidValue`].
     pub fn parse(body: Bytes) -> Result<Self, ProtoError> {
-        let mut r = Reader::new(&body, MESSAGE);
-        let range = r.cstr_range()?;
-        r.finish()?;
-        let tag = body.get(range).unwrap_or_default();
-        // Tags are ASCII in practice; checking that is cheaper than UTF-8.
-        if !tag.is_ascii() && std::str::from_utf8(tag).is_err() {
-            return Err(ProtoError::InvalidUtf8 { message: MESSAGE });
-        }
+        let tag = match body.split_last() {
+            // The usual body: one ASCII string (so UTF-8), its NUL last.
+            Some((0, tag)) if tag.iter().all(|&b| b != 0 && b.is_ascii()) => tag,
+            _ => checked_tag(&body)?,
+        };
         let rows = rows_in_tag(tag)?;
         Ok(Self { body, rows })
     }
@@ -58,27 +55,48 @@ impl CommandComplete {
     }
 }
 
+/// The tag of a body that is not one plain ASCII string ending in its NUL:
+/// the string up to the first NUL, which must end the body and be UTF-8.
+fn checked_tag(body: &[u8]) -> Result<&[u8], ProtoError> {
+    let mut r = Reader::new(body, MESSAGE);
+    let range = r.cstr_range()?;
+    r.finish()?;
+    let tag = body.get(range).unwrap_or_default();
+    if std::str::from_utf8(tag).is_err() {
+        return Err(ProtoError::InvalidUtf8 { message: MESSAGE });
+    }
+    Ok(tag)
+}
+
 /// The row count of a command tag, checked for the commands that have one.
 fn rows_in_tag(tag: &[u8]) -> Result<Option<u64>, ProtoError> {
     let invalid = || ProtoError::InvalidValue {
         message: MESSAGE,
         what: "command tag has a missing or malformed row count",
     };
-    let mut words = tag.split(|&b| b == b' ');
-    let command = words.next().unwrap_or_default();
-    let count_words = match command {
-        b"INSERT" => 2,
-        b"UPDATE" | b"DELETE" | b"MERGE" | b"SELECT" | b"MOVE" | b"FETCH" | b"COPY" => 1,
+    let (command, rest) = match split_at_space(tag) {
+        Some((command, rest)) => (command, Some(rest)),
+        None => (tag, None),
+    };
+    let oid_first = match command {
+        b"INSERT" => true,
+        b"UPDATE" | b"DELETE" | b"MERGE" | b"SELECT" | b"MOVE" | b"FETCH" | b"COPY" => false,
         _ => return Ok(None),
     };
-    let mut last = None;
-    for _ in 0..count_words {
-        last = Some(words.next().and_then(decimal).ok_or_else(invalid)?);
+    let mut count = rest.ok_or_else(invalid)?;
+    if oid_first {
+        let (oid, rest) = split_at_space(count).ok_or_else(invalid)?;
+        decimal(oid).ok_or_else(invalid)?;
+        count = rest;
     }
-    if words.next().is_some() {
-        return Err(invalid());
-    }
-    Ok(last)
+    // A count followed by anything (another space) is not a decimal.
+    decimal(count).map(Some).ok_or_else(invalid)
+}
+
+/// The bytes before and after the first space.
+fn split_at_space(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = s.iter().position(|&b| b == b' ')?;
+    Some((&s[..at], &s[at + 1..]))
 }
 
 /// A non-empty run of ASCII digits that fits a `u64`.
@@ -87,7 +105,10 @@ fn decimal(s: &[u8]) -> Option<u64> {
         return None;
     }
     s.iter().try_fold(0u64, |n, &b| {
-        let digit = (b as char).to_digit(10)?;
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
         n.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
@@ -136,6 +157,13 @@ mod tests {
             b"SELECT +1\0",
             b"SELECT 18446744073709551616\0",
             b"COPY 1 2\0",
+            b"SELECT 1 \0",
+            b"INSERT 0 \0",
+            b"INSERT  5\0",
+            b"SELECT\0",
+            b"SELECT \0",
+            b"SELECT :\0",
+            b"SELECT /\0",
         ] {
             assert!(
                 matches!(
@@ -167,6 +195,21 @@ mod tests {
                 message: MESSAGE,
                 extra: 1
             })
+        );
+        assert_eq!(
+            parse(b"BEGIN\0x"),
+            Err(ProtoError::TrailingBytes {
+                message: MESSAGE,
+                extra: 1
+            })
+        );
+        // Not ASCII but UTF-8: a tag the server's own code would not send,
+        // still a string.
+        let c = parse("SELECT\u{e9} 1\0".as_bytes()).unwrap();
+        assert_eq!((c.tag(), c.rows()), ("SELECT\u{e9} 1", None));
+        assert_eq!(
+            parse(b"SELECT \xff\0"),
+            Err(ProtoError::InvalidUtf8 { message: MESSAGE })
         );
     }
 }
