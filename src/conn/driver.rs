@@ -37,7 +37,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
-use super::low_water::{LowWater, READY_FOR_QUERY_LEN};
+use super::low_water::{LowWater, bound_bytes};
 use super::notify::Notification;
 use super::shared::{Counters, Shared};
 use super::slot::{Push, Reply, RequestKind, Slot};
@@ -344,7 +344,7 @@ impl Driver {
     /// socket empty.
     #[inline]
     fn tune_low_water(&mut self, task: &Waker) {
-        let most = READY_FOR_QUERY_LEN * self.in_flight.len();
+        let most = bound_bytes(self.in_flight.len());
         if self.low_water.stays_down(most) {
             return;
         }

@@ -10,8 +10,12 @@
 //! The mark may only be raised to what the server is bound to send without
 //! any further word from the client: each request in flight ends with a
 //! ReadyForQuery (six bytes), which the server flushes before it waits for
-//! more input. The driver computes that floor (requests written and
-//! unanswered, less the bytes of them it already holds) and leaves it at
+//! more input, and has at least one message before it (the slot refuses a
+//! ReadyForQuery that answers nothing), five bytes at the least. Only the
+//! oldest request can have had part of its reply already, so it counts its
+//! ReadyForQuery alone ([`bound_bytes`]). The driver computes that floor
+//! (requests written and unanswered, less the bytes of them it already
+//! holds) and leaves it at
 //! zero while anything could make the server wait for the client (a COPY
 //! taking input, bytes not yet written). The mark is half the floor,
 //! rounded down to a power of two so that it seldom changes, and raised only
@@ -41,9 +45,22 @@ use super::shared::Counters;
 use super::socket::Socket;
 use super::stall_watch::{self, Watched};
 
-/// The bytes every request in flight is bound to receive: its last
+/// The bytes every request in flight is bound to receive last: its
 /// ReadyForQuery ('Z', length, status).
-pub(crate) const READY_FOR_QUERY_LEN: usize = 6;
+const READY_FOR_QUERY_LEN: usize = 6;
+
+/// The smallest backend message (a tag and a length, no body: BindComplete,
+/// EmptyQueryResponse, …). Every request gets one before its
+/// ReadyForQuery.
+const SMALLEST_MESSAGE_LEN: usize = 5;
+
+/// The bytes the server is bound to send for `in_flight` requests written
+/// and not fully answered: a ReadyForQuery for each, and a message before it
+/// for all but the oldest (whose first replies may have arrived already).
+#[inline]
+pub(crate) fn bound_bytes(in_flight: usize) -> usize {
+    READY_FOR_QUERY_LEN * in_flight + SMALLEST_MESSAGE_LEN * in_flight.saturating_sub(1)
+}
 
 /// The smallest mark worth raising (about six small replies).
 const MIN_MARK: usize = 256;
@@ -183,8 +200,8 @@ mod tests {
 
     #[test]
     fn shallow_pipelines_keep_the_default_mark() {
-        for in_flight in [0, 1, 16, 85] {
-            assert_eq!(mark_for(READY_FOR_QUERY_LEN * in_flight), DEFAULT_MARK);
+        for in_flight in [0, 1, 16, 46] {
+            assert_eq!(mark_for(bound_bytes(in_flight)), DEFAULT_MARK);
         }
         // The shortcut agrees with the policy on every floor it covers.
         for floor in 0..4 * MIN_MARK {
@@ -202,6 +219,14 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_counts_a_ready_for_query_each_and_a_message_for_all_but_the_oldest() {
+        assert_eq!(bound_bytes(0), 0);
+        assert_eq!(bound_bytes(1), 6);
+        assert_eq!(bound_bytes(2), 6 + 5 + 6);
+        assert_eq!(bound_bytes(256), 256 * 11 - 5);
+    }
+
+    #[test]
     fn the_mark_is_a_power_of_two_at_most_half_the_floor() {
         for floor in (2 * MIN_MARK..4 * MAX_MARK).step_by(7) {
             let mark = mark_for(floor) as usize;
@@ -209,7 +234,8 @@ mod tests {
             assert!(mark <= floor / 2 && mark > floor / 4 || mark == MAX_MARK);
             assert!((MIN_MARK..=MAX_MARK).contains(&mark));
         }
-        assert_eq!(mark_for(READY_FOR_QUERY_LEN * 256), 512);
+        assert_eq!(mark_for(bound_bytes(256)), 1024);
+        assert_eq!(mark_for(bound_bytes(47)), 256);
         assert_eq!(mark_for(usize::MAX), MAX_MARK as u32);
     }
 }
