@@ -139,6 +139,10 @@ impl BinaryCopyInWriter {
 /// One row read from a COPY BINARY stream: its bytes (a slice of the
 /// connection's read buffer when the row arrived in one message) and the
 /// column types; fields are found and decoded when asked for.
+///
+/// A row shares the buffer it was read into, so a row kept alive keeps
+/// that whole buffer allocated: decode or copy what a long-lived structure
+/// needs rather than keeping a few rows of a large COPY.
 #[derive(Debug, Clone)]
 pub struct BinaryCopyRow {
     data: Bytes,
