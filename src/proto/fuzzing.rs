@@ -554,11 +554,7 @@ fn parse_copy_bytes(chunks: &[Bytes]) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
             }
         }
     }
-    match parser.finish() {
-        Ok(()) => (CopyEnd::Complete(rows.len()), rows),
-        Err(_) if parser.is_done() => (CopyEnd::Refused, rows),
-        Err(_) => (CopyEnd::Unfinished, rows),
-    }
+    copy_end(&parser, rows)
 }
 
 fn parse_copy(chunks: &[&[u8]]) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
@@ -584,6 +580,14 @@ fn parse_copy(chunks: &[&[u8]]) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
             }
         }
     }
+    copy_end(&parser, rows)
+}
+
+/// How a parse that took every chunk ended, with the rows it gave.
+fn copy_end(
+    parser: &super::copy::BinaryCopyParser,
+    rows: Vec<Vec<Option<Vec<u8>>>>,
+) -> (CopyEnd, Vec<Vec<Option<Vec<u8>>>>) {
     match parser.finish() {
         Ok(()) => (CopyEnd::Complete(rows.len()), rows),
         Err(_) if parser.is_done() => (CopyEnd::Refused, rows),

@@ -133,7 +133,7 @@ fn check_table(conn: &PqConn, rows: u64) -> Result<(), BenchError> {
 }
 
 /// Fails unless the COPY IN stored every row.
-fn check_stored(driver: &str, stored: u64, rows: u64) -> Result<(), BenchError> {
+pub(crate) fn check_stored(driver: &str, stored: u64, rows: u64) -> Result<(), BenchError> {
     if stored == rows {
         Ok(())
     } else {

@@ -20,6 +20,7 @@ use tokio_postgres::types::Type as TpType;
 
 use crate::copy_data::{CopyFormat, TIMESTAMP_MICROS, TRUNCATE};
 use crate::env::BenchEnv;
+use crate::workloads::copy::check_stored;
 use crate::workloads::{
     Workload, check_sum, expected_sum, pgline_client, runtime, tokio_postgres_client,
 };
@@ -129,16 +130,6 @@ pub fn tokio_postgres_copy_in(env: &BenchEnv, rows: u64) -> Result<Outcome, Benc
         check_stored("tokio-postgres", stored, rows)?;
         Ok(Outcome::Measured(sample))
     })
-}
-
-fn check_stored(driver: &str, stored: u64, rows: u64) -> Result<(), BenchError> {
-    if stored == rows {
-        Ok(())
-    } else {
-        Err(BenchError::new(format!(
-            "{driver} typed COPY IN stored {stored} rows, expected {rows}"
-        )))
-    }
 }
 
 /// What the COPY OUT loops read, checked against the rows generated.
