@@ -81,7 +81,7 @@ impl Config {
         self
     }
 
-    /// Whether a connection with many requests in flight (86 or more, on
+    /// Whether a connection with many requests in flight (47 or more, on
     /// plain TCP on Linux) lets the kernel wake it once for several replies
     /// instead of once for each, by raising the socket's receive low-water
     /// mark (`SO_RCVLOWAT`) to half of what the server is bound to send.
