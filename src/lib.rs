@@ -25,7 +25,7 @@
 //!
 //! Without `runtime`, `proto`, `types` and `config` build with no tokio at all,
 //! so the protocol core can be fuzzed and tested byte for byte.
-// One audited system call (`conn::socket`'s receive low-water mark) is the
+// One audited system call (`conn::transport::socket`'s receive low-water mark) is the
 // only `unsafe` in the crate; everything else is refused.
 #![deny(unsafe_code)]
 #![warn(

@@ -8,14 +8,14 @@
 //! ReadyForQuery, an error's included, so the transaction status is current
 //! when it returns.
 //!
-//! [`Client::query_one`]: super::Client::query_one
-//! [`Client::query_opt`]: super::Client::query_opt
+//! [`Client::query_one`]: crate::Client::query_one
+//! [`Client::query_opt`]: crate::Client::query_opt
 
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use super::responses::Responses;
-use super::row::{Column, Row, columns};
+use crate::conn::client::row::{Column, Row, columns};
+use crate::conn::engine::responses::Responses;
 use crate::error::{Error, ErrorKind, SqlState};
 use crate::proto::{BackendMessage, TransactionStatus};
 

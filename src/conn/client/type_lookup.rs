@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind};
 use crate::types::{Oid, Type, TypeInfo};
 
-use super::client::Client;
+use crate::conn::client::handle::Client;
 
 /// One row per type: the type, its kind, and what each kind needs.
 const LOOKUP: &str = "\

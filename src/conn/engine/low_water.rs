@@ -41,9 +41,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Waker;
 
-use super::shared::Counters;
-use super::socket::Socket;
-use super::stall_watch::{self, Watched};
+use crate::conn::engine::shared::Counters;
+use crate::conn::engine::stall_watch::{self, Watched};
+use crate::conn::transport::socket::Socket;
 
 /// The bytes every request in flight is bound to receive last: its
 /// ReadyForQuery ('Z', length, status).

@@ -26,10 +26,10 @@ use futures_core::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use super::buf_pool::BufferPool;
-use super::client::{Client, unexpected};
-use super::responses::{Responses, poll_stream, violation};
-use super::slot::RequestKind;
+use crate::conn::client::handle::{Client, unexpected};
+use crate::conn::engine::buf_pool::BufferPool;
+use crate::conn::engine::responses::{Responses, poll_stream, violation};
+use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
 use crate::proto::{BackendMessage, Format, frontend};
 
@@ -363,7 +363,7 @@ impl Client {
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
         let mut responses = self
             .request(1, RequestKind::Simple, |out| {
-                frontend::query(out, sql).map_err(super::shared::proto_error)
+                frontend::query(out, sql).map_err(crate::conn::engine::shared::proto_error)
             })
             .await?;
         loop {

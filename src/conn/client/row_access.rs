@@ -7,7 +7,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::types::{Decode, FromRow, RowAccess, RowMapper, Type, TypeError, decode_column_at};
 
-use super::row::{ColumnIndex, Row};
+use crate::conn::client::row::{ColumnIndex, Row};
 
 impl RowAccess for Row {
     #[inline]

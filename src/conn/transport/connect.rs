@@ -16,18 +16,18 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-use super::cancel::{CancelToken, Endpoint, TlsMode};
-use super::client::{Client, ClientInner};
-use super::driver::Driver;
-use super::io::Io;
-use super::low_water::LowWater;
-use super::shared::{Limits, Shared};
-use super::socket::{Keepalive, Socket};
-use super::tls::{self, TlsOptions};
 use crate::config::{
     ChannelBindingMode, Config, ConfigError, Host, ProtocolVersionSetting, RequireAuth, SslMode,
     SslNegotiation, Target,
 };
+use crate::conn::client::handle::{Client, ClientInner};
+use crate::conn::engine::driver::Driver;
+use crate::conn::engine::io::Io;
+use crate::conn::engine::low_water::LowWater;
+use crate::conn::engine::shared::{Limits, Shared};
+use crate::conn::transport::cancel::{CancelToken, Endpoint, TlsMode};
+use crate::conn::transport::socket::{Keepalive, Socket};
+use crate::conn::transport::tls::{self, TlsOptions};
 use crate::error::{Error, ErrorKind};
 use crate::proto::frontend::{self, ProtocolVersion};
 use crate::proto::startup::{

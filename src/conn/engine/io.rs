@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::driver::Driver;
+use crate::conn::engine::driver::Driver;
 
 /// The driver, shared by the task and waiting callers.
 pub(crate) struct Io {
@@ -341,8 +341,8 @@ impl Io {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::driver::loopback_driver;
-    use crate::conn::wake_count::WakeCount;
+    use crate::conn::engine::driver::loopback_driver;
+    use crate::conn::engine::wake_count::WakeCount;
 
     /// A ParameterStatus from the server: handled by whoever reads it, no
     /// request needed.
@@ -356,7 +356,7 @@ mod tests {
     /// waker that counts its wakes.
     struct TaskRig {
         io: Arc<Io>,
-        shared: Arc<crate::conn::shared::Shared>,
+        shared: Arc<crate::conn::engine::shared::Shared>,
         peer: tokio::net::TcpStream,
         task: Arc<WakeCount>,
         task_waker: Waker,

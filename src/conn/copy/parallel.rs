@@ -12,8 +12,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::client::Client;
-use super::copy::CopyInSink;
+use crate::conn::client::handle::Client;
+use crate::conn::copy::stream::CopyInSink;
 use crate::error::{Error, ErrorKind};
 
 /// Bytes read from the input per chunk (a chunk goes to one connection).

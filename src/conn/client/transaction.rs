@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::client::Client;
+use crate::conn::client::handle::Client;
 use crate::error::{Error, ErrorKind, SqlState};
 
 /// Transaction isolation levels.

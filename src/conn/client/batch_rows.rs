@@ -6,7 +6,7 @@
 
 use std::ops::Deref;
 
-use super::row::Row;
+use crate::conn::client::row::Row;
 
 /// The rows one statement of a batch returned. Derefs to `[Row]`.
 ///

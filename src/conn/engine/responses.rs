@@ -14,8 +14,8 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 
-use super::shared::{Shared, proto_error};
-use super::slot::{Pop, Reply, Slot};
+use crate::conn::engine::shared::{Shared, proto_error};
+use crate::conn::engine::slot::{Pop, Reply, Slot};
 use crate::error::Error;
 use crate::proto::backend::{CopyData, DataRow};
 use crate::proto::frame_run::{next_in_run, peek_in_run};
@@ -200,7 +200,7 @@ impl Responses {
     /// A reply the protocol does not allow here: the connection is out of
     /// step and is closed; the error says what came instead.
     pub(crate) fn violation(&self, message: &BackendMessage, expected: &str) -> Error {
-        let error = super::client::unexpected(message, expected);
+        let error = crate::conn::client::handle::unexpected(message, expected);
         self.shared.poison(error.to_string());
         error
     }
@@ -255,7 +255,7 @@ pub(crate) fn violation(
 ) -> Error {
     match responses {
         Some(r) => r.violation(message, expected),
-        None => super::client::unexpected(message, expected),
+        None => crate::conn::client::handle::unexpected(message, expected),
     }
 }
 

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
-use super::gate::Pass;
+use crate::conn::engine::gate::Pass;
 use crate::proto::BackendMessage;
 
 /// Messages queued in a slot before the driver stops reading the socket.

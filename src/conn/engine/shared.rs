@@ -16,11 +16,11 @@ use std::task::Waker;
 use bytes::BytesMut;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
-use super::gate::{Gate, Pass, Waiting};
-use super::io::Io;
-use super::notify::Notification;
-use super::slot::{RequestKind, Slot};
-use super::stmt_cache::StatementCache;
+use crate::conn::client::notify::Notification;
+use crate::conn::client::stmt_cache::StatementCache;
+use crate::conn::engine::gate::{Gate, Pass, Waiting};
+use crate::conn::engine::io::Io;
+use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::error::{DbError, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 

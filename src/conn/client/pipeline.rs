@@ -18,15 +18,15 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::batch_rows::BatchRows;
-use super::client::{Client, Statement};
-use super::query::{
+use crate::config::StatementCacheMode;
+use crate::conn::client::batch_rows::BatchRows;
+use crate::conn::client::handle::{Client, Statement};
+use crate::conn::client::query::{
     BindOf, Params, ToStatement, encode_bind_execute, encode_statement, encode_unnamed_parse,
     sealed,
 };
-use super::row::{Column, Row, columns};
-use super::slot::RequestKind;
-use crate::config::StatementCacheMode;
+use crate::conn::client::row::{Column, Row, columns};
+use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
 use crate::proto::BackendMessage;
 use crate::types::Type;

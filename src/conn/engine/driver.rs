@@ -37,11 +37,11 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
-use super::low_water::{LowWater, bound_bytes};
-use super::notify::Notification;
-use super::shared::{Counters, Shared};
-use super::slot::{Push, Reply, RequestKind, Slot};
-use super::socket::Socket;
+use crate::conn::client::notify::Notification;
+use crate::conn::engine::low_water::{LowWater, bound_bytes};
+use crate::conn::engine::shared::{Counters, Shared};
+use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
+use crate::conn::transport::socket::Socket;
 use crate::proto::frame_run::{RunStep, next_in_run};
 use crate::proto::{BackendMessage, FrameSplitter, TransactionStatus, frontend};
 
@@ -56,7 +56,7 @@ const READ_CHUNK_MAX: usize = 64 * 1024;
 /// Messages handed to a slot at once, at most.
 const BATCH_MAX: usize = 512;
 
-/// The driver's state, held by the connection's [`Io`](super::io::Io).
+/// The driver's state, held by the connection's [`Io`](crate::conn::engine::io::Io).
 pub(crate) struct Driver {
     socket: Socket,
     in_flight: VecDeque<Arc<Slot>>,
@@ -660,7 +660,7 @@ pub(crate) async fn loopback_driver() -> (Driver, tokio::net::TcpStream) {
     let shared = Arc::new(Shared::new(
         Vec::new(),
         TransactionStatus::Idle,
-        crate::conn::shared::Limits {
+        crate::conn::engine::shared::Limits {
             max_in_flight: 16,
             max_write_buffer: 1 << 20,
             statement_cache_capacity: 16,
@@ -726,7 +726,7 @@ mod tests {
         assert!(
             matches!(
                 slot.peek_pop(&mut queue),
-                Poll::Ready(crate::conn::slot::Pop::Reply(_))
+                Poll::Ready(crate::conn::engine::slot::Pop::Reply(_))
             ),
             "the held replies were not handed over"
         );

@@ -16,7 +16,7 @@ use std::task::Waker;
 use std::thread::Thread;
 use std::time::Duration;
 
-use super::shared::Counters;
+use crate::conn::engine::shared::Counters;
 
 /// How often the thread looks: a reply stuck under a mark waits one to two
 /// ticks.
@@ -140,7 +140,7 @@ fn lock(list: &Mutex<Vec<Entry>>) -> MutexGuard<'_, Vec<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::wake_count::WakeCount;
+    use crate::conn::engine::wake_count::WakeCount;
 
     fn entry() -> (Arc<WakeCount>, Arc<Watched>, Entry) {
         let (count, waker) = WakeCount::waker();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::socket::{Keepalive, Socket};
-use super::tls;
+use crate::conn::transport::socket::{Keepalive, Socket};
+use crate::conn::transport::tls;
 use crate::error::{Error, ErrorKind};
 use crate::proto::frontend;
 use crate::proto::startup::BackendKey;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::buf_pool::BufferPool;
-use super::copy::{CopyInSink, CopyOutStream};
+use crate::conn::copy::stream::{CopyInSink, CopyOutStream};
+use crate::conn::engine::buf_pool::BufferPool;
 use crate::error::{Error, ErrorKind};
 use crate::proto::copy::{self, BinaryCopyParser};
 use crate::proto::frontend::IsNull;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use super::client::Statement;
+use crate::conn::client::handle::Statement;
 use crate::types::Type;
 
 /// A cached statement: its server-side name, and its description once the
