@@ -15,11 +15,17 @@
 //! | [`preference`] | [`ReadPreference`], [`ReadPolicy`] and their validation |
 //! | [`error`] | [`ClusterConfigError`] |
 //! | [`lsn`] | [`Lsn`], PostgreSQL's `X/Y` write-ahead log position |
+//! | [`topology`] | per-node knowledge ([`NodeState`]) and the [`Topology`] |
+//! | [`staleness`] | replication lag in bytes and the staleness bound |
 
 pub mod error;
 pub mod lsn;
 pub mod preference;
+pub mod staleness;
+pub mod topology;
 
 pub use error::ClusterConfigError;
 pub use lsn::{Lsn, LsnParseError};
 pub use preference::{ReadPolicy, ReadPreference};
+pub use staleness::{PrimarySamples, Staleness};
+pub use topology::{NodeId, NodeState, ProbeReport, Role, RttEwma, Topology, Zone};
