@@ -17,13 +17,19 @@
 //! | [`lsn`] | [`Lsn`], PostgreSQL's `X/Y` write-ahead log position |
 //! | [`topology`] | per-node knowledge ([`NodeState`]) and the [`Topology`] |
 //! | [`staleness`] | replication lag in bytes and the staleness bound |
+//! | [`balancer`] | the balancers that pick one node among candidates |
 
+pub mod balancer;
 pub mod error;
 pub mod lsn;
 pub mod preference;
 pub mod staleness;
 pub mod topology;
 
+#[cfg(test)]
+mod testing;
+
+pub use balancer::{Balancer, BalancerState, Candidate};
 pub use error::ClusterConfigError;
 pub use lsn::{Lsn, LsnParseError};
 pub use preference::{ReadPolicy, ReadPreference};
