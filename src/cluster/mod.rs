@@ -18,11 +18,13 @@
 //! | [`topology`] | per-node knowledge ([`NodeState`]) and the [`Topology`] |
 //! | [`staleness`] | replication lag in bytes and the staleness bound |
 //! | [`balancer`] | the balancers that pick one node among candidates |
+//! | [`select`] | the eligible set for a read policy, then the balancer |
 
 pub mod balancer;
 pub mod error;
 pub mod lsn;
 pub mod preference;
+pub mod select;
 pub mod staleness;
 pub mod topology;
 
@@ -33,5 +35,6 @@ pub use balancer::{Balancer, BalancerState, Candidate};
 pub use error::ClusterConfigError;
 pub use lsn::{Lsn, LsnParseError};
 pub use preference::{ReadPolicy, ReadPreference};
+pub use select::{NoEligibleNode, Pick};
 pub use staleness::{PrimarySamples, Staleness};
 pub use topology::{NodeId, NodeState, ProbeReport, Role, RttEwma, Topology, Zone};
