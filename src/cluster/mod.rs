@@ -19,9 +19,29 @@
 //! | [`staleness`] | replication lag in bytes and the staleness bound |
 //! | [`balancer`] | the balancers that pick one node among candidates |
 //! | [`select`] | the eligible set for a read policy, then the balancer |
+//! | [`failover`] | the failover state machine |
+//!
+//! How the tokio layer above drives it:
+//!
+//! 1. validate the settings ([`ReadPolicy::validate`],
+//!    [`preference::validate_monitor_interval`]);
+//! 2. on each probe reply, update the [`Topology`]
+//!    ([`Topology::record_probe`] with the [`ProbeReport`] and the round
+//!    trip, or [`Topology::record_failure`]) and feed the same result to the
+//!    [`Failover`] machine; then put [`Failover::primary`] into the topology
+//!    ([`Topology::set_primary`]);
+//! 3. on each checkout, call [`select::select`] with the policy, a reused
+//!    candidate buffer and two random values, and keep the nodes' in-flight
+//!    counts current;
+//! 4. report I/O errors on primary connections
+//!    ([`Failover::handle_primary_io_error`]), probe the nodes
+//!    [`Failover::poll_probe`] names, wake at [`Failover::poll_timeout`],
+//!    publish [`Failover::poll_event`]'s events and close a fenced node's
+//!    connections as they are released ([`Failover::is_fenced`]).
 
 pub mod balancer;
 pub mod error;
+pub mod failover;
 pub mod lsn;
 pub mod preference;
 pub mod select;
@@ -33,6 +53,7 @@ mod testing;
 
 pub use balancer::{Balancer, BalancerState, Candidate};
 pub use error::ClusterConfigError;
+pub use failover::{Failover, FailoverConfig, FailoverError, FailoverEvent, FailoverState};
 pub use lsn::{Lsn, LsnParseError};
 pub use preference::{ReadPolicy, ReadPreference};
 pub use select::{NoEligibleNode, Pick};
