@@ -57,5 +57,7 @@ pub use failover::{Failover, FailoverConfig, FailoverError, FailoverEvent, Failo
 pub use lsn::{Lsn, LsnParseError};
 pub use preference::{ReadPolicy, ReadPreference};
 pub use select::{NoEligibleNode, Pick};
-pub use staleness::{PrimarySamples, Staleness};
-pub use topology::{NodeId, NodeState, ProbeReport, Role, RttEwma, Topology, Zone};
+pub use staleness::{Crossing, PrimarySamples, Staleness};
+pub use topology::{
+    NodeChange, NodeId, NodeState, ProbeReport, Role, RttEwma, Topology, UnknownNode, Zone,
+};

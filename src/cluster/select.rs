@@ -280,7 +280,8 @@ mod tests {
             timeline: 1,
             read_only: in_recovery,
         };
-        assert!(topo.record_probe(NodeId::new(node), &report, MS, at));
+        topo.record_probe(NodeId::new(node), &report, MS, at)
+            .unwrap();
     }
 
     fn set_of(
@@ -294,7 +295,7 @@ mod tests {
     }
 
     fn down(topo: &mut Topology, node: usize) {
-        assert!(topo.record_failure(NodeId::new(node)));
+        topo.record_failure(NodeId::new(node)).unwrap();
     }
 
     #[test]

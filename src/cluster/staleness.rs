@@ -34,6 +34,36 @@ pub fn lag_bytes(primary: Lsn, replica_replay: Lsn) -> u64 {
     primary.bytes_since(replica_replay)
 }
 
+/// Which way a measure crossed its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crossing {
+    /// From at or below the threshold (or unknown) to above it.
+    Above,
+    /// From above the threshold to at or below it.
+    Below,
+}
+
+/// Whether a lag measure (bytes, or a staleness bound) crossed `threshold`
+/// between two probes, for the cluster's "lag threshold crossed" event.
+/// An unknown previous value counts as below, so a node first seen lagging
+/// reports [`Crossing::Above`]; an unknown current value reports nothing.
+/// One probe gives at most one crossing, so a lag hovering at the threshold
+/// emits at most one event per monitor interval.
+pub fn threshold_crossing<T: PartialOrd>(
+    previous: Option<T>,
+    current: Option<T>,
+    threshold: T,
+) -> Option<Crossing> {
+    let current = current?;
+    let was_above = previous.is_some_and(|p| p > threshold);
+    let is_above = current > threshold;
+    match (was_above, is_above) {
+        (false, true) => Some(Crossing::Above),
+        (true, false) => Some(Crossing::Below),
+        _ => None,
+    }
+}
+
 /// How stale a replica's data may be, at the `now` it was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Staleness {
@@ -314,6 +344,35 @@ mod tests {
         assert_eq!(PrimarySamples::capacity_for(SEC * 100, MS * 300), 336);
         assert_eq!(PrimarySamples::capacity_for(SEC, Duration::ZERO), 64);
         assert_eq!(PrimarySamples::new(0).capacity(), 1);
+    }
+
+    #[test]
+    fn threshold_crossings() {
+        let t = 1_000u64;
+        assert_eq!(
+            threshold_crossing(Some(10), Some(1_001), t),
+            Some(Crossing::Above)
+        );
+        assert_eq!(
+            threshold_crossing(Some(2_000), Some(1_000), t),
+            Some(Crossing::Below)
+        );
+        assert_eq!(threshold_crossing(Some(2_000), Some(3_000), t), None);
+        assert_eq!(
+            threshold_crossing(Some(10), Some(1_000), t),
+            None,
+            "at is not above"
+        );
+        assert_eq!(
+            threshold_crossing(None, Some(5_000), t),
+            Some(Crossing::Above)
+        );
+        assert_eq!(threshold_crossing(None, Some(5), t), None);
+        assert_eq!(threshold_crossing(Some(5_000), None, t), None);
+        assert_eq!(
+            threshold_crossing(Some(SEC), Some(SEC * 4), SEC * 3),
+            Some(Crossing::Above)
+        );
     }
 
     #[test]

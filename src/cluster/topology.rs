@@ -247,6 +247,59 @@ impl Default for NodeState {
     }
 }
 
+/// What one probe result changed about a node, for the cluster's node
+/// up/down and role-changed events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeChange {
+    /// Whether the node was up before.
+    pub was_up: bool,
+    /// Whether it is up now.
+    pub up: bool,
+    /// The role before.
+    pub previous_role: Role,
+    /// The role now.
+    pub role: Role,
+}
+
+impl NodeChange {
+    /// The node was down (or never probed) and is up now.
+    pub fn came_up(&self) -> bool {
+        !self.was_up && self.up
+    }
+
+    /// The node was up and is down now.
+    pub fn went_down(&self) -> bool {
+        self.was_up && !self.up
+    }
+
+    /// The role before and after, when it changed from one known role to
+    /// another or was learned for the first time.
+    pub fn role_changed(&self) -> Option<(Role, Role)> {
+        (self.previous_role != self.role).then_some((self.previous_role, self.role))
+    }
+}
+
+/// A node id outside the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownNode {
+    /// The id given.
+    pub node: NodeId,
+    /// How many nodes there are.
+    pub nodes: usize,
+}
+
+impl fmt::Display for UnknownNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is not in the cluster ({} nodes)",
+            self.node, self.nodes
+        )
+    }
+}
+
+impl std::error::Error for UnknownNode {}
+
 /// Everything the router knows: each node's state, which node is the
 /// primary now, the primary's recent LSN samples and the local zone.
 #[derive(Debug, Clone)]
@@ -326,16 +379,25 @@ impl Topology {
     /// Takes in a successful probe of `id` whose reply arrived at `at` after
     /// `rtt`: the node is up with the reported role, LSN and timeline, and,
     /// when it is the current primary reporting as a primary, its position
-    /// is sampled. Returns `false` (and changes nothing) for an unknown id.
+    /// is sampled. Returns what changed, for the node up/down and role
+    /// events.
     pub fn record_probe(
         &mut self,
         id: NodeId,
         report: &ProbeReport,
         rtt: Duration,
         at: Instant,
-    ) -> bool {
-        let Some(node) = self.nodes.get_mut(id.0) else {
-            return false;
+    ) -> Result<NodeChange, UnknownNode> {
+        let nodes = self.nodes.len();
+        let node = self
+            .nodes
+            .get_mut(id.0)
+            .ok_or(UnknownNode { node: id, nodes })?;
+        let change = NodeChange {
+            was_up: node.up,
+            up: true,
+            previous_role: node.role,
+            role: report.role(),
         };
         node.up = true;
         node.role = report.role();
@@ -346,20 +408,26 @@ impl Topology {
         if self.primary == Some(id) && node.role == Role::Primary {
             self.samples.record(report.lsn, at);
         }
-        true
+        Ok(change)
     }
 
     /// Takes in a failed probe (or connection attempt) of `id`: the node is
-    /// down; its last known role and positions are kept. Returns `false` for
-    /// an unknown id.
-    pub fn record_failure(&mut self, id: NodeId) -> bool {
-        match self.nodes.get_mut(id.0) {
-            Some(node) => {
-                node.up = false;
-                true
-            }
-            None => false,
-        }
+    /// down; its last known role and positions are kept. Returns what
+    /// changed.
+    pub fn record_failure(&mut self, id: NodeId) -> Result<NodeChange, UnknownNode> {
+        let nodes = self.nodes.len();
+        let node = self
+            .nodes
+            .get_mut(id.0)
+            .ok_or(UnknownNode { node: id, nodes })?;
+        let change = NodeChange {
+            was_up: node.up,
+            up: false,
+            previous_role: node.role,
+            role: node.role,
+        };
+        node.up = false;
+        Ok(change)
     }
 
     /// Bytes of log `id` has yet to replay from the primary's latest sample;
@@ -435,15 +503,24 @@ mod tests {
         let mut topo = Topology::new(vec![NodeState::new(), NodeState::new()], None, 8);
         let (p, r) = (NodeId::new(0), NodeId::new(1));
         assert!(!topo.node(p).unwrap().up);
-        assert!(topo.record_probe(p, &report(false, 500), MS, t0));
-        assert!(topo.record_probe(r, &report(true, 400), MS * 2, t0));
+        let first = topo.record_probe(p, &report(false, 500), MS, t0).unwrap();
+        assert!(first.came_up());
+        assert_eq!(first.role_changed(), Some((Role::Unknown, Role::Primary)));
+        topo.record_probe(r, &report(true, 400), MS * 2, t0)
+            .unwrap();
+        let again = topo
+            .record_probe(r, &report(true, 400), MS * 2, t0)
+            .unwrap();
+        assert!(!again.came_up() && !again.went_down());
+        assert_eq!(again.role_changed(), None);
         // Not yet designated primary: no sample.
         assert!(topo.samples().is_empty());
         assert_eq!(topo.lag_bytes(r), None);
         assert_eq!(topo.staleness(r, t0), Staleness::Unknown);
 
         topo.set_primary(Some(p));
-        topo.record_probe(p, &report(false, 600), MS, t0 + MS * 100);
+        topo.record_probe(p, &report(false, 600), MS, t0 + MS * 100)
+            .unwrap();
         assert_eq!(topo.samples().len(), 1);
         assert_eq!(topo.lag_bytes(r), Some(200));
         assert_eq!(
@@ -455,7 +532,8 @@ mod tests {
             topo.staleness(r, t0 + MS * 500),
             Staleness::BeyondSamples { at_least: MS * 400 }
         );
-        topo.record_probe(r, &report(true, 600), MS * 2, t0 + MS * 200);
+        topo.record_probe(r, &report(true, 600), MS * 2, t0 + MS * 200)
+            .unwrap();
         assert_eq!(
             topo.staleness(r, t0 + MS * 500),
             Staleness::AtMost(MS * 400)
@@ -463,13 +541,28 @@ mod tests {
         let node = topo.node(r).unwrap();
         assert_eq!(node.role, Role::Standby);
         assert!(node.up && node.read_only);
-        assert_eq!(node.rtt.samples(), 2);
+        assert_eq!(node.rtt.samples(), 3);
 
-        assert!(topo.record_failure(r));
+        assert!(topo.record_failure(r).unwrap().went_down());
         assert!(!topo.node(r).unwrap().up);
         assert_eq!(topo.node(r).unwrap().role, Role::Standby, "kept");
-        assert!(!topo.record_failure(NodeId::new(9)));
-        assert!(!topo.record_probe(NodeId::new(9), &report(true, 1), MS, t0));
+        assert!(!topo.record_failure(r).unwrap().went_down(), "once");
+        let unknown = UnknownNode {
+            node: NodeId::new(9),
+            nodes: 2,
+        };
+        assert_eq!(topo.record_failure(NodeId::new(9)), Err(unknown));
+        assert_eq!(
+            topo.record_probe(NodeId::new(9), &report(true, 1), MS, t0),
+            Err(unknown)
+        );
+        // Promotion seen by the monitor: a role change.
+        let promoted = topo.record_probe(r, &report(false, 700), MS, t0).unwrap();
+        assert!(promoted.came_up());
+        assert_eq!(
+            promoted.role_changed(),
+            Some((Role::Standby, Role::Primary))
+        );
 
         // A new primary starts a new history.
         topo.set_primary(Some(r));
