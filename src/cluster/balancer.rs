@@ -194,8 +194,8 @@ pub fn least_in_flight(candidates: &[Candidate], unit: f64) -> Option<NodeId> {
 /// Latency-aware choice: the candidates whose RTT estimate is at most
 /// `window` above the fastest form the window (candidates not measured yet
 /// belong to it); two distinct members, drawn with `random`, are compared
-/// and the one with fewer requests in flight wins, then the lower RTT, then
-/// the first drawn.
+/// and the one with fewer requests in flight wins, then the lower RTT (an
+/// unmeasured node counting as the fastest), then the first drawn.
 pub fn latency_aware(
     candidates: &[Candidate],
     window: Duration,

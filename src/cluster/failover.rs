@@ -99,6 +99,7 @@ impl Default for FailoverConfig {
 
 /// Where the failover machine stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FailoverState {
     /// A primary is elected and writes go to it.
     Healthy {

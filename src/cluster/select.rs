@@ -438,8 +438,9 @@ mod tests {
     fn unknown_staleness_fails_a_bound() {
         let t0 = Instant::now();
         let mut topo = cluster(t0);
-        // A new primary: its samples start over, so no replica has a bound.
-        topo.set_primary(None);
+        // The primary changed (away and back): its samples start over, so
+        // no replica has a bound.
+        topo.set_primary(Some(NodeId::new(1)));
         topo.set_primary(Some(NodeId::new(0)));
         let bounded = ReadPreference::ReplicaOnly.with_max_staleness(SEC * 3);
         assert_eq!(set_of(&topo, bounded, t0), Err(NoEligibleNode::AllTooStale));

@@ -307,6 +307,9 @@ pub struct Topology {
     nodes: Vec<NodeState>,
     primary: Option<NodeId>,
     samples: PrimarySamples,
+    /// The primary whose positions `samples` holds; kept while there is no
+    /// primary so the replicas' bounds go on aging from its last sample.
+    sampled: Option<NodeId>,
     local_zone: Option<Zone>,
 }
 
@@ -318,6 +321,7 @@ impl Topology {
             nodes,
             primary: None,
             samples: PrimarySamples::new(sample_capacity),
+            sampled: None,
             local_zone,
         }
     }
@@ -357,12 +361,17 @@ impl Topology {
         self.primary
     }
 
-    /// Sets the node writes go to. A change forgets the old primary's LSN
-    /// samples: positions on a new timeline do not extend the old history.
+    /// Sets the node writes go to (`None` while the failover machine has
+    /// none). A different primary than the one sampled so far forgets the
+    /// old LSN samples: positions on a new timeline do not extend the old
+    /// history. `None` keeps them, so while a failover runs the replicas'
+    /// bounds keep aging from the last sample (and the same primary confirmed
+    /// again keeps its history).
     pub fn set_primary(&mut self, primary: Option<NodeId>) {
-        if primary != self.primary {
+        self.primary = primary;
+        if primary.is_some() && primary != self.sampled {
             self.samples.clear();
-            self.primary = primary;
+            self.sampled = primary;
         }
     }
 
@@ -456,6 +465,7 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+    const SEC: Duration = Duration::from_secs(1);
 
     fn report(in_recovery: bool, lsn: u64) -> ProbeReport {
         ProbeReport {
@@ -564,6 +574,13 @@ mod tests {
             Some((Role::Standby, Role::Primary))
         );
 
+        // No primary for a while (a failover running): the history stays and
+        // the replica's bound keeps aging; the same primary back keeps it.
+        topo.set_primary(None);
+        assert_eq!(topo.samples().len(), 1);
+        assert_eq!(topo.staleness(p, t0 + SEC), Staleness::AtMost(MS * 900));
+        topo.set_primary(Some(p));
+        assert_eq!(topo.samples().len(), 1);
         // A new primary starts a new history.
         topo.set_primary(Some(r));
         assert!(topo.samples().is_empty());
