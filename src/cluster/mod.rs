@@ -15,6 +15,7 @@
 //! | [`preference`] | [`ReadPreference`], [`ReadPolicy`] and their validation |
 //! | [`error`] | [`ClusterConfigError`] |
 //! | [`lsn`] | [`Lsn`], PostgreSQL's `X/Y` write-ahead log position |
+//! | [`causal`] | [`CausalToken`], a session's read-your-writes position |
 //! | [`topology`] | per-node knowledge ([`NodeState`]) and the [`Topology`] |
 //! | [`staleness`] | replication lag in bytes and the staleness bound |
 //! | [`balancer`] | the balancers that pick one node among candidates |
@@ -40,6 +41,7 @@
 //!    connections as they are released ([`Failover::is_fenced`]).
 
 pub mod balancer;
+pub mod causal;
 pub mod error;
 pub mod failover;
 pub mod lsn;
@@ -52,6 +54,7 @@ pub mod topology;
 mod testing;
 
 pub use balancer::{Balancer, BalancerState, Candidate};
+pub use causal::CausalToken;
 pub use error::ClusterConfigError;
 pub use failover::{Failover, FailoverConfig, FailoverError, FailoverEvent, FailoverState};
 pub use lsn::{Lsn, LsnParseError};

@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::error::ClusterConfigError;
+use super::lsn::Lsn;
 
 /// The smallest monitor interval allowed: probes more often than this cost
 /// the servers more than they tell.
@@ -79,6 +80,7 @@ impl ReadPreference {
         ReadPolicy {
             preference: self,
             max_staleness: Some(max_staleness),
+            min_replay_lsn: None,
         }
     }
 }
@@ -97,21 +99,37 @@ impl fmt::Display for ReadPreference {
 /// [`staleness`](super::staleness)); the primary itself always qualifies.
 /// A replica whose staleness is unknown does not qualify while a bound is
 /// set.
+///
+/// `min_replay_lsn` makes a read causal (read-your-writes): only a replica
+/// whose last known replay position is at or past it qualifies; the
+/// primary always does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ReadPolicy {
     /// Which nodes the request may use.
     pub preference: ReadPreference,
     /// The staleness bound on replicas, if any.
     pub max_staleness: Option<Duration>,
+    /// The log position a replica must have replayed, if any (a session's
+    /// causal token).
+    pub min_replay_lsn: Option<Lsn>,
 }
 
 impl ReadPolicy {
-    /// `preference` with no staleness bound.
+    /// `preference` with no staleness bound and no causal token.
     pub const fn new(preference: ReadPreference) -> Self {
         Self {
             preference,
             max_staleness: None,
+            min_replay_lsn: None,
         }
+    }
+
+    /// The same policy, reading only from replicas that have replayed up to
+    /// `lsn` (or the primary).
+    #[must_use]
+    pub const fn with_min_replay_lsn(mut self, lsn: Lsn) -> Self {
+        self.min_replay_lsn = Some(lsn);
+        self
     }
 
     /// Checks the policy against the monitor interval: `max_staleness` is

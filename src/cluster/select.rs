@@ -10,7 +10,11 @@
 //!   loser, or before an election) serves nothing;
 //! - **a replica** when it is up, last reported itself a standby and, if the
 //!   policy has a `max_staleness`, its staleness bound at `now` is within it
-//!   (an unknown staleness does not qualify).
+//!   (an unknown staleness does not qualify), and, if the policy carries a
+//!   causal token (`min_replay_lsn`), its last known replay position is at
+//!   or past it. When no replica has caught up with a token, the driver may
+//!   choose one without the token and wait for it to replay, or use the
+//!   primary; that is its policy, not this module's.
 //!
 //! The eligible nodes are then tried in tiers, the first non-empty tier
 //! going to the balancer:
@@ -54,6 +58,9 @@ pub enum NoEligibleNode {
     /// Standbys are up, but none is within `max_staleness` (and no primary
     /// may serve instead).
     AllTooStale,
+    /// Standbys within `max_staleness` are up, but none has replayed up to
+    /// the causal token (and no primary may serve instead).
+    NotCaughtUp,
     /// No node is up at all.
     AllDown,
 }
@@ -65,6 +72,7 @@ impl NoEligibleNode {
             Self::NoPrimary => "no_primary",
             Self::NoReplica => "no_replica",
             Self::AllTooStale => "all_too_stale",
+            Self::NotCaughtUp => "not_caught_up",
             Self::AllDown => "all_down",
         }
     }
@@ -76,6 +84,7 @@ impl fmt::Display for NoEligibleNode {
             Self::NoPrimary => "no primary is available",
             Self::NoReplica => "no replica is available",
             Self::AllTooStale => "every replica is staler than max_staleness",
+            Self::NotCaughtUp => "no replica has replayed up to the causal token",
             Self::AllDown => "every node is down",
         })
     }
@@ -145,6 +154,7 @@ enum Standing {
     Primary,
     FreshReplica,
     StaleReplica,
+    BehindToken,
     Ineligible,
 }
 
@@ -160,10 +170,21 @@ fn standing(
     }
     match node.role {
         Role::Primary if topology.primary() == Some(id) => Standing::Primary,
-        Role::Standby => match policy.max_staleness {
-            Some(max) if !topology.staleness(id, now).within(max) => Standing::StaleReplica,
-            _ => Standing::FreshReplica,
-        },
+        Role::Standby => {
+            if policy
+                .max_staleness
+                .is_some_and(|max| !topology.staleness(id, now).within(max))
+            {
+                Standing::StaleReplica
+            } else if policy
+                .min_replay_lsn
+                .is_some_and(|token| node.lsn.is_none_or(|replayed| replayed < token))
+            {
+                Standing::BehindToken
+            } else {
+                Standing::FreshReplica
+            }
+        }
         Role::Primary | Role::Unknown => Standing::Ineligible,
     }
 }
@@ -183,7 +204,7 @@ pub fn eligible(
             let admitted = match standing(topology, id, node, policy, now) {
                 Standing::Primary => tier.primary,
                 Standing::FreshReplica => tier.replicas,
-                Standing::StaleReplica | Standing::Ineligible => false,
+                Standing::StaleReplica | Standing::BehindToken | Standing::Ineligible => false,
             };
             let in_scope = !tier.local_only || local.is_none_or(|z| node.in_zone(z));
             if admitted && in_scope {
@@ -201,18 +222,22 @@ pub fn eligible(
 fn why_none(topology: &Topology, policy: &ReadPolicy, now: Instant) -> NoEligibleNode {
     let mut any_up = false;
     let mut replicas_up = false;
+    let mut behind_token = false;
     for (id, node) in topology.ids().zip(topology.nodes()) {
         any_up |= node.up;
+        let standing = standing(topology, id, node, policy, now);
         replicas_up |= matches!(
-            standing(topology, id, node, policy, now),
-            Standing::FreshReplica | Standing::StaleReplica
+            standing,
+            Standing::FreshReplica | Standing::StaleReplica | Standing::BehindToken
         );
+        behind_token |= standing == Standing::BehindToken;
     }
     if !any_up {
         return NoEligibleNode::AllDown;
     }
     match policy.preference {
         ReadPreference::Primary => NoEligibleNode::NoPrimary,
+        _ if behind_token => NoEligibleNode::NotCaughtUp,
         _ if replicas_up => NoEligibleNode::AllTooStale,
         ReadPreference::ReplicaOnly | ReadPreference::ReplicaPreferred => NoEligibleNode::NoReplica,
         ReadPreference::PrimaryPreferred | ReadPreference::Nearest => NoEligibleNode::NoPrimary,
@@ -445,6 +470,41 @@ mod tests {
         let bounded = ReadPreference::ReplicaOnly.with_max_staleness(SEC * 3);
         assert_eq!(set_of(&topo, bounded, t0), Err(NoEligibleNode::AllTooStale));
         assert_eq!(set_of(&topo, ReadPreference::ReplicaOnly, t0), Ok(vec![1]));
+    }
+
+    #[test]
+    fn a_causal_token_admits_only_replicas_that_replayed_it() {
+        use ReadPreference::*;
+        let t0 = Instant::now();
+        let mut topo = cluster(t0);
+        // Replays: node 1 (local) at 1000, node 2 at 1500, node 3 at 1200.
+        probe(&mut topo, 2, true, 1500, t0);
+        probe(&mut topo, 3, true, 1200, t0);
+        let causal =
+            |p: ReadPreference, lsn: u64| ReadPolicy::new(p).with_min_replay_lsn(Lsn::new(lsn));
+        assert_eq!(set_of(&topo, causal(ReplicaOnly, 1000), t0), Ok(vec![1]));
+        // The local replica is behind the token: caught-up ones elsewhere.
+        assert_eq!(set_of(&topo, causal(ReplicaOnly, 1200), t0), Ok(vec![2, 3]));
+        assert_eq!(set_of(&topo, causal(ReplicaOnly, 1500), t0), Ok(vec![2]));
+        // Nobody has it: the primary (which always has it), or a reason.
+        assert_eq!(
+            set_of(&topo, causal(ReplicaPreferred, 1501), t0),
+            Ok(vec![0])
+        );
+        assert_eq!(set_of(&topo, causal(Nearest, 1501), t0), Ok(vec![0]));
+        assert_eq!(
+            set_of(&topo, causal(ReplicaOnly, 1501), t0),
+            Err(NoEligibleNode::NotCaughtUp)
+        );
+        // Staleness is checked first: too stale is reported as such.
+        let both = ReplicaOnly
+            .with_max_staleness(SEC * 3)
+            .with_min_replay_lsn(Lsn::new(1501));
+        assert_eq!(
+            set_of(&topo, both, t0 + SEC * 10),
+            Err(NoEligibleNode::AllTooStale)
+        );
+        assert_eq!(set_of(&topo, both, t0), Err(NoEligibleNode::NotCaughtUp));
     }
 
     #[test]
