@@ -71,7 +71,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::lsn::Lsn;
-use super::topology::{NodeId, ProbeReport, Role};
+use super::probe::ProbeReport;
+use super::topology::{NodeId, Role};
 
 /// The failover machine's timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

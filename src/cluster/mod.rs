@@ -16,6 +16,7 @@
 //! | [`error`] | [`ClusterConfigError`] |
 //! | [`lsn`] | [`Lsn`], PostgreSQL's `X/Y` write-ahead log position |
 //! | [`causal`] | [`CausalToken`], a session's read-your-writes position |
+//! | [`probe`] | [`ProbeReport`] and reading it from a probe's reply |
 //! | [`topology`] | per-node knowledge ([`NodeState`]) and the [`Topology`] |
 //! | [`staleness`] | replication lag in bytes and the staleness bound |
 //! | [`balancer`] | the balancers that pick one node among candidates |
@@ -46,6 +47,7 @@ pub mod error;
 pub mod failover;
 pub mod lsn;
 pub mod preference;
+pub mod probe;
 pub mod select;
 pub mod staleness;
 pub mod topology;
@@ -59,8 +61,7 @@ pub use error::ClusterConfigError;
 pub use failover::{Failover, FailoverConfig, FailoverError, FailoverEvent, FailoverState};
 pub use lsn::{Lsn, LsnParseError};
 pub use preference::{ReadPolicy, ReadPreference};
+pub use probe::{ProbeParseError, ProbeReport};
 pub use select::{NoEligibleNode, Pick};
 pub use staleness::{Crossing, PrimarySamples, Staleness};
-pub use topology::{
-    NodeChange, NodeId, NodeState, ProbeReport, Role, RttEwma, Topology, UnknownNode, Zone,
-};
+pub use topology::{NodeChange, NodeId, NodeState, Role, RttEwma, Topology, UnknownNode, Zone};

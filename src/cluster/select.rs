@@ -273,8 +273,9 @@ pub fn select(
 mod tests {
     use super::*;
     use crate::cluster::lsn::Lsn;
+    use crate::cluster::probe::ProbeReport;
     use crate::cluster::testing::SeededUnits;
-    use crate::cluster::topology::{ProbeReport, Zone};
+    use crate::cluster::topology::Zone;
     use proptest::prelude::*;
     use std::time::Duration;
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lsn::Lsn;
+use super::probe::ProbeReport;
 use super::staleness::{PrimarySamples, Staleness, lag_bytes};
 
 /// A node's index in the [`Topology`], in the order the hosts were given.
@@ -155,28 +156,6 @@ impl RttEwma {
     /// How many samples it has taken in.
     pub fn samples(&self) -> u32 {
         self.samples
-    }
-}
-
-/// What one probe of a node reported (one round trip:
-/// `pg_is_in_recovery()`, the LSN, the timeline, `transaction_read_only`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeReport {
-    /// `pg_is_in_recovery()`.
-    pub in_recovery: bool,
-    /// The current insert position on a primary, the replay position on a
-    /// standby.
-    pub lsn: Lsn,
-    /// The timeline the node is on.
-    pub timeline: u32,
-    /// `transaction_read_only` of the probe's session.
-    pub read_only: bool,
-}
-
-impl ProbeReport {
-    /// The role the report shows.
-    pub fn role(&self) -> Role {
-        Role::from_in_recovery(self.in_recovery)
     }
 }
 
