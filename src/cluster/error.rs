@@ -27,6 +27,12 @@ pub enum ClusterConfigError {
         /// The smallest bound allowed (three monitor intervals).
         minimum: Duration,
     },
+    /// A duration that must not be zero is zero (a zero probe interval
+    /// would probe in a busy loop).
+    ZeroDuration {
+        /// The setting's name.
+        setting: &'static str,
+    },
     /// `monitor_interval` is shorter than the smallest allowed.
     MonitorIntervalTooShort {
         /// The interval asked for.
@@ -54,6 +60,7 @@ impl fmt::Display for ClusterConfigError {
                 "max_staleness {max_staleness:?} is below {minimum:?}, \
                  three times monitor_interval ({monitor_interval:?})"
             ),
+            Self::ZeroDuration { setting } => write!(f, "{setting} must be greater than zero"),
             Self::MonitorIntervalTooShort {
                 monitor_interval,
                 minimum,

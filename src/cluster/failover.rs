@@ -31,6 +31,8 @@
 //!   └───────────────┘ or suspect_timeout passes (PrimaryLost)
 //!
 //!   Healthy ── the primary reports standby (PrimaryLost) ──► Discovering
+//!   Suspect ── another node on a higher timeline claims primary
+//!              (PrimaryLost, PrimaryElected) ──► Healthy with that node
 //!   any state ── close() ──► Closed
 //! ```
 //!
@@ -38,11 +40,12 @@
 //!
 //! The machine does not promote anyone; it finds the node that claims to be
 //! primary (`pg_is_in_recovery()` false). A discovery round probes every
-//! node; when all have answered (or the round's `probe_interval` is up and at
-//! least one claim came in) the claimant with the highest timeline wins,
-//! then the highest LSN, then the lowest node id. Claims on a timeline below
-//! the highest one ever elected are refused: such a node is an old primary
-//! that never followed a promotion, and writing to it would lose data.
+//! node; when all have answered (or, with at least one claim in, the round's
+//! `probe_interval` is up or `primary_wait` runs out) the claimant with the
+//! highest timeline wins, then the highest LSN, then the lowest node id.
+//! Claims on a timeline below the highest one ever elected are refused: such
+//! a node is an old primary that never followed a promotion, and writing to
+//! it would lose data.
 //!
 //! # Split brain
 //!
@@ -70,6 +73,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::error::ClusterConfigError;
 use super::lsn::Lsn;
 use super::probe::ProbeReport;
 use super::topology::{NodeId, Role};
@@ -86,6 +90,25 @@ pub struct FailoverConfig {
     /// How long a suspect primary has to answer a probe as primary before
     /// it is declared lost. Default 1 s.
     pub suspect_timeout: Duration,
+}
+
+impl FailoverConfig {
+    /// Checks the timings: `probe_interval` and `suspect_timeout` must not
+    /// be zero (`primary_wait` may be: writes then fail as soon as the
+    /// primary is lost).
+    pub fn validate(&self) -> Result<(), ClusterConfigError> {
+        if self.probe_interval.is_zero() {
+            return Err(ClusterConfigError::ZeroDuration {
+                setting: "probe_interval",
+            });
+        }
+        if self.suspect_timeout.is_zero() {
+            return Err(ClusterConfigError::ZeroDuration {
+                setting: "suspect_timeout",
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for FailoverConfig {
@@ -1314,6 +1337,34 @@ mod tests {
             }
             .to_string(),
             "node 1 is not the primary (node 0 is)"
+        );
+    }
+
+    #[test]
+    fn timings_are_validated() {
+        assert_eq!(FailoverConfig::default().validate(), Ok(()));
+        let zero_wait = FailoverConfig {
+            primary_wait: Duration::ZERO,
+            ..FailoverConfig::default()
+        };
+        assert_eq!(zero_wait.validate(), Ok(()));
+        let busy = FailoverConfig {
+            probe_interval: Duration::ZERO,
+            ..FailoverConfig::default()
+        };
+        assert_eq!(
+            busy.validate(),
+            Err(ClusterConfigError::ZeroDuration {
+                setting: "probe_interval"
+            })
+        );
+        let hasty = FailoverConfig {
+            suspect_timeout: Duration::ZERO,
+            ..FailoverConfig::default()
+        };
+        assert_eq!(
+            hasty.validate().unwrap_err().to_string(),
+            "suspect_timeout must be greater than zero"
         );
     }
 
