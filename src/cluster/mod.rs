@@ -53,6 +53,8 @@ pub mod staleness;
 pub mod topology;
 
 #[cfg(test)]
+mod scenarios;
+#[cfg(test)]
 mod testing;
 
 pub use balancer::{Balancer, BalancerState, Candidate};
