@@ -20,8 +20,11 @@
 //! | [`latency_aware`] | within `window` of the fastest RTT, the fewer in flight of two random picks | none |
 
 use std::num::NonZeroU32;
+use std::str::FromStr;
 use std::time::Duration;
 
+use super::error::ClusterConfigError;
+use super::preference::name_matches;
 use super::topology::{NodeId, NodeState};
 
 /// The default latency window of [`Balancer::LatencyAware`].
@@ -111,6 +114,31 @@ impl Balancer {
             Self::LeastInFlight => least_in_flight(candidates, random[0]),
             Self::LatencyAware { window } => latency_aware(candidates, *window, random),
         }
+    }
+}
+
+impl FromStr for Balancer {
+    type Err = ClusterConfigError;
+
+    /// Parses [`Balancer::name`]'s spelling, ASCII case-insensitive, with
+    /// `_` accepted for `-`; `latency-aware` gets [`DEFAULT_LATENCY_WINDOW`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        const ALL: [Balancer; 5] = [
+            Balancer::RoundRobin,
+            Balancer::Random,
+            Balancer::WeightedRoundRobin,
+            Balancer::LeastInFlight,
+            Balancer::LatencyAware {
+                window: DEFAULT_LATENCY_WINDOW,
+            },
+        ];
+        ALL.into_iter()
+            .find(|b| name_matches(b.name(), s))
+            .ok_or_else(|| ClusterConfigError::InvalidValue {
+                setting: "balancer",
+                value: s.to_owned(),
+                expected: "round-robin, random, weighted-round-robin, least-in-flight, latency-aware",
+            })
     }
 }
 
@@ -270,6 +298,29 @@ mod tests {
             counts[p.index()] += 1;
         }
         counts
+    }
+
+    #[test]
+    fn balancer_names_parse() {
+        for name in [
+            "round-robin",
+            "random",
+            "weighted-round-robin",
+            "least-in-flight",
+            "latency-aware",
+        ] {
+            let balancer: Balancer = name.parse().unwrap();
+            assert_eq!(balancer.name(), name);
+        }
+        assert_eq!("LATENCY_AWARE".parse(), Ok(Balancer::default()));
+        assert!(matches!(
+            "fastest".parse::<Balancer>(),
+            Err(ClusterConfigError::InvalidValue {
+                setting: "balancer",
+                ..
+            })
+        ));
+        assert!("".parse::<Balancer>().is_err());
     }
 
     #[test]

@@ -27,6 +27,15 @@ pub enum ClusterConfigError {
         /// The smallest bound allowed (three monitor intervals).
         minimum: Duration,
     },
+    /// A setting's text is not one of the values it accepts.
+    InvalidValue {
+        /// The setting's name.
+        setting: &'static str,
+        /// The text as given.
+        value: String,
+        /// What the setting accepts.
+        expected: &'static str,
+    },
     /// A duration that must not be zero is zero (a zero probe interval
     /// would probe in a busy loop).
     ZeroDuration {
@@ -59,6 +68,14 @@ impl fmt::Display for ClusterConfigError {
                 f,
                 "max_staleness {max_staleness:?} is below {minimum:?}, \
                  three times monitor_interval ({monitor_interval:?})"
+            ),
+            Self::InvalidValue {
+                setting,
+                value,
+                expected,
+            } => write!(
+                f,
+                "invalid value \"{value}\" for {setting}: expected one of {expected}"
             ),
             Self::ZeroDuration { setting } => write!(f, "{setting} must be greater than zero"),
             Self::MonitorIntervalTooShort {

@@ -8,6 +8,7 @@
 //! describes the request.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use super::error::ClusterConfigError;
@@ -89,6 +90,33 @@ impl fmt::Display for ReadPreference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+impl FromStr for ReadPreference {
+    type Err = ClusterConfigError;
+
+    /// Parses [`ReadPreference::name`]'s spelling, ASCII case-insensitive,
+    /// with `_` accepted for `-` (`replica_preferred`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| name_matches(p.name(), s))
+            .ok_or_else(|| ClusterConfigError::InvalidValue {
+                setting: "read_preference",
+                value: s.to_owned(),
+                expected: "primary, primary-preferred, replica-preferred, replica-only, nearest",
+            })
+    }
+}
+
+/// Whether `text` spells `name` (lower case, words joined by `-`), ASCII
+/// case-insensitive and with `_` for `-`.
+pub(super) fn name_matches(name: &str, text: &str) -> bool {
+    name.len() == text.len()
+        && name
+            .bytes()
+            .zip(text.bytes())
+            .all(|(n, t)| n == t.to_ascii_lowercase() || (n == b'-' && t == b'_'))
 }
 
 /// A read preference and the staleness bound that goes with it, given per
@@ -236,6 +264,26 @@ mod tests {
             })
         );
         assert!(validate_monitor_interval(Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn parses_names_and_refuses_others() {
+        for preference in ReadPreference::ALL {
+            assert_eq!(preference.name().parse(), Ok(preference));
+        }
+        assert_eq!(
+            "Replica_Preferred".parse(),
+            Ok(ReadPreference::ReplicaPreferred)
+        );
+        let err = "secondary".parse::<ReadPreference>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"secondary\" for read_preference: expected one of \
+             primary, primary-preferred, replica-preferred, replica-only, nearest"
+        );
+        assert!("".parse::<ReadPreference>().is_err());
+        assert!("primary ".parse::<ReadPreference>().is_err());
+        assert!("nearesté".parse::<ReadPreference>().is_err());
     }
 
     #[test]
