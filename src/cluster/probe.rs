@@ -38,9 +38,7 @@ impl ProbeReport {
     pub fn role(&self) -> Role {
         Role::from_in_recovery(self.in_recovery)
     }
-}
 
-impl ProbeReport {
     /// Reads a report from the probe's text columns: `in_recovery` and
     /// `read_only` as PostgreSQL prints booleans and settings (`t`/`f`,
     /// `on`/`off`), `lsn` as `X/Y`, `timeline` as a decimal number or a

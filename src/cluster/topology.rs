@@ -5,7 +5,8 @@
 //! zone, weight, requests in flight, RTT, last LSN and timeline), and the
 //! [`Topology`] that holds them with the current primary and the primary's
 //! LSN samples. It is plain data updated by the driver from probe replies
-//! ([`Topology::record_probe`]); it must not read a clock or do I/O, and it
+//! ([`Topology::record_probe`], which returns a [`NodeChange`] for the node
+//! up/down and role events); it must not read a clock or do I/O, and it
 //! does not decide who the primary is: the failover machine does, and the
 //! driver writes its answer in with [`Topology::set_primary`].
 
