@@ -35,6 +35,7 @@
     clippy::use_self
 )]
 
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod observe;
