@@ -35,6 +35,8 @@
     clippy::use_self
 )]
 
+#[cfg(feature = "runtime")]
+mod backoff;
 pub mod config;
 pub mod error;
 pub mod observe;
