@@ -220,6 +220,22 @@ async fn a_connector_or_pool_bound_to_one_host_stays_there() {
         assert_eq!(endpoint.host.to_string(), server.host());
         assert!(endpoint.addr.is_some());
     }
+    // Over a Unix socket: the socket directory, the port, no address.
+    let unix = format!(
+        "host={} port={} user={} dbname=postgres",
+        b.socket_dir().display(),
+        b.port(),
+        b.superuser()
+    );
+    let client = bounded(pgline::connect(&unix)).await.unwrap();
+    let endpoint = client.endpoint();
+    assert_eq!(
+        endpoint.host,
+        pgline::config::Host::Unix(b.socket_dir().into())
+    );
+    assert_eq!((endpoint.port, endpoint.addr), (b.port(), None));
+    assert_eq!(endpoint.role, ServerRole::new(Some(false), Some(false)));
+
     let err = bounded(config.connect_host(3)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("host index 3"), "{err}");

@@ -97,7 +97,9 @@ impl Config {
 ///   shuffled once per connect, and each host's addresses each time the
 ///   host is tried.
 /// - `connect_timeout` bounds each address (socket, TLS, startup and role
-///   check together); when it runs out, the next address is tried.
+///   check together); when it runs out, the next address is tried. It
+///   also bounds resolving each host name (which libpq leaves unbounded);
+///   a name that cannot be resolved moves on to the next host.
 /// - A socket that cannot be opened moves on to the next address. A server
 ///   that answers 57P03 (cannot connect now) moves on to the next host.
 ///   Any other failure once a socket is open (a server error such as a
@@ -321,10 +323,28 @@ async fn connect_host(
 ) -> Result<Client, Failed> {
     let mut dials = match &target.host {
         Host::Unix(dir) => vec![Dial::Unix(dir.clone())],
-        Host::Tcp(name) => resolve(target, name).await.map_err(|error| Failed {
-            error,
-            next: Next::Host,
-        })?,
+        Host::Tcp(name) => {
+            // libpq does not bound name resolution; connect_timeout bounds
+            // it here too, so a hung resolver cannot hang the connect.
+            let found = match plan.config.get_connect_timeout() {
+                Some(limit) => tokio::time::timeout(limit, resolve(target, name))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::msg(
+                            ErrorKind::Timeout,
+                            format!(
+                                "resolving \"{name}\" timed out after {}s (connect_timeout)",
+                                limit.as_secs_f64()
+                            ),
+                        ))
+                    }),
+                None => resolve(target, name).await,
+            };
+            found.map_err(|error| Failed {
+                error,
+                next: Next::Host,
+            })?
+        }
     };
     if let Some(rng) = rng {
         rng.shuffle(&mut dials);
