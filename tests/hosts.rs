@@ -263,6 +263,25 @@ async fn a_connector_or_pool_bound_to_one_host_stays_there() {
         assert_eq!(landed_port(conn).await, c.port());
     }
     drop(held);
+
+    // Any async function can open the pool's connections.
+    let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counter, bound) = (opened.clone(), config.clone());
+    let pool = bounded(
+        Pool::with_connector(pgline::pool::connect_fn(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let config = bound.clone();
+            async move { config.connect_host(1).await }
+        }))
+        .max_size(2)
+        .min_idle(2)
+        .connect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(landed_port(&pool.acquire().await.unwrap()).await, b.port());
+
     // The default pool connects by the whole list: node 0 first.
     let pool = bounded(Pool::builder(config).max_size(1).connect())
         .await
