@@ -7,7 +7,12 @@
 //! watches it through [`Pool::health`], [`Pool::subscribe`] and
 //! [`Pool::stats`].
 //!
-//! Files, one concern each: `builder` (settings), `shared` (state and acquire
+//! New connections come from the [`Connect`] the pool was built with:
+//! [`Pool::builder`] uses a [`Connector`](crate::Connector) over the whole
+//! `Config`; [`Pool::with_connector`] takes any, e.g. one bound to a host.
+//!
+//! Files, one concern each: `builder` (settings), `connect` (the [`Connect`]
+//! seam), `shared` (state and acquire
 //! queue), `slots` (idle list, in-use registry, size), `guard`
 //! ([`PooledClient`]), `policy` and `health` (decisions as plain functions of
 //! state and `now`), `maintenance` (the background task), `stats`, `events`,
