@@ -35,6 +35,8 @@
     clippy::use_self
 )]
 
+#[cfg(feature = "runtime")]
+mod backoff;
 pub mod cluster;
 pub mod config;
 pub mod error;
@@ -52,10 +54,10 @@ pub use config::Config;
 pub use conn::{
     Batch, BatchRows, BatchRowsIter, BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow,
     BufferPool, BufferPoolStats, CancelToken, Client, Column, ColumnIndex, ConnectionStats,
-    CopyInSink, CopyOutReader, CopyOutStream, CopyProgress, ExportedSnapshot, IsolationLevel,
-    Notification, Notifications, Params, Retried, RetryPolicy, Row, RowStream, SimpleQueryMessage,
-    SimpleQueryRow, Statement, StatementCacheStats, StatementOutcome, ToStatement, Transaction,
-    TransactionBuilder, connect, copy_in_parallel,
+    Connector, CopyInSink, CopyOutReader, CopyOutStream, CopyProgress, Endpoint, ExportedSnapshot,
+    IsolationLevel, Notification, Notifications, Params, Retried, RetryPolicy, Row, RowStream,
+    ServerRole, SimpleQueryMessage, SimpleQueryRow, Statement, StatementCacheStats,
+    StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect, copy_in_parallel,
 };
 pub use error::Error;
 #[cfg(feature = "derive")]

@@ -321,13 +321,18 @@ impl Config {
         self
     }
 
-    /// Sets `target_session_attrs`.
+    /// Sets `target_session_attrs`: which server of the host list a
+    /// connection may take (libpq's rules; see `Connector` in the crate
+    /// root for how each value judges a server and when the next host is
+    /// tried).
     pub fn target_session_attrs(&mut self, attrs: TargetSessionAttrs) -> &mut Self {
         self.target_session_attrs = Some(attrs);
         self
     }
 
-    /// Sets `load_balance_hosts`.
+    /// Sets `load_balance_hosts`: `random` tries the hosts in a random
+    /// order (shuffled once per connect), and each host's addresses in a
+    /// random order; `disable` keeps the order given.
     pub fn load_balance_hosts(&mut self, mode: LoadBalanceHosts) -> &mut Self {
         self.load_balance_hosts = Some(mode);
         self

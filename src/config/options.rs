@@ -160,15 +160,19 @@ keyword_enum! {
     {
         /// Any server.
         Any => "any",
-        /// A server that accepts writes by default.
+        /// A session that accepts writes by default: not a standby, and
+        /// `default_transaction_read_only` off.
         ReadWrite => "read-write",
-        /// A server that refuses writes by default.
+        /// A session that refuses writes by default: a standby, or a
+        /// server with `default_transaction_read_only` on.
         ReadOnly => "read-only",
-        /// A server not in recovery.
+        /// A server not in recovery (`in_hot_standby` off), whatever its
+        /// `default_transaction_read_only`.
         Primary => "primary",
-        /// A server in recovery.
+        /// A server in recovery (`in_hot_standby` on).
         Standby => "standby",
-        /// A standby if any is reachable, else any server.
+        /// A standby if any host has one; else a second pass over the
+        /// hosts takes the first server that accepts the connection.
         PreferStandby => "prefer-standby",
     }
 }

@@ -35,4 +35,5 @@ pub use copy::stream::{CopyInSink, CopyOutReader, CopyOutStream, CopyProgress};
 pub use engine::buf_pool::{BufferPool, BufferPoolStats};
 pub use engine::shared::ConnectionStats;
 pub use transport::cancel::CancelToken;
-pub use transport::connect::connect;
+pub use transport::connect::{Connector, connect};
+pub use transport::endpoint::{Endpoint, ServerRole};

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Pool;
+use super::connect::Connect;
 use super::health::Backoff;
 use crate::Client;
+use crate::Connector;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 
@@ -179,15 +181,21 @@ impl PoolSettings {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PoolBuilder {
-    pub(crate) config: Config,
+    pub(crate) connector: Arc<dyn Connect>,
     pub(crate) settings: PoolSettings,
 }
 
 impl PoolBuilder {
-    /// A builder for connections made with `config`.
+    /// A builder for connections made with `config`, to any of its hosts
+    /// ([`Connector::new`]).
     pub fn new(config: Config) -> Self {
+        Self::with_connector(Connector::new(config))
+    }
+
+    /// A builder for connections opened by `connector`.
+    pub fn with_connector(connector: impl Connect) -> Self {
         Self {
-            config,
+            connector: Arc::new(connector),
             settings: PoolSettings::default(),
         }
     }
@@ -310,7 +318,7 @@ impl PoolBuilder {
     /// Must be called within a tokio runtime.
     pub async fn connect(&self) -> Result<Pool, Error> {
         self.settings.validate()?;
-        Pool::start(self.config.clone(), self.settings.clone()).await
+        Pool::start(Arc::clone(&self.connector), self.settings.clone()).await
     }
 }
 

@@ -18,7 +18,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::policy::connect_backoff;
+use crate::backoff;
 
 /// How the pool's host looks from its connect attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,7 +130,7 @@ impl HealthTracker {
     /// `[0, 1)` for the backoff jitter.
     pub(crate) fn handle_failure(&mut self, now: Instant, unit: f64) -> Option<HealthChange> {
         self.failures = self.failures.saturating_add(1);
-        let wait = connect_backoff(self.failures, self.backoff.base, self.backoff.cap, unit);
+        let wait = backoff::exponential(self.failures, self.backoff.base, self.backoff.cap, unit);
         self.retry_at = Some(now + wait);
         let next = if self.failures >= self.backoff.down_after.max(1) {
             HealthState::Down

@@ -7,7 +7,12 @@
 //! watches it through [`Pool::health`], [`Pool::subscribe`] and
 //! [`Pool::stats`].
 //!
-//! Files, one concern each: `builder` (settings), `shared` (state and acquire
+//! New connections come from the [`Connect`] the pool was built with:
+//! [`Pool::builder`] uses a [`Connector`](crate::Connector) over the whole
+//! `Config`; [`Pool::with_connector`] takes any, e.g. one bound to a host.
+//!
+//! Files, one concern each: `builder` (settings), `connect` (the [`Connect`]
+//! seam), `shared` (state and acquire
 //! queue), `slots` (idle list, in-use registry, size), `guard`
 //! ([`PooledClient`]), `policy` and `health` (decisions as plain functions of
 //! state and `now`), `maintenance` (the background task), `stats`, `events`,
@@ -19,6 +24,7 @@
 //! plus one short lock) or opens one.
 
 mod builder;
+mod connect;
 mod events;
 mod guard;
 mod health;
@@ -39,6 +45,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
 pub use builder::{PoolBuilder, ResetOnRelease, WarmUp};
+pub use connect::{Connect, ConnectFn, ConnectFuture, connect_fn};
 pub use events::PoolEvent;
 pub use guard::PooledClient;
 pub use health::{Backoff, HealthChange, HealthState};
@@ -83,9 +90,17 @@ pub enum CloseOutcome {
 }
 
 impl Pool {
-    /// A builder for a pool of connections made with `config`.
+    /// A builder for a pool of connections made with `config` (to any of
+    /// its hosts, by libpq's rules: see [`Connector`](crate::Connector)).
     pub fn builder(config: Config) -> PoolBuilder {
         PoolBuilder::new(config)
+    }
+
+    /// A builder for a pool whose connections `connector` opens, e.g.
+    /// [`Connector::for_host`](crate::Connector::for_host) for a pool of one
+    /// host.
+    pub fn with_connector(connector: impl Connect) -> PoolBuilder {
+        PoolBuilder::with_connector(connector)
     }
 
     /// A pool with default settings for a URL or key=value string.
@@ -96,7 +111,10 @@ impl Pool {
         PoolBuilder::new(config).connect().await
     }
 
-    pub(crate) async fn start(config: Config, settings: PoolSettings) -> Result<Self, Error> {
+    pub(crate) async fn start(
+        connector: Arc<dyn Connect>,
+        settings: PoolSettings,
+    ) -> Result<Self, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::msg(
                 ErrorKind::Config,
@@ -104,7 +122,7 @@ impl Pool {
             )
         })?;
         let warm_up = settings.warm_up;
-        let shared = Arc::new(PoolShared::new(config, settings, runtime));
+        let shared = Arc::new(PoolShared::new(connector, settings, runtime));
         let pool = Self { shared };
         if warm_up == builder::WarmUp::Wait {
             if let Err(err) = pool.shared.replenish().await {

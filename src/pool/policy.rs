@@ -1,5 +1,6 @@
 //! Pool policy: when a connection expires, which idle connections to close,
-//! how long to wait before the next connect attempt.
+//! how many connections to open. (The wait before the next connect attempt
+//! is the crate's one backoff rule, `crate::backoff`.)
 //!
 //! Owns plain functions of state, `now` and an injected random value in
 //! `[0, 1)`. It must not read a clock, draw random numbers or do I/O, so
@@ -73,16 +74,6 @@ pub(crate) fn connections_to_open(
         .min(max_size.saturating_sub(size))
 }
 
-/// The wait before connect attempt number `failures + 1`, after `failures`
-/// failed in a row (`failures >= 1`): exponential from `base`, capped at
-/// `cap`, with half of it jittered by `unit` (a random value in `[0, 1)`).
-pub(crate) fn connect_backoff(failures: u32, base: Duration, cap: Duration, unit: f64) -> Duration {
-    let exponent = failures.saturating_sub(1).min(30);
-    let full = base.saturating_mul(1u32 << exponent).min(cap);
-    let half = full / 2;
-    half + half.mul_f64(clamp_unit(unit))
-}
-
 fn clamp_unit(x: f64) -> f64 {
     if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
 }
@@ -151,22 +142,5 @@ mod tests {
         assert_eq!(connections_to_open(0, 0, 9, 4, 10), 1);
         assert_eq!(connections_to_open(5, 0, 5, 4, 10), 0);
         assert_eq!(connections_to_open(0, 0, 10, 4, 10), 0);
-    }
-
-    #[test]
-    fn backoff_grows_exponentially_with_jitter_and_cap() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_secs(2);
-        let ms = |d: Duration| d.as_millis();
-        assert_eq!(ms(connect_backoff(1, base, cap, 0.0)), 50);
-        assert_eq!(ms(connect_backoff(1, base, cap, 0.999_999)), 99);
-        assert_eq!(ms(connect_backoff(2, base, cap, 0.0)), 100);
-        assert_eq!(ms(connect_backoff(3, base, cap, 0.5)), 300);
-        assert_eq!(ms(connect_backoff(5, base, cap, 1.0)), 1600);
-        assert_eq!(ms(connect_backoff(6, base, cap, 1.0)), 2000);
-        assert_eq!(ms(connect_backoff(40, base, cap, 0.0)), 1000);
-        assert_eq!(ms(connect_backoff(u32::MAX, base, cap, 1.0)), 2000);
-        // Zero failures is treated as the first.
-        assert_eq!(ms(connect_backoff(0, base, cap, 0.0)), 50);
     }
 }

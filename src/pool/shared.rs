@@ -18,6 +18,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, broadcast, watch};
 
 use super::builder::PoolSettings;
+use super::connect::Connect;
 use super::events::PoolEvent;
 use super::guard::PooledClient;
 use super::health::{HealthChange, HealthState, HealthTracker};
@@ -25,7 +26,6 @@ use super::policy::{jittered_lifetime, lifetime_expired, needs_test_on_acquire};
 use super::rng::Jitter;
 use super::slots::{Conn, SizeCounter, Slot, Slots};
 use super::stats::{CloseReason, Counters, LiveFigures, PoolStats};
-use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::proto::TransactionStatus;
 
@@ -42,7 +42,7 @@ pub(crate) struct HealthRecord {
 /// State shared by the pool handles, the guards and the background task.
 #[derive(Debug)]
 pub(crate) struct PoolShared {
-    pub(crate) config: Config,
+    pub(crate) connector: Arc<dyn Connect>,
     pub(crate) settings: PoolSettings,
     permits: Arc<Semaphore>,
     pub(crate) slots: Mutex<Slots>,
@@ -71,10 +71,14 @@ enum Checked {
 }
 
 impl PoolShared {
-    pub(crate) fn new(config: Config, settings: PoolSettings, runtime: Handle) -> Self {
+    pub(crate) fn new(
+        connector: Arc<dyn Connect>,
+        settings: PoolSettings,
+        runtime: Handle,
+    ) -> Self {
         let max = settings.max_size;
         Self {
-            config,
+            connector,
             permits: Arc::new(Semaphore::new(max)),
             slots: Mutex::new(Slots::new(max)),
             size: SizeCounter::new(max),
@@ -250,7 +254,7 @@ impl PoolShared {
             return Err(err);
         }
         let result = async {
-            let client = self.config.connect().await?;
+            let client = self.connector.connect().await?;
             if let Some(setup) = &self.settings.setup {
                 setup(client.clone()).await?;
             }

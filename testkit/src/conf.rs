@@ -144,7 +144,7 @@ pub(crate) fn is_setting_name(name: &str) -> bool {
 }
 
 /// `'value'` with `'` doubled and `\` escaped, as the configuration file parser expects.
-fn quote_conf_value(value: &str) -> String {
+pub(crate) fn quote_conf_value(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 

@@ -63,7 +63,7 @@ pub(crate) fn percent_encode(text: &str) -> String {
 }
 
 /// `'value'` with `\` and `'` backslash-escaped, as libpq's conninfo parser expects.
-fn quote_value(value: &str) -> String {
+pub(crate) fn quote_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {

@@ -51,6 +51,18 @@ pub enum Error {
     },
     /// A builder value the testkit cannot use (e.g. a NUL byte in a name).
     InvalidInput(String),
+    /// A condition awaited on a server (a replica streaming, a promotion finishing, a
+    /// query answering) did not hold within the cap.
+    Timeout {
+        /// What was awaited.
+        action: String,
+        /// How long it was awaited.
+        waited: std::time::Duration,
+        /// What the last check saw.
+        last_seen: String,
+        /// The last lines of the server log.
+        log_tail: String,
+    },
 }
 
 impl Error {
@@ -125,6 +137,21 @@ impl fmt::Display for Error {
             }
             Self::Tls { action, reason } => write!(f, "generating {action}: {reason}"),
             Self::InvalidInput(what) => write!(f, "invalid testkit input: {what}"),
+            Self::Timeout {
+                action,
+                waited,
+                last_seen,
+                log_tail,
+            } => {
+                write!(
+                    f,
+                    "{action}: not done after {waited:?}; last seen: {last_seen}"
+                )?;
+                if !log_tail.trim().is_empty() {
+                    write!(f, "\n--- server log (tail) ---\n{}", log_tail.trim_end())?;
+                }
+                Ok(())
+            }
         }
     }
 }

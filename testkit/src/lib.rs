@@ -41,6 +41,7 @@ mod error;
 mod folder;
 mod port;
 mod postmaster;
+mod replica_set;
 mod server;
 mod server_user;
 mod shared;
@@ -53,6 +54,9 @@ pub use builder::ServerBuilder;
 pub use conf::AuthMethod;
 pub use database_url::database_url_or_start;
 pub use error::Error;
+pub use replica_set::{
+    Lsn, Node, NodeState, RejoinMethod, ReplicaSet, ReplicaSetBuilder, Role, StopMode,
+};
 pub use server::Server;
 pub use shared::{SHARED_DATABASE, SHARED_PASSWORD, SHARED_USER, shared};
 pub use tls::TlsFiles;

@@ -48,6 +48,9 @@ pub(crate) enum ShutdownMode {
     Fast,
     /// SIGQUIT: exit at once; the next start runs crash recovery.
     Immediate,
+    /// SIGKILL: the postmaster dies without a word (its children are the caller's
+    /// business).
+    Kill,
 }
 
 impl ShutdownMode {
@@ -55,6 +58,7 @@ impl ShutdownMode {
         match self {
             Self::Fast => "INT",
             Self::Immediate => "QUIT",
+            Self::Kill => "KILL",
         }
     }
 }
@@ -202,7 +206,7 @@ impl Postmaster {
 }
 
 /// Sends `SIG<name>` to `pid` with `kill(1)` (no unsafe code needed).
-fn signal(pid: u32, name: &str) -> Result<(), Error> {
+pub(crate) fn signal(pid: u32, name: &str) -> Result<(), Error> {
     let status = Command::new("kill")
         .args(["-s", name, &pid.to_string()])
         .stdin(Stdio::null())

@@ -272,6 +272,14 @@ impl Server {
         }
     }
 
+    /// Shuts the postmaster down in `mode` and reaps it; nothing to do when stopped.
+    pub(crate) fn shut_down(&mut self, mode: ShutdownMode) -> Result<(), Error> {
+        match self.postmaster.take() {
+            Some(mut postmaster) => postmaster.stop(mode, &self.log_file),
+            None => Ok(()),
+        }
+    }
+
     /// Stops the server if it runs, then starts it again on the same port.
     pub fn restart(&mut self) -> Result<(), Error> {
         self.stop()?;

@@ -15,8 +15,9 @@ use crate::Error;
 /// The script run by `sh -c`; `$1` is the folder to clean up.
 ///
 /// After end-of-file on stdin: for each `*/postmaster.pid`, send SIGQUIT (immediate
-/// shutdown) to the pid on its first line, wait up to 10 s for it to go (a zombie counts
-/// as gone), SIGKILL it if needed, then `rm -rf` the folder.
+/// shutdown) and SIGCONT (in case a test froze it) to the pid on its first line, wait up
+/// to 10 s for it to go (a zombie counts as gone), SIGKILL it if needed, then `rm -rf`
+/// the folder.
 const SCRIPT: &str = r#"
 trap '' HUP INT TERM
 dir=$1
@@ -31,6 +32,7 @@ for pidfile in "$dir"/*/postmaster.pid; do
     pid=$(head -n 1 "$pidfile")
     case $pid in ''|*[!0-9]*) continue ;; esac
     kill -QUIT "$pid" 2>/dev/null
+    kill -CONT "$pid" 2>/dev/null
     n=0
     while alive "$pid" && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
     alive "$pid" && kill -KILL "$pid" 2>/dev/null

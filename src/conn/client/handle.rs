@@ -25,6 +25,7 @@ use crate::conn::engine::responses::Responses;
 use crate::conn::engine::shared::{ConnectionStats, Shared, proto_error};
 use crate::conn::engine::slot::RequestKind;
 use crate::conn::transport::cancel::CancelToken;
+use crate::conn::transport::endpoint::{Endpoint, ServerRole};
 use crate::error::{DbError, Error, ErrorKind};
 use crate::proto::frontend::{self, BindTemplate, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
@@ -304,6 +305,21 @@ impl Client {
     /// anywhere.
     pub fn cancel_token(&self) -> CancelToken {
         self.inner.cancel.clone()
+    }
+
+    /// Where this connection went (host as configured, port, the address
+    /// connected to) and the role the server reports as of this call.
+    pub fn endpoint(&self) -> Endpoint {
+        self.inner.cancel.peer.endpoint(self.server_role())
+    }
+
+    /// What the server reports about its role (`in_hot_standby`,
+    /// `default_transaction_read_only`), kept current as the server sends
+    /// ParameterStatus (PostgreSQL 14 and later report both, at startup and
+    /// when they change, e.g. at promotion). Two atomic loads; no round
+    /// trip. Unknown parameters (older servers) are `None`.
+    pub fn server_role(&self) -> ServerRole {
+        self.shared().role.get()
     }
 
     /// Whether the connection is closed.

@@ -321,13 +321,7 @@ impl RetryPolicy {
     /// value in `[0, 1)`: exponential, capped, with "equal jitter" (half
     /// fixed, half random) so retries of conflicting sessions spread out.
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let exp = attempt.saturating_sub(1).min(30);
-        let full = self
-            .base_delay
-            .saturating_mul(1u32 << exp)
-            .min(self.max_delay);
-        let half = full / 2;
-        half + half.mul_f64(random.clamp(0.0, 1.0))
+        crate::backoff::exponential(attempt, self.base_delay, self.max_delay, random)
     }
 }
 

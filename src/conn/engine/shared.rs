@@ -21,6 +21,7 @@ use crate::conn::client::stmt_cache::StatementCache;
 use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
+use crate::conn::transport::endpoint::RoleCell;
 use crate::error::{DbError, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
@@ -138,6 +139,8 @@ pub(crate) struct Shared {
     pub(crate) copy_lock: Arc<Semaphore>,
     slot_pool: Mutex<Vec<Arc<Slot>>>,
     parameters: Mutex<Vec<(String, String)>>,
+    /// The role parameters among `parameters`, readable without the lock.
+    pub(crate) role: RoleCell,
     transaction_status: AtomicU8,
     closed_reason: Mutex<Option<String>>,
     pub(crate) statements: Mutex<StatementCache>,
@@ -192,6 +195,7 @@ impl Shared {
             in_flight: Gate::new(limits.max_in_flight),
             copy_lock: Arc::new(Semaphore::new(1)),
             slot_pool: Mutex::new(Vec::new()),
+            role: RoleCell::from_parameters(parameters.iter().map(|(n, v)| (&**n, &**v))),
             parameters: Mutex::new(parameters),
             transaction_status: AtomicU8::new(status.as_byte()),
             closed_reason: Mutex::new(None),
@@ -387,6 +391,7 @@ impl Shared {
     }
 
     pub(crate) fn set_parameter(&self, name: &str, value: &str) {
+        self.role.observe(name, value);
         let mut params = lock(&self.parameters);
         match params.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = value.to_owned(),

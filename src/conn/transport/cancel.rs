@@ -20,7 +20,7 @@ use crate::proto::startup::BackendKey;
 
 /// Where the connection's socket went.
 #[derive(Debug, Clone)]
-pub(crate) enum Endpoint {
+pub(crate) enum Peer {
     Tcp { addr: SocketAddr, host: String },
     Unix { dir: PathBuf, port: u16 },
 }
@@ -40,7 +40,7 @@ pub(crate) struct TlsMode {
 /// sees an error with SQLSTATE `57014` (query_canceled) if it had not.
 #[derive(Clone)]
 pub struct CancelToken {
-    pub(crate) endpoint: Endpoint,
+    pub(crate) peer: Peer,
     pub(crate) tls: Option<TlsMode>,
     pub(crate) key: Option<BackendKey>,
     pub(crate) connect_timeout: Option<Duration>,
@@ -50,7 +50,7 @@ pub struct CancelToken {
 impl std::fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CancelToken")
-            .field("endpoint", &self.endpoint)
+            .field("peer", &self.peer)
             .field("tls", &self.tls.is_some())
             .field("process_id", &self.process_id())
             .finish()
@@ -86,11 +86,9 @@ impl CancelToken {
 
     async fn send(&self, key: &BackendKey) -> Result<(), Error> {
         let io = |e| Error::with_source(ErrorKind::Io, Some("sending a cancel request".into()), e);
-        let mut socket = match &self.endpoint {
-            Endpoint::Unix { dir, port } => {
-                Socket::Unix(Socket::unix(dir, *port).await.map_err(io)?)
-            }
-            Endpoint::Tcp { addr, host } => {
+        let mut socket = match &self.peer {
+            Peer::Unix { dir, port } => Socket::Unix(Socket::unix(dir, *port).await.map_err(io)?),
+            Peer::Tcp { addr, host } => {
                 let mut tcp = Socket::tcp(*addr, &self.keepalive).await.map_err(io)?;
                 match &self.tls {
                     None => Socket::Tcp(tcp),

@@ -1,14 +1,19 @@
-//! Opening a connection: hosts in order, TLS negotiation per `sslmode`, the
-//! startup exchange, then the driver task.
+//! Opening a connection: hosts in order (or shuffled), TLS negotiation per
+//! `sslmode`, the startup exchange, the role check of
+//! `target_session_attrs`, then the driver task.
 //!
-//! Owns libpq's connection-establishment rules: each host (and each address
-//! a host name resolves to) is tried in order until one succeeds;
-//! `connect_timeout` bounds each host; `sslmode=allow` retries with TLS after
-//! a plain attempt fails, `prefer` retries without TLS after a TLS attempt
-//! fails; `sslnegotiation=direct` starts TLS at once with ALPN. Unix-domain
-//! sockets never use TLS (as in libpq).
+//! Owns libpq's connection-establishment rules and [`Connector`], the public
+//! way to connect to every host of a [`Config`] or to one of them. Each
+//! host, and each address a host name resolves to, is tried in turn;
+//! `connect_timeout` bounds each address; `sslmode=allow` retries with TLS
+//! after a plain attempt fails, `prefer` retries without TLS after a TLS
+//! attempt fails; `sslnegotiation=direct` starts TLS at once with ALPN.
+//! Unix-domain sockets never use TLS (as in libpq). Which server is taken,
+//! and where a failure goes next, are the pure decisions of
+//! `host_choice.rs`; this file does the I/O they call for.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -17,18 +22,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::config::{
-    ChannelBindingMode, Config, ConfigError, Host, ProtocolVersionSetting, RequireAuth, SslMode,
-    SslNegotiation, Target,
+    ChannelBindingMode, Config, ConfigError, Host, LoadBalanceHosts, ProtocolVersionSetting,
+    RequireAuth, SslMode, SslNegotiation, Target,
 };
 use crate::conn::client::handle::{Client, ClientInner};
+use crate::conn::client::row::SimpleQueryMessage;
 use crate::conn::engine::driver::Driver;
 use crate::conn::engine::io::Io;
 use crate::conn::engine::low_water::LowWater;
 use crate::conn::engine::shared::{Limits, Shared};
-use crate::conn::transport::cancel::{CancelToken, Endpoint, TlsMode};
+use crate::conn::transport::cancel::{CancelToken, Peer, TlsMode};
+use crate::conn::transport::host_choice::{
+    self, HostRng, Next, Pass, Rejection, Stage, Verdict, after_failure, judge, next_pass,
+    read_answer,
+};
 use crate::conn::transport::socket::{Keepalive, Socket};
 use crate::conn::transport::tls::{self, TlsOptions};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, SqlState};
 use crate::proto::frontend::{self, ProtocolVersion};
 use crate::proto::startup::{
     AllowedAuth, ChannelBindingPolicy, Progress, Startup, StartupError, StartupOptions,
@@ -52,17 +62,161 @@ pub async fn connect(conninfo: &str) -> Result<Client, Error> {
 }
 
 impl Config {
-    /// Connects with this configuration, after applying the PG* environment,
-    /// the service file and `.pgpass` (see [`Config::resolve`]).
+    /// Connects with this configuration, after applying the PG*
+    /// environment, the service file and `.pgpass` (see
+    /// [`Config::resolve`]), trying its hosts by libpq's rules (see
+    /// [`Connector`]).
     pub async fn connect(&self) -> Result<Client, Error> {
-        let env = |name: &str| std::env::var(name).ok();
-        let resolved = self.resolve(&env).map_err(config_error)?;
-        connect_resolved(&resolved).await
+        connect_config(self, None, None).await
+    }
+
+    /// Connects to host number `index` (from 0) of this configuration's
+    /// host list ([`Config::targets`] after the environment and service
+    /// file are applied), as if it were the only host: its addresses are
+    /// tried in turn and `target_session_attrs` still applies to it (set
+    /// `any` to take the server whatever its role). An index past the end
+    /// is an [`ErrorKind::Config`] error.
+    pub async fn connect_host(&self, index: usize) -> Result<Client, Error> {
+        connect_config(self, Some(index), None).await
+    }
+}
+
+/// Opens connections with a [`Config`]: to its whole host list by libpq's
+/// multi-host rules, or bound to one of its hosts.
+///
+/// Cheap to clone; clones share the random generator of
+/// `load_balance_hosts=random`, which [`Connector::seed`] makes
+/// reproducible. A pool opens its connections through one (see
+/// `pgline::pool::Connect`), so a pool bound with [`Connector::for_host`]
+/// serves one host.
+///
+/// The rules, as libpq 16 applies them:
+///
+/// - Hosts are tried in order, each host's addresses in the order the
+///   resolver gave; with `load_balance_hosts=random` the host list is
+///   shuffled once per connect, and each host's addresses each time the
+///   host is tried.
+/// - `connect_timeout` bounds each address (socket, TLS, startup and role
+///   check together); when it runs out, the next address is tried. It
+///   also bounds resolving each host name (which libpq leaves unbounded);
+///   a name that cannot be resolved moves on to the next host.
+/// - A socket that cannot be opened moves on to the next address. A server
+///   that answers 57P03 (cannot connect now) moves on to the next host.
+///   Any other failure once a socket is open (a server error such as a
+///   wrong password or an unknown database, TLS or protocol failures, the
+///   connection dropping) ends the connect with that error: the remaining
+///   hosts are not tried.
+/// - `target_session_attrs` judges each server by its `in_hot_standby` and
+///   `default_transaction_read_only` parameters, which PostgreSQL 14 and
+///   later report at startup (no extra round trip); on older servers it
+///   asks `SHOW transaction_read_only` (read-write, read-only) or
+///   `SELECT pg_catalog.pg_is_in_recovery()` (primary, standby,
+///   prefer-standby), and a query that fails or returns no row rejects the
+///   host. `read-only` takes any read-only session (a standby, or
+///   `default_transaction_read_only=on`); `standby` takes only servers in
+///   recovery. A rejected server gets a Terminate and its host's other
+///   addresses are skipped; its error is an [`ErrorKind::Io`] naming the
+///   reason ("session is read-only", "server is not in hot standby mode").
+/// - `prefer-standby` makes a second pass over the same host order,
+///   accepting any server, when the first found no standby.
+/// - When no host is taken, the error is the last host's.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    config: Config,
+    host: Option<usize>,
+    rng: Arc<HostRng>,
+}
+
+impl Connector {
+    /// Connects to any of `config`'s hosts, by the rules above.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            host: None,
+            rng: Arc::new(HostRng::from_os()),
+        }
+    }
+
+    /// Connects only to host number `index` (from 0) of `config`, as
+    /// [`Config::connect_host`] does.
+    pub fn for_host(config: Config, index: usize) -> Self {
+        Self {
+            host: Some(index),
+            ..Self::new(config)
+        }
+    }
+
+    /// Seeds the generator behind `load_balance_hosts=random`, so the same
+    /// seed gives the same sequence of host and address orders.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = Arc::new(HostRng::with_seed(seed));
+        self
+    }
+
+    /// The configuration connections are made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The host this connector is bound to, if any.
+    pub fn host_index(&self) -> Option<usize> {
+        self.host
+    }
+
+    /// The hosts to try, after the environment and service file: one for
+    /// a connector bound to a host.
+    pub fn targets(&self) -> Result<Vec<Target>, Error> {
+        let resolved = resolve_config(&self.config)?;
+        select_targets(&resolved, self.host)
+    }
+
+    /// Opens a connection.
+    pub async fn connect(&self) -> Result<Client, Error> {
+        connect_config(&self.config, self.host, Some(&self.rng)).await
     }
 }
 
 pub(crate) fn config_error(e: ConfigError) -> Error {
     Error::with_source(ErrorKind::Config, None, e)
+}
+
+fn resolve_config(config: &Config) -> Result<Config, Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    config.resolve(&env).map_err(config_error)
+}
+
+fn select_targets(config: &Config, host: Option<usize>) -> Result<Vec<Target>, Error> {
+    let mut targets = config.targets().map_err(config_error)?;
+    match host {
+        None => Ok(targets),
+        Some(index) if index < targets.len() => Ok(vec![targets.swap_remove(index)]),
+        Some(index) => Err(Error::msg(
+            ErrorKind::Config,
+            format!(
+                "host index {index} is out of range: the configuration lists {} host(s)",
+                targets.len()
+            ),
+        )),
+    }
+}
+
+async fn connect_config(
+    config: &Config,
+    host: Option<usize>,
+    rng: Option<&HostRng>,
+) -> Result<Client, Error> {
+    let resolved = resolve_config(config)?;
+    let targets = select_targets(&resolved, host)?;
+    match (resolved.get_load_balance_hosts(), rng) {
+        (LoadBalanceHosts::Disable, _) => connect_resolved(&resolved, targets, None).await,
+        (LoadBalanceHosts::Random, Some(rng)) => {
+            connect_resolved(&resolved, targets, Some(rng)).await
+        }
+        (LoadBalanceHosts::Random, None) => {
+            let rng = HostRng::from_os();
+            connect_resolved(&resolved, targets, Some(&rng)).await
+        }
+    }
 }
 
 /// Settings shared by every attempt of one `connect` call.
@@ -73,8 +227,30 @@ struct Plan<'a> {
     keepalive: Keepalive,
 }
 
-async fn connect_resolved(config: &Config) -> Result<Client, Error> {
-    let targets = config.targets().map_err(config_error)?;
+/// A failed attempt and where the walk goes next.
+struct Failed {
+    error: Error,
+    next: Next,
+}
+
+impl Failed {
+    fn at(stage: Stage, error: Error) -> Self {
+        let next = after_failure(stage, error.code());
+        Self { error, next }
+    }
+}
+
+/// One address of a host.
+enum Dial {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+async fn connect_resolved(
+    config: &Config,
+    mut targets: Vec<Target>,
+    rng: Option<&HostRng>,
+) -> Result<Client, Error> {
     let mode = config.get_ssl_mode();
     if config.get_ssl_negotiation() == SslNegotiation::Direct
         && matches!(mode, SslMode::Disable | SslMode::Allow | SslMode::Prefer)
@@ -110,17 +286,188 @@ async fn connect_resolved(config: &Config) -> Result<Client, Error> {
             user_timeout: config.get_tcp_user_timeout(),
         },
     };
+    if let Some(rng) = rng {
+        rng.shuffle(&mut targets);
+    }
+    let attrs = config.get_target_session_attrs();
+    let mut pass = Pass::First;
     let mut last_error = None;
-    for target in &targets {
-        match connect_target(&plan, target).await {
-            Ok(client) => return Ok(client),
-            Err(e) => {
-                tracing::debug!(error = %e, "connection attempt failed");
-                last_error = Some(e);
+    loop {
+        for target in &targets {
+            match connect_host(&plan, target, pass, rng).await {
+                Ok(client) => return Ok(client),
+                Err(failed) => {
+                    tracing::debug!(error = %failed.error, "connection attempt failed");
+                    if failed.next == Next::Stop {
+                        return Err(failed.error);
+                    }
+                    last_error = Some(failed.error);
+                }
             }
+        }
+        match next_pass(attrs, pass) {
+            Some(next) => pass = next,
+            None => break,
         }
     }
     Err(last_error.unwrap_or_else(|| Error::msg(ErrorKind::Config, "no host to connect to")))
+}
+
+/// Tries one host's addresses in turn. An `Err` is either
+/// [`Next::Stop`] or a failure after which the next host is due.
+async fn connect_host(
+    plan: &Plan<'_>,
+    target: &Target,
+    pass: Pass,
+    rng: Option<&HostRng>,
+) -> Result<Client, Failed> {
+    let mut dials = match &target.host {
+        Host::Unix(dir) => vec![Dial::Unix(dir.clone())],
+        Host::Tcp(name) => {
+            // libpq does not bound name resolution; connect_timeout bounds
+            // it here too, so a hung resolver cannot hang the connect.
+            let found = match plan.config.get_connect_timeout() {
+                Some(limit) => tokio::time::timeout(limit, resolve(target, name))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::msg(
+                            ErrorKind::Timeout,
+                            format!(
+                                "resolving \"{name}\" timed out after {}s (connect_timeout)",
+                                limit.as_secs_f64()
+                            ),
+                        ))
+                    }),
+                None => resolve(target, name).await,
+            };
+            found.map_err(|error| Failed {
+                error,
+                next: Next::Host,
+            })?
+        }
+    };
+    if let Some(rng) = rng {
+        rng.shuffle(&mut dials);
+    }
+    let mut last = None;
+    for dial in &dials {
+        let attempt = connect_checked(plan, target, dial, pass);
+        let result = match plan.config.get_connect_timeout() {
+            Some(limit) => tokio::time::timeout(limit, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failed::at(
+                        Stage::Timeout,
+                        Error::msg(
+                            ErrorKind::Timeout,
+                            format!(
+                                "connecting to {} timed out after {}s (connect_timeout)",
+                                describe_dial(target, dial),
+                                limit.as_secs_f64()
+                            ),
+                        ),
+                    ))
+                }),
+            None => attempt.await,
+        };
+        match result {
+            Ok(client) => return Ok(client),
+            Err(failed) if failed.next == Next::Address => last = Some(failed.error),
+            Err(failed) => return Err(failed),
+        }
+    }
+    Err(Failed {
+        error: last.unwrap_or_else(|| {
+            Error::msg(
+                ErrorKind::Io,
+                format!("{} resolved to no address", describe(target)),
+            )
+        }),
+        next: Next::Host,
+    })
+}
+
+/// One address: connect, then judge the server by `target_session_attrs`.
+async fn connect_checked(
+    plan: &Plan<'_>,
+    target: &Target,
+    dial: &Dial,
+    pass: Pass,
+) -> Result<Client, Failed> {
+    let client = match dial {
+        Dial::Unix(dir) => {
+            let peer = Peer::Unix {
+                dir: dir.clone(),
+                port: target.port,
+            };
+            let socket = Socket::unix(dir, target.port)
+                .await
+                .map_err(|e| Failed::at(Stage::Socket, io_error(target, None, e)))?;
+            finish(plan, Socket::Unix(socket), peer, None)
+                .await
+                .map_err(|e| Failed::at(Stage::Startup, e))?
+        }
+        Dial::Tcp(addr) => connect_addr(plan, target, &target_host(target), *addr).await?,
+    };
+    check_role(plan.config, client, pass, &describe_dial(target, dial)).await
+}
+
+/// Applies `target_session_attrs` to a connected server, running libpq's
+/// check query when the server did not report its role.
+async fn check_role(
+    config: &Config,
+    client: Client,
+    pass: Pass,
+    place: &str,
+) -> Result<Client, Failed> {
+    let attrs = config.get_target_session_attrs();
+    let pre_9_0 = host_choice::before_9_0(client.parameter("server_version").as_deref());
+    let mut role = client.server_role();
+    loop {
+        let check = match judge(attrs, pass, role, pre_9_0) {
+            Verdict::Accept => return Ok(client),
+            Verdict::Reject(why) => return Err(reject(client, why, place)),
+            Verdict::Ask(check) => check,
+        };
+        // Only connect_timeout bounds the check, as in libpq.
+        match client.without_timeout().simple_query(check.sql()).await {
+            Ok(messages) => {
+                let rows: Vec<_> = messages
+                    .iter()
+                    .filter_map(|m| match m {
+                        SimpleQueryMessage::Row(row) => Some(row),
+                        _ => None,
+                    })
+                    .collect();
+                let value = rows.first().and_then(|row| row.get(0));
+                match read_answer(check, role, rows.len(), value) {
+                    Ok(answered) => role = answered,
+                    Err(why) => return Err(reject(client, why, place)),
+                }
+            }
+            Err(e) => {
+                let failed = Failed::at(Stage::Check, e);
+                if failed.next == Next::Host {
+                    tracing::debug!(error = %failed.error, "{}", Rejection::CheckFailed(check));
+                }
+                return Err(failed);
+            }
+        }
+    }
+}
+
+/// Closes a rejected connection politely (dropping the last handle sends
+/// Terminate) and says why it was rejected.
+fn reject(client: Client, why: Rejection, place: &str) -> Failed {
+    drop(client);
+    Failed {
+        error: Error::with_source(
+            ErrorKind::Io,
+            Some(format!("connection to {place} failed")),
+            why,
+        ),
+        next: Next::Host,
+    }
 }
 
 fn describe(target: &Target) -> String {
@@ -131,55 +478,19 @@ fn describe(target: &Target) -> String {
     }
 }
 
-async fn connect_target(plan: &Plan<'_>, target: &Target) -> Result<Client, Error> {
-    let attempt = async {
-        match &target.host {
-            Host::Unix(dir) => {
-                let endpoint = Endpoint::Unix {
-                    dir: dir.clone(),
-                    port: target.port,
-                };
-                let socket = Socket::unix(dir, target.port)
-                    .await
-                    .map_err(|e| io_error(target, None, e))?;
-                finish(plan, Socket::Unix(socket), endpoint, None).await
-            }
-            Host::Tcp(name) => {
-                let addrs = resolve(target, name).await?;
-                let mut last = None;
-                for addr in addrs {
-                    match connect_addr(plan, target, name, addr).await {
-                        Ok(client) => return Ok(client),
-                        Err(e) => last = Some(e),
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    Error::msg(ErrorKind::Io, format!("{name} resolved to no address"))
-                }))
-            }
+fn describe_dial(target: &Target, dial: &Dial) -> String {
+    match dial {
+        Dial::Tcp(addr) if addr.ip().to_string() != target_host(target) => {
+            format!("{} ({addr})", describe(target))
         }
-    };
-    match plan.config.get_connect_timeout() {
-        Some(limit) => tokio::time::timeout(limit, attempt).await.map_err(|_| {
-            Error::msg(
-                ErrorKind::Timeout,
-                format!(
-                    "connecting to {} timed out after {}s (connect_timeout)",
-                    describe(target),
-                    limit.as_secs_f64()
-                ),
-            )
-        })?,
-        None => attempt.await,
+        _ => describe(target),
     }
 }
 
 fn io_error(target: &Target, addr: Option<SocketAddr>, e: std::io::Error) -> Error {
     let place = match addr {
-        Some(addr) if addr.ip().to_string() != target_host(target) => {
-            format!("{} ({addr})", describe(target))
-        }
-        _ => describe(target),
+        Some(addr) => describe_dial(target, &Dial::Tcp(addr)),
+        None => describe(target),
     };
     Error::with_source(
         ErrorKind::Io,
@@ -195,9 +506,9 @@ fn target_host(target: &Target) -> String {
     }
 }
 
-async fn resolve(target: &Target, name: &str) -> Result<Vec<SocketAddr>, Error> {
+async fn resolve(target: &Target, name: &str) -> Result<Vec<Dial>, Error> {
     if let Some(ip) = target.hostaddr {
-        return Ok(vec![SocketAddr::new(ip, target.port)]);
+        return Ok(vec![Dial::Tcp(SocketAddr::new(ip, target.port))]);
     }
     let found = tokio::net::lookup_host((name, target.port))
         .await
@@ -208,7 +519,18 @@ async fn resolve(target: &Target, name: &str) -> Result<Vec<SocketAddr>, Error> 
                 e,
             )
         })?;
-    Ok(found.collect())
+    Ok(found.map(Dial::Tcp).collect())
+}
+
+/// Whether a failed startup should be retried with the other TLS choice
+/// (`sslmode=allow` / `prefer`): a server error other than 57P03, which
+/// moves on to the next host first, as in libpq.
+fn retry_other_tls(e: &Error, tls_failure_too: bool) -> bool {
+    match e.kind() {
+        ErrorKind::Db => e.code() != Some(&SqlState::CANNOT_CONNECT_NOW),
+        ErrorKind::Tls => tls_failure_too,
+        _ => false,
+    }
 }
 
 /// One TCP address, with libpq's TLS negotiation and fallbacks.
@@ -217,65 +539,89 @@ async fn connect_addr(
     target: &Target,
     host: &str,
     addr: SocketAddr,
-) -> Result<Client, Error> {
+) -> Result<Client, Failed> {
     let tcp = || async {
         Socket::tcp(addr, &plan.keepalive)
             .await
-            .map_err(|e| io_error(target, Some(addr), e))
+            .map_err(|e| Failed::at(Stage::Socket, io_error(target, Some(addr), e)))
     };
-    let endpoint = || Endpoint::Tcp {
+    let startup = |e: Error| Failed::at(Stage::Startup, e);
+    let peer = || Peer::Tcp {
         addr,
         host: host.to_owned(),
     };
     let mode = plan.tls_options.mode;
     if plan.config.get_ssl_negotiation() == SslNegotiation::Direct {
-        let socket = start_tls(plan, host, tcp().await?, true).await?;
-        return finish_tls(plan, socket, endpoint(), true).await;
+        let stream = tcp().await?;
+        let result = async {
+            let socket = start_tls(plan, host, stream, true).await?;
+            finish_tls(plan, socket, peer(), true).await
+        };
+        return result.await.map_err(startup);
     }
     match mode {
-        SslMode::Disable => finish(plan, Socket::Tcp(tcp().await?), endpoint(), None).await,
-        SslMode::Allow => match finish(plan, Socket::Tcp(tcp().await?), endpoint(), None).await {
-            Err(e) if e.kind() == ErrorKind::Db => {
-                let mut stream = tcp().await?;
-                if !ssl_request(&mut stream, target).await? {
-                    return Err(e);
+        SslMode::Disable => {
+            let stream = tcp().await?;
+            finish(plan, Socket::Tcp(stream), peer(), None)
+                .await
+                .map_err(startup)
+        }
+        SslMode::Allow => {
+            let stream = tcp().await?;
+            match finish(plan, Socket::Tcp(stream), peer(), None).await {
+                Err(e) if retry_other_tls(&e, false) => {
+                    let mut stream = tcp().await?;
+                    let result = async {
+                        if !ssl_request(&mut stream, target).await? {
+                            return Err(e);
+                        }
+                        let socket = start_tls(plan, host, stream, false).await?;
+                        finish_tls(plan, socket, peer(), false).await
+                    };
+                    result.await.map_err(startup)
                 }
-                let socket = start_tls(plan, host, stream, false).await?;
-                finish_tls(plan, socket, endpoint(), false).await
+                other => other.map_err(startup),
             }
-            other => other,
-        },
+        }
         SslMode::Prefer => {
             let mut stream = tcp().await?;
-            if !ssl_request(&mut stream, target).await? {
-                return finish(plan, Socket::Tcp(stream), endpoint(), None).await;
+            if !ssl_request(&mut stream, target).await.map_err(startup)? {
+                return finish(plan, Socket::Tcp(stream), peer(), None)
+                    .await
+                    .map_err(startup);
             }
-            let over_tls = match start_tls(plan, host, stream, false).await {
-                Ok(socket) => finish_tls(plan, socket, endpoint(), false).await,
-                Err(e) => Err(e),
+            let over_tls = async {
+                let socket = start_tls(plan, host, stream, false).await?;
+                finish_tls(plan, socket, peer(), false).await
             };
-            match over_tls {
-                Err(e) if matches!(e.kind(), ErrorKind::Db | ErrorKind::Tls) => {
+            match over_tls.await {
+                Err(e) if retry_other_tls(&e, true) => {
                     tracing::debug!(error = %e, "TLS attempt failed; retrying without TLS (sslmode=prefer)");
-                    finish(plan, Socket::Tcp(tcp().await?), endpoint(), None).await
+                    let stream = tcp().await?;
+                    finish(plan, Socket::Tcp(stream), peer(), None)
+                        .await
+                        .map_err(startup)
                 }
-                other => other,
+                other => other.map_err(startup),
             }
         }
         _ => {
             let mut stream = tcp().await?;
-            if !ssl_request(&mut stream, target).await? {
-                return Err(Error::msg(
-                    ErrorKind::Tls,
-                    format!(
-                        "the server at {} does not support TLS, but sslmode={} requires it",
-                        describe(target),
-                        mode.as_str()
-                    ),
-                ));
-            }
-            let socket = start_tls(plan, host, stream, false).await?;
-            finish_tls(plan, socket, endpoint(), false).await
+            let result = async {
+                if !ssl_request(&mut stream, target).await? {
+                    return Err(Error::msg(
+                        ErrorKind::Tls,
+                        format!(
+                            "the server at {} does not support TLS, but sslmode={} requires it",
+                            describe(target),
+                            mode.as_str()
+                        ),
+                    ));
+                }
+                let socket = start_tls(plan, host, stream, false).await?;
+                finish_tls(plan, socket, peer(), false).await
+            };
+            result.await.map_err(startup)
         }
     }
 }
@@ -334,14 +680,14 @@ async fn start_tls(
 async fn finish_tls(
     plan: &Plan<'_>,
     socket: Socket,
-    endpoint: Endpoint,
+    peer: Peer,
     direct: bool,
 ) -> Result<Client, Error> {
     let mode = plan
         .tls_config
         .clone()
         .map(|config| TlsMode { config, direct });
-    finish(plan, socket, endpoint, mode).await
+    finish(plan, socket, peer, mode).await
 }
 
 fn startup_options(config: &Config, socket: &Socket) -> StartupOptions {
@@ -418,17 +764,17 @@ fn channel_binding(mode: ChannelBindingMode) -> ChannelBindingPolicy {
 async fn finish(
     plan: &Plan<'_>,
     mut socket: Socket,
-    endpoint: Endpoint,
+    peer: Peer,
     tls: Option<TlsMode>,
 ) -> Result<Client, Error> {
     let mut options = startup_options(plan.config, &socket);
-    let target = match &endpoint {
-        Endpoint::Tcp { addr, host } => Target {
+    let target = match &peer {
+        Peer::Tcp { addr, host } => Target {
             host: Host::Tcp(host.clone()),
             port: addr.port(),
             hostaddr: Some(addr.ip()),
         },
-        Endpoint::Unix { dir, port } => Target {
+        Peer::Unix { dir, port } => Target {
             host: Host::Unix(dir.clone()),
             port: *port,
             hostaddr: None,
@@ -473,7 +819,7 @@ async fn finish(
         shared,
         driver_done: done_rx,
         cancel: CancelToken {
-            endpoint,
+            peer,
             tls,
             key: backend_key,
             connect_timeout: config.get_connect_timeout(),

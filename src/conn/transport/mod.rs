@@ -9,5 +9,7 @@
 
 pub(crate) mod cancel;
 pub(crate) mod connect;
+pub(crate) mod endpoint;
+pub(crate) mod host_choice;
 pub(crate) mod socket;
 pub(crate) mod tls;
