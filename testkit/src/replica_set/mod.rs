@@ -15,7 +15,7 @@
 //! let mut rig = ReplicaSetBuilder::new().replicas(2).start()?;
 //! println!("primary + 2 replicas up in {:?}", rig.startup_time());
 //! rig.primary().psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")?;
-//! rig.wait_replayed(1)?;
+//! rig.wait_all_replayed()?; // every standby has replayed the primary's current LSN
 //! assert_eq!(rig.node(1).psql("SELECT count(*) FROM t")?, "1");
 //!
 //! rig.stop(0, StopMode::Immediate)?; // the primary crashes
@@ -42,7 +42,9 @@
 //! for a stopped or frozen standby without replication slots, which would not follow a
 //! promotion), `max_wal_senders=10`, `max_replication_slots=10` (free for tests),
 //! `wal_retrieve_retry_interval=200ms` (a standby reconnects quickly after its upstream
-//! comes back or changes), `wal_receiver_status_interval=1s`, and for `pg_rewind`
+//! comes back or changes), `wal_receiver_status_interval=1s`,
+//! `wal_sender_timeout=10s` and `wal_receiver_timeout=10s` (a frozen peer is given up
+//! after 10 s instead of 60 s), and for `pg_rewind`
 //! `wal_log_hints=on` and `full_page_writes=on`. `synchronous_commit` is `on` (the
 //! single-server default of `off` delays replication by up to three WAL writer rounds).
 //! `fsync` stays off. Settings given to the builder come last and win.
@@ -54,6 +56,11 @@
 //! Standbys connect with `primary_conninfo = 'host=127.0.0.1 port=<upstream>
 //! user=postgres application_name=node<i> connect_timeout=5'`, so the primary's
 //! `pg_stat_replication.application_name` names them.
+//!
+//! Timing (2 cores, `/dev/shm`, release build): a primary with two replicas starts in
+//! about 0.3 s (0.8 s for the first set of a process, which makes the template), until
+//! every replica streams and has replayed; dropping it takes 30-45 ms. Run
+//! `cargo run -p pgline-testkit --release --example replica_set_start_time`.
 //!
 //! Needs PostgreSQL 14 or later (`pg_get_wal_replay_pause_state`, `pg_rewind`'s own crash
 //! recovery of its target).
@@ -100,6 +107,8 @@ const REPLICATION_SETTINGS: &[(&str, &str)] = &[
     ("max_replication_slots", "10"),
     ("wal_retrieve_retry_interval", "200ms"),
     ("wal_receiver_status_interval", "1s"),
+    ("wal_sender_timeout", "10s"),
+    ("wal_receiver_timeout", "10s"),
     ("wal_log_hints", "on"),
     ("full_page_writes", "on"),
 ];
@@ -132,6 +141,9 @@ pub enum NodeState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopMode {
     /// `pg_ctl stop -m fast`: sessions aborted, standbys sent all WAL, clean checkpoint.
+    /// A primary waits for its standbys to confirm the last WAL: with one of them
+    /// frozen that takes until `wal_sender_timeout` (10 s here); prefer
+    /// [`Immediate`](Self::Immediate) then.
     Fast,
     /// `pg_ctl stop -m immediate`: every process quits at once; the next start runs crash
     /// recovery. Clients see their connections closed.
