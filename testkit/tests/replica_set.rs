@@ -290,6 +290,18 @@ fn replication_apply_delay_pause_freeze_and_stops() {
     assert_eq!(rows(&rig, 1), "a,b,c,d,e,f,g,h");
     assert_eq!(rows(&rig, 2), "a,b,c,d,e,f,g,h");
 
+    // A frozen node can be killed outright, and comes back.
+    let postmaster = rig.node(1).pid().unwrap();
+    let kids = children(postmaster);
+    rig.freeze(1).unwrap();
+    rig.stop(1, StopMode::Kill).unwrap();
+    assert!(!process_alive(postmaster));
+    assert!(kids.iter().all(|&kid| !process_alive(kid)), "{kids:?}");
+    insert(&rig, 0, "i");
+    rig.start(1).unwrap();
+    rig.wait_replayed(1).unwrap();
+    assert_eq!(rows(&rig, 1), "a,b,c,d,e,f,g,h,i");
+
     // Leave a node frozen: dropping must still clean everything up.
     rig.freeze(2).unwrap();
     drop_and_check(rig);

@@ -570,6 +570,10 @@ impl Drop for Node {
 ///
 /// Dropping it stops every node (immediate mode, thawing frozen ones first) and removes
 /// their folders; if the process dies first, each node's watchdog does it.
+///
+/// It is `Send + Sync`. Every call blocks (it runs `psql` and sleeps between checks): from
+/// async code, call it through `spawn_blocking`, sharing the set as an
+/// `Arc<Mutex<ReplicaSet>>`, and copy ports and URLs out beforehand (they never change).
 #[derive(Debug)]
 pub struct ReplicaSet {
     nodes: Vec<Node>,
@@ -1299,6 +1303,14 @@ mod tests {
             .setting("max_connections", "200")
             .validate()
             .unwrap();
+    }
+
+    #[test]
+    fn a_set_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ReplicaSet>();
+        send_sync::<Node>();
+        send_sync::<ReplicaSetBuilder>();
     }
 
     #[test]
