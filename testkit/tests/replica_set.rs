@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pgline_testkit::{
-    Error, Lsn, NodeState, RejoinMethod, ReplicaSet, ReplicaSetBuilder, Role, StopMode,
+    AuthMethod, Error, Lsn, NodeState, RejoinMethod, ReplicaSet, ReplicaSetBuilder, Role, StopMode,
 };
 use support::{eventually, process_alive};
 
@@ -409,4 +409,83 @@ fn promote_repoint_rejoin_and_rebuild() {
 
     drop_and_check(rig);
     eprintln!("test took {:?}", began.elapsed());
+}
+
+/// Users and databases made on the primary reach the replica; the multi-host strings are
+/// ones libpq accepts, and `target_session_attrs` picks the node it should.
+#[test]
+fn users_databases_and_multi_host_strings() {
+    let rig = ReplicaSetBuilder::new()
+        .replicas(1)
+        .auth(AuthMethod::ScramSha256)
+        .user("alice", "s3cret'")
+        .database("app", "alice")
+        .setting("max_connections", "50")
+        .start()
+        .unwrap();
+    assert_eq!(rig.node(1).psql("SHOW max_connections").unwrap(), "50");
+    let owner = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'";
+    assert_eq!(rig.node(1).psql(owner).unwrap(), "alice");
+
+    let connect = |conninfo: &str, password: Option<&str>| {
+        let mut cmd = rig.node(0).server().client_command("psql");
+        cmd.args(["-X", "-A", "-t", "-w", "-c"])
+            .arg("SELECT current_setting('port') || ' ' || current_user || ' ' || pg_is_in_recovery()")
+            .arg("-d")
+            .arg(conninfo);
+        if let Some(password) = password {
+            cmd.env("PGPASSWORD", password);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{conninfo}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (p0, p1) = (rig.node(0).port(), rig.node(1).port());
+    // SCRAM for alice on the replica, trust for the superuser over TCP.
+    assert_eq!(
+        connect(&rig.node(1).url("alice", Some("s3cret'"), "app"), None),
+        format!("{p1} alice true")
+    );
+    assert_eq!(
+        connect(
+            &rig.node(1).key_value("alice", None, "app"),
+            Some("s3cret'")
+        ),
+        format!("{p1} alice true")
+    );
+    let wrong = rig
+        .node(1)
+        .server()
+        .client_command("psql")
+        .args(["-X", "-w", "-c", "SELECT 1", "-d"])
+        .arg(rig.node(1).url("alice", Some("wrong"), "app"))
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password must be refused");
+    assert_eq!(
+        connect(&rig.node(1).url("postgres", None, "postgres"), None),
+        format!("{p1} postgres true")
+    );
+
+    let url = rig.multi_host_url(&[1, 0], "alice", Some("s3cret'"), "app");
+    assert_eq!(
+        url,
+        format!("postgres://alice:s3cret%27@127.0.0.1:{p1},127.0.0.1:{p0}/app?sslmode=disable")
+    );
+    assert_eq!(connect(&url, None), format!("{p1} alice true"));
+    assert_eq!(
+        connect(&format!("{url}&target_session_attrs=read-write"), None),
+        format!("{p0} alice false")
+    );
+    let key_value = rig.multi_host_key_value(&[0, 1], "alice", Some("s3cret'"), "app");
+    assert_eq!(connect(&key_value, None), format!("{p0} alice false"));
+    assert_eq!(
+        connect(&format!("{key_value} target_session_attrs=standby"), None),
+        format!("{p1} alice true")
+    );
+    drop_and_check(rig);
 }

@@ -95,6 +95,15 @@ const POLL: Duration = Duration::from_millis(20);
 /// At most this many replicas (ports, processes and memory of a small test box).
 const MAX_REPLICAS: usize = 8;
 
+/// Settings a hot standby needs at least as high as on its primary.
+const STANDBY_MINIMUMS: &[&str] = &[
+    "max_connections",
+    "max_worker_processes",
+    "max_wal_senders",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+];
+
 /// Replication settings on every node, after the single-server defaults.
 const REPLICATION_SETTINGS: &[(&str, &str)] = &[
     ("wal_level", "replica"),
@@ -238,6 +247,13 @@ impl ReplicaSetBuilder {
     }
 
     /// A `postgresql.conf` setting on every node; it overrides the defaults above.
+    ///
+    /// Naming one of the settings a hot standby needs at least as high as its primary
+    /// (`max_connections`, `max_worker_processes`, `max_wal_senders`,
+    /// `max_prepared_transactions`, `max_locks_per_transaction`) makes the start run the
+    /// primary once before the replicas are copied from it, so that their control files
+    /// carry its values (a template copy carries `initdb`'s, and a lower value would stop
+    /// the standbys at start).
     pub fn setting(mut self, name: &str, value: &str) -> Self {
         self.settings.push((name.to_owned(), value.to_owned()));
         self
@@ -317,9 +333,28 @@ impl ReplicaSetBuilder {
         settings.extend(self.settings.iter().cloned());
         let settings = conf::settings_text(self.auth, None, &settings);
 
-        let made: Vec<Result<Server, Error>> = thread::scope(|scope| {
-            let handles: Vec<_> = (0..=self.replicas)
-                .map(|_| scope.spawn(|| make_node(&bin_dir, user, &hba, &settings)))
+        // A standby refuses to start when one of these is lower than the value its control
+        // file says the primary runs with; a template copy's control file holds initdb's
+        // values. So when the caller sets one, the primary runs once first (recording its
+        // values) and the replicas are copies of its data folder.
+        let primary_first = self.settings.iter().any(|(name, _)| {
+            STANDBY_MINIMUMS
+                .iter()
+                .any(|minimum| name.eq_ignore_ascii_case(minimum))
+        });
+        let mut made: Vec<Result<Server, Error>> = Vec::new();
+        let mut source = None;
+        if primary_first {
+            let mut primary = make_node(&bin_dir, user, &hba, &settings, None)?;
+            primary.start_postmaster(PortChoice::New)?;
+            primary.shut_down(ShutdownMode::Fast)?;
+            source = Some(primary.data_dir().to_path_buf());
+            made.push(Ok(primary));
+        }
+        let source = source.as_deref();
+        made.extend(thread::scope(|scope| {
+            let handles: Vec<_> = (made.len()..=self.replicas)
+                .map(|_| scope.spawn(|| make_node(&bin_dir, user, &hba, &settings, source)))
                 .collect();
             handles
                 .into_iter()
@@ -328,8 +363,8 @@ impl ReplicaSetBuilder {
                         Err(Error::InvalidInput("making a node panicked".to_owned()))
                     })
                 })
-                .collect()
-        });
+                .collect::<Vec<_>>()
+        }));
         let mut nodes = Vec::with_capacity(made.len());
         for (index, server) in made.into_iter().enumerate() {
             let role = match index {
@@ -396,12 +431,13 @@ impl ReplicaSetBuilder {
 }
 
 /// A folder with a watchdog, a socket folder and a configured data folder copied from
-/// the template; nothing runs yet.
+/// the template, or from `source` (a stopped, configured data folder); nothing runs yet.
 fn make_node(
     bin_dir: &Path,
     user: &'static ServerUser,
     hba: &str,
     settings: &str,
+    source: Option<&Path>,
 ) -> Result<Server, Error> {
     let root = folder::new_root_folder("replica-set")?;
     let watchdog = match Watchdog::spawn(&root) {
@@ -420,8 +456,22 @@ fn make_node(
     fs::set_permissions(socket_dir, fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::io(format!("chmod {}", socket_dir.display()), e))?;
     user.own(socket_dir)?;
-    cluster::copy_template(bin_dir, server.data_dir(), user)?;
-    conf::write_config(server.data_dir(), hba, settings)?;
+    let Some(source) = source else {
+        cluster::copy_template(bin_dir, server.data_dir(), user)?;
+        conf::write_config(server.data_dir(), hba, settings)?;
+        return Ok(server);
+    };
+    let output = user
+        .command("cp", server.root())
+        .arg("-a")
+        .arg(source)
+        .arg(server.data_dir())
+        .output()
+        .map_err(|e| Error::io("running cp -a for a replica's data folder", e))?;
+    cluster::check(
+        output,
+        &format!("copying {} for a replica", source.display()),
+    )?;
     Ok(server)
 }
 
