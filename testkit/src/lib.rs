@@ -20,6 +20,10 @@
 //! # Ok::<(), pgline_testkit::Error>(())
 //! ```
 //!
+//! A primary with streaming replicas, and the controls a failover test needs (promote,
+//! stop, freeze, apply delay, pause replay, repoint, rejoin), come from
+//! [`ReplicaSetBuilder`]; see [`ReplicaSet`].
+//!
 //! When run as root, the server runs as the `postgres` account (else `nobody`, or the one
 //! named by `PGLINE_TESTKIT_USER`); its files are handed to that account. Server folders
 //! are made under `PGLINE_TESTKIT_DIR`, else the system temporary folder.
