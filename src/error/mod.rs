@@ -82,6 +82,40 @@ struct Inner {
     kind: ErrorKind,
     context: Option<String>,
     source: Option<BoxError>,
+    /// For an error that ended a request the connection had accepted: how
+    /// much of it reached the socket. `None` for every other error.
+    delivery: Option<Delivery>,
+}
+
+/// How much of a request reached the socket before the connection ended
+/// it, as the engine recorded (a write call that returned counts; bytes
+/// still in the connection's buffer do not).
+///
+/// This is what tells "certainly not executed" (nothing of it was written,
+/// so the server cannot have seen it) from "outcome unknown" (some of it
+/// was written and no reply came).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// No byte of the request was written to the socket.
+    Unsent,
+    /// `bytes` bytes (at least one) counted from the request's first byte
+    /// were written to the socket; later requests' bytes may be included.
+    Written {
+        /// Bytes written from the request's first byte on.
+        bytes: u64,
+    },
+}
+
+impl Delivery {
+    /// Whether any byte at or after `offset` (counted from the request's
+    /// first byte) was written: a part of the request that starts there
+    /// may have reached the server.
+    pub(crate) fn reached(self, offset: u64) -> bool {
+        match self {
+            Self::Unsent => false,
+            Self::Written { bytes } => bytes > offset,
+        }
+    }
 }
 
 // The constructors are used by the runtime layers only.
@@ -92,7 +126,36 @@ impl Error {
             kind,
             context,
             source,
+            delivery: None,
         }))
+    }
+
+    /// This error ended a request the connection had accepted; `delivery`
+    /// says how much of it reached the socket.
+    pub(crate) fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.0.delivery = Some(delivery);
+        self
+    }
+
+    /// The same failure again, for another of the requests it ended: the
+    /// same kind, message and delivery; the source, which cannot be cloned,
+    /// is kept as its text.
+    pub(crate) fn repeat(&self) -> Self {
+        let context = match (&self.0.context, &self.0.source) {
+            (Some(c), Some(s)) => Some(format!("{c}: {s}")),
+            (Some(c), None) => Some(c.clone()),
+            (None, Some(s)) => Some(s.to_string()),
+            (None, None) => None,
+        };
+        let mut error = Self::new(self.0.kind, context, None);
+        error.0.delivery = self.0.delivery;
+        error
+    }
+
+    /// How much of the request this error ended reached the socket, when
+    /// the error ended a request the connection had accepted.
+    pub(crate) fn delivery(&self) -> Option<Delivery> {
+        self.0.delivery
     }
 
     /// An error of `kind` with a message and no underlying cause.
@@ -180,6 +243,9 @@ impl fmt::Debug for Error {
         }
         if let Some(source) = &self.0.source {
             d.field("source", source);
+        }
+        if let Some(delivery) = &self.0.delivery {
+            d.field("delivery", delivery);
         }
         d.finish()
     }

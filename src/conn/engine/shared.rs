@@ -21,7 +21,7 @@ use crate::conn::client::stmt_cache::StatementCache;
 use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
-use crate::error::{DbError, Error, ErrorKind};
+use crate::error::{DbError, Delivery, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
 /// A callback for server notices (NoticeResponse).
@@ -272,12 +272,16 @@ impl Shared {
                 return Err(Err(proto_error(e)));
             }
         }
+        let first_byte = buf.len();
         if let Err(e) = encode(buf) {
             buf.truncate(start);
             ws.pending_close = closes;
             return Err(Ok(e));
         }
         if let Some(slot) = slot {
+            // The request's own bytes start after the Closes riding along:
+            // those have no effect a caller could see.
+            slot.set_position(first_byte as u64);
             if deferred {
                 ws.deferred_slots.push_back(slot);
             } else {
@@ -305,7 +309,9 @@ impl Shared {
         if w.closed || w.closing {
             return Err(self.closed_error());
         }
+        let first_byte = w.buf.len();
         frontend::query(&mut w.buf, sql).map_err(proto_error)?;
+        slot.set_position(first_byte as u64);
         w.queued.push_back(slot);
         w.copy_active = true;
         Counters::add(&self.counters.requests, 1);
@@ -338,8 +344,12 @@ impl Shared {
         last(&mut w.buf);
         w.copy_active = false;
         let deferred = std::mem::take(&mut w.deferred);
+        let base = w.buf.len() as u64;
         w.buf.extend_from_slice(&deferred);
         let slots = std::mem::take(&mut w.deferred_slots);
+        for slot in &slots {
+            slot.shift_position(base);
+        }
         w.queued.extend(slots);
         wake_driver_after(w);
     }
@@ -457,8 +467,9 @@ impl Shared {
         let mut queued = std::mem::take(&mut w.queued);
         queued.extend(std::mem::take(&mut w.deferred_slots));
         drop(w);
+        // Not taken by the driver: none of their bytes were written.
         for slot in queued {
-            slot.close();
+            slot.close(Delivery::Unsent);
         }
         self.outstanding.store(0, Ordering::Release);
         self.write_room.notify_waiters();
