@@ -8,8 +8,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use pgline::error::{ErrorKind, SqlState};
-use pgline::{Client, StatementOutcome};
+use pgline::error::{CancelOutcome, ErrorKind, SqlState};
+use pgline::pool::CloseReason;
+use pgline::{Client, Config, Pool, StatementOutcome};
 use pgline_protocol_tests::{Direction, Fault, FaultProxy};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -258,4 +259,151 @@ async fn a_batch_cut_part_way_reports_each_statement() {
         .batch_execute("DROP TABLE lost_batch")
         .await
         .unwrap();
+}
+
+/// The query timeout of the dead-connection tests.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Blackholes both directions: the server stops answering, without a FIN,
+/// and a cancel request (which goes to the same host and port, so through
+/// the proxy) never reaches it either.
+fn blackhole(proxy: &FaultProxy) {
+    proxy.set(Direction::ClientToServer, Fault::Blackhole);
+    proxy.set(Direction::ServerToClient, Fault::Blackhole);
+}
+
+fn heal(proxy: &FaultProxy) {
+    proxy.set(Direction::ClientToServer, Fault::Pass);
+    proxy.set(Direction::ServerToClient, Fault::Pass);
+}
+
+/// A timeout error whose cancel could not be delivered; returns why not.
+fn cancel_not_delivered(err: &pgline::Error) -> &pgline::Error {
+    assert!(err.is_timeout(), "{:?}: {err}", err.kind());
+    match err.cancel_outcome() {
+        Some(CancelOutcome::NotDelivered(why)) => {
+            assert!(
+                err.to_string().contains("could not be delivered"),
+                "the message hides the failed cancel: {err}"
+            );
+            why
+        }
+        other => panic!("the cancel cannot have been delivered: {other:?} ({err})"),
+    }
+}
+
+/// A blackholed server and a 2 s query timeout: the call times out and says
+/// its cancel did not get through, the connection is then closed, and the
+/// next call fails at once instead of waiting its own timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_whose_cancel_is_lost_closes_the_connection() {
+    let proxy = FaultProxy::start(upstream()).await;
+    let client = connect(proxy.addr().port(), "")
+        .await
+        .with_timeout(QUERY_TIMEOUT);
+    assert_eq!(
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0)
+            .unwrap(),
+        1
+    );
+    blackhole(&proxy);
+    let started = std::time::Instant::now();
+    let err = within("a blackholed query", client.query_one("SELECT 2", &[]))
+        .await
+        .expect_err("nothing answers");
+    let first = started.elapsed();
+    let why = cancel_not_delivered(&err);
+    println!("first call: {first:?}: {err} (cancel: {:?})", why.kind());
+    assert!(first >= QUERY_TIMEOUT, "{first:?}");
+    assert!(client.is_closed(), "the dead connection is still open");
+
+    let started = std::time::Instant::now();
+    let err = within(
+        "a call on the closed connection",
+        client.query_one("SELECT 3", &[]),
+    )
+    .await
+    .expect_err("the connection is closed");
+    let next = started.elapsed();
+    println!("next call: {next:?}: {err}");
+    assert!(err.is_closed(), "{:?}: {err}", err.kind());
+    assert!(
+        err.to_string().contains("cancel"),
+        "the reason is lost: {err}"
+    );
+    assert!(
+        next < Duration::from_millis(100),
+        "the next call waited {next:?} on a closed connection"
+    );
+}
+
+/// A pool whose connection's server stopped answering: the timed-out call
+/// closes it, the pool counts it as broken and the next checkout gets a
+/// fresh connection that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_replaces_a_connection_whose_cancel_was_lost() {
+    let proxy = FaultProxy::start(upstream()).await;
+    let mut config: Config = url_for(proxy.addr().port(), "").parse().unwrap();
+    config.query_timeout(QUERY_TIMEOUT);
+    let pool = within("the pool", Pool::builder(config).max_size(1).connect())
+        .await
+        .expect("a pool");
+    let first = within("a checkout", pool.acquire()).await.unwrap();
+    let dead_pid = first.client().backend_pid();
+    blackhole(&proxy);
+    let err = within(
+        "a blackholed query",
+        first.client().query_one("SELECT 1", &[]),
+    )
+    .await
+    .expect_err("nothing answers");
+    cancel_not_delivered(&err);
+    assert!(first.client().is_closed());
+    drop(first);
+
+    heal(&proxy);
+    let second = within("a checkout after the loss", pool.acquire())
+        .await
+        .expect("a fresh connection");
+    assert_ne!(
+        second.client().backend_pid(),
+        dead_pid,
+        "the dead one came back"
+    );
+    assert!(!second.client().is_closed());
+    let row = second
+        .client()
+        .query_one("SELECT 40 + 2", &[])
+        .await
+        .expect("the fresh connection works");
+    assert_eq!(row.get::<i32>(0).unwrap(), 42);
+    let stats = pool.stats();
+    assert_eq!(stats.closed.get(CloseReason::Broken), 1, "{stats:?}");
+    assert_eq!(stats.created, 2, "{stats:?}");
+}
+
+/// Where the cancel does get through, the timeout says so and the
+/// connection stays usable, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_whose_cancel_is_delivered_keeps_the_connection() {
+    let proxy = FaultProxy::start(upstream()).await;
+    let client = connect(proxy.addr().port(), "").await;
+    let quick = client.with_timeout(Duration::from_millis(300));
+    let err = within("a slow query", quick.query("SELECT pg_sleep(30)", &[]))
+        .await
+        .expect_err("it cannot finish in time");
+    assert!(err.is_timeout(), "{:?}: {err}", err.kind());
+    assert!(
+        matches!(err.cancel_outcome(), Some(CancelOutcome::Delivered)),
+        "{err}"
+    );
+    assert!(!client.is_closed());
+    let row = within("the next query", client.query_one("SELECT 7", &[]))
+        .await
+        .expect("the connection stays usable");
+    assert_eq!(row.get::<i32>(0).unwrap(), 7);
 }

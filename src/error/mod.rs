@@ -227,6 +227,68 @@ impl Error {
     }
 }
 
+impl Error {
+    /// For a call that timed out: what became of the cancel request sent
+    /// for it (the timeout error's source). `None` for other errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &pgline::Client) {
+    /// use pgline::error::CancelOutcome;
+    /// let quick = client.with_timeout(std::time::Duration::from_secs(2));
+    /// if let Err(e) = quick.query("SELECT pg_sleep(10)", &[]).await {
+    ///     match e.cancel_outcome() {
+    ///         Some(CancelOutcome::Delivered) => { /* the connection is still usable */ }
+    ///         Some(CancelOutcome::NotDelivered(why)) => eprintln!("connection dropped: {why}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn cancel_outcome(&self) -> Option<&CancelOutcome> {
+        self.0.source.as_ref()?.downcast_ref::<CancelOutcome>()
+    }
+}
+
+/// What became of the cancel request sent for a call that timed out: the
+/// source of that call's [`ErrorKind::Timeout`] error (see
+/// [`Error::cancel_outcome`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// The cancel request was delivered: the server read it and closed the
+    /// cancel connection. The query was asked to stop (the server may have
+    /// finished it first); the connection stays usable.
+    Delivered,
+    /// The cancel request could not be delivered (its own error says why:
+    /// no connection, or no answer in time). Whatever the connection was
+    /// waiting for may never come, so it was closed: later calls fail at
+    /// once, and a pool replaces it.
+    NotDelivered(Error),
+}
+
+impl fmt::Display for CancelOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Delivered => f.write_str(
+                "the query was cancelled (the server read the cancel request and closed its connection)",
+            ),
+            Self::NotDelivered(e) => write!(
+                f,
+                "the cancel request could not be delivered, so the connection was closed: {e}"
+            ),
+        }
+    }
+}
+
+impl StdError for CancelOutcome {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Delivered => None,
+            Self::NotDelivered(e) => Some(e),
+        }
+    }
+}
+
 impl From<crate::types::TypeError> for Error {
     /// A conversion error between Rust and PostgreSQL values.
     fn from(e: crate::types::TypeError) -> Self {
@@ -294,6 +356,47 @@ mod tests {
         );
         assert!(!err.is_transient());
         assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn a_timeout_says_whether_its_cancel_was_delivered() {
+        let lost = Error::with_source(
+            ErrorKind::Timeout,
+            Some("the query did not finish within 2s".into()),
+            CancelOutcome::NotDelivered(Error::msg(ErrorKind::Timeout, "no answer")),
+        );
+        assert!(lost.is_timeout());
+        let Some(CancelOutcome::NotDelivered(why)) = lost.cancel_outcome() else {
+            panic!("{lost:?}");
+        };
+        assert_eq!(why.kind(), ErrorKind::Timeout);
+        let chain = lost.source().and_then(StdError::source);
+        assert!(chain.is_some_and(|e| e.to_string() == "timeout: no answer"));
+        assert!(
+            lost.to_string().contains("could not be delivered"),
+            "{lost}"
+        );
+
+        let delivered = Error::with_source(ErrorKind::Timeout, None, CancelOutcome::Delivered);
+        assert!(matches!(
+            delivered.cancel_outcome(),
+            Some(CancelOutcome::Delivered)
+        ));
+        assert!(Error::closed().cancel_outcome().is_none());
+    }
+
+    #[test]
+    fn a_repeated_error_keeps_kind_text_and_delivery() {
+        let first = Error::with_source(
+            ErrorKind::Io,
+            Some("reading from the server".into()),
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        )
+        .with_delivery(Delivery::Written { bytes: 7 });
+        let again = first.repeat();
+        assert_eq!(again.kind(), ErrorKind::Io);
+        assert_eq!(again.to_string(), format!("I/O error: {first}"));
+        assert_eq!(again.delivery(), Some(Delivery::Written { bytes: 7 }));
     }
 
     #[test]

@@ -486,6 +486,14 @@ impl Shared {
     /// nothing that follows on this connection can be trusted, so it is
     /// closed, and every request waiting gets this reason.
     pub(crate) fn poison(&self, reason: String) {
+        self.abort(reason);
+    }
+
+    /// Closes the connection at once for `reason`: new requests are refused
+    /// from now on, and the driver drops the socket without writing what is
+    /// queued (a connection that may never answer again must not hold
+    /// anyone).
+    pub(crate) fn abort(&self, reason: String) {
         lock(&self.closed_reason).get_or_insert(reason);
         let mut w = self.write();
         // Refused from now on, before the driver has even woken up.
