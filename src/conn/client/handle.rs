@@ -277,7 +277,7 @@ impl Client {
             .in_flight
             .enter()
             .await
-            .map_err(|_| shared.closed_error())?;
+            .map_err(|_| shared.refused_error())?;
         shared.wait_for_room(usize::MAX).await;
         let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {

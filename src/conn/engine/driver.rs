@@ -837,6 +837,14 @@ mod tests {
         );
         assert_eq!(delivery(&behind), Delivery::Unsent);
         assert_eq!(delivery(&never_taken), Delivery::Unsent);
+        // Refused once closed: nothing of it was written either.
+        let refused = shared.submit(Some(shared.slot(1, None, RequestKind::Simple)), |_| {
+            Ok::<_, ()>(())
+        });
+        match refused {
+            Err(Err(e)) => assert_eq!(e.delivery(), Some(Delivery::Unsent), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
         assert!(!Delivery::Written { bytes: 100 }.reached(100));
         assert!(Delivery::Written { bytes: 101 }.reached(100));
     }

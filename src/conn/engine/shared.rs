@@ -248,7 +248,7 @@ impl Shared {
     ) -> Result<(), Result<E, Error>> {
         let mut w = self.write();
         if w.closed || w.closing {
-            return Err(Err(self.closed_error()));
+            return Err(Err(self.refused_error()));
         }
         let ws = &mut *w;
         let deferred = ws.copy_active;
@@ -307,7 +307,7 @@ impl Shared {
     pub(crate) fn copy_start(&self, slot: Arc<Slot>, sql: &str) -> Result<(), Error> {
         let mut w = self.write();
         if w.closed || w.closing {
-            return Err(self.closed_error());
+            return Err(self.refused_error());
         }
         let first_byte = w.buf.len();
         frontend::query(&mut w.buf, sql).map_err(proto_error)?;
@@ -500,6 +500,12 @@ impl Shared {
         w.closed = true;
         w.abort = true;
         wake_driver_after(w);
+    }
+
+    /// The error for a request refused because the connection is closed:
+    /// none of it was written.
+    pub(crate) fn refused_error(&self) -> Error {
+        self.closed_error().with_delivery(Delivery::Unsent)
     }
 
     /// The error a caller gets once the connection is gone.
