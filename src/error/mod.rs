@@ -260,7 +260,8 @@ pub enum CancelOutcome {
     /// finished it first); the connection stays usable.
     Delivered,
     /// The cancel request could not be delivered (its own error says why:
-    /// no connection, or no answer in time). Whatever the connection was
+    /// no connection, no answer in time, or no cancel key from the server
+    /// to send). Whatever the connection was
     /// waiting for may never come, so it was closed: later calls fail at
     /// once, and a pool replaces it.
     NotDelivered(Error),

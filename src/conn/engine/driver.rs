@@ -26,6 +26,12 @@
 //! so a large result is never buffered whole. A request whose caller went
 //! away stays in the queue: its replies are read and thrown away. When the
 //! socket fails, every request waiting is failed; none is left hanging.
+//!
+//! Delivery: the driver counts the bytes its write calls returned, and a
+//! request it takes gets its stream position (see `slot.rs`). A request
+//! failed with the connection then says whether any of its bytes were
+//! written ([`Delivery`]): the difference between "certainly not executed"
+//! and "outcome unknown".
 
 use std::collections::VecDeque;
 use std::pin::Pin;
