@@ -245,7 +245,28 @@ async fn a_batch_cut_part_way_reports_each_statement() {
                 _ => unreachable!(),
             }
         }
-        unknown_stored += unknown.intersection(&stored).count();
+        let span = |set: &BTreeSet<i32>| match (set.first(), set.last()) {
+            (Some(a), Some(b)) => format!(
+                "{}..={} ({})",
+                a - round * 1000,
+                b - round * 1000,
+                set.len()
+            ),
+            _ => "none".to_owned(),
+        };
+        let stored_unknown: Vec<i32> = unknown
+            .intersection(&stored)
+            .map(|id| id - round * 1000)
+            .collect();
+        println!(
+            "round {round:2}, cut at {percent:2}%: answered {} ({} failed), \
+             unknown {} (stored: {stored_unknown:?}), not sent {}",
+            span(&ran.union(&failed).copied().collect()),
+            failed.len(),
+            span(&unknown),
+            span(&not_sent),
+        );
+        unknown_stored += stored_unknown.len();
         for (total, set) in totals.iter_mut().zip([&ran, &failed, &unknown, &not_sent]) {
             *total += set.len();
         }
