@@ -95,6 +95,8 @@ struct Inner {
 /// so the server cannot have seen it) from "outcome unknown" (some of it
 /// was written and no reply came).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Recorded by the runtime layers only.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 pub(crate) enum Delivery {
     /// No byte of the request was written to the socket.
     Unsent,
@@ -106,6 +108,7 @@ pub(crate) enum Delivery {
     },
 }
 
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 impl Delivery {
     /// Whether any byte at or after `offset` (counted from the request's
     /// first byte) was written: a part of the request that starts there
