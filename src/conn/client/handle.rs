@@ -30,11 +30,14 @@ use crate::proto::frontend::{self, BindTemplate, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::Type;
 
-/// How long a timed-out call waits for its cancel request to be delivered:
-/// as long as the call's own timeout, within these bounds. A cancel that
-/// takes longer fails, and the connection is closed.
-const CANCEL_WAIT_MIN: Duration = Duration::from_secs(1);
-const CANCEL_WAIT_MAX: Duration = Duration::from_secs(5);
+/// How long a timed-out call waits for its cancel request to be delivered
+/// (the server reads it and closes the cancel connection); a cancel that
+/// takes longer fails, and the connection is closed. Npgsql's cancellation
+/// timeout has the same default and the same effect. Loopback or LAN
+/// cancels take milliseconds: two seconds is a server or path that stopped
+/// answering, not a slow one, and it bounds how long the caller is held
+/// past its own timeout.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct ClientInner {
     pub(crate) shared: Arc<Shared>,
@@ -171,9 +174,9 @@ impl Client {
     /// delivered before the call returns) and the call returns a timeout
     /// error; the connection stays usable.
     ///
-    /// The cancel is given as long as `timeout` to be delivered (at least
-    /// 1 s, at most 5 s). If it cannot be (the server or the path to it
-    /// stopped answering), the connection is closed:
+    /// The cancel is given 2 s to be delivered (the server reads it and
+    /// closes the cancel connection). If it cannot be (the server or the
+    /// path to it stopped answering), the connection is closed:
     /// [`is_closed`](Self::is_closed) is true at once, later calls fail at
     /// once instead of each waiting its own timeout, and a pool replaces
     /// the connection. The timeout error's [`Error::cancel_outcome`] says
@@ -223,7 +226,7 @@ impl Client {
                 // Cancel before returning, so the caller's next request
                 // cannot be the one the cancel lands on: the server ignores
                 // a cancel that arrives while the session is idle.
-                let outcome = self.cancel_after_timeout(limit).await;
+                let outcome = self.cancel_after_timeout().await;
                 if let CancelOutcome::NotDelivered(e) = &outcome {
                     // Nothing reached the server: the request may still be
                     // running there, or the server (or the path to it) is
@@ -244,12 +247,11 @@ impl Client {
         }
     }
 
-    /// Sends a cancel request for a call that timed out after `limit`,
-    /// waiting for it at most as long (within [`CANCEL_WAIT_MIN`] and
-    /// [`CANCEL_WAIT_MAX`]), and says whether it was delivered.
+    /// Sends a cancel request for a call that timed out, waiting at most
+    /// [`CANCEL_WAIT`] for it, and says whether it was delivered.
     #[cold]
-    async fn cancel_after_timeout(&self, limit: Duration) -> CancelOutcome {
-        let wait = limit.clamp(CANCEL_WAIT_MIN, CANCEL_WAIT_MAX);
+    async fn cancel_after_timeout(&self) -> CancelOutcome {
+        let wait = CANCEL_WAIT;
         // Boxed: a cancel connects a socket of its own, and its state would
         // otherwise weigh on every query's future.
         let cancel = Box::pin(self.inner.cancel.cancel_query());
