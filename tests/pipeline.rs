@@ -313,6 +313,10 @@ fn outcome_kind(outcome: &pgline::StatementOutcome) -> &'static str {
         "ran"
     } else if outcome.failed() {
         "failed"
+    } else if outcome.unknown() {
+        "unknown"
+    } else if outcome.not_sent() {
+        "not sent"
     } else {
         "skipped"
     }
@@ -549,4 +553,99 @@ async fn notices_go_to_the_handler() {
         .await
         .unwrap();
     assert_eq!(rx.recv().await.as_deref(), Some("hello from plpgsql"));
+}
+
+/// The ids stored in `table`, in order.
+async fn stored_ids(client: &Client, table: &str) -> Vec<i32> {
+    client
+        .query(format!("SELECT id FROM {table} ORDER BY id").as_str(), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<i32>(0).unwrap())
+        .collect()
+}
+
+/// A batch with a Sync per statement that times out part way: the
+/// statement answered before keeps its outcome, and the others are
+/// unknown, not lost in one error. They are unknown indeed: the cancel
+/// stops the slow one, and the one after it still runs.
+#[tokio::test]
+async fn a_batch_that_times_out_reports_each_statement() {
+    let client = connect().await;
+    client
+        .batch_execute("DROP TABLE IF EXISTS batch_timeout; CREATE TABLE batch_timeout (id int)")
+        .await
+        .unwrap();
+    let quick = client.with_timeout(Duration::from_millis(300));
+    let mut batch = quick.batch();
+    batch.push("INSERT INTO batch_timeout VALUES (1)", &[]);
+    batch.push("SELECT pg_sleep(5)", &[]);
+    batch.push("INSERT INTO batch_timeout VALUES (3)", &[]);
+    let outcomes = bounded(batch.run_independent())
+        .await
+        .expect("the statements were queued: each gets an outcome");
+    let kinds: Vec<&str> = outcomes.iter().map(outcome_kind).collect();
+    assert_eq!(kinds, ["ran", "unknown", "unknown"]);
+    for outcome in &outcomes[1..] {
+        let e = outcome.error().expect("an unknown outcome says why");
+        assert!(e.is_timeout(), "{e:?}");
+    }
+    // The abandoned request ends on the server: the third statement ran.
+    bounded(async {
+        while client.pending_requests() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(stored_ids(&client, "batch_timeout").await, [1, 3]);
+    client
+        .batch_execute("DROP TABLE batch_timeout")
+        .await
+        .unwrap();
+}
+
+/// A one-Sync batch whose backend is terminated before the Sync is
+/// answered: nothing of it is reported as run (the implicit transaction
+/// never committed), the statement the termination hit failed with it,
+/// and no row is stored.
+#[tokio::test]
+async fn an_atomic_batch_cut_before_its_sync_reports_nothing_as_run() {
+    let client = connect().await;
+    let observer = connect().await;
+    observer
+        .batch_execute(
+            "DROP TABLE IF EXISTS batch_atomic_cut; CREATE TABLE batch_atomic_cut (id int)",
+        )
+        .await
+        .unwrap();
+    let pid = client.backend_pid() as i32;
+    let mut batch = client.batch();
+    batch.push("INSERT INTO batch_atomic_cut VALUES (1)", &[]);
+    batch.push("SELECT pg_sleep(30)", &[]);
+    batch.push("INSERT INTO batch_atomic_cut VALUES (3)", &[]);
+    let (outcomes, ()) = bounded(async {
+        tokio::join!(batch.run_atomic(), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            observer
+                .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    let outcomes = outcomes.expect("the statements were queued: each gets an outcome");
+    let kinds: Vec<&str> = outcomes.iter().map(outcome_kind).collect();
+    assert_eq!(kinds, ["unknown", "failed", "unknown"]);
+    let killed = outcomes[1].error().unwrap();
+    assert_eq!(killed.code(), Some(&SqlState::ADMIN_SHUTDOWN), "{killed:?}");
+    assert!(client.is_closed());
+    assert_eq!(
+        stored_ids(&observer, "batch_atomic_cut").await,
+        [] as [i32; 0]
+    );
+    observer
+        .batch_execute("DROP TABLE batch_atomic_cut")
+        .await
+        .unwrap();
 }

@@ -82,6 +82,43 @@ struct Inner {
     kind: ErrorKind,
     context: Option<String>,
     source: Option<BoxError>,
+    /// For an error that ended a request the connection had accepted: how
+    /// much of it reached the socket. `None` for every other error.
+    delivery: Option<Delivery>,
+}
+
+/// How much of a request reached the socket before the connection ended
+/// it, as the engine recorded (a write call that returned counts; bytes
+/// still in the connection's buffer do not).
+///
+/// This is what tells "certainly not executed" (nothing of it was written,
+/// so the server cannot have seen it) from "outcome unknown" (some of it
+/// was written and no reply came).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Recorded by the runtime layers only.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+pub(crate) enum Delivery {
+    /// No byte of the request was written to the socket.
+    Unsent,
+    /// `bytes` bytes (at least one) counted from the request's first byte
+    /// were written to the socket; later requests' bytes may be included.
+    Written {
+        /// Bytes written from the request's first byte on.
+        bytes: u64,
+    },
+}
+
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+impl Delivery {
+    /// Whether any byte at or after `offset` (counted from the request's
+    /// first byte) was written: a part of the request that starts there
+    /// may have reached the server.
+    pub(crate) fn reached(self, offset: u64) -> bool {
+        match self {
+            Self::Unsent => false,
+            Self::Written { bytes } => bytes > offset,
+        }
+    }
 }
 
 // The constructors are used by the runtime layers only.
@@ -92,7 +129,36 @@ impl Error {
             kind,
             context,
             source,
+            delivery: None,
         }))
+    }
+
+    /// This error ended a request the connection had accepted; `delivery`
+    /// says how much of it reached the socket.
+    pub(crate) fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.0.delivery = Some(delivery);
+        self
+    }
+
+    /// The same failure again, for another of the requests it ended: the
+    /// same kind, message and delivery; the source, which cannot be cloned,
+    /// is kept as its text.
+    pub(crate) fn repeat(&self) -> Self {
+        let context = match (&self.0.context, &self.0.source) {
+            (Some(c), Some(s)) => Some(format!("{c}: {s}")),
+            (Some(c), None) => Some(c.clone()),
+            (None, Some(s)) => Some(s.to_string()),
+            (None, None) => None,
+        };
+        let mut error = Self::new(self.0.kind, context, None);
+        error.0.delivery = self.0.delivery;
+        error
+    }
+
+    /// How much of the request this error ended reached the socket, when
+    /// the error ended a request the connection had accepted.
+    pub(crate) fn delivery(&self) -> Option<Delivery> {
+        self.0.delivery
     }
 
     /// An error of `kind` with a message and no underlying cause.
@@ -164,6 +230,69 @@ impl Error {
     }
 }
 
+impl Error {
+    /// For a call that timed out: what became of the cancel request sent
+    /// for it (the timeout error's source). `None` for other errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &pgline::Client) {
+    /// use pgline::error::CancelOutcome;
+    /// let quick = client.with_timeout(std::time::Duration::from_secs(2));
+    /// if let Err(e) = quick.query("SELECT pg_sleep(10)", &[]).await {
+    ///     match e.cancel_outcome() {
+    ///         Some(CancelOutcome::Delivered) => { /* the connection is still usable */ }
+    ///         Some(CancelOutcome::NotDelivered(why)) => eprintln!("connection dropped: {why}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn cancel_outcome(&self) -> Option<&CancelOutcome> {
+        self.0.source.as_ref()?.downcast_ref::<CancelOutcome>()
+    }
+}
+
+/// What became of the cancel request sent for a call that timed out: the
+/// source of that call's [`ErrorKind::Timeout`] error (see
+/// [`Error::cancel_outcome`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// The cancel request was delivered: the server read it and closed the
+    /// cancel connection. The query was asked to stop (the server may have
+    /// finished it first); the connection stays usable.
+    Delivered,
+    /// The cancel request could not be delivered (its own error says why:
+    /// no connection, no answer in time, or no cancel key from the server
+    /// to send). Whatever the connection was
+    /// waiting for may never come, so it was closed: later calls fail at
+    /// once, and a pool replaces it.
+    NotDelivered(Error),
+}
+
+impl fmt::Display for CancelOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Delivered => f.write_str(
+                "the query was cancelled (the server read the cancel request and closed its connection)",
+            ),
+            Self::NotDelivered(e) => write!(
+                f,
+                "the cancel request could not be delivered, so the connection was closed: {e}"
+            ),
+        }
+    }
+}
+
+impl StdError for CancelOutcome {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Delivered => None,
+            Self::NotDelivered(e) => Some(e),
+        }
+    }
+}
+
 impl From<crate::types::TypeError> for Error {
     /// A conversion error between Rust and PostgreSQL values.
     fn from(e: crate::types::TypeError) -> Self {
@@ -180,6 +309,9 @@ impl fmt::Debug for Error {
         }
         if let Some(source) = &self.0.source {
             d.field("source", source);
+        }
+        if let Some(delivery) = &self.0.delivery {
+            d.field("delivery", delivery);
         }
         d.finish()
     }
@@ -228,6 +360,47 @@ mod tests {
         );
         assert!(!err.is_transient());
         assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn a_timeout_says_whether_its_cancel_was_delivered() {
+        let lost = Error::with_source(
+            ErrorKind::Timeout,
+            Some("the query did not finish within 2s".into()),
+            CancelOutcome::NotDelivered(Error::msg(ErrorKind::Timeout, "no answer")),
+        );
+        assert!(lost.is_timeout());
+        let Some(CancelOutcome::NotDelivered(why)) = lost.cancel_outcome() else {
+            panic!("{lost:?}");
+        };
+        assert_eq!(why.kind(), ErrorKind::Timeout);
+        let chain = lost.source().and_then(StdError::source);
+        assert!(chain.is_some_and(|e| e.to_string() == "timeout: no answer"));
+        assert!(
+            lost.to_string().contains("could not be delivered"),
+            "{lost}"
+        );
+
+        let delivered = Error::with_source(ErrorKind::Timeout, None, CancelOutcome::Delivered);
+        assert!(matches!(
+            delivered.cancel_outcome(),
+            Some(CancelOutcome::Delivered)
+        ));
+        assert!(Error::closed().cancel_outcome().is_none());
+    }
+
+    #[test]
+    fn a_repeated_error_keeps_kind_text_and_delivery() {
+        let first = Error::with_source(
+            ErrorKind::Io,
+            Some("reading from the server".into()),
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        )
+        .with_delivery(Delivery::Written { bytes: 7 });
+        let again = first.repeat();
+        assert_eq!(again.kind(), ErrorKind::Io);
+        assert_eq!(again.to_string(), format!("I/O error: {first}"));
+        assert_eq!(again.delivery(), Some(Delivery::Written { bytes: 7 }));
     }
 
     #[test]

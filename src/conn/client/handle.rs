@@ -26,13 +26,19 @@ use crate::conn::engine::shared::{ConnectionStats, Shared, proto_error};
 use crate::conn::engine::slot::RequestKind;
 use crate::conn::transport::cancel::CancelToken;
 use crate::conn::transport::endpoint::{Endpoint, ServerRole};
-use crate::error::{DbError, Error, ErrorKind};
+use crate::error::{CancelOutcome, DbError, Error, ErrorKind};
 use crate::proto::frontend::{self, BindTemplate, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::Type;
 
-/// How long a timed-out call waits for its cancel request to be delivered.
-const CANCEL_WAIT: Duration = Duration::from_secs(5);
+/// How long a timed-out call waits for its cancel request to be delivered
+/// (the server reads it and closes the cancel connection); a cancel that
+/// takes longer fails, and the connection is closed. Npgsql's cancellation
+/// timeout has the same default and the same effect. Loopback or LAN
+/// cancels take milliseconds: two seconds is a server or path that stopped
+/// answering, not a slow one, and it bounds how long the caller is held
+/// past its own timeout.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct ClientInner {
     pub(crate) shared: Arc<Shared>,
@@ -167,10 +173,19 @@ impl Client {
     /// A handle to the same connection whose calls time out after `timeout`:
     /// when it fires, a CancelRequest is sent for the running query (and
     /// delivered before the call returns) and the call returns a timeout
-    /// error; the connection stays usable. Requests pipelined behind the
-    /// timed-out one by other tasks may be cancelled too if the timed-out
-    /// query finishes just as the cancel arrives: the protocol's cancel names
-    /// a session, not a query.
+    /// error; the connection stays usable.
+    ///
+    /// The cancel is given 2 s to be delivered (the server reads it and
+    /// closes the cancel connection). If it cannot be (the server or the
+    /// path to it stopped answering), the connection is closed:
+    /// [`is_closed`](Self::is_closed) is true at once, later calls fail at
+    /// once instead of each waiting its own timeout, and a pool replaces
+    /// the connection. The timeout error's [`Error::cancel_outcome`] says
+    /// which happened.
+    ///
+    /// Requests pipelined behind the timed-out one by other tasks may be
+    /// cancelled too if the timed-out query finishes just as the cancel
+    /// arrives: the protocol's cancel names a session, not a query.
     ///
     /// ```no_run
     /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
@@ -212,19 +227,42 @@ impl Client {
                 // Cancel before returning, so the caller's next request
                 // cannot be the one the cancel lands on: the server ignores
                 // a cancel that arrives while the session is idle.
-                // Boxed: a cancel connects a socket of its own, and its
-                // state would otherwise weigh on every query's future.
-                let cancel = Box::pin(self.inner.cancel.cancel_query());
-                match tokio::time::timeout(CANCEL_WAIT, cancel).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::debug!(error = %e, "cancel after a timeout failed"),
-                    Err(_) => tracing::debug!("cancel after a timeout did not finish in time"),
+                let outcome = self.cancel_after_timeout().await;
+                if let CancelOutcome::NotDelivered(e) = &outcome {
+                    // Nothing reached the server: the request may still be
+                    // running there, or the server (or the path to it) is
+                    // gone. Either way its reply may never come, and every
+                    // later call would wait its full timeout behind it.
+                    tracing::debug!(error = %e, "cancel after a timeout not delivered");
+                    self.shared().abort(format!(
+                        "a query timed out after {limit:?} and its cancel request \
+                         could not be delivered: {e}"
+                    ));
                 }
-                Err(Error::msg(
+                Err(Error::with_source(
                     ErrorKind::Timeout,
-                    format!("the query did not finish within {limit:?}; it was cancelled"),
+                    Some(format!("the query did not finish within {limit:?}")),
+                    outcome,
                 ))
             }
+        }
+    }
+
+    /// Sends a cancel request for a call that timed out, waiting at most
+    /// [`CANCEL_WAIT`] for it, and says whether it was delivered.
+    #[cold]
+    async fn cancel_after_timeout(&self) -> CancelOutcome {
+        let wait = CANCEL_WAIT;
+        // Boxed: a cancel connects a socket of its own, and its state would
+        // otherwise weigh on every query's future.
+        let cancel = Box::pin(self.inner.cancel.cancel_query());
+        match tokio::time::timeout(wait, cancel).await {
+            Ok(Ok(())) => CancelOutcome::Delivered,
+            Ok(Err(e)) => CancelOutcome::NotDelivered(e),
+            Err(_) => CancelOutcome::NotDelivered(Error::msg(
+                ErrorKind::Timeout,
+                format!("the server did not answer the cancel request within {wait:?}"),
+            )),
         }
     }
 
@@ -242,7 +280,7 @@ impl Client {
             .in_flight
             .enter()
             .await
-            .map_err(|_| shared.closed_error())?;
+            .map_err(|_| shared.refused_error())?;
         shared.wait_for_room(usize::MAX).await;
         let slot = shared.slot(ready, Some(permit), kind);
         match shared.submit(Some(slot.clone()), encode) {

@@ -26,16 +26,40 @@ use crate::conn::client::query::{
     sealed,
 };
 use crate::conn::client::row::{Column, Row, columns};
+use crate::conn::engine::responses::Responses;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
 use crate::proto::BackendMessage;
 use crate::types::Type;
 
 /// What happened to one statement of a batch.
+///
+/// A batch whose connection is lost part way (a cut, a server that went
+/// away, a timeout) still reports every statement: the ones answered
+/// before the loss keep their outcome, and each of the others is
+/// [`NotSent`](Self::NotSent) (certainly not executed: no byte of it was
+/// written to the socket) or [`Unknown`](Self::Unknown) (written, at
+/// least in part, and never answered: it may have run and committed).
+///
+/// ```no_run
+/// # async fn run(batch: pgline::Batch<'_>) -> Result<(), pgline::Error> {
+/// use pgline::StatementOutcome;
+/// for (i, outcome) in batch.run_independent().await?.into_iter().enumerate() {
+///     match outcome {
+///         StatementOutcome::Ran { rows_affected, .. } => println!("{i}: {rows_affected:?}"),
+///         StatementOutcome::Failed(e) => println!("{i} failed: {e}"),
+///         StatementOutcome::NotSent(_) => println!("{i} never left: safe to send again"),
+///         StatementOutcome::Unknown(e) => println!("{i} may or may not have run: {e}"),
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StatementOutcome {
-    /// The statement ran.
+    /// The statement ran (with a Sync per statement: and was committed,
+    /// outside an explicit transaction).
     Ran {
         /// Its rows (empty for statements that return none).
         rows: BatchRows,
@@ -47,6 +71,15 @@ pub enum StatementOutcome {
     /// The server skipped the statement because an earlier one failed
     /// (one-Sync batches only).
     Skipped,
+    /// The connection was lost before any byte of the statement was
+    /// written to the socket: the server never saw it. The error says why
+    /// the connection was lost.
+    NotSent(Error),
+    /// The connection was lost (or the call timed out) after the statement
+    /// was written, at least in part, and before its Sync was answered: it
+    /// may have run, and committed, or not. Never retried automatically;
+    /// the error says what ended the wait.
+    Unknown(Error),
 }
 
 impl StatementOutcome {
@@ -61,6 +94,22 @@ impl StatementOutcome {
     /// Whether the statement was skipped.
     pub fn skipped(&self) -> bool {
         matches!(self, Self::Skipped)
+    }
+    /// Whether the statement was never sent (the connection was lost first).
+    pub fn not_sent(&self) -> bool {
+        matches!(self, Self::NotSent(_))
+    }
+    /// Whether the statement's outcome is unknown (sent, never answered).
+    pub fn unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+    /// The error of a statement that failed, was not sent or has an
+    /// unknown outcome.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Self::Failed(e) | Self::NotSent(e) | Self::Unknown(e) => Some(e),
+            Self::Ran { .. } | Self::Skipped => None,
+        }
     }
 }
 
@@ -146,6 +195,13 @@ impl<'a> Batch<'a> {
 
     /// Sends the statements with a Sync after each: every statement runs on
     /// its own, and a failure affects only the statement that failed.
+    ///
+    /// One outcome per statement, in order. When the connection is lost or
+    /// the call times out part way, the statements answered before keep
+    /// their outcome and the rest are [`StatementOutcome::NotSent`] or
+    /// [`StatementOutcome::Unknown`]. An `Err` means no statement of the
+    /// batch was queued (preparing its statements failed, or the
+    /// connection was already closed): none ran.
     pub async fn run_independent(self) -> Result<Vec<StatementOutcome>, Error> {
         self.run(true).await
     }
@@ -153,6 +209,13 @@ impl<'a> Batch<'a> {
     /// Sends the statements with one Sync at the end: after the first error
     /// the rest are skipped by the server (and, outside an explicit
     /// transaction, what ran is rolled back with the failed one).
+    ///
+    /// When the connection is lost or the call times out before the Sync
+    /// is answered, nothing is known to be committed: statements written
+    /// (at least in part) are [`StatementOutcome::Unknown`], the rest
+    /// [`StatementOutcome::NotSent`], and errors already received stay
+    /// [`StatementOutcome::Failed`]. An `Err` means no statement was
+    /// queued.
     pub async fn run_atomic(self) -> Result<Vec<StatementOutcome>, Error> {
         self.run(false).await
     }
@@ -203,76 +266,173 @@ impl<'a> Batch<'a> {
         let entries = &self.entries;
         let ready = if sync_each { entries.len() } else { 1 };
         let client = self.client;
-        client
-            .timed(|| async {
-                let mut responses = client
-                    .request(ready, RequestKind::Extended, |out| {
-                        encode(out, &plans, entries, sync_each)
-                    })
-                    .await?;
-                let mut outcomes = Vec::with_capacity(entries.len());
-                let mut current: Option<Arc<[Column]>> = None;
-                let mut rows = BatchRows::new();
-                let mut ready_seen = 0;
-                loop {
-                    let i = outcomes.len();
-                    match responses.message().await? {
-                        BackendMessage::ParseComplete
-                        | BackendMessage::CloseComplete
-                        | BackendMessage::NoData => {}
-                        BackendMessage::EmptyQueryResponse => {
-                            outcomes.push(StatementOutcome::Ran {
-                                rows: BatchRows::new(),
-                                rows_affected: None,
-                            });
-                        }
-                        BackendMessage::BindComplete => {
-                            current = plans.get(i).and_then(|p| p.columns().cloned());
-                        }
-                        BackendMessage::RowDescription(d) => current = Some(columns(&d)),
-                        BackendMessage::DataRow(data) => {
-                            let cols = current.clone().ok_or_else(|| {
-                                Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
-                            })?;
-                            rows.push(Row::new(cols, data)?);
-                        }
-                        BackendMessage::CommandComplete(c) => {
-                            outcomes.push(StatementOutcome::Ran {
-                                rows: std::mem::take(&mut rows),
-                                rows_affected: c.rows(),
-                            });
-                        }
-                        BackendMessage::ErrorResponse(fields) => {
-                            rows = BatchRows::new();
-                            outcomes
-                                .push(StatementOutcome::Failed(Error::db(fields.to_db_error())));
-                        }
-                        BackendMessage::ReadyForQuery(_) => {
-                            ready_seen += 1;
-                            if ready_seen == ready {
-                                break;
-                            }
-                        }
-                        other => return Err(responses.violation(&other, "a batch response")),
-                    }
+        // Where each statement's bytes start, from the request's first byte.
+        let mut starts: Vec<u64> = Vec::with_capacity(entries.len());
+        let mut progress = Progress {
+            outcomes: Vec::with_capacity(entries.len()),
+            settled: 0,
+            queued: false,
+        };
+        let read = client
+            .timed(|| {
+                let (plans, starts, progress) = (&plans, &mut starts, &mut progress);
+                async move {
+                    let mut responses = client
+                        .request(ready, RequestKind::Extended, |out| {
+                            encode(out, plans, entries, sync_each, starts)
+                        })
+                        .await?;
+                    progress.queued = true;
+                    read_outcomes(&mut responses, plans, ready, sync_each, progress).await
                 }
+            })
+            .await;
+        let Progress {
+            mut outcomes,
+            settled,
+            queued,
+        } = progress;
+        match read {
+            Ok(()) => {
                 while outcomes.len() < entries.len() {
                     outcomes.push(StatementOutcome::Skipped);
                 }
                 Ok(outcomes)
-            })
-            .await
+            }
+            Err(e) if !queued => Err(e),
+            Err(e) => Ok(interrupted(outcomes, settled, &starts, e)),
+        }
     }
 }
 
+/// The outcomes read so far.
+struct Progress {
+    outcomes: Vec<StatementOutcome>,
+    /// Outcomes final because their statement's Sync was answered.
+    settled: usize,
+    /// The request was queued: from here on its statements may run.
+    queued: bool,
+}
+
+async fn read_outcomes(
+    responses: &mut Responses,
+    plans: &[Planned<'_>],
+    ready: usize,
+    sync_each: bool,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let outcomes = &mut progress.outcomes;
+    let mut current: Option<Arc<[Column]>> = None;
+    let mut rows = BatchRows::new();
+    let mut ready_seen = 0;
+    loop {
+        let i = outcomes.len();
+        match responses.message().await? {
+            BackendMessage::ParseComplete
+            | BackendMessage::CloseComplete
+            | BackendMessage::NoData => {}
+            BackendMessage::EmptyQueryResponse => {
+                outcomes.push(StatementOutcome::Ran {
+                    rows: BatchRows::new(),
+                    rows_affected: None,
+                });
+            }
+            BackendMessage::BindComplete => {
+                current = plans.get(i).and_then(|p| p.columns().cloned());
+            }
+            BackendMessage::RowDescription(d) => current = Some(columns(&d)),
+            BackendMessage::DataRow(data) => {
+                let cols = current.clone().ok_or_else(|| {
+                    Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
+                })?;
+                rows.push(Row::new(cols, data)?);
+            }
+            BackendMessage::CommandComplete(c) => {
+                outcomes.push(StatementOutcome::Ran {
+                    rows: std::mem::take(&mut rows),
+                    rows_affected: c.rows(),
+                });
+            }
+            BackendMessage::ErrorResponse(fields) => {
+                rows = BatchRows::new();
+                let failed = StatementOutcome::Failed(Error::db(fields.to_db_error()));
+                if sync_each && i > ready_seen {
+                    // The statement completed and then its Sync failed (a
+                    // deferred constraint at commit, a terminated session):
+                    // the error is that statement's, and it did not commit.
+                    outcomes[i - 1] = failed;
+                } else {
+                    outcomes.push(failed);
+                }
+            }
+            BackendMessage::ReadyForQuery(_) => {
+                ready_seen += 1;
+                progress.settled = if ready_seen == ready {
+                    plans.len()
+                } else {
+                    outcomes.len()
+                };
+                if ready_seen == ready {
+                    return Ok(());
+                }
+            }
+            other => return Err(responses.violation(&other, "a batch response")),
+        }
+    }
+}
+
+/// The outcomes of a batch whose reading ended with `cause` after it was
+/// queued: the settled ones stand, errors received stand, and every other
+/// statement is not sent or unknown, from how much of the request the
+/// engine had written (`starts`: each statement's first byte). Without
+/// that record (a timeout, a reply that made no sense) the request may
+/// still be written later: all of them are unknown.
+fn interrupted(
+    outcomes: Vec<StatementOutcome>,
+    settled: usize,
+    starts: &[u64],
+    cause: Error,
+) -> Vec<StatementOutcome> {
+    let delivery = cause.delivery();
+    // The first statement left open gets the error itself (with its
+    // source), the others the same failure again.
+    let echo = cause.repeat();
+    let mut cause = Some(cause);
+    let mut received = outcomes.into_iter();
+    let mut all = Vec::with_capacity(starts.len());
+    for (i, &start) in starts.iter().enumerate() {
+        let outcome = match received.next() {
+            Some(outcome) if i < settled => outcome,
+            // A statement that failed did not take effect, Sync or not.
+            Some(failed @ StatementOutcome::Failed(_)) => failed,
+            _ => {
+                let error = cause.take().unwrap_or_else(|| echo.repeat());
+                if delivery.is_none_or(|d| d.reached(start)) {
+                    StatementOutcome::Unknown(error)
+                } else {
+                    StatementOutcome::NotSent(error)
+                }
+            }
+        };
+        all.push(outcome);
+    }
+    all
+}
+
+/// Encodes the batch, recording in `starts` where each statement's bytes
+/// begin (counted from the batch's first byte).
 fn encode(
     out: &mut BytesMut,
     plans: &[Planned<'_>],
     entries: &[Entry<'_>],
     sync_each: bool,
+    starts: &mut Vec<u64>,
 ) -> Result<(), Error> {
     let last = plans.len() - 1;
+    let first = out.len();
+    starts.clear();
     for (i, (plan, entry)) in plans.iter().zip(entries).enumerate() {
+        starts.push((out.len() - first) as u64);
         let sync = sync_each || i == last;
         match plan {
             Planned::Prepared(stmt) => {

@@ -26,6 +26,12 @@
 //! so a large result is never buffered whole. A request whose caller went
 //! away stays in the queue: its replies are read and thrown away. When the
 //! socket fails, every request waiting is failed; none is left hanging.
+//!
+//! Delivery: the driver counts the bytes its write calls returned, and a
+//! request it takes gets its stream position (see `slot.rs`). A request
+//! failed with the connection then says whether any of its bytes were
+//! written ([`Delivery`]): the difference between "certainly not executed"
+//! and "outcome unknown".
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -42,6 +48,7 @@ use crate::conn::engine::low_water::{LowWater, bound_bytes};
 use crate::conn::engine::shared::{Counters, Shared};
 use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
 use crate::conn::transport::socket::Socket;
+use crate::error::Delivery;
 use crate::proto::frame_run::{RunStep, next_in_run};
 use crate::proto::{BackendMessage, FrameSplitter, TransactionStatus, frontend};
 
@@ -88,6 +95,11 @@ pub(crate) struct Driver {
     task_waker: Option<Waker>,
     /// A caller's turn found the connection broken: the task ends it.
     failed: Option<String>,
+    /// Bytes written to the socket (write calls that returned), since the
+    /// start: the stream position of `write_buf`'s first byte once it is
+    /// taken. A request in flight reached the socket when this passed its
+    /// slot's position.
+    written: u64,
 }
 
 impl std::fmt::Debug for Driver {
@@ -133,6 +145,7 @@ impl Driver {
             low_water,
             task_waker: None,
             failed: None,
+            written: 0,
         }
     }
 
@@ -147,10 +160,19 @@ impl Driver {
             }
         };
         self.shared.close(reason);
-        for slot in self.in_flight.drain(..) {
-            slot.close();
+        let in_flight = std::mem::take(&mut self.in_flight);
+        for slot in in_flight {
+            slot.close(self.delivery(&slot));
         }
         self.done.send_replace(true);
+    }
+
+    /// How much of a request the driver holds has reached the socket.
+    fn delivery(&self, slot: &Slot) -> Delivery {
+        match self.written.checked_sub(slot.position()) {
+            Some(bytes) if bytes > 0 => Delivery::Written { bytes },
+            _ => Delivery::Unsent,
+        }
     }
 
     /// The driver task's turn: `io` carries the connection's I/O waker,
@@ -377,7 +399,12 @@ impl Driver {
             // Swap buffers: the callers' bytes become ours without a copy,
             // and our spent buffer becomes theirs.
             std::mem::swap(&mut self.write_buf, &mut w.buf);
-            self.in_flight.extend(w.queued.drain(..));
+            // `write_buf` was empty: its first byte is the next one the
+            // socket takes, so offsets in it become stream positions.
+            for slot in w.queued.drain(..) {
+                slot.shift_position(self.written);
+                self.in_flight.push_back(slot);
+            }
             self.shared
                 .counters
                 .max_in_flight
@@ -399,6 +426,7 @@ impl Driver {
                 Poll::Ready(Ok(0)) => return Err("the server closed the connection".into()),
                 Poll::Ready(Ok(n)) => {
                     self.write_buf.advance(n);
+                    self.written += n as u64;
                     let counters = &self.shared.counters;
                     Counters::add(&counters.socket_writes, 1);
                     Counters::add(&counters.bytes_written, n as u64);
@@ -770,6 +798,61 @@ mod tests {
             0,
             "the caller was woken before its request was counted as answered"
         );
+    }
+
+    /// The record of how much of each request reached the socket when the
+    /// connection fails: whole, in part, or not at all (taken by the
+    /// driver but behind bytes the socket would not take, or never taken).
+    #[tokio::test]
+    async fn a_failed_connection_says_how_much_of_each_request_was_written() {
+        use crate::conn::engine::slot::Pop;
+        use crate::error::Delivery;
+        let (mut driver, _peer) = loopback_driver().await;
+        let shared = driver.shared.clone();
+        let queue = |bytes: usize| {
+            let slot = shared.slot(1, None, RequestKind::Simple);
+            shared
+                .submit(Some(slot.clone()), |buf| {
+                    buf.extend_from_slice(&vec![b'x'; bytes]);
+                    Ok::<_, ()>(())
+                })
+                .unwrap();
+            slot
+        };
+        // The peer reads nothing: the socket takes a few MiB of the 64.
+        let small = queue(100);
+        let large = queue(64 << 20);
+        let behind = queue(100);
+        let mut io = Context::from_waker(Waker::noop());
+        assert!(driver.poll_step(&mut io, Waker::noop(), false).is_pending());
+        let never_taken = queue(100);
+        let written = driver.written;
+        assert!(written > 100 && written < 100 + (64 << 20), "{written}");
+        driver.finish(Exit::Failed("cut".into()));
+
+        let delivery = |slot: &Arc<Slot>| match slot.peek_pop(&mut slot.take_queue()) {
+            Poll::Ready(Pop::Closed(delivery)) => delivery,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(delivery(&small), Delivery::Written { bytes: written });
+        assert_eq!(
+            delivery(&large),
+            Delivery::Written {
+                bytes: written - 100
+            }
+        );
+        assert_eq!(delivery(&behind), Delivery::Unsent);
+        assert_eq!(delivery(&never_taken), Delivery::Unsent);
+        // Refused once closed: nothing of it was written either.
+        let refused = shared.submit(Some(shared.slot(1, None, RequestKind::Simple)), |_| {
+            Ok::<_, ()>(())
+        });
+        match refused {
+            Err(Err(e)) => assert_eq!(e.delivery(), Some(Delivery::Unsent), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!Delivery::Written { bytes: 100 }.reached(100));
+        assert!(Delivery::Written { bytes: 101 }.reached(100));
     }
 
     /// With nothing to write, route or flush, a turn the caller reads for

@@ -86,7 +86,9 @@ impl Responses {
         }
         match pop {
             Poll::Ready(Pop::Reply(reply)) => Poll::Ready(self.open(reply)),
-            Poll::Ready(Pop::Closed) => Poll::Ready(Err(self.shared.closed_error())),
+            Poll::Ready(Pop::Closed(delivery)) => {
+                Poll::Ready(Err(self.shared.closed_error().with_delivery(delivery)))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -116,7 +118,9 @@ impl Responses {
             match slot.peek_pop(&mut self.queue) {
                 Poll::Pending => return None,
                 Poll::Ready(Pop::Reply(reply)) => self.open(reply),
-                Poll::Ready(Pop::Closed) => Err(self.shared.closed_error()),
+                Poll::Ready(Pop::Closed(delivery)) => {
+                    Err(self.shared.closed_error().with_delivery(delivery))
+                }
             }
         };
         Some(server_error(message))

@@ -22,7 +22,7 @@ use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::conn::transport::endpoint::RoleCell;
-use crate::error::{DbError, Error, ErrorKind};
+use crate::error::{DbError, Delivery, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
 /// A callback for server notices (NoticeResponse).
@@ -252,7 +252,7 @@ impl Shared {
     ) -> Result<(), Result<E, Error>> {
         let mut w = self.write();
         if w.closed || w.closing {
-            return Err(Err(self.closed_error()));
+            return Err(Err(self.refused_error()));
         }
         let ws = &mut *w;
         let deferred = ws.copy_active;
@@ -276,12 +276,16 @@ impl Shared {
                 return Err(Err(proto_error(e)));
             }
         }
+        let first_byte = buf.len();
         if let Err(e) = encode(buf) {
             buf.truncate(start);
             ws.pending_close = closes;
             return Err(Ok(e));
         }
         if let Some(slot) = slot {
+            // The request's own bytes start after the Closes riding along:
+            // those have no effect a caller could see.
+            slot.set_position(first_byte as u64);
             if deferred {
                 ws.deferred_slots.push_back(slot);
             } else {
@@ -307,9 +311,11 @@ impl Shared {
     pub(crate) fn copy_start(&self, slot: Arc<Slot>, sql: &str) -> Result<(), Error> {
         let mut w = self.write();
         if w.closed || w.closing {
-            return Err(self.closed_error());
+            return Err(self.refused_error());
         }
+        let first_byte = w.buf.len();
         frontend::query(&mut w.buf, sql).map_err(proto_error)?;
+        slot.set_position(first_byte as u64);
         w.queued.push_back(slot);
         w.copy_active = true;
         Counters::add(&self.counters.requests, 1);
@@ -342,8 +348,12 @@ impl Shared {
         last(&mut w.buf);
         w.copy_active = false;
         let deferred = std::mem::take(&mut w.deferred);
+        let base = w.buf.len() as u64;
         w.buf.extend_from_slice(&deferred);
         let slots = std::mem::take(&mut w.deferred_slots);
+        for slot in &slots {
+            slot.shift_position(base);
+        }
         w.queued.extend(slots);
         wake_driver_after(w);
     }
@@ -462,8 +472,9 @@ impl Shared {
         let mut queued = std::mem::take(&mut w.queued);
         queued.extend(std::mem::take(&mut w.deferred_slots));
         drop(w);
+        // Not taken by the driver: none of their bytes were written.
         for slot in queued {
-            slot.close();
+            slot.close(Delivery::Unsent);
         }
         self.outstanding.store(0, Ordering::Release);
         self.write_room.notify_waiters();
@@ -480,12 +491,26 @@ impl Shared {
     /// nothing that follows on this connection can be trusted, so it is
     /// closed, and every request waiting gets this reason.
     pub(crate) fn poison(&self, reason: String) {
+        self.abort(reason);
+    }
+
+    /// Closes the connection at once for `reason`: new requests are refused
+    /// from now on, and the driver drops the socket without writing what is
+    /// queued (a connection that may never answer again must not hold
+    /// anyone).
+    pub(crate) fn abort(&self, reason: String) {
         lock(&self.closed_reason).get_or_insert(reason);
         let mut w = self.write();
         // Refused from now on, before the driver has even woken up.
         w.closed = true;
         w.abort = true;
         wake_driver_after(w);
+    }
+
+    /// The error for a request refused because the connection is closed:
+    /// none of it was written.
+    pub(crate) fn refused_error(&self) -> Error {
+        self.closed_error().with_delivery(Delivery::Unsent)
     }
 
     /// The error a caller gets once the connection is gone.

@@ -7,14 +7,22 @@
 //! (so a huge result never sits in memory whole). A caller that goes away
 //! marks its slot abandoned; the driver then reads and discards the rest of
 //! the request's replies, keeping the connection in step.
+//!
+//! Also owns the record of how much of the request reached the socket
+//! when the connection ended it ([`Delivery`]): the slot keeps where the
+//! request's first byte sits in the stream of bytes the connection writes
+//! ([`Slot::position`]), and the driver compares that with the bytes it
+//! has written when it fails the request.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
 use crate::conn::engine::gate::Pass;
+use crate::error::Delivery;
 use crate::proto::BackendMessage;
 
 /// Messages queued in a slot before the driver stops reading the socket.
@@ -74,8 +82,9 @@ pub(crate) enum Push {
 #[derive(Debug)]
 pub(crate) enum Pop {
     Reply(Reply),
-    /// The connection closed before the request was answered in full.
-    Closed,
+    /// The connection closed before the request was answered in full;
+    /// this much of the request had reached the socket.
+    Closed(Delivery),
 }
 
 /// What a caller that finds nothing routed yet leaves behind.
@@ -102,8 +111,9 @@ struct State {
     driver_waker: Option<Waker>,
     /// ReadyForQuery messages still expected.
     ready_left: usize,
-    /// The connection closed with this request unanswered.
-    closed: bool,
+    /// The connection closed with this request unanswered; this much of
+    /// it had reached the socket.
+    closed: Option<Delivery>,
     /// The caller went away: drop whatever arrives.
     abandoned: bool,
     /// Held while the request is in flight; bounds the pipeline depth.
@@ -135,6 +145,20 @@ pub(crate) enum RequestKind {
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     state: Mutex<State>,
+    /// Where the request's first byte sits. Its frame of reference moves
+    /// with the bytes, and each move happens under the shared write lock
+    /// or in the driver, so relaxed ordering suffices:
+    ///
+    /// ```text
+    ///   submit ──► offset in the callers' buffer (or the COPY-deferred one)
+    ///   copy_end ─► deferred offset + where the deferred bytes land
+    ///   taken ───► + bytes the driver had written: a stream position
+    /// ```
+    ///
+    /// Only a stream position (a slot the driver holds) is ever compared
+    /// with bytes written; a slot failed before the driver took it sent
+    /// nothing. No allocation and one relaxed store per request.
+    position: AtomicU64,
 }
 
 impl Slot {
@@ -160,7 +184,7 @@ impl Slot {
         s.quiet = false;
         s.driver_waker = None;
         s.ready_left = ready;
-        s.closed = false;
+        s.closed = None;
         s.abandoned = false;
         s.permit = permit;
     }
@@ -248,10 +272,28 @@ impl Slot {
         self.lock().kind
     }
 
-    /// Driver side: the connection is gone; wake the caller.
-    pub(crate) fn close(&self) {
+    /// Where the request's first byte sits (see the field's docs).
+    pub(crate) fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    /// Sets where the request's first byte sits in the buffer it was
+    /// encoded into (under the shared write lock).
+    pub(crate) fn set_position(&self, offset: u64) {
+        self.position.store(offset, Ordering::Relaxed);
+    }
+
+    /// Moves the request's position by `base`: its bytes moved to a buffer
+    /// (or into the stream) that starts `base` bytes further on.
+    pub(crate) fn shift_position(&self, base: u64) {
+        self.position.fetch_add(base, Ordering::Relaxed);
+    }
+
+    /// The connection is gone; wake the caller. `delivery` is how much of
+    /// the request reached the socket.
+    pub(crate) fn close(&self, delivery: Delivery) {
         let mut s = self.lock();
-        s.closed = true;
+        s.closed = Some(delivery);
         s.permit = None;
         let waker = s.waker.take();
         drop(s);
@@ -306,8 +348,8 @@ impl Slot {
             }
             return Poll::Pending;
         }
-        if s.closed {
-            return Poll::Ready(Pop::Closed);
+        if let Some(delivery) = s.closed {
+            return Poll::Ready(Pop::Closed(delivery));
         }
         match wait {
             Wait::Register(cx) => {
@@ -333,7 +375,7 @@ impl Slot {
         s.messages.clear();
         s.bytes = 0;
         s.waker = None;
-        let complete = s.ready_left == 0 || s.closed;
+        let complete = s.ready_left == 0 || s.closed.is_some();
         let driver = s.driver_waker.take();
         drop(s);
         if let Some(w) = driver {
