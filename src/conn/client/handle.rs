@@ -360,27 +360,6 @@ impl Client {
         .await
     }
 
-    /// Runs one statement with the simple protocol and returns its command
-    /// tag (`"COMMIT"`, `"ROLLBACK"`, …).
-    pub(crate) async fn command_tag(&self, sql: &str) -> Result<Option<String>, Error> {
-        self.timed(|| async {
-            let mut responses = self
-                .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
-                })
-                .await?;
-            let mut tag = None;
-            loop {
-                match responses.next().await? {
-                    BackendMessage::ReadyForQuery(_) => return Ok(tag),
-                    BackendMessage::CommandComplete(c) => tag = Some(c.tag().to_owned()),
-                    _ => {}
-                }
-            }
-        })
-        .await
-    }
-
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         self.timed(|| async {
@@ -517,7 +496,7 @@ impl Client {
 /// Replies a simple query may carry that a plain call skips: empty
 /// queries, the CloseComplete of evicted statements riding along, and COPY
 /// (refused by the driver, or its data discarded).
-fn passes_in_simple_query(message: &BackendMessage) -> bool {
+pub(crate) fn passes_in_simple_query(message: &BackendMessage) -> bool {
     matches!(
         message,
         BackendMessage::EmptyQueryResponse
