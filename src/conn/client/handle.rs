@@ -112,6 +112,41 @@ impl Drop for StatementInner {
     }
 }
 
+/// A statement whose Parse may have been queued but that no [`Statement`]
+/// owns yet. Dropped armed (the preparing future dropped, or the
+/// preparation failed or timed out), it queues the statement's Close to
+/// ride with the connection's next request, so the name is free again and
+/// nothing is left prepared on the server that nobody knows of. Closing a
+/// statement that does not exist is not an error, so it is armed before
+/// the Parse is queued. Dropping it only queues bytes: it holds whatever
+/// the runtime is doing.
+pub(crate) struct Unprepared<'a> {
+    shared: &'a Shared,
+    name: Option<String>,
+}
+
+impl<'a> Unprepared<'a> {
+    pub(crate) fn new(shared: &'a Shared, name: String) -> Self {
+        Self {
+            shared,
+            name: Some(name),
+        }
+    }
+
+    /// A [`Statement`] owns the name now.
+    pub(crate) fn owned(mut self) {
+        self.name = None;
+    }
+}
+
+impl Drop for Unprepared<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            self.shared.close_statement_later(name);
+        }
+    }
+}
+
 impl Statement {
     pub(crate) fn new(
         name: String,
@@ -403,8 +438,12 @@ impl Client {
         let id = self.inner.next_statement.fetch_add(1, Ordering::Relaxed);
         let name = format!("pgline_s{id}");
         let owner = Some(Arc::downgrade(self.shared()));
-        self.timed(|| self.prepare_named(name, sql, types, owner))
-            .await
+        let unprepared = Unprepared::new(self.shared(), name.clone());
+        let statement = self
+            .timed(|| self.prepare_named(name, sql, types, owner))
+            .await?;
+        unprepared.owned();
+        Ok(statement)
     }
 
     /// Parse + Describe + Sync under `name`.
