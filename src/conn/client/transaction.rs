@@ -25,7 +25,7 @@
 //! is open run inside it (the protocol's transaction is the session's),
 //! and are rolled back with it.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::conn::client::handle::{Client, passes_in_simple_query};
@@ -130,7 +130,9 @@ impl<'a> TransactionBuilder<'a> {
     pub async fn start(self) -> Result<Transaction<'a>, Error> {
         let opening = Opening::new(self.client, "ROLLBACK".to_owned());
         self.client
-            .simple_command(&self.begin_sql(), || opening.queued.set(true))
+            .simple_command(&self.begin_sql(), || {
+                opening.queued.store(true, Ordering::Relaxed)
+            })
             .await?;
         Ok(opening.opened(None, 0))
     }
@@ -142,7 +144,9 @@ impl<'a> TransactionBuilder<'a> {
 struct Opening<'a> {
     client: &'a Client,
     undo: String,
-    queued: Cell<bool>,
+    /// Set in the poll that queues the opening statement (atomic only so
+    /// that the future stays `Send`).
+    queued: AtomicBool,
 }
 
 impl<'a> Opening<'a> {
@@ -150,13 +154,13 @@ impl<'a> Opening<'a> {
         Self {
             client,
             undo,
-            queued: Cell::new(false),
+            queued: AtomicBool::new(false),
         }
     }
 
     /// The opening succeeded: the transaction ends it from now on.
     fn opened(self, savepoint: Option<String>, depth: u32) -> Transaction<'a> {
-        self.queued.set(false);
+        self.queued.store(false, Ordering::Relaxed);
         Transaction {
             client: self.client,
             savepoint,
@@ -168,7 +172,7 @@ impl<'a> Opening<'a> {
 
 impl Drop for Opening<'_> {
     fn drop(&mut self) {
-        if self.queued.get() {
+        if self.queued.load(Ordering::Relaxed) {
             // Queued behind the opening statement; nobody waits for it.
             self.client.request_detached(&self.undo);
         }
@@ -314,7 +318,9 @@ impl<'a> Transaction<'a> {
     async fn savepoint_named(&self, name: String) -> Result<Transaction<'a>, Error> {
         let opening = Opening::new(self.client, rollback_sql(Some(&name)));
         self.client
-            .simple_command(&format!("SAVEPOINT {name}"), || opening.queued.set(true))
+            .simple_command(&format!("SAVEPOINT {name}"), || {
+                opening.queued.store(true, Ordering::Relaxed)
+            })
             .await?;
         Ok(opening.opened(Some(name), self.depth + 1))
     }
