@@ -27,10 +27,11 @@
 //!     still there once the client is closed (checked from the second
 //!     connection): a session left inside a transaction would lose it.
 //!
-//! Every operation is covered twice: with the default settings, and with
-//! a 2 KiB write buffer and one request in flight, where callers wait for
-//! room far more often (inside COPY IN's sends, the binary writer) and so
-//! reach those await points too. The cancel request is dropped while a
+//! Every operation is covered three times: with the default settings;
+//! with a 2 KiB write buffer and one request in flight, where callers wait
+//! for room far more often (inside COPY IN's sends, the binary writer) and
+//! so reach those await points too; and with SQL text run as the unnamed
+//! statement (no statement cache). The cancel request is dropped while a
 //! query runs on the connection; a cancel whose bytes left before the drop
 //! is given a second to end that query before another cancel is sent, so
 //! that it cannot land on a later query.
@@ -54,6 +55,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
+use pgline::config::StatementCacheMode;
 use pgline::error::SqlState;
 use pgline::types::Type;
 use pgline::{
@@ -121,6 +123,9 @@ enum Setup {
     /// (inside COPY IN's sends, the binary writer, large requests) are
     /// reached too.
     Tight,
+    /// SQL text runs as the unnamed statement (no statement cache), as
+    /// behind a transaction-pooling proxy.
+    Unnamed,
 }
 
 async fn connect_with(setup: Setup) -> Client {
@@ -129,6 +134,11 @@ async fn connect_with(setup: Setup) -> Client {
         Setup::Tight => {
             let mut config: Config = url().parse().expect("config");
             config.max_write_buffer(2 * 1024).max_in_flight(1);
+            config.connect().await.expect("connect")
+        }
+        Setup::Unnamed => {
+            let mut config: Config = url().parse().expect("config");
+            config.statement_cache_mode(StatementCacheMode::UnnamedOnly);
             config.connect().await.expect("connect")
         }
     }
@@ -233,7 +243,7 @@ fn operations() -> Vec<Operation> {
             let some = c.query_opt("SELECT id FROM source WHERE id = $1", &[&7i32]).await?;
             expect_eq("row", some.map(|r| r.get::<i32>(0).ok()), Some(Some(7)))
         }
-        "query_opt (unnamed statement: Statement-less SQL with a cast)" => |c, x, run| {
+        "query_opt of text with a cast" => |c, x, run| {
             let row = c.query_opt("SELECT $1::text || 'x'", &[&"a"]).await?;
             expect_eq("row", row.map(|r| r.get::<String>(0).ok()), Some(Some("ax".to_owned())))
         }
@@ -755,7 +765,7 @@ async fn every_operation_survives_a_drop_at_every_await_point() {
     let started = Instant::now();
     let ops = operations();
     let n_ops = ops.len();
-    let runs = [Setup::Default, Setup::Tight]
+    let runs = [Setup::Default, Setup::Tight, Setup::Unnamed]
         .into_iter()
         .flat_map(|setup| ops.iter().map(move |op| (*op, setup)));
     let results: Vec<(usize, Vec<String>)> = futures_util::stream::iter(runs)
@@ -767,7 +777,7 @@ async fn every_operation_survives_a_drop_at_every_await_point() {
     let failures: Vec<&String> = results.iter().flat_map(|(_, f)| f).collect();
     println!(
         "cancel safety: {pairs} (operation, drop point) pairs covered, {n_ops} operations \
-         in two setups, in {:.1} s",
+         in three setups, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(
