@@ -768,13 +768,22 @@ async fn every_operation_survives_a_drop_at_every_await_point() {
     let runs = [Setup::Default, Setup::Tight, Setup::Unnamed]
         .into_iter()
         .flat_map(|setup| ops.iter().map(move |op| (*op, setup)));
-    let results: Vec<(usize, Vec<String>)> = futures_util::stream::iter(runs)
-        .map(|(op, setup)| cover(op, setup, &ctx, &observer))
-        .buffer_unordered(CONCURRENCY)
+    let results: Vec<(Operation, Setup, usize, Vec<String>)> = futures_util::stream::iter(runs)
+        .map(|(op, setup)| {
+            let (ctx, observer) = (&ctx, &observer);
+            async move {
+                let (pairs, failures) = cover(op, setup, ctx, observer).await;
+                (op, setup, pairs, failures)
+            }
+        })
+        .buffered(CONCURRENCY)
         .collect()
         .await;
-    let pairs: usize = results.iter().map(|(n, _)| n).sum();
-    let failures: Vec<&String> = results.iter().flat_map(|(_, f)| f).collect();
+    for (op, setup, pairs, _) in &results {
+        println!("  {} ({setup:?}): {pairs} drop points", op.name);
+    }
+    let pairs: usize = results.iter().map(|r| r.2).sum();
+    let failures: Vec<&String> = results.iter().flat_map(|r| &r.3).collect();
     println!(
         "cancel safety: {pairs} (operation, drop point) pairs covered, {n_ops} operations \
          in three setups, in {:.1} s",
