@@ -7,6 +7,10 @@
 //! transparent re-preparation when the server dropped or invalidated a
 //! cached statement (outside a transaction block only), and reading rows as
 //! they arrive, with backpressure, through [`RowStream`].
+//!
+//! A cached statement whose preparation is dropped or fails once its Parse
+//! may be queued has its Close queued (`Unprepared`), so the next caller
+//! of the same SQL prepares the name afresh instead of finding it taken.
 
 use std::future::poll_fn;
 use std::pin::Pin;
