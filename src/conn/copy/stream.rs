@@ -22,13 +22,11 @@
 //! and no live runtime. A `send` dropped while it waits for room has taken
 //! nothing out of the sink: the data of earlier sends stays queued in it.
 //!
-//! COPY OUT needs no guard: its reply is read by whoever holds the
-//! request's responses, and a dropped stream leaves the driver to read
-//! and discard the rest of the data.
-//!
 //! COPY OUT hands out each CopyData's payload as a `Bytes` slice of the
 //! connection's read buffer, without copying; a slow consumer stops the
-//! connection reading the socket.
+//! connection reading the socket. It needs no guard: a `copy_out` future
+//! or stream dropped at any point leaves the driver to read and discard
+//! the rest of the data, up to the COPY's end.
 
 use std::io;
 use std::pin::Pin;
