@@ -27,11 +27,13 @@
 //!     still there once the client is closed (checked from the second
 //!     connection): a session left inside a transaction would lose it.
 //!
-//! Every operation is covered three times: with the default settings;
+//! Every operation is covered four times: with the default settings;
 //! with a 2 KiB write buffer and one request in flight, where callers wait
 //! for room far more often (inside COPY IN's sends, the binary writer) and
-//! so reach those await points too; and with SQL text run as the unnamed
-//! statement (no statement cache). The cancel request is dropped while a
+//! so reach those await points too; with SQL text run as the unnamed
+//! statement (no statement cache); and with one request in flight, held
+//! by another task's short query as the operation starts, so that it first
+//! waits for its place in the pipeline. The cancel request is dropped while a
 //! query runs on the connection; a cancel whose bytes left before the drop
 //! is given a second to end that query before another cancel is sent, so
 //! that it cannot land on a later query.
@@ -126,6 +128,11 @@ enum Setup {
     /// SQL text runs as the unnamed statement (no statement cache), as
     /// behind a transaction-pooling proxy.
     Unnamed,
+    /// One request in flight, held by another task's short query when the
+    /// operation starts: its first request waits for the place in the
+    /// pipeline, so that await point (and a place granted to a future
+    /// dropped before it took it) is covered too.
+    Gated,
 }
 
 async fn connect_with(setup: Setup) -> Client {
@@ -139,6 +146,11 @@ async fn connect_with(setup: Setup) -> Client {
         Setup::Unnamed => {
             let mut config: Config = url().parse().expect("config");
             config.statement_cache_mode(StatementCacheMode::UnnamedOnly);
+            config.connect().await.expect("connect")
+        }
+        Setup::Gated => {
+            let mut config: Config = url().parse().expect("config");
+            config.max_in_flight(1);
             config.connect().await.expect("connect")
         }
     }
@@ -611,7 +623,7 @@ async fn pair(
     point: DropPoint,
 ) -> Result<bool, String> {
     let client = connect_with(setup).await;
-    let result = drop_and_check(op, ctx, &client, observer, point).await;
+    let result = drop_and_check(op, setup, ctx, &client, observer, point).await;
     if result.is_err() {
         let _ = tokio::time::timeout(LIMIT, client.abort()).await;
     }
@@ -620,6 +632,7 @@ async fn pair(
 
 async fn drop_and_check(
     op: Operation,
+    setup: Setup,
     ctx: &Ctx,
     client: &Client,
     observer: &Client,
@@ -628,18 +641,36 @@ async fn drop_and_check(
     let pid = client.backend_pid() as i32;
     let run = next_id();
     let completed = match op.kind {
-        Kind::Plain(run_op) => match poll_then_drop(run_op(client, ctx, run), point, LIMIT).await {
-            Outcome::Completed(result) => {
-                result.map_err(|e| format!("the operation failed: {e}"))?;
-                true
+        Kind::Plain(run_op) => {
+            let holder = if setup == Setup::Gated {
+                let other = client.clone();
+                let holder =
+                    tokio::spawn(async move { other.batch_execute("SELECT pg_sleep(0.02)").await });
+                until_pending(client, 1).await;
+                Some(holder)
+            } else {
+                None
+            };
+            let outcome = poll_then_drop(run_op(client, ctx, run), point, LIMIT).await;
+            if let Some(holder) = holder {
+                match tokio::time::timeout(LIMIT, holder).await {
+                    Ok(Ok(Ok(()))) => {}
+                    other => return Err(format!("the query holding the pipeline: {other:?}")),
+                }
             }
-            Outcome::Dropped => false,
-            Outcome::Stuck { after_polls } => {
-                return Err(format!(
-                    "hung: not woken within {LIMIT:?} after poll {after_polls}"
-                ));
+            match outcome {
+                Outcome::Completed(result) => {
+                    result.map_err(|e| format!("the operation failed: {e}"))?;
+                    true
+                }
+                Outcome::Dropped => false,
+                Outcome::Stuck { after_polls } => {
+                    return Err(format!(
+                        "hung: not woken within {LIMIT:?} after poll {after_polls}"
+                    ));
+                }
             }
-        },
+        }
         Kind::Cancel => cancel_at(client, observer, point).await?,
     };
     // (a) The connection answers a query correctly.
@@ -765,7 +796,7 @@ async fn every_operation_survives_a_drop_at_every_await_point() {
     let started = Instant::now();
     let ops = operations();
     let n_ops = ops.len();
-    let runs = [Setup::Default, Setup::Tight, Setup::Unnamed]
+    let runs = [Setup::Default, Setup::Tight, Setup::Unnamed, Setup::Gated]
         .into_iter()
         .flat_map(|setup| ops.iter().map(move |op| (*op, setup)));
     let results: Vec<(Operation, Setup, usize, Vec<String>)> = futures_util::stream::iter(runs)
@@ -786,7 +817,7 @@ async fn every_operation_survives_a_drop_at_every_await_point() {
     let failures: Vec<&String> = results.iter().flat_map(|r| &r.3).collect();
     println!(
         "cancel safety: {pairs} (operation, drop point) pairs covered, {n_ops} operations \
-         in three setups, in {:.1} s",
+         in four setups, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(
