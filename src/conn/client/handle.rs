@@ -119,6 +119,41 @@ impl Drop for StatementInner {
     }
 }
 
+/// A statement whose Parse may have been queued but that no [`Statement`]
+/// owns yet. Dropped armed (the preparing future dropped, or the
+/// preparation failed or timed out), it queues the statement's Close to
+/// ride with the connection's next request, so the name is free again and
+/// nothing is left prepared on the server that nobody knows of. Closing a
+/// statement that does not exist is not an error, so it is armed before
+/// the Parse is queued. Dropping it only queues bytes: it holds whatever
+/// the runtime is doing.
+pub(crate) struct Unprepared<'a> {
+    shared: &'a Shared,
+    name: Option<String>,
+}
+
+impl<'a> Unprepared<'a> {
+    pub(crate) fn new(shared: &'a Shared, name: String) -> Self {
+        Self {
+            shared,
+            name: Some(name),
+        }
+    }
+
+    /// A [`Statement`] owns the name now.
+    pub(crate) fn owned(mut self) {
+        self.name = None;
+    }
+}
+
+impl Drop for Unprepared<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            self.shared.close_statement_later(name);
+        }
+    }
+}
+
 impl Statement {
     pub(crate) fn new(
         name: String,
@@ -414,27 +449,6 @@ impl Client {
         .await
     }
 
-    /// Runs one statement with the simple protocol and returns its command
-    /// tag (`"COMMIT"`, `"ROLLBACK"`, …).
-    pub(crate) async fn command_tag(&self, sql: &str) -> Result<Option<String>, Error> {
-        self.timed(|| async {
-            let mut responses = self
-                .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
-                })
-                .await?;
-            let mut tag = None;
-            loop {
-                match responses.next().await? {
-                    BackendMessage::ReadyForQuery(_) => return Ok(tag),
-                    BackendMessage::CommandComplete(c) => tag = Some(c.tag().to_owned()),
-                    _ => {}
-                }
-            }
-        })
-        .await
-    }
-
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         self.timed(|| async {
@@ -478,8 +492,12 @@ impl Client {
         let id = self.inner.next_statement.fetch_add(1, Ordering::Relaxed);
         let name = format!("pgline_s{id}");
         let owner = Some(Arc::downgrade(self.shared()));
-        self.timed(|| self.prepare_named(name, sql, types, owner))
-            .await
+        let unprepared = Unprepared::new(self.shared(), name.clone());
+        let statement = self
+            .timed(|| self.prepare_named(name, sql, types, owner))
+            .await?;
+        unprepared.owned();
+        Ok(statement)
     }
 
     /// Parse + Describe + Sync under `name`.
@@ -571,7 +589,7 @@ impl Client {
 /// Replies a simple query may carry that a plain call skips: empty
 /// queries, the CloseComplete of evicted statements riding along, and COPY
 /// (refused by the driver, or its data discarded).
-fn passes_in_simple_query(message: &BackendMessage) -> bool {
+pub(crate) fn passes_in_simple_query(message: &BackendMessage) -> bool {
     matches!(
         message,
         BackendMessage::EmptyQueryResponse

@@ -7,6 +7,10 @@
 //! transparent re-preparation when the server dropped or invalidated a
 //! cached statement (outside a transaction block only), and reading rows as
 //! they arrive, with backpressure, through [`RowStream`].
+//!
+//! A cached statement whose preparation is dropped or fails once its Parse
+//! may be queued has its Close queued (`Unprepared`), so the next caller
+//! of the same SQL prepares the name afresh instead of finding it taken.
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -17,7 +21,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 
 use crate::config::StatementCacheMode;
-use crate::conn::client::handle::{Client, Statement};
+use crate::conn::client::handle::{Client, Statement, Unprepared};
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::CachedStatement;
@@ -259,11 +263,16 @@ impl Client {
             let stmt = stmt.clone();
             return Ok((entry, stmt));
         }
-        let prepared = Box::pin(
-            entry
-                .prepared
-                .get_or_try_init(|| self.prepare_named(entry.name.clone(), sql, &[], None)),
-        )
+        // Armed only by the caller that prepares: one waiting for another
+        // caller's preparation has queued nothing.
+        let prepared = Box::pin(entry.prepared.get_or_try_init(|| async {
+            let unprepared = Unprepared::new(self.shared(), entry.name.clone());
+            let statement = self
+                .prepare_named(entry.name.clone(), sql, &[], None)
+                .await?;
+            unprepared.owned();
+            Ok(statement)
+        }))
         .await;
         match prepared {
             Ok(stmt) => {

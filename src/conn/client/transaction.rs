@@ -4,14 +4,35 @@
 //!
 //! Owns the SQL that opens and ends transactions and the retry policy (a
 //! pure function of the attempt number and a random value, so tests replay
-//! it). Dropping an open transaction queues its ROLLBACK without blocking;
-//! the connection's request queue guarantees it runs before anything sent
-//! later.
+//! it).
+//!
+//! Invariant: every `BEGIN` or `SAVEPOINT` this module queues is owned,
+//! from the moment it is queued, by something that ends it. While the
+//! opening statement's reply is awaited that is an [`Opening`] guard; once
+//! it has succeeded, the [`Transaction`]. Dropped without having handed
+//! the duty on (the caller's future dropped, the opening failed or timed
+//! out), either queues the ROLLBACK (to the savepoint) at once, without
+//! blocking and without spawning anything: the connection's request queue
+//! is in order, so it runs before anything queued after the drop. Nothing
+//! in this needs the runtime to be alive: if it is shutting down, the
+//! driver task goes with it, the socket closes, and the server rolls the
+//! transaction back itself. `COMMIT`, `RELEASE` and `ROLLBACK` likewise
+//! take the duty from the [`Transaction`] only once they are queued: a
+//! commit dropped while it waits for room in the pipeline leaves the
+//! transaction to be rolled back.
+//!
+//! Requests other tasks queue on clones of the client while a transaction
+//! is open run inside it (the protocol's transaction is the session's),
+//! and are rolled back with it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::conn::client::handle::Client;
+use crate::conn::client::handle::{Client, passes_in_simple_query};
+use crate::conn::engine::shared::proto_error;
+use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind, SqlState};
+use crate::proto::{BackendMessage, frontend};
 
 /// Transaction isolation levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +124,91 @@ impl<'a> TransactionBuilder<'a> {
     }
 
     /// Opens the transaction.
+    ///
+    /// Dropped before it returns, or failing, it leaves no transaction
+    /// open: a `BEGIN` that was queued is followed by a `ROLLBACK`.
     pub async fn start(self) -> Result<Transaction<'a>, Error> {
-        self.client.batch_execute(&self.begin_sql()).await?;
-        Ok(Transaction {
+        let opening = Opening::new(self.client, "ROLLBACK".to_owned());
+        self.client
+            .simple_command(&self.begin_sql(), || {
+                opening.queued.store(true, Ordering::Relaxed)
+            })
+            .await?;
+        Ok(opening.opened(None, 0))
+    }
+}
+
+/// A `BEGIN` or `SAVEPOINT` whose reply is awaited: once it is queued
+/// (`queued`), dropping this queues `undo`, unless the opening succeeded
+/// and a [`Transaction`] took the duty over ([`Opening::opened`]).
+struct Opening<'a> {
+    client: &'a Client,
+    undo: String,
+    /// Set in the poll that queues the opening statement (atomic only so
+    /// that the future stays `Send`).
+    queued: AtomicBool,
+}
+
+impl<'a> Opening<'a> {
+    fn new(client: &'a Client, undo: String) -> Self {
+        Self {
+            client,
+            undo,
+            queued: AtomicBool::new(false),
+        }
+    }
+
+    /// The opening succeeded: the transaction ends it from now on.
+    fn opened(self, savepoint: Option<String>, depth: u32) -> Transaction<'a> {
+        self.queued.store(false, Ordering::Relaxed);
+        Transaction {
             client: self.client,
-            savepoint: None,
-            depth: 0,
+            savepoint,
+            depth,
             done: false,
+        }
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        if self.queued.load(Ordering::Relaxed) {
+            // Queued behind the opening statement; nobody waits for it.
+            self.client.request_detached(&self.undo);
+        }
+    }
+}
+
+impl Client {
+    /// Runs `sql` with the simple protocol (as `batch_execute`) and returns
+    /// the last command tag. `queued` is called as soon as the request is
+    /// in the connection's queue, in the same poll: from then on the
+    /// statement runs whatever becomes of this future, so whoever owns its
+    /// effect must be told before the first await that follows.
+    async fn simple_command(
+        &self,
+        sql: &str,
+        queued: impl FnOnce(),
+    ) -> Result<Option<String>, Error> {
+        self.timed(|| async {
+            let mut responses = self
+                .request(1, RequestKind::Simple, |out| {
+                    frontend::query(out, sql).map_err(proto_error)
+                })
+                .await?;
+            queued();
+            let mut tag = None;
+            loop {
+                match responses.next().await? {
+                    BackendMessage::ReadyForQuery(_) => return Ok(tag),
+                    BackendMessage::CommandComplete(c) => tag = Some(c.tag().to_owned()),
+                    BackendMessage::RowDescription(_) | BackendMessage::DataRow(_) => {}
+                    other if passes_in_simple_query(&other) => {}
+                    other => return Err(responses.violation(&other, "a simple query response")),
+                }
+            }
         })
+        .await
     }
 }
 
@@ -215,53 +313,53 @@ impl<'a> Transaction<'a> {
         self.savepoint_named(quote_ident(name)).await
     }
 
+    /// Dropped before it returns, or failing, it leaves no savepoint: a
+    /// `SAVEPOINT` that was queued is rolled back to and released.
     async fn savepoint_named(&self, name: String) -> Result<Transaction<'a>, Error> {
+        let opening = Opening::new(self.client, rollback_sql(Some(&name)));
         self.client
-            .batch_execute(&format!("SAVEPOINT {name}"))
+            .simple_command(&format!("SAVEPOINT {name}"), || {
+                opening.queued.store(true, Ordering::Relaxed)
+            })
             .await?;
-        Ok(Transaction {
-            client: self.client,
-            savepoint: Some(name),
-            depth: self.depth + 1,
-            done: false,
-        })
+        Ok(opening.opened(Some(name), self.depth + 1))
     }
 
     /// Commits the transaction (or releases the savepoint).
     ///
     /// Committing a transaction that an earlier error aborted is an error:
-    /// the server rolled it back instead.
+    /// the server rolled it back instead. Dropped before the `COMMIT` is
+    /// queued (while the pipeline is full), the transaction is rolled back;
+    /// once it is queued, the outcome is the server's.
     pub async fn commit(mut self) -> Result<(), Error> {
-        self.done = true;
-        match &self.savepoint {
-            Some(name) => {
-                self.client
-                    .batch_execute(&format!("RELEASE SAVEPOINT {name}"))
-                    .await
-            }
-            None => {
-                let tag = self.client.command_tag("COMMIT").await?;
-                if tag.as_deref() == Some("ROLLBACK") {
-                    return Err(Error::msg(
-                        ErrorKind::Db,
-                        "COMMIT did not commit: the transaction had failed and was rolled back",
-                    ));
-                }
-                Ok(())
-            }
+        let sql = match &self.savepoint {
+            Some(name) => format!("RELEASE SAVEPOINT {name}"),
+            None => "COMMIT".to_owned(),
+        };
+        let tag = self
+            .client
+            .simple_command(&sql, || self.done = true)
+            .await?;
+        if self.savepoint.is_none() && tag.as_deref() == Some("ROLLBACK") {
+            return Err(Error::msg(
+                ErrorKind::Db,
+                "COMMIT did not commit: the transaction had failed and was rolled back",
+            ));
         }
+        Ok(())
     }
 
     /// Rolls the transaction back (or back to the savepoint).
     pub async fn rollback(mut self) -> Result<(), Error> {
-        self.done = true;
+        let sql = rollback_sql(self.savepoint.as_deref());
         self.client
-            .batch_execute(&rollback_sql(&self.savepoint))
-            .await
+            .simple_command(&sql, || self.done = true)
+            .await?;
+        Ok(())
     }
 }
 
-fn rollback_sql(savepoint: &Option<String>) -> String {
+fn rollback_sql(savepoint: Option<&str>) -> String {
     match savepoint {
         Some(name) => format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"),
         None => "ROLLBACK".to_owned(),
@@ -289,7 +387,8 @@ impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done {
             // Queued behind everything sent so far; nobody waits for it.
-            self.client.request_detached(&rollback_sql(&self.savepoint));
+            self.client
+                .request_detached(&rollback_sql(self.savepoint.as_deref()));
         }
     }
 }

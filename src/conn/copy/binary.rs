@@ -63,7 +63,16 @@ impl BinaryCopyInWriter {
 
     /// Writes one row. A wrong number of values, or a value its column's
     /// type does not accept, is an error and nothing of the row is written.
+    ///
+    /// Dropped before it returns, it has written nothing of the row, and
+    /// the rows written before it are kept.
     pub async fn write(&mut self, row: &[&(dyn Encode + Sync)]) -> Result<(), Error> {
+        // Earlier rows that filled a chunk go first, so the one await comes
+        // before this row is encoded and leaves the buffer as it was.
+        if self.buf.len() >= CHUNK {
+            self.sink.send(&self.buf).await?;
+            self.buf.clear();
+        }
         if row.len() != self.types.len() {
             return Err(Error::msg(
                 ErrorKind::Type,
@@ -81,12 +90,6 @@ impl BinaryCopyInWriter {
         }
         self.rows += 1;
         self.sink.add_rows(1);
-        if self.buf.len() >= CHUNK {
-            let full = std::mem::replace(&mut self.buf, self.pool.get(CHUNK));
-            let result = self.sink.send(&full).await;
-            self.pool.put(full);
-            result?;
-        }
         Ok(())
     }
 

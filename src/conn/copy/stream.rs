@@ -12,9 +12,21 @@
 //! backpressure. A sink dropped without [`finish`](CopyInSink::finish), or
 //! fed a failing stream, sends CopyFail: nothing is committed.
 //!
+//! Invariant: a COPY FROM STDIN that was queued is always ended, CopyDone
+//! or CopyFail, before anything else is written, whatever the caller drops
+//! and when. From the moment its Query is queued until the sink exists, a
+//! [`CopyStarting`] guard owns the end (CopyFail, which the server ignores
+//! if it answered the Query with an error instead of entering COPY mode);
+//! then the sink does. Ending only queues bytes and hands the input back
+//! to the requests deferred behind the COPY: it needs no await, no task
+//! and no live runtime. A `send` dropped while it waits for room has taken
+//! nothing out of the sink: the data of earlier sends stays queued in it.
+//!
 //! COPY OUT hands out each CopyData's payload as a `Bytes` slice of the
 //! connection's read buffer, without copying; a slow consumer stops the
-//! connection reading the socket.
+//! connection reading the socket. It needs no guard: a `copy_out` future
+//! or stream dropped at any point leaves the driver to read and discard
+//! the rest of the data, up to the COPY's end.
 
 use std::io;
 use std::pin::Pin;
@@ -29,6 +41,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use crate::conn::client::handle::{Client, unexpected};
 use crate::conn::engine::buf_pool::BufferPool;
 use crate::conn::engine::responses::{Responses, poll_stream, violation};
+use crate::conn::engine::shared::Shared;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
 use crate::proto::{BackendMessage, Format, frontend};
@@ -113,6 +126,9 @@ impl Client {
             .map_err(|_| shared.closed_error())?;
         let slot = shared.slot(1, Some(permit), RequestKind::Copy);
         shared.copy_start(slot.clone(), sql)?;
+        let starting = CopyStarting {
+            shared: Some(shared.clone()),
+        };
         let mut responses = Responses::new(slot, shared.clone());
         // Until the server answers, the input stays ours; on any other
         // answer it is handed back with nothing more sent.
@@ -133,6 +149,8 @@ impl Client {
         let format = match started.await {
             Ok(format) => format,
             Err(e) => {
+                // The server is not in COPY mode: nothing to end there.
+                starting.disarm();
                 shared.copy_end(|_| {});
                 if e.kind() == ErrorKind::Db {
                     let _ = responses.finish().await;
@@ -140,6 +158,8 @@ impl Client {
                 return Err(e);
             }
         };
+        // The sink ends the COPY from here on.
+        starting.disarm();
         let pool = BufferPool::global();
         Ok(CopyInSink {
             client: self.clone(),
@@ -151,6 +171,32 @@ impl Client {
             format,
             _lock: lock,
         })
+    }
+}
+
+/// The end of a COPY FROM STDIN whose Query is queued and whose sink does
+/// not exist yet: dropped armed (the `copy_in` future dropped while it
+/// waits for the server's answer), it writes CopyFail and hands the
+/// connection's input back, so the requests deferred behind the COPY
+/// follow it.
+struct CopyStarting {
+    shared: Option<Arc<Shared>>,
+}
+
+impl CopyStarting {
+    /// Someone else ends the COPY (or there is nothing to end).
+    fn disarm(mut self) {
+        self.shared = None;
+    }
+}
+
+impl Drop for CopyStarting {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            shared.copy_end(|out| {
+                let _ = frontend::copy_fail(out, "COPY abandoned by the client before it started");
+            });
+        }
     }
 }
 
@@ -200,16 +246,21 @@ impl CopyInSink {
     /// Sends data. Small pieces (under 8 KiB) are gathered into larger
     /// CopyData messages; larger ones are framed straight into the
     /// connection's write buffer. Waits while that buffer is full.
+    ///
+    /// Dropped before it returns, it has sent none of `data`, and what
+    /// earlier calls sent is kept.
     pub async fn send(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
         let data = data.as_ref();
         if data.len() < DIRECT && self.gather.len() + data.len() <= CHUNK {
             self.gather.extend_from_slice(data);
         } else {
-            self.flush_gathered().await?;
+            // The only await: nothing is taken from `gather` before it.
+            self.room().await?;
+            self.append_gathered()?;
             if data.len() < DIRECT {
                 self.gather.extend_from_slice(data);
             } else {
-                self.write_message(data).await?;
+                self.append(data)?;
             }
         }
         self.count(data.len());
@@ -225,21 +276,30 @@ impl CopyInSink {
         }
     }
 
-    async fn flush_gathered(&mut self) -> Result<(), Error> {
+    /// Waits until the connection's write buffer has room for more COPY
+    /// data; an error the server has already reported ends the wait.
+    async fn room(&mut self) -> Result<(), Error> {
+        self.server_error()?;
+        self.client.shared().wait_for_room(COPY_IN_PENDING).await;
+        Ok(())
+    }
+
+    /// Frames the gathered data as one CopyData message.
+    fn append_gathered(&mut self) -> Result<(), Error> {
         if self.gather.is_empty() {
             return Ok(());
         }
-        let gathered = std::mem::replace(&mut self.gather, self.pool.get(CHUNK));
-        let result = self.write_message(&gathered).await;
-        self.pool.put(gathered);
+        let result = self.client.shared().copy_append(|out| {
+            frontend::copy_data(out, &self.gather);
+            Ok(())
+        });
+        self.gather.clear();
         result
     }
 
-    async fn write_message(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.server_error()?;
-        let shared = self.client.shared().clone();
-        shared.wait_for_room(COPY_IN_PENDING).await;
-        shared.copy_append(|out| {
+    /// Frames `data` as one CopyData message.
+    fn append(&self, data: &[u8]) -> Result<(), Error> {
+        self.client.shared().copy_append(|out| {
             frontend::copy_data(out, data);
             Ok(())
         })
@@ -296,7 +356,10 @@ impl CopyInSink {
 
     /// Ends the data (CopyDone) and returns the number of rows copied.
     pub async fn finish(mut self) -> Result<u64, Error> {
-        self.flush_gathered().await?;
+        if !self.gather.is_empty() {
+            self.room().await?;
+            self.append_gathered()?;
+        }
         self.progress.send_replace(self.current);
         self.server_error()?;
         self.client.shared().copy_end(frontend::copy_done);
