@@ -22,7 +22,7 @@ use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
 use crate::conn::engine::responses::Responses;
-use crate::conn::engine::shared::{ConnectionStats, Shared, proto_error};
+use crate::conn::engine::shared::{ConnectionStats, Shared, input_error};
 use crate::conn::engine::slot::RequestKind;
 use crate::conn::transport::cancel::CancelToken;
 use crate::error::{DbError, Error, ErrorKind};
@@ -268,7 +268,7 @@ impl Client {
         let shared = self.shared();
         let slot = shared.slot(1, None, RequestKind::Simple);
         let queued = shared.submit(Some(slot.clone()), |out| {
-            frontend::query(out, sql).map_err(proto_error)
+            frontend::query(out, sql).map_err(input_error)
         });
         if queued.is_ok() {
             shared.wake_driver();
@@ -343,7 +343,7 @@ impl Client {
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
+                    frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
             loop {
@@ -366,7 +366,7 @@ impl Client {
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
+                    frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
             let mut tag = None;
@@ -386,7 +386,7 @@ impl Client {
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
+                    frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
             let mut result = Vec::new();
@@ -439,8 +439,8 @@ impl Client {
         let mut responses = self
             .request(1, RequestKind::Extended, |out| {
                 let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-                frontend::parse(out, &name, sql, &oids).map_err(proto_error)?;
-                frontend::describe(out, Target::Statement, &name).map_err(proto_error)?;
+                frontend::parse(out, &name, sql, &oids).map_err(input_error)?;
+                frontend::describe(out, Target::Statement, &name).map_err(input_error)?;
                 frontend::sync(out);
                 Ok(())
             })

@@ -22,7 +22,7 @@ use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::CachedStatement;
 use crate::conn::engine::responses::{Responses, poll_stream, violation};
-use crate::conn::engine::shared::proto_error;
+use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind, SqlState};
 use crate::proto::frontend::{self, BindError, BindTemplate, Target};
@@ -149,7 +149,7 @@ pub(crate) fn encode_bind_execute(
     };
     match bound {
         Ok(()) => {}
-        Err(BindError::Proto(e)) => return Err(proto_error(e)),
+        Err(BindError::Proto(e)) => return Err(input_error(e)),
         Err(BindError::Param(i, e)) => {
             return Err(Error::with_source(
                 ErrorKind::Type,
@@ -159,9 +159,9 @@ pub(crate) fn encode_bind_execute(
         }
     }
     if describe {
-        frontend::describe(out, Target::Portal, "").map_err(proto_error)?;
+        frontend::describe(out, Target::Portal, "").map_err(input_error)?;
     }
-    frontend::execute(out, "", 0).map_err(proto_error)?;
+    frontend::execute(out, "", 0).map_err(input_error)?;
     if sync {
         frontend::sync(out);
     }
@@ -175,7 +175,7 @@ pub(crate) fn encode_unnamed_parse(
     types: &[Type],
 ) -> Result<(), Error> {
     let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-    frontend::parse(out, "", sql, &oids).map_err(proto_error)
+    frontend::parse(out, "", sql, &oids).map_err(input_error)
 }
 
 /// A request whose Bind succeeded; rows follow.

@@ -305,7 +305,7 @@ impl Shared {
         if w.closed || w.closing {
             return Err(self.closed_error());
         }
-        frontend::query(&mut w.buf, sql).map_err(proto_error)?;
+        frontend::query(&mut w.buf, sql).map_err(input_error)?;
         w.queued.push_back(slot);
         w.copy_active = true;
         Counters::add(&self.counters.requests, 1);
@@ -323,7 +323,7 @@ impl Shared {
         if w.closed {
             return Err(self.closed_error());
         }
-        write(&mut w.buf).map_err(proto_error)?;
+        write(&mut w.buf).map_err(input_error)?;
         wake_driver_after(w);
         Ok(())
     }
@@ -492,6 +492,14 @@ impl Shared {
     }
 }
 
+/// What the server sent broke the protocol.
 pub(crate) fn proto_error(e: ProtoError) -> Error {
     Error::with_source(ErrorKind::Protocol, None, e)
+}
+
+/// A frontend encoder refused the caller's argument (a NUL byte in a
+/// string, a count or length the protocol cannot carry): the caller's
+/// input, not the server's fault, and nothing was written.
+pub(crate) fn input_error(e: ProtoError) -> Error {
+    Error::with_source(ErrorKind::InvalidInput, None, e)
 }

@@ -1,0 +1,126 @@
+//! Arguments the caller passes that cannot be sent as given get
+//! `ErrorKind::InvalidInput` with a message saying why, nothing reaches
+//! the server, and the connection stays usable. Against a real server.
+
+use std::time::Duration;
+
+use pgline::config::StatementCacheMode;
+use pgline::error::ErrorKind;
+use pgline::{Client, Config};
+
+fn url() -> String {
+    pgline_testkit::shared().url("pgline", Some("pgline-secret"), "pgline")
+}
+
+async fn connect() -> Client {
+    pgline::connect(&url())
+        .await
+        .expect("connect to the shared test server")
+}
+
+/// Guards against hangs: every awaited operation must end in this time.
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("operation did not finish within 30 s")
+}
+
+/// The connection answers correctly and is idle.
+async fn assert_usable(client: &Client, case: &str) {
+    let v: i32 = bounded(client.query_one("SELECT 41 + 1", &[]))
+        .await
+        .unwrap_or_else(|e| panic!("{case}: connection unusable afterwards: {e}"))
+        .get(0)
+        .unwrap();
+    assert_eq!(v, 42, "{case}");
+    assert_eq!(
+        client.transaction_status(),
+        pgline::TransactionStatus::Idle,
+        "{case}"
+    );
+}
+
+fn assert_nul_error(result: Result<(), pgline::Error>, case: &str) {
+    let err = result.expect_err(case);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{case}: {err:?}");
+    assert!(err.to_string().contains("NUL byte"), "{case}: {err}");
+}
+
+#[tokio::test]
+async fn nul_in_sql_is_invalid_input_at_every_entry_point() {
+    const SQL: &str = "SELECT 1 -- \0";
+    let named = connect().await;
+    let mut config: Config = url().parse().unwrap();
+    config.statement_cache_mode(StatementCacheMode::UnnamedOnly);
+    let unnamed = config.connect().await.unwrap();
+    let mut cases = 0;
+    for (client, mode) in [(&named, "named"), (&unnamed, "unnamed")] {
+        let checks: Vec<(&str, Result<(), pgline::Error>)> = vec![
+            ("query", client.query(SQL, &[]).await.map(drop)),
+            ("query_one", client.query_one(SQL, &[]).await.map(drop)),
+            ("query_opt", client.query_opt(SQL, &[]).await.map(drop)),
+            ("execute", client.execute(SQL, &[]).await.map(drop)),
+            (
+                "query_stream",
+                client.query_stream(SQL, &[]).await.map(drop),
+            ),
+            ("prepare", client.prepare(SQL).await.map(drop)),
+            (
+                "prepare_typed",
+                client
+                    .prepare_typed(SQL, &[pgline::types::Type::INT4])
+                    .await
+                    .map(drop),
+            ),
+            ("simple_query", client.simple_query(SQL).await.map(drop)),
+            ("batch_execute", client.batch_execute(SQL).await),
+            ("copy_in", client.copy_in(SQL).await.map(drop)),
+            ("copy_out", client.copy_out(SQL).await.map(drop)),
+            (
+                "batch run_independent",
+                async {
+                    let mut batch = client.batch();
+                    batch.push("SELECT 1", &[]).push(SQL, &[]);
+                    batch.run_independent().await.map(drop)
+                }
+                .await,
+            ),
+            (
+                "batch run_atomic",
+                async {
+                    let mut batch = client.batch();
+                    batch.push(SQL, &[]);
+                    batch.run_atomic().await.map(drop)
+                }
+                .await,
+            ),
+            (
+                "snapshot id",
+                client
+                    .build_transaction()
+                    .isolation_level(pgline::IsolationLevel::RepeatableRead)
+                    .snapshot("00000003-\0")
+                    .start()
+                    .await
+                    .map(drop),
+            ),
+            (
+                "savepoint name",
+                async {
+                    let tx = client.transaction().await?;
+                    let result = tx.savepoint("sp\0").await.map(drop);
+                    tx.rollback().await?;
+                    result
+                }
+                .await,
+            ),
+        ];
+        for (name, result) in checks {
+            let case = format!("{name} ({mode} statements)");
+            assert_nul_error(result, &case);
+            assert_usable(client, &case).await;
+            cases += 1;
+        }
+    }
+    println!("entry points checked: {cases}");
+}
