@@ -22,6 +22,7 @@ use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::error::{DbError, Error, ErrorKind};
+use crate::proto::session::UnsupportedParameter;
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
 /// A callback for server notices (NoticeResponse).
@@ -140,6 +141,9 @@ pub(crate) struct Shared {
     parameters: Mutex<Vec<(String, String)>>,
     transaction_status: AtomicU8,
     closed_reason: Mutex<Option<String>>,
+    /// The typed cause of the close, when a session parameter pgline relies
+    /// on took a value it cannot honour; callers get it as the source.
+    closed_by_parameter: Mutex<Option<UnsupportedParameter>>,
     pub(crate) statements: Mutex<StatementCache>,
     notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
@@ -195,6 +199,7 @@ impl Shared {
             parameters: Mutex::new(parameters),
             transaction_status: AtomicU8::new(status.as_byte()),
             closed_reason: Mutex::new(None),
+            closed_by_parameter: Mutex::new(None),
             statements: Mutex::new(StatementCache::new(limits.statement_cache_capacity)),
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
@@ -483,8 +488,25 @@ impl Shared {
         wake_driver_after(w);
     }
 
+    /// The server reported a session parameter value pgline cannot honour:
+    /// the connection is about to close (the driver fails), with this as
+    /// the cause every waiting caller sees.
+    pub(crate) fn close_for_parameter(&self, cause: UnsupportedParameter) -> String {
+        let reason = "the connection was closed".to_owned();
+        let mut closed = lock(&self.closed_reason);
+        if closed.is_none() {
+            *closed = Some(reason.clone());
+            *lock(&self.closed_by_parameter) = Some(cause);
+        }
+        reason
+    }
+
     /// The error a caller gets once the connection is gone.
     pub(crate) fn closed_error(&self) -> Error {
+        if let Some(cause) = lock(&self.closed_by_parameter).clone() {
+            let reason = lock(&self.closed_reason).clone();
+            return Error::with_source(ErrorKind::Closed, reason, cause);
+        }
         match lock(&self.closed_reason).as_deref() {
             Some(reason) => Error::msg(ErrorKind::Closed, reason.to_owned()),
             None => Error::closed(),

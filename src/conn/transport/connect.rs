@@ -513,6 +513,9 @@ fn startup_error(failure: StartupFailure, place: &str) -> Error {
                 StartupError::Protocol(_)
                 | StartupError::UnexpectedMessage { .. }
                 | StartupError::ProtocolVersionTooLow { .. }
+                | StartupError::BadNegotiation(_)
+                | StartupError::SecretKeyLength { .. }
+                | StartupError::UnsupportedParameter(_)
                 | StartupError::NotRunning => ErrorKind::Protocol,
                 _ => ErrorKind::Auth,
             };
