@@ -124,3 +124,84 @@ async fn nul_in_sql_is_invalid_input_at_every_entry_point() {
     }
     println!("entry points checked: {cases}");
 }
+
+#[tokio::test]
+async fn copy_through_a_query_call_says_to_use_the_copy_api() {
+    let named = connect().await;
+    let mut config: Config = url().parse().unwrap();
+    config.statement_cache_mode(StatementCacheMode::UnnamedOnly);
+    let unnamed = config.connect().await.unwrap();
+    let mut cases = 0;
+    for (client, mode) in [(&named, "named"), (&unnamed, "unnamed")] {
+        client
+            .batch_execute(
+                "CREATE TEMP TABLE copy_target (x int4); INSERT INTO copy_target VALUES (7)",
+            )
+            .await
+            .unwrap();
+        for (sql, api) in [
+            ("COPY copy_target FROM STDIN", "copy_in"),
+            ("COPY copy_target TO STDOUT", "copy_out"),
+            ("COPY (SELECT 1) TO STDOUT (FORMAT binary)", "copy_out"),
+        ] {
+            let calls: Vec<(&str, Result<(), pgline::Error>)> = vec![
+                ("query", bounded(client.query(sql, &[])).await.map(drop)),
+                (
+                    "query_one",
+                    bounded(client.query_one(sql, &[])).await.map(drop),
+                ),
+                (
+                    "query_opt",
+                    bounded(client.query_opt(sql, &[])).await.map(drop),
+                ),
+                ("execute", bounded(client.execute(sql, &[])).await.map(drop)),
+                (
+                    "query_stream",
+                    bounded(async {
+                        let mut stream = client.query_stream(sql, &[]).await?;
+                        while let Some(row) = stream.next().await {
+                            row?;
+                        }
+                        Ok(())
+                    })
+                    .await,
+                ),
+                (
+                    "prepared query",
+                    bounded(async {
+                        let stmt = client.prepare(sql).await?;
+                        client.query(&stmt, &[]).await.map(drop)
+                    })
+                    .await,
+                ),
+                (
+                    "simple_query",
+                    bounded(client.simple_query(sql)).await.map(drop),
+                ),
+                ("batch_execute", bounded(client.batch_execute(sql)).await),
+            ];
+            for (call, result) in calls {
+                let case = format!("{call} of {sql:?} ({mode} statements)");
+                let err = result.expect_err(&case);
+                assert_eq!(err.kind(), ErrorKind::InvalidInput, "{case}: {err:?}");
+                assert!(err.code().is_none(), "{case}: {err:?}");
+                let text = err.to_string();
+                assert!(
+                    text.contains(&format!("use Client::{api}")),
+                    "{case}: {text}"
+                );
+                assert_usable(client, &case).await;
+                cases += 1;
+            }
+        }
+        // Nothing was stored, and the table still holds its row.
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM copy_target", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 1, "{mode}");
+    }
+    println!("COPY calls checked: {cases}");
+}

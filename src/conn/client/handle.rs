@@ -352,6 +352,8 @@ impl Client {
                     BackendMessage::RowDescription(_)
                     | BackendMessage::DataRow(_)
                     | BackendMessage::CommandComplete(_) => {}
+                    BackendMessage::CopyInResponse(_) => return Err(copy_needs_copy_api(true)),
+                    BackendMessage::CopyOutResponse(_) => return Err(copy_needs_copy_api(false)),
                     other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
@@ -405,6 +407,8 @@ impl Client {
                         cols = None;
                         result.push(SimpleQueryMessage::CommandComplete(c.rows()));
                     }
+                    BackendMessage::CopyInResponse(_) => return Err(copy_needs_copy_api(true)),
+                    BackendMessage::CopyOutResponse(_) => return Err(copy_needs_copy_api(false)),
                     other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
@@ -515,17 +519,32 @@ impl Client {
 }
 
 /// Replies a simple query may carry that a plain call skips: empty
-/// queries, the CloseComplete of evicted statements riding along, and COPY
-/// (refused by the driver, or its data discarded).
+/// queries and the CloseComplete of evicted statements riding along.
 fn passes_in_simple_query(message: &BackendMessage) -> bool {
     matches!(
         message,
-        BackendMessage::EmptyQueryResponse
-            | BackendMessage::CloseComplete
-            | BackendMessage::CopyOutResponse(_)
-            | BackendMessage::CopyData(_)
-            | BackendMessage::CopyDone
-            | BackendMessage::CopyInResponse(_)
+        BackendMessage::EmptyQueryResponse | BackendMessage::CloseComplete
+    )
+}
+
+/// The error of a COPY run through a call other than the COPY API, for
+/// its CopyInResponse (`copy_in`) or CopyOutResponse.
+///
+/// The caller returns it at once and drops its replies: the driver has
+/// already failed a COPY FROM STDIN (CopyFail), and reads and discards
+/// the rest, a COPY TO STDOUT's data included, so the connection stays in
+/// step and usable. The server's own error for the CopyFail (57014,
+/// query_canceled) would read as a cancellation; this says what to do.
+pub(crate) fn copy_needs_copy_api(copy_in: bool) -> Error {
+    Error::msg(
+        ErrorKind::InvalidInput,
+        if copy_in {
+            "COPY ... FROM STDIN cannot run through this call; use Client::copy_in \
+             (the COPY was failed, nothing was stored)"
+        } else {
+            "COPY ... TO STDOUT cannot run through this call; use Client::copy_out \
+             (its output was discarded)"
+        },
     )
 }
 

@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 
 use crate::config::StatementCacheMode;
-use crate::conn::client::handle::{Client, Statement};
+use crate::conn::client::handle::{Client, Statement, copy_needs_copy_api};
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::CachedStatement;
@@ -392,6 +392,12 @@ impl Client {
     /// Parameters are sent in binary. SQL text is prepared once per
     /// connection and cached (see [`Config::statement_cache_capacity`]).
     ///
+    /// `COPY … FROM STDIN` and `COPY … TO STDOUT` need
+    /// [`Client::copy_in`] and [`Client::copy_out`]: run through this call
+    /// (or any other that is not the COPY API) they fail with
+    /// [`ErrorKind::InvalidInput`], nothing is stored, and the connection
+    /// stays usable.
+    ///
     /// [`Config::statement_cache_capacity`]: crate::Config::statement_cache_capacity
     pub async fn query<S: ToStatement + ?Sized>(
         &self,
@@ -584,14 +590,14 @@ impl RowStream {
                     self.responses = None;
                     return Poll::Ready(None);
                 }
-                // COPY is refused by the driver (FROM STDIN) or its data
-                // discarded (TO STDOUT) until a COPY stream is asked for.
-                BackendMessage::EmptyQueryResponse
-                | BackendMessage::PortalSuspended
-                | BackendMessage::CopyInResponse(_)
-                | BackendMessage::CopyOutResponse(_)
-                | BackendMessage::CopyData(_)
-                | BackendMessage::CopyDone => {}
+                BackendMessage::EmptyQueryResponse | BackendMessage::PortalSuspended => {}
+                // COPY needs the COPY API: the rest of the replies are
+                // discarded by the driver once they are dropped here.
+                BackendMessage::CopyInResponse(_) | BackendMessage::CopyOutResponse(_) => {
+                    self.responses = None;
+                    let copy_in = matches!(message, BackendMessage::CopyInResponse(_));
+                    return Poll::Ready(Some(Err(copy_needs_copy_api(copy_in))));
+                }
                 other => {
                     let error = violation(&self.responses, &other, "a row");
                     self.responses = None;
