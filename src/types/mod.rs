@@ -18,6 +18,7 @@ mod hstore;
 mod interval;
 #[cfg(feature = "serde_json")]
 mod json;
+mod json_text;
 mod net;
 mod numeric;
 mod oid;
@@ -51,6 +52,7 @@ pub use from_row::{
 pub use interval::PgInterval;
 #[cfg(feature = "serde_json")]
 pub use json::{Json, decode_column_json};
+pub use json_text::JsonText;
 pub use net::{PgInet, PgMacAddr, PgMacAddr8};
 pub use numeric::{MAX_DSCALE, ParseNumericError, PgNumeric};
 pub use oid::{Oid, Type};
