@@ -9,7 +9,7 @@ use std::fmt;
 
 use bytes::BytesMut;
 
-use super::text::{put_text, text_bytes};
+use super::text::{put_text, text_bytes, text_len};
 use super::{Decode, Encode, IsNull, Type, TypeError};
 
 /// A json or jsonb value as its exact text.
@@ -78,6 +78,9 @@ impl Encode for JsonText {
     fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         put_text(ty, self.0.as_bytes(), out);
         Ok(IsNull::No)
+    }
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        Some(text_len(ty, self.0.len()))
     }
 }
 
