@@ -48,7 +48,6 @@ async fn a_parameter_over_2_gib_is_refused_without_being_copied() {
         );
     }
     assert!(grown_mib < 256, "the value was copied: +{grown_mib} MiB");
-    drop(huge);
     let v: i32 = client
         .query_one("SELECT 7", &[])
         .await
@@ -56,4 +55,36 @@ async fn a_parameter_over_2_gib_is_refused_without_being_copied() {
         .get(0)
         .unwrap();
     assert_eq!(v, 7);
+
+    // The binary COPY writer checks the same way, and the COPY goes on.
+    client
+        .batch_execute("CREATE TEMP TABLE blobs (b bytea)")
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in("COPY blobs FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    let mut writer = pgline::BinaryCopyInWriter::new(sink, &[pgline::types::Type::BYTEA]);
+    let before = peak_rss_kib();
+    let err = writer.write(&[&huge]).await.expect_err("too long");
+    let grown_mib = (peak_rss_kib() - before) / 1024;
+    println!("binary COPY: peak resident memory grew by {grown_mib} MiB");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("COPY column 1: the value is 2147483648 bytes long"),
+        "{err}"
+    );
+    assert!(grown_mib < 256, "the value was copied: +{grown_mib} MiB");
+    writer.write(&[&vec![1u8, 2]]).await.unwrap();
+    assert_eq!(writer.finish().await.unwrap(), 1);
+    drop(huge);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM blobs", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 1);
 }
