@@ -87,3 +87,27 @@ async fn set_date_style_keeps_the_connection() {
     assert_eq!(row.get::<&str>(1).unwrap(), "02.12.2026");
     assert!(!client.is_closed());
 }
+
+#[tokio::test]
+async fn reset_all_and_discard_all_keep_the_connection() {
+    // The startup packet's client_encoding is the session's reset value:
+    // resetting everything reports UTF8 again, which is fine.
+    let client = connect().await;
+    for sql in [
+        "SET DateStyle = 'SQL, DMY'; RESET ALL",
+        "SET client_encoding = 'UTF8'",
+        "DISCARD ALL",
+    ] {
+        bounded(client.batch_execute(sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(client.parameter("client_encoding").as_deref(), Some("UTF8"));
+        let v: i32 = bounded(client.query_one("SELECT 5", &[]))
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(v, 5, "{sql}");
+    }
+    assert!(!client.is_closed());
+}
