@@ -139,10 +139,14 @@ async fn copy_through_a_query_call_says_to_use_the_copy_api() {
             )
             .await
             .unwrap();
+        // Recognised before anything is sent, and (the `U&` spelling, which
+        // the check does not parse) refused when the server starts the COPY.
         for (sql, api) in [
             ("COPY copy_target FROM STDIN", "copy_in"),
             ("COPY copy_target TO STDOUT", "copy_out"),
             ("COPY (SELECT 1) TO STDOUT (FORMAT binary)", "copy_out"),
+            ("COPY U&\"copy_target\" FROM STDIN", "copy_in"),
+            ("COPY U&\"copy_target\" TO STDOUT", "copy_out"),
         ] {
             let calls: Vec<(&str, Result<(), pgline::Error>)> = vec![
                 ("query", bounded(client.query(sql, &[])).await.map(drop)),
@@ -190,6 +194,8 @@ async fn copy_through_a_query_call_says_to_use_the_copy_api() {
                     text.contains(&format!("use Client::{api}")),
                     "{case}: {text}"
                 );
+                let sent = sql.contains("U&");
+                assert_eq!(!sent, text.contains("nothing was sent"), "{case}: {text}");
                 assert_usable(client, &case).await;
                 cases += 1;
             }
@@ -204,4 +210,77 @@ async fn copy_through_a_query_call_says_to_use_the_copy_api() {
         assert_eq!(n, 1, "{mode}");
     }
     println!("COPY calls checked: {cases}");
+}
+
+#[tokio::test]
+async fn copy_with_requests_pipelined_behind_it_leaves_them_answered() {
+    // Once a COPY FROM STDIN has started, the server ends the session on
+    // any message but COPY data, Flush or Sync: the requests pipelined
+    // behind it would take the connection down with them. Unnamed
+    // statements: the COPY's Parse/Bind/Execute leave at once, and the
+    // requests after it follow in the same turn, before any reply.
+    let mut config: Config = url().parse().unwrap();
+    config.statement_cache_mode(StatementCacheMode::UnnamedOnly);
+    let client = config.connect().await.unwrap();
+    client
+        .batch_execute("CREATE TEMP TABLE piped (x int4)")
+        .await
+        .unwrap();
+    for sql in ["COPY piped FROM STDIN", "COPY piped TO STDOUT"] {
+        let (copy, two, three, four) = bounded(async {
+            tokio::join!(
+                client.query(sql, &[]),
+                client.query_one("SELECT 2", &[]),
+                client.simple_query("SELECT 3"),
+                client.batch_execute(sql),
+            )
+        })
+        .await;
+        assert_eq!(copy.unwrap_err().kind(), ErrorKind::InvalidInput, "{sql}");
+        assert_eq!(four.unwrap_err().kind(), ErrorKind::InvalidInput, "{sql}");
+        assert_eq!(two.unwrap().get::<i32>(0).unwrap(), 2, "{sql}");
+        assert_eq!(three.unwrap().len(), 2, "{sql}");
+        assert_usable(&client, sql).await;
+    }
+}
+
+#[tokio::test]
+async fn copy_in_a_batch_is_refused_before_anything_runs() {
+    let named = connect().await;
+    let mut config: Config = url().parse().unwrap();
+    config.statement_cache_mode(StatementCacheMode::UnnamedOnly);
+    let unnamed = config.connect().await.unwrap();
+    for (client, mode) in [(&named, "named"), (&unnamed, "unnamed")] {
+        client
+            .batch_execute("CREATE TEMP TABLE batched (x int4)")
+            .await
+            .unwrap();
+        for atomic in [false, true] {
+            let mut batch = client.batch();
+            batch
+                .push("INSERT INTO batched VALUES (1)", &[])
+                .push("COPY batched FROM STDIN", &[])
+                .push("SELECT 2", &[]);
+            let result = if atomic {
+                bounded(batch.run_atomic()).await
+            } else {
+                bounded(batch.run_independent()).await
+            };
+            let case = format!("{mode}, atomic {atomic}");
+            let err = result.expect_err(&case);
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{case}: {err:?}");
+            assert!(
+                err.to_string().contains("use Client::copy_in"),
+                "{case}: {err}"
+            );
+            assert_usable(client, &case).await;
+        }
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM batched", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 0, "{mode}: nothing of the batch ran");
+    }
 }

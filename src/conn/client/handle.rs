@@ -17,6 +17,7 @@ use bytes::BytesMut;
 use tokio::sync::watch;
 
 use crate::config::StatementCacheMode;
+use crate::conn::client::copy_sql::{CopyStdio, copy_stdio};
 use crate::conn::client::notify::Notifications;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
@@ -340,6 +341,7 @@ impl Client {
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        refuse_copy_stdio(sql)?;
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
@@ -352,8 +354,12 @@ impl Client {
                     BackendMessage::RowDescription(_)
                     | BackendMessage::DataRow(_)
                     | BackendMessage::CommandComplete(_) => {}
-                    BackendMessage::CopyInResponse(_) => return Err(copy_needs_copy_api(true)),
-                    BackendMessage::CopyOutResponse(_) => return Err(copy_needs_copy_api(false)),
+                    BackendMessage::CopyInResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::In, true));
+                    }
+                    BackendMessage::CopyOutResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::Out, true));
+                    }
                     other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
@@ -385,6 +391,7 @@ impl Client {
 
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        refuse_copy_stdio(sql)?;
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
@@ -407,8 +414,12 @@ impl Client {
                         cols = None;
                         result.push(SimpleQueryMessage::CommandComplete(c.rows()));
                     }
-                    BackendMessage::CopyInResponse(_) => return Err(copy_needs_copy_api(true)),
-                    BackendMessage::CopyOutResponse(_) => return Err(copy_needs_copy_api(false)),
+                    BackendMessage::CopyInResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::In, true));
+                    }
+                    BackendMessage::CopyOutResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::Out, true));
+                    }
                     other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
@@ -440,6 +451,9 @@ impl Client {
         types: &[Type],
         owner: Option<Weak<Shared>>,
     ) -> Result<Statement, Error> {
+        // A prepared COPY FROM STDIN would start COPY when executed, with
+        // other requests possibly pipelined behind it.
+        refuse_copy_stdio(sql)?;
         let mut responses = self
             .request(1, RequestKind::Extended, |out| {
                 let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
@@ -527,25 +541,46 @@ fn passes_in_simple_query(message: &BackendMessage) -> bool {
     )
 }
 
-/// The error of a COPY run through a call other than the COPY API, for
-/// its CopyInResponse (`copy_in`) or CopyOutResponse.
+/// The error of a COPY run through a call other than the COPY API:
+/// refused before it was sent (`sent` false, found by
+/// [`copy_stdio`](crate::conn::client::copy_sql::copy_stdio)), or at its
+/// CopyInResponse or CopyOutResponse.
 ///
-/// The caller returns it at once and drops its replies: the driver has
-/// already failed a COPY FROM STDIN (CopyFail), and reads and discards
-/// the rest, a COPY TO STDOUT's data included, so the connection stays in
-/// step and usable. The server's own error for the CopyFail (57014,
-/// query_canceled) would read as a cancellation; this says what to do.
-pub(crate) fn copy_needs_copy_api(copy_in: bool) -> Error {
-    Error::msg(
-        ErrorKind::InvalidInput,
-        if copy_in {
+/// At a response, the caller returns it at once and drops its replies:
+/// the driver has already failed a COPY FROM STDIN (CopyFail), and reads
+/// and discards the rest, a COPY TO STDOUT's data included, so the
+/// connection stays in step. The server's own error for the CopyFail
+/// (57014, query_canceled) would read as a cancellation; this says what to
+/// do.
+pub(crate) fn copy_needs_copy_api(direction: CopyStdio, sent: bool) -> Error {
+    let text = match (direction, sent) {
+        (CopyStdio::In, false) => {
+            "COPY ... FROM STDIN cannot run through this call; use Client::copy_in \
+             (nothing was sent)"
+        }
+        (CopyStdio::In, true) => {
             "COPY ... FROM STDIN cannot run through this call; use Client::copy_in \
              (the COPY was failed, nothing was stored)"
-        } else {
+        }
+        (CopyStdio::Out, false) => {
+            "COPY ... TO STDOUT cannot run through this call; use Client::copy_out \
+             (nothing was sent)"
+        }
+        (CopyStdio::Out, true) => {
             "COPY ... TO STDOUT cannot run through this call; use Client::copy_out \
              (its output was discarded)"
-        },
-    )
+        }
+    };
+    Error::msg(ErrorKind::InvalidInput, text)
+}
+
+/// Refuses SQL that would start COPY FROM STDIN or TO STDOUT, before it
+/// is sent by a call that is not the COPY API.
+pub(crate) fn refuse_copy_stdio(sql: &str) -> Result<(), Error> {
+    match copy_stdio(sql) {
+        Some(direction) => Err(copy_needs_copy_api(direction, false)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn unexpected(message: &BackendMessage, expected: &str) -> Error {

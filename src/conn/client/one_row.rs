@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use crate::conn::client::copy_sql::CopyStdio;
 use crate::conn::client::handle::copy_needs_copy_api;
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::engine::responses::Responses;
@@ -107,10 +108,10 @@ impl OneRow {
                 // COPY needs the COPY API: the caller drops the replies,
                 // and the driver discards the rest.
                 BackendMessage::CopyInResponse(_) if self.bound => {
-                    return Poll::Ready(Err(copy_needs_copy_api(true)));
+                    return Poll::Ready(Err(copy_needs_copy_api(CopyStdio::In, true)));
                 }
                 BackendMessage::CopyOutResponse(_) if self.bound => {
-                    return Poll::Ready(Err(copy_needs_copy_api(false)));
+                    return Poll::Ready(Err(copy_needs_copy_api(CopyStdio::Out, true)));
                 }
                 BackendMessage::ErrorResponse(fields) => {
                     self.error

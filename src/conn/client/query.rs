@@ -17,7 +17,8 @@ use bytes::BytesMut;
 use futures_core::Stream;
 
 use crate::config::StatementCacheMode;
-use crate::conn::client::handle::{Client, Statement, copy_needs_copy_api};
+use crate::conn::client::copy_sql::CopyStdio;
+use crate::conn::client::handle::{Client, Statement, copy_needs_copy_api, refuse_copy_stdio};
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::CachedStatement;
@@ -227,6 +228,7 @@ pub(crate) fn encode_unnamed_parse(
     sql: &str,
     types: &[Type],
 ) -> Result<(), Error> {
+    refuse_copy_stdio(sql)?;
     let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
     frontend::parse(out, "", sql, &oids).map_err(input_error)
 }
@@ -648,8 +650,12 @@ impl RowStream {
                 // discarded by the driver once they are dropped here.
                 BackendMessage::CopyInResponse(_) | BackendMessage::CopyOutResponse(_) => {
                     self.responses = None;
-                    let copy_in = matches!(message, BackendMessage::CopyInResponse(_));
-                    return Poll::Ready(Some(Err(copy_needs_copy_api(copy_in))));
+                    let direction = if matches!(message, BackendMessage::CopyInResponse(_)) {
+                        CopyStdio::In
+                    } else {
+                        CopyStdio::Out
+                    };
+                    return Poll::Ready(Some(Err(copy_needs_copy_api(direction, true))));
                 }
                 other => {
                     let error = violation(&self.responses, &other, "a row");
