@@ -348,6 +348,56 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_arbitrary_text() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        // Built from the characters that matter to the scanner.
+        let pieces = proptest::collection::vec(
+            prop_oneof![
+                Just("COPY "),
+                Just("t"),
+                Just(" FROM "),
+                Just("STDIN"),
+                Just(" TO "),
+                Just("STDOUT"),
+                Just("("),
+                Just(")"),
+                Just(";"),
+                Just("'"),
+                Just("E'"),
+                Just("\\"),
+                Just("\""),
+                Just("$$"),
+                Just("$a$"),
+                Just("$1"),
+                Just("--"),
+                Just("\n"),
+                Just("/*"),
+                Just("*/"),
+                Just("."),
+                Just("é"),
+            ],
+            0..24,
+        );
+        TestRunner::new(Config::with_cases(2000))
+            .run(&pieces, |pieces| {
+                let sql = pieces.concat();
+                // No panic, and a COPY is found only where its words are.
+                match copy_stdio(&sql) {
+                    Some(CopyStdio::In) => {
+                        prop_assert!(sql.contains("COPY") && sql.contains("STDIN"))
+                    }
+                    Some(CopyStdio::Out) => {
+                        prop_assert!(sql.contains("COPY") && sql.contains("STDOUT"))
+                    }
+                    None => {}
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
     fn never_panics_on_any_prefix() {
         let sql = "COPY (SELECT $a$x$a$, E'\\\\', \"q\"\"\", '''', /* /* */ */ 1) TO STDOUT; \
                    COPY \"é\".t (a) FROM STDIN -- end";
