@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | `runtime` | yes | tokio, rustls (ring provider) and the connection/client layer |
 //! | `derive` | yes | `#[derive(FromRow, PgEnum, PgComposite)]` (the `pgline-derive` crate) |
-//! | `serde_json` | no | `types::Json<T>` and `serde_json::Value` for json/jsonb; the `json` attribute of `FromRow` |
+//! | `serde_json` | no | `types::Json<T>` and `serde_json::Value` for json/jsonb (numbers beyond `i64`/`u64`/`f64` are rounded; `types::JsonText`, always available, keeps the exact text); the `json` attribute of `FromRow` |
 //! | `uuid` | no | `uuid::Uuid` for `uuid` |
 //! | `chrono` | no | `chrono` `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` for date/time/timestamp/timestamptz |
 //! | `time` | no | `time` `Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` for date/time/timestamp/timestamptz |

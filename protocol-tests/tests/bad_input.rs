@@ -250,10 +250,7 @@ async fn negotiate_protocol_version_is_accepted_and_the_connection_works() {
     let server = FakeServer::start(
         Script::new()
             .read_startup()
-            .send(wire::negotiate_protocol_version(
-                0x0003_0000,
-                &["_pq_.unknown"],
-            ))
+            .send(wire::negotiate_protocol_version(0x0003_0000, &[]))
             .send(wire::auth_ok())
             .send(wire::startup_tail())
             .expect(b'Q')

@@ -1,12 +1,18 @@
 //! Client-side settings that libpq has no keyword for: the statement cache,
 //! pipeline bounds, reply coalescing and the default query timeout.
 //!
-//! Owns their defaults and setters. They are set with the builder only (not
-//! from connection strings), and the connection layer reads them.
+//! Owns their defaults and setters, and the spelling of the statement
+//! cache mode. The query timeout and the statement cache can also be set
+//! from connection strings and service files with pgline's own keywords
+//! (`pgline_query_timeout`, `pgline_statement_cache_capacity`,
+//! `pgline_statement_cache_mode`; see the [module docs](super)); the rest
+//! with the builder only. The connection layer reads them.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use super::Config;
+use super::{Config, ConfigError};
 
 /// How the connection prepares statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,6 +27,44 @@ pub enum StatementCacheMode {
     UnnamedOnly,
 }
 
+impl StatementCacheMode {
+    /// The spelling in `pgline_statement_cache_mode`: `named` or `unnamed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Named => "named",
+            Self::UnnamedOnly => "unnamed",
+        }
+    }
+
+    /// Parses `value` for the option named `option` (used in the error).
+    pub(crate) fn parse_for(option: &'static str, value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "named" => Ok(Self::Named),
+            "unnamed" => Ok(Self::UnnamedOnly),
+            _ => Err(ConfigError::InvalidValue {
+                option,
+                value: value.to_owned(),
+                expected: "one of named, unnamed",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for StatementCacheMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StatementCacheMode {
+    type Err = ConfigError;
+
+    /// `named` or `unnamed`.
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        Self::parse_for("pgline_statement_cache_mode", s)
+    }
+}
+
 /// Default capacity of the per-connection statement cache.
 pub const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 256;
 /// Default bound on requests in flight on one connection.
@@ -28,21 +72,24 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// Default bound on bytes queued for sending on one connection.
 pub const DEFAULT_MAX_WRITE_BUFFER: usize = 4 << 20;
 
+/// The settings; `None` is unset (the default applies, and a service
+/// file may set it), as for the libpq options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ClientSettings {
-    statement_cache_capacity: usize,
-    statement_cache_mode: StatementCacheMode,
+    pub(super) statement_cache_capacity: Option<usize>,
+    pub(super) statement_cache_mode: Option<StatementCacheMode>,
     max_in_flight: usize,
     max_write_buffer: usize,
     coalesce_replies: bool,
-    query_timeout: Option<Duration>,
+    /// `Some(Duration::ZERO)`: explicitly no timeout.
+    pub(super) query_timeout: Option<Duration>,
 }
 
 impl Default for ClientSettings {
     fn default() -> Self {
         Self {
-            statement_cache_capacity: DEFAULT_STATEMENT_CACHE_CAPACITY,
-            statement_cache_mode: StatementCacheMode::Named,
+            statement_cache_capacity: None,
+            statement_cache_mode: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
             coalesce_replies: true,
@@ -51,19 +98,21 @@ impl Default for ClientSettings {
     }
 }
 
-/// Client-side settings (builder only).
+/// Client-side settings.
 impl Config {
     /// How many prepared statements each connection keeps (LRU); 0 disables
     /// the cache (every query is parsed as the unnamed statement).
-    /// Default [`DEFAULT_STATEMENT_CACHE_CAPACITY`].
+    /// Default [`DEFAULT_STATEMENT_CACHE_CAPACITY`]. In a connection string:
+    /// `pgline_statement_cache_capacity`.
     pub fn statement_cache_capacity(&mut self, capacity: usize) -> &mut Self {
-        self.client.statement_cache_capacity = capacity;
+        self.client.statement_cache_capacity = Some(capacity);
         self
     }
 
-    /// Named (cached) or unnamed-only statements.
+    /// Named (cached) or unnamed-only statements. In a connection string:
+    /// `pgline_statement_cache_mode=named` or `unnamed`.
     pub fn statement_cache_mode(&mut self, mode: StatementCacheMode) -> &mut Self {
-        self.client.statement_cache_mode = mode;
+        self.client.statement_cache_mode = Some(mode);
         self
     }
 
@@ -104,7 +153,10 @@ impl Config {
     }
 
     /// A default timeout for every query on the connection: when it fires,
-    /// a CancelRequest is sent and the call returns a timeout error.
+    /// a CancelRequest is sent and the call returns a timeout error. A zero
+    /// duration means no timeout (the default). In a connection string:
+    /// `pgline_query_timeout`, in milliseconds or with a unit (`500ms`,
+    /// `5s`, `2min`, `1h`), as PostgreSQL's `statement_timeout`.
     pub fn query_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.client.query_timeout = Some(timeout);
         self
@@ -112,12 +164,14 @@ impl Config {
 
     /// See [`Config::statement_cache_capacity`].
     pub fn get_statement_cache_capacity(&self) -> usize {
-        self.client.statement_cache_capacity
+        self.client
+            .statement_cache_capacity
+            .unwrap_or(DEFAULT_STATEMENT_CACHE_CAPACITY)
     }
 
     /// See [`Config::statement_cache_mode`].
     pub fn get_statement_cache_mode(&self) -> StatementCacheMode {
-        self.client.statement_cache_mode
+        self.client.statement_cache_mode.unwrap_or_default()
     }
 
     /// See [`Config::max_in_flight`].
@@ -135,8 +189,8 @@ impl Config {
         self.client.coalesce_replies
     }
 
-    /// See [`Config::query_timeout`].
+    /// See [`Config::query_timeout`]; `None` when there is none.
     pub fn get_query_timeout(&self) -> Option<Duration> {
-        self.client.query_timeout
+        self.client.query_timeout.filter(|t| !t.is_zero())
     }
 }

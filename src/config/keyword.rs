@@ -13,7 +13,7 @@ use super::options::{
     SslRootCert, TargetSessionAttrs,
 };
 use super::target::{DEFAULT_PORT, Host};
-use super::{Config, ConfigError, RequireAuth};
+use super::{Config, ConfigError, RequireAuth, StatementCacheMode};
 
 /// A connection option pgline accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +51,13 @@ pub(crate) enum Keyword {
     ServiceFile,
     TargetSessionAttrs,
     LoadBalanceHosts,
+    PglineQueryTimeout,
+    PglineStatementCacheCapacity,
+    PglineStatementCacheMode,
 }
 
 impl Keyword {
-    const ALL: [Self; 33] = [
+    const ALL: [Self; 36] = [
         Self::Host,
         Self::Hostaddr,
         Self::Port,
@@ -88,9 +91,13 @@ impl Keyword {
         Self::ServiceFile,
         Self::TargetSessionAttrs,
         Self::LoadBalanceHosts,
+        Self::PglineQueryTimeout,
+        Self::PglineStatementCacheCapacity,
+        Self::PglineStatementCacheMode,
     ];
 
-    /// The libpq keyword.
+    /// The keyword: libpq's, or one of pgline's own, which start with
+    /// `pgline_` so that no libpq keyword can ever take their names.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Host => "host",
@@ -126,6 +133,9 @@ impl Keyword {
             Self::ServiceFile => "servicefile",
             Self::TargetSessionAttrs => "target_session_attrs",
             Self::LoadBalanceHosts => "load_balance_hosts",
+            Self::PglineQueryTimeout => "pgline_query_timeout",
+            Self::PglineStatementCacheCapacity => "pgline_statement_cache_capacity",
+            Self::PglineStatementCacheMode => "pgline_statement_cache_mode",
         }
     }
 
@@ -271,6 +281,23 @@ impl Config {
             Keyword::LoadBalanceHosts => {
                 self.load_balance_hosts = Some(LoadBalanceHosts::parse_for(option, value)?);
             }
+            Keyword::PglineQueryTimeout => {
+                self.client.query_timeout = Some(parse_timeout(option, value)?);
+            }
+            Keyword::PglineStatementCacheCapacity => {
+                let capacity = parse_integer(option, value, EXPECTED_CAPACITY)?;
+                self.client.statement_cache_capacity = Some(usize::try_from(capacity).map_err(
+                    |_| ConfigError::InvalidValue {
+                        option,
+                        value: value.to_owned(),
+                        expected: EXPECTED_CAPACITY,
+                    },
+                )?);
+            }
+            Keyword::PglineStatementCacheMode => {
+                self.client.statement_cache_mode =
+                    Some(StatementCacheMode::parse_for(option, value)?);
+            }
         }
         Ok(())
     }
@@ -310,6 +337,9 @@ impl Config {
             Keyword::ServiceFile => self.service_file.is_some(),
             Keyword::TargetSessionAttrs => self.target_session_attrs.is_some(),
             Keyword::LoadBalanceHosts => self.load_balance_hosts.is_some(),
+            Keyword::PglineQueryTimeout => self.client.query_timeout.is_some(),
+            Keyword::PglineStatementCacheCapacity => self.client.statement_cache_capacity.is_some(),
+            Keyword::PglineStatementCacheMode => self.client.statement_cache_mode.is_some(),
             Keyword::ClientEncoding | Keyword::GssEncMode | Keyword::SslCompression => false,
         }
     }
@@ -346,6 +376,9 @@ impl Config {
             Keyword::ServiceFile => self.service_file = None,
             Keyword::TargetSessionAttrs => self.target_session_attrs = None,
             Keyword::LoadBalanceHosts => self.load_balance_hosts = None,
+            Keyword::PglineQueryTimeout => self.client.query_timeout = None,
+            Keyword::PglineStatementCacheCapacity => self.client.statement_cache_capacity = None,
+            Keyword::PglineStatementCacheMode => self.client.statement_cache_mode = None,
             Keyword::ClientEncoding | Keyword::GssEncMode | Keyword::SslCompression => {}
         }
     }
@@ -355,6 +388,35 @@ const EXPECTED_SECONDS: &str = "a whole number of seconds";
 const EXPECTED_MILLIS: &str = "a whole number of milliseconds";
 const EXPECTED_COUNT: &str = "a non-negative integer";
 const EXPECTED_PORT: &str = "a port number between 1 and 65535";
+const EXPECTED_CAPACITY: &str = "a non-negative integer (0 disables the cache)";
+const EXPECTED_TIMEOUT: &str =
+    "a non-negative whole number of milliseconds, or one with a unit: ms, s, min or h (0 = none)";
+
+/// A timeout as PostgreSQL writes `statement_timeout`: a whole number,
+/// milliseconds unless a unit follows (`ms`, `s`, `min`, `h`, spaces
+/// allowed before it). Zero means no timeout.
+fn parse_timeout(option: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let invalid = || ConfigError::InvalidValue {
+        option,
+        value: value.to_owned(),
+        expected: EXPECTED_TIMEOUT,
+    };
+    let trimmed = value.trim();
+    let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = trimmed.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let millis_per_unit: u64 = match unit.trim_start() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(invalid()),
+    };
+    number
+        .checked_mul(millis_per_unit)
+        .map(Duration::from_millis)
+        .ok_or_else(invalid)
+}
 
 /// One entry of a `port` list; an empty entry is the default port.
 pub(crate) fn parse_port(entry: &str) -> Result<u16, ConfigError> {

@@ -60,6 +60,40 @@
 //!   which only matter for GSSAPI authentication and are ignored.
 //! - `PGDATESTYLE`, `PGTZ` and `PGGEQO` become the startup parameters
 //!   `datestyle`, `timezone` and `geqo`, as libpq sends them.
+//!
+//! # pgline's own keywords
+//!
+//! Settings libpq has no keyword for can be given in a URL, a key=value
+//! string or a service file (and with [`Config::set_option`]) under names
+//! that start with `pgline_`, so that no libpq keyword will ever clash with
+//! them. libpq refuses keywords it does not know, so a string that uses
+//! them is for pgline only.
+//!
+//! | keyword | value | setter |
+//! |---|---|---|
+//! | `pgline_query_timeout` | a whole number of milliseconds, or with a unit: `500ms`, `5s`, `2min`, `1h` (as PostgreSQL's `statement_timeout`); `0` = no timeout (the default) | [`Config::query_timeout`] |
+//! | `pgline_statement_cache_capacity` | a non-negative integer; `0` disables the cache; default 256 | [`Config::statement_cache_capacity`] |
+//! | `pgline_statement_cache_mode` | `named` (the default) or `unnamed` (for transaction-pooling proxies) | [`Config::statement_cache_mode`] |
+//!
+//! A bad value is a [`ConfigError::InvalidValue`] naming the keyword. An
+//! empty value leaves the setting unset, as for the libpq keywords. They
+//! have no environment variables: the `PG*` variables are read by every
+//! libpq program on the machine, and a pgline setting belongs to the
+//! application's own configuration (which may hold the whole URL).
+//!
+//! ```
+//! use std::time::Duration;
+//! use pgline::config::{Config, StatementCacheMode};
+//!
+//! let config: Config = "postgres://app@db1/orders?pgline_query_timeout=5s\
+//!     &pgline_statement_cache_mode=unnamed"
+//!     .parse()
+//!     .unwrap();
+//! assert_eq!(config.get_query_timeout(), Some(Duration::from_secs(5)));
+//! assert_eq!(config.get_statement_cache_mode(), StatementCacheMode::UnnamedOnly);
+//! let config: Config = "host=db1 pgline_statement_cache_capacity=0".parse().unwrap();
+//! assert_eq!(config.get_statement_cache_capacity(), 0);
+//! ```
 
 mod client;
 mod env;

@@ -275,6 +275,21 @@ sslmode=require
     }
 
     #[test]
+    fn pgline_keywords_in_a_service_file_yield_to_the_string() {
+        let dir = TempDir::new("service_pgline");
+        let file = dir.write(
+            "services.conf",
+            b"[app]\npgline_query_timeout=5s\npgline_statement_cache_capacity=8\n",
+        );
+        let env = env_of(vec![("PGSERVICEFILE", file.display().to_string())]);
+        let mut config: Config = "service=app pgline_query_timeout=0".parse().unwrap();
+        config.apply_service_file(&env).unwrap();
+        // Given explicitly (even as "no timeout"), the string wins.
+        assert_eq!(config.get_query_timeout(), None);
+        assert_eq!(config.get_statement_cache_capacity(), 8);
+    }
+
+    #[test]
     fn servicefile_option_and_home_default() {
         let dir = TempDir::new("service_home");
         dir.write(".pg_service.conf", b"[home]\nport=6001\n");

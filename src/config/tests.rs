@@ -49,7 +49,10 @@ fn every_option_expected() -> Config {
         .service("svc")
         .service_file("/sf")
         .target_session_attrs(TargetSessionAttrs::PreferStandby)
-        .load_balance_hosts(LoadBalanceHosts::Random);
+        .load_balance_hosts(LoadBalanceHosts::Random)
+        .query_timeout(Duration::from_millis(2500))
+        .statement_cache_capacity(64)
+        .statement_cache_mode(StatementCacheMode::UnnamedOnly);
     c
 }
 
@@ -61,7 +64,9 @@ const EVERY_OPTION_KV: &str = "host=h1,/sock hostaddr=10.0.0.1,::1 port=5433,543
     tcp_user_timeout=1500 gssencmode=disable sslmode=verify-ca sslnegotiation=direct \
     sslcompression=0 sslcert=/c.crt sslkey=/c.key sslrootcert=/r.crt sslsni=0 \
     min_protocol_version=3.0 max_protocol_version=3.2 service=svc servicefile=/sf \
-    target_session_attrs=prefer-standby load_balance_hosts=random";
+    target_session_attrs=prefer-standby load_balance_hosts=random \
+    pgline_query_timeout='2500 ms' pgline_statement_cache_capacity=64 \
+    pgline_statement_cache_mode=unnamed";
 
 const EVERY_OPTION_URL: &str = "postgresql://u:p%20w@h1:5433,%2Fsock:5434/d%20b\
     ?hostaddr=10.0.0.1,::1&passfile=%2Fpf&require_auth=!md5,!password\
@@ -71,7 +76,9 @@ const EVERY_OPTION_URL: &str = "postgresql://u:p%20w@h1:5433,%2Fsock:5434/d%20b\
     &tcp_user_timeout=1500&gssencmode=disable&sslmode=verify-ca&sslnegotiation=direct\
     &sslcompression=0&sslcert=/c.crt&sslkey=/c.key&sslrootcert=/r.crt&sslsni=0\
     &min_protocol_version=3.0&max_protocol_version=3.2&service=svc&servicefile=/sf\
-    &target_session_attrs=prefer-standby&load_balance_hosts=random";
+    &target_session_attrs=prefer-standby&load_balance_hosts=random\
+    &pgline_query_timeout=2500ms&pgline_statement_cache_capacity=64\
+    &pgline_statement_cache_mode=unnamed";
 
 #[test]
 fn every_option_parses_the_same_from_both_syntaxes() {
@@ -122,6 +129,162 @@ fn every_option_parses_the_same_from_both_syntaxes() {
         TargetSessionAttrs::PreferStandby
     );
     assert_eq!(c.get_load_balance_hosts(), LoadBalanceHosts::Random);
+    assert_eq!(c.get_query_timeout(), Some(Duration::from_millis(2500)));
+    assert_eq!(c.get_statement_cache_capacity(), 64);
+    assert_eq!(
+        c.get_statement_cache_mode(),
+        StatementCacheMode::UnnamedOnly
+    );
+}
+
+#[test]
+fn pgline_keywords_round_trip_through_both_syntaxes() {
+    // (text, timeout) for pgline_query_timeout: milliseconds by default,
+    // units as in PostgreSQL's statement_timeout, 0 = none.
+    let timeouts = [
+        ("0", None),
+        ("250", Some(Duration::from_millis(250))),
+        ("250ms", Some(Duration::from_millis(250))),
+        ("3s", Some(Duration::from_secs(3))),
+        (" 3 s ", Some(Duration::from_secs(3))),
+        ("2min", Some(Duration::from_secs(120))),
+        ("1h", Some(Duration::from_secs(3600))),
+    ];
+    for (text, expected) in timeouts {
+        let kv: Config = format!("host=h pgline_query_timeout='{text}'")
+            .parse()
+            .unwrap();
+        let url: Config = format!(
+            "postgres://h/?pgline_query_timeout={}",
+            text.replace(' ', "%20")
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(kv.get_query_timeout(), expected, "{text:?}");
+        assert_eq!(kv, url, "{text:?}");
+        let mut set = Config::new();
+        set.set_option("pgline_query_timeout", text).unwrap();
+        assert_eq!(set.get_query_timeout(), expected, "{text:?}");
+    }
+    for (text, capacity, mode) in [
+        ("0", 0, StatementCacheMode::Named),
+        ("4096", 4096, StatementCacheMode::UnnamedOnly),
+    ] {
+        let kv: Config = format!(
+            "host=h pgline_statement_cache_capacity={text} pgline_statement_cache_mode={mode}"
+        )
+        .parse()
+        .unwrap();
+        let url: Config = format!(
+            "postgres://h/?pgline_statement_cache_capacity={text}\
+             &pgline_statement_cache_mode={mode}"
+        )
+        .parse()
+        .unwrap();
+        let mut built = Config::new();
+        built
+            .host("h")
+            .statement_cache_capacity(capacity)
+            .statement_cache_mode(mode);
+        assert_eq!(kv, built);
+        assert_eq!(url, built);
+        assert_eq!(kv.get_statement_cache_capacity(), capacity);
+        assert_eq!(kv.get_statement_cache_mode(), mode);
+        assert_eq!(mode.to_string().parse::<StatementCacheMode>(), Ok(mode));
+    }
+    // Unset: the defaults; an empty value unsets.
+    let c: Config = "pgline_query_timeout='' pgline_statement_cache_capacity=''"
+        .parse()
+        .unwrap();
+    assert_eq!(c, Config::new());
+    assert_eq!(c.get_query_timeout(), None);
+    assert_eq!(
+        c.get_statement_cache_capacity(),
+        DEFAULT_STATEMENT_CACHE_CAPACITY
+    );
+    assert_eq!(c.get_statement_cache_mode(), StatementCacheMode::Named);
+}
+
+#[test]
+fn bad_pgline_keyword_values_are_typed_errors() {
+    let timeout = "a non-negative whole number of milliseconds, or one with a unit: \
+                   ms, s, min or h (0 = none)";
+    for (input, option, value, expected) in [
+        (
+            "pgline_query_timeout=-1",
+            "pgline_query_timeout",
+            "-1",
+            timeout,
+        ),
+        (
+            "pgline_query_timeout=1.5s",
+            "pgline_query_timeout",
+            "1.5s",
+            timeout,
+        ),
+        (
+            "pgline_query_timeout=5sec",
+            "pgline_query_timeout",
+            "5sec",
+            timeout,
+        ),
+        (
+            "pgline_query_timeout=s",
+            "pgline_query_timeout",
+            "s",
+            timeout,
+        ),
+        (
+            "postgres://h/?pgline_query_timeout=99999999999999999h",
+            "pgline_query_timeout",
+            "99999999999999999h",
+            timeout,
+        ),
+        (
+            "pgline_statement_cache_capacity=-5",
+            "pgline_statement_cache_capacity",
+            "-5",
+            "a non-negative integer (0 disables the cache)",
+        ),
+        (
+            "postgres://h/?pgline_statement_cache_capacity=lots",
+            "pgline_statement_cache_capacity",
+            "lots",
+            "a non-negative integer (0 disables the cache)",
+        ),
+        (
+            "pgline_statement_cache_mode=UnnamedOnly",
+            "pgline_statement_cache_mode",
+            "UnnamedOnly",
+            "one of named, unnamed",
+        ),
+    ] {
+        let err = input.parse::<Config>().expect_err(input);
+        assert_eq!(
+            err,
+            ConfigError::InvalidValue {
+                option,
+                value: value.into(),
+                expected
+            },
+            "{input}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("invalid value \"{value}\" for option \"{option}\": expected {expected}")
+        );
+    }
+    // The libpq-looking spellings are not keywords.
+    for name in [
+        "query_timeout",
+        "statement_cache_capacity",
+        "statement_cache_size",
+    ] {
+        assert_eq!(
+            format!("{name}=1").parse::<Config>().unwrap_err(),
+            ConfigError::UnknownOption { name: name.into() }
+        );
+    }
 }
 
 #[test]

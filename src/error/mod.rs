@@ -43,6 +43,15 @@ pub enum ErrorKind {
     /// A value could not be converted between Rust and PostgreSQL (wrong
     /// type, NULL into a non-`Option`, out of range).
     Type,
+    /// An argument the caller passed cannot be sent as given, and nothing
+    /// was sent: a NUL byte inside SQL text, a savepoint name or a snapshot
+    /// id; a parameter value or message longer than the protocol's
+    /// `i32::MAX` length allows; more parameters than a message can count;
+    /// a statement the called method cannot run (`COPY … FROM STDIN`
+    /// through `Client::query` instead of the COPY
+    /// API). The connection stays usable. Options given as configuration
+    /// are [`ErrorKind::Config`] instead.
+    InvalidInput,
 }
 
 impl fmt::Display for ErrorKind {
@@ -57,6 +66,7 @@ impl fmt::Display for ErrorKind {
             Self::Timeout => "timeout",
             Self::Closed => "connection closed",
             Self::Type => "type conversion error",
+            Self::InvalidInput => "invalid input",
         })
     }
 }

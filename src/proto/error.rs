@@ -77,6 +77,16 @@ pub enum ProtoError {
         /// The argument at fault.
         what: &'static str,
     },
+    /// Frontend: an argument longer than a message can carry (lengths on
+    /// the wire are `i32`); it is refused before it is copied.
+    ArgumentTooLong {
+        /// The argument at fault.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The most the protocol allows for it.
+        max: usize,
+    },
     /// Frontend: more values than the message's 16-bit count can carry.
     TooManyValues {
         /// The message being encoded.
@@ -119,6 +129,10 @@ impl fmt::Display for ProtoError {
                 write!(f, "unknown authentication request code {code}")
             }
             Self::NulInString { what } => write!(f, "{what} contains a NUL byte"),
+            Self::ArgumentTooLong { what, len, max } => write!(
+                f,
+                "{what} is {len} bytes long, more than the protocol allows ({max})"
+            ),
             Self::TooManyValues {
                 message,
                 what,

@@ -354,6 +354,12 @@ pub fn drive_startup(data: &[u8]) -> StartupEnd {
                 assert!(allowed.allows(outcome.auth_method));
                 assert!(!outcome.channel_bound || tls, "channel bound without TLS");
                 assert!(outcome.parameters.len() <= stream.len());
+                for (name, value) in &outcome.parameters {
+                    assert!(
+                        crate::proto::session::check_parameter(name, value).is_ok(),
+                        "{name} = {value:?} was accepted"
+                    );
+                }
             }
             Err(error) => {
                 end = StartupEnd::Failed;

@@ -4,7 +4,8 @@
 //! [`Frame`]s, [`backend`] decodes them into [`BackendMessage`]s, and
 //! [`frontend`] encodes the client's messages into a caller-owned
 //! `BytesMut`. [`startup`] is the startup/authentication state machine and
-//! [`auth`] its SCRAM, MD5 and channel-binding pieces. Errors are [`ProtoError`]s naming what the peer did.
+//! [`auth`] its SCRAM, MD5 and channel-binding pieces; [`session`] says
+//! which session parameters the codecs rely on. Errors are [`ProtoError`]s naming what the peer did.
 //!
 //! This module must not do I/O, read a clock, use randomness or depend on
 //! tokio: it takes and returns bytes, so every decoder is reachable from
@@ -32,6 +33,7 @@ pub mod frontend;
 #[doc(hidden)]
 pub mod fuzzing;
 mod nul;
+pub mod session;
 pub mod startup;
 
 pub use backend::{

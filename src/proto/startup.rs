@@ -24,9 +24,20 @@
 //! ```
 //!
 //! NegotiateProtocolVersion may arrive first (before any authentication
-//! request); it lowers the protocol version or fails when the server's newest
-//! version is below the configured minimum. An ErrorResponse in any state ends
-//! the exchange with the server's error.
+//! request), once; it lowers the protocol version or fails when the server's
+//! newest version is below the configured minimum. A server may only lower
+//! what the client asked for: a NegotiateProtocolVersion offering a newer
+//! version than requested, or another major version, naming an option the
+//! client did not send, negotiating nothing, or arriving twice is a
+//! [`BadNegotiation`]. Under protocol 3.0 the cancel key must be 4 bytes.
+//!
+//! Every ParameterStatus is checked with
+//! [`check_parameter`](crate::proto::session::check_parameter): a session
+//! parameter the codecs rely on holding a value pgline cannot honour
+//! (`client_encoding` other than UTF8, …) fails the exchange with
+//! [`StartupError::UnsupportedParameter`].
+//!
+//! An ErrorResponse in any state ends the exchange with the server's error.
 
 use std::fmt;
 
@@ -37,8 +48,12 @@ use crate::proto::auth::AuthError;
 use crate::proto::auth::channel_binding;
 use crate::proto::auth::md5::md5_password_message;
 use crate::proto::auth::scram::{ChannelBinding, ScramClientFinal, ScramSha256};
+use crate::proto::backend::MIN_SECRET_KEY_LEN;
 use crate::proto::frontend::{self, ProtocolVersion};
-use crate::proto::{Authentication, BackendMessage, ProtoError, TransactionStatus};
+use crate::proto::session::{UnsupportedParameter, check_parameter};
+use crate::proto::{
+    Authentication, BackendMessage, NegotiateProtocolVersion, ProtoError, TransactionStatus,
+};
 
 /// An authentication method the server can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +287,20 @@ pub enum StartupError {
         /// The configured minimum.
         min: ProtocolVersion,
     },
+    /// The server's NegotiateProtocolVersion is not an answer to what the
+    /// client asked for.
+    BadNegotiation(BadNegotiation),
+    /// Under protocol 3.0 the cancel key is 4 bytes; the server sent
+    /// another length (a 3.2 key the client did not negotiate).
+    SecretKeyLength {
+        /// The protocol version in use.
+        protocol: ProtocolVersion,
+        /// The length sent.
+        len: usize,
+    },
+    /// A session parameter the codecs rely on holds a value pgline cannot
+    /// honour.
+    UnsupportedParameter(UnsupportedParameter),
     /// `start` was not called, or the exchange is already over.
     NotRunning,
 }
@@ -319,6 +348,13 @@ impl fmt::Display for StartupError {
                 "server supports protocol version {}.{} only, below min_protocol_version {}.{}",
                 server.major, server.minor, min.major, min.minor
             ),
+            Self::BadNegotiation(e) => write!(f, "invalid NegotiateProtocolVersion: {e}"),
+            Self::SecretKeyLength { protocol, len } => write!(
+                f,
+                "BackendKeyData has a {len}-byte secret key; protocol {}.{} allows 4 bytes only",
+                protocol.major, protocol.minor
+            ),
+            Self::UnsupportedParameter(e) => fmt::Display::fmt(e, f),
             Self::NotRunning => f.write_str("the startup exchange is not running"),
         }
     }
@@ -330,6 +366,7 @@ impl std::error::Error for StartupError {
             Self::Server(e) => Some(e.as_ref()),
             Self::Scram(e) => Some(e),
             Self::Protocol(e) => Some(e),
+            Self::UnsupportedParameter(e) => Some(e),
             _ => None,
         }
     }
@@ -344,6 +381,59 @@ impl From<ProtoError> for StartupError {
 impl From<AuthError> for StartupError {
     fn from(e: AuthError) -> Self {
         Self::Scram(e)
+    }
+}
+
+/// How a NegotiateProtocolVersion broke the rules of negotiation: the
+/// server may only lower the minor version the client asked for, and list
+/// only `_pq_.` options the client sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BadNegotiation {
+    /// The server offered a newer minor version than the client asked for.
+    VersionRaised {
+        /// The version the client asked for.
+        requested: ProtocolVersion,
+        /// The version the server offered.
+        offered: ProtocolVersion,
+    },
+    /// The version field names another major version.
+    OtherMajor {
+        /// The version the client asked for.
+        requested: ProtocolVersion,
+        /// The version field as sent.
+        raw: u32,
+    },
+    /// The server lists as unrecognised an option the client did not send.
+    UnrequestedOption(String),
+    /// The message neither lowers the version nor lists an option.
+    NothingNegotiated,
+    /// A second NegotiateProtocolVersion.
+    Repeated,
+}
+
+impl fmt::Display for BadNegotiation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::VersionRaised { requested, offered } => write!(
+                f,
+                "the server offers protocol {}.{}, above the {}.{} requested; it may only lower it",
+                offered.major, offered.minor, requested.major, requested.minor
+            ),
+            Self::OtherMajor { requested, raw } => write!(
+                f,
+                "the server offers protocol version 0x{raw:08x}, not a {}.x version",
+                requested.major
+            ),
+            Self::UnrequestedOption(name) => write!(
+                f,
+                "the server rejects protocol option {name:?}, which the client did not send"
+            ),
+            Self::NothingNegotiated => {
+                f.write_str("it neither lowers the protocol version nor rejects an option")
+            }
+            Self::Repeated => f.write_str("it was sent twice"),
+        }
     }
 }
 
@@ -413,6 +503,8 @@ pub struct Startup {
     protocol: ProtocolVersion,
     auth_method: AuthMethod,
     channel_bound: bool,
+    /// A NegotiateProtocolVersion was received.
+    negotiated: bool,
     parameters: Vec<(String, String)>,
     backend_key: Option<BackendKey>,
     notices: Vec<DbError>,
@@ -437,6 +529,7 @@ impl Startup {
             protocol,
             auth_method: AuthMethod::None,
             channel_bound: false,
+            negotiated: false,
             parameters: Vec::new(),
             backend_key: None,
             notices: Vec::new(),
@@ -502,10 +595,7 @@ impl Startup {
                 Ok(Progress::Continue)
             }
             (State::Authenticating, BackendMessage::NegotiateProtocolVersion(n)) => {
-                let server = ProtocolVersion {
-                    major: self.protocol.major,
-                    minor: n.newest_minor(),
-                };
+                let server = self.negotiated_version(&n)?;
                 if server.as_u32() < self.options.min_protocol.as_u32() {
                     return Err(StartupError::ProtocolVersionTooLow {
                         server,
@@ -547,6 +637,7 @@ impl Startup {
             }
             (State::Finishing, BackendMessage::ParameterStatus(status)) => {
                 let (name, value) = (status.name(), status.value());
+                check_parameter(name, value).map_err(StartupError::UnsupportedParameter)?;
                 match self.parameters.iter_mut().find(|(n, _)| n == name) {
                     Some(slot) => slot.1 = value.to_owned(),
                     None => self.parameters.push((name.to_owned(), value.to_owned())),
@@ -555,6 +646,13 @@ impl Startup {
                 Ok(Progress::Continue)
             }
             (State::Finishing, BackendMessage::BackendKeyData(key)) => {
+                let len = key.secret_key().len();
+                if self.protocol == ProtocolVersion::V3_0 && len != MIN_SECRET_KEY_LEN {
+                    return Err(StartupError::SecretKeyLength {
+                        protocol: self.protocol,
+                        len,
+                    });
+                }
                 self.backend_key = Some(BackendKey {
                     process_id: key.process_id(),
                     secret_key: key.secret_key().to_vec(),
@@ -579,6 +677,52 @@ impl Startup {
                 got: message.name(),
             }),
         }
+    }
+
+    /// The version a NegotiateProtocolVersion leaves in effect, once it is
+    /// checked to answer what was asked: the first such message, the same
+    /// major version, a minor version no newer than requested, and only
+    /// options the client sent, with something actually negotiated.
+    fn negotiated_version(
+        &mut self,
+        n: &NegotiateProtocolVersion,
+    ) -> Result<ProtocolVersion, StartupError> {
+        let bad = |e| Err(StartupError::BadNegotiation(e));
+        if std::mem::replace(&mut self.negotiated, true) {
+            return bad(BadNegotiation::Repeated);
+        }
+        let requested = self.options.max_protocol;
+        // The field is documented as the minor version and sent by servers
+        // as the whole version number: a major part, when present, must be
+        // the one asked for.
+        let raw = n.newest_version_raw();
+        let major = raw >> 16;
+        if major != 0 && major != u32::from(requested.major) {
+            return bad(BadNegotiation::OtherMajor { requested, raw });
+        }
+        let offered = ProtocolVersion {
+            major: requested.major,
+            minor: n.newest_minor(),
+        };
+        if offered > requested {
+            return bad(BadNegotiation::VersionRaised { requested, offered });
+        }
+        let mut options = 0;
+        for option in n.unrecognized_options() {
+            if !self
+                .options
+                .parameters
+                .iter()
+                .any(|(name, _)| name.starts_with("_pq_.") && name.as_str() == option)
+            {
+                return bad(BadNegotiation::UnrequestedOption(option.to_owned()));
+            }
+            options += 1;
+        }
+        if offered == requested && options == 0 {
+            return bad(BadNegotiation::NothingNegotiated);
+        }
+        Ok(offered)
     }
 
     /// Checks a method against `require_auth` and `channel_binding`.
@@ -1045,6 +1189,164 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "server supports protocol version 3.0 only, below min_protocol_version 3.2"
+        );
+    }
+
+    /// A NegotiateProtocolVersion with this version field and options.
+    fn negotiate(version: u32, options: &[&str]) -> BackendMessage {
+        let mut body = version.to_be_bytes().to_vec();
+        body.extend_from_slice(&u32::try_from(options.len()).unwrap().to_be_bytes());
+        for option in options {
+            body.extend_from_slice(option.as_bytes());
+            body.push(0);
+        }
+        message(b'v', &body)
+    }
+
+    #[test]
+    fn negotiation_may_only_lower_what_was_asked() {
+        let asking = |max_protocol, extra: &[(&str, &str)]| {
+            let mut o = StartupOptions {
+                max_protocol,
+                ..options(None)
+            };
+            for (k, v) in extra {
+                o.parameters.push(((*k).into(), (*v).into()));
+            }
+            started(o)
+        };
+        let refused = |startup: &mut Startup, out: &mut BytesMut, m| match startup.handle(m, out) {
+            Err(StartupError::BadNegotiation(e)) => e,
+            other => panic!("expected BadNegotiation, got {other:?}"),
+        };
+        let v3_1 = ProtocolVersion { major: 3, minor: 1 };
+        let v3_3 = ProtocolVersion { major: 3, minor: 3 };
+
+        // Above what was asked, as a bare minor or a whole version.
+        for raw in [3, 0x0003_0003] {
+            let (mut startup, mut out) = asking(ProtocolVersion::V3_2, &[]);
+            assert_eq!(
+                refused(&mut startup, &mut out, negotiate(raw, &[])),
+                BadNegotiation::VersionRaised {
+                    requested: ProtocolVersion::V3_2,
+                    offered: v3_3
+                }
+            );
+        }
+        // Asked for 3.0, offered 3.1.
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_0, &[]);
+        let e = refused(&mut startup, &mut out, negotiate(0x0003_0001, &[]));
+        assert_eq!(
+            e,
+            BadNegotiation::VersionRaised {
+                requested: ProtocolVersion::V3_0,
+                offered: v3_1
+            }
+        );
+        assert_eq!(
+            StartupError::BadNegotiation(e).to_string(),
+            "invalid NegotiateProtocolVersion: the server offers protocol 3.1, above the 3.0 \
+             requested; it may only lower it"
+        );
+        // Another major version.
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_2, &[]);
+        assert_eq!(
+            refused(&mut startup, &mut out, negotiate(0x0002_0000, &[])),
+            BadNegotiation::OtherMajor {
+                requested: ProtocolVersion::V3_2,
+                raw: 0x0002_0000
+            }
+        );
+        // An option the client never sent.
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_2, &[("_pq_.mine", "1")]);
+        assert_eq!(
+            refused(
+                &mut startup,
+                &mut out,
+                negotiate(0x0003_0000, &["_pq_.other"])
+            ),
+            BadNegotiation::UnrequestedOption("_pq_.other".into())
+        );
+        // Nothing to negotiate: asked 3.0, told 3.0, no option.
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_0, &[]);
+        assert_eq!(
+            refused(&mut startup, &mut out, negotiate(0x0003_0000, &[])),
+            BadNegotiation::NothingNegotiated
+        );
+        // Twice.
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_2, &[]);
+        startup
+            .handle(negotiate(0x0003_0000, &[]), &mut out)
+            .unwrap();
+        assert_eq!(
+            refused(&mut startup, &mut out, negotiate(0x0003_0000, &[])),
+            BadNegotiation::Repeated
+        );
+
+        // What is allowed: lowering, and rejecting an option the client
+        // sent, at the same version.
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_2, &[("_pq_.mine", "1")]);
+        startup
+            .handle(negotiate(0x0003_0002, &["_pq_.mine"]), &mut out)
+            .unwrap();
+        assert_eq!(startup.protocol(), ProtocolVersion::V3_2);
+        let (mut startup, mut out) = asking(ProtocolVersion::V3_2, &[]);
+        startup.handle(negotiate(1, &[]), &mut out).unwrap();
+        assert_eq!(startup.protocol(), v3_1);
+    }
+
+    #[test]
+    fn a_3_2_cancel_key_under_3_0_is_refused() {
+        for (max_protocol, accepted) in [
+            (ProtocolVersion::V3_0, false),
+            (ProtocolVersion::V3_2, true),
+        ] {
+            let (mut startup, mut out) = started(StartupOptions {
+                max_protocol,
+                ..options(None)
+            });
+            startup.handle(auth(0, &[]), &mut out).unwrap();
+            let result = startup.handle(key_data(7, &[9; 32]), &mut out);
+            match result {
+                Ok(Progress::Continue) if accepted => {}
+                Err(StartupError::SecretKeyLength { protocol, len: 32 }) if !accepted => {
+                    assert_eq!(protocol, ProtocolVersion::V3_0);
+                }
+                other => panic!("{max_protocol:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_parameter_pgline_cannot_honour_fails_the_exchange() {
+        for (name, value) in [
+            ("client_encoding", "LATIN1"),
+            ("integer_datetimes", "off"),
+            ("standard_conforming_strings", "off"),
+        ] {
+            let (mut startup, mut out) = started(options(None));
+            startup.handle(auth(0, &[]), &mut out).unwrap();
+            let err = startup
+                .handle(parameter_status(name, value), &mut out)
+                .unwrap_err();
+            let StartupError::UnsupportedParameter(e) = &err else {
+                panic!("{name}: {err:?}");
+            };
+            assert_eq!((e.name, e.value.as_str()), (name, value));
+            assert!(
+                err.to_string().contains(&format!("{name} = \"{value}\"")),
+                "{err}"
+            );
+        }
+        // DateStyle is not relied on: any value is accepted.
+        let (mut startup, mut out) = started(options(None));
+        startup.handle(auth(0, &[]), &mut out).unwrap();
+        startup
+            .handle(parameter_status("DateStyle", "German, DMY"), &mut out)
+            .unwrap();
+        assert_eq!(
+            finish(&mut startup, &mut out).parameters[0].1,
+            "German, DMY"
         );
     }
 

@@ -1,7 +1,22 @@
 //! JSON through serde (`serde_json` feature): [`Json<T>`] for any serde
 //! type, `serde_json::Value`, and the `json` attribute of
-//! `#[derive(FromRow)]`. Raw JSON text needs no feature: `&str`/`String`
-//! read and write json and jsonb directly.
+//! `#[derive(FromRow)]`. Raw JSON text needs no feature:
+//! [`JsonText`](super::JsonText) (and `&str`/`String`) read and write json
+//! and jsonb as the exact text.
+//!
+//! # Numbers and precision
+//!
+//! `serde_json::Value` holds a number as an `i64`, a `u64` or an `f64`
+//! (pgline does not turn on serde_json's `arbitrary_precision`, which would
+//! change how every crate in the program parses JSON). A json or jsonb
+//! number that fits none of them exactly is rounded to the nearest `f64`
+//! when decoded: `123456789012345678901234567890` becomes
+//! `1.2345678901234568e+29`, and `0.1000000000000000000001` becomes `0.1`.
+//! The same holds for [`Json<T>`] with a `T` that reads numbers as
+//! `f64`. To keep every digit, decode the column as
+//! [`JsonText`](super::JsonText) and parse the text with a reader that
+//! keeps precision, or select the number as `numeric`
+//! (`(doc->>'n')::numeric` into `PgNumeric`).
 
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
@@ -74,6 +89,9 @@ impl Encode for serde_json::Value {
     }
 }
 
+/// A number that fits no `i64`, `u64` or `f64` exactly is rounded to the
+/// nearest `f64`; decode the column as [`JsonText`](super::JsonText) to
+/// keep the exact text.
 impl Decode<'_> for serde_json::Value {
     fn accepts(ty: Type) -> bool {
         is_json(ty)

@@ -18,6 +18,7 @@ mod hstore;
 mod interval;
 #[cfg(feature = "serde_json")]
 mod json;
+mod json_text;
 mod net;
 mod numeric;
 mod oid;
@@ -51,6 +52,7 @@ pub use from_row::{
 pub use interval::PgInterval;
 #[cfg(feature = "serde_json")]
 pub use json::{Json, decode_column_json};
+pub use json_text::JsonText;
 pub use net::{PgInet, PgMacAddr, PgMacAddr8};
 pub use numeric::{MAX_DSCALE, ParseNumericError, PgNumeric};
 pub use oid::{Oid, Type};
@@ -98,6 +100,16 @@ pub trait Encode {
     /// Writes the value's binary form as `ty` (which [`Encode::accepts`]).
     /// Returns [`IsNull::Yes`] to send SQL NULL (nothing written).
     fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError>;
+
+    /// The number of bytes [`Encode::encode`] would write as `ty`, when the
+    /// value knows it without encoding (byte strings and text do); `None`
+    /// (the default) otherwise. A value longer than the protocol can carry
+    /// is then refused before it is copied into the connection's buffer;
+    /// one without a length is checked after it was written.
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        let _ = ty;
+        None
+    }
 }
 
 /// A Rust value that can be read from a column in binary format. `'a` is the
@@ -143,6 +155,13 @@ impl<T: Encode> Encode for Option<T> {
             None => Ok(IsNull::Yes),
         }
     }
+
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        match self {
+            Some(v) => v.encoded_len(ty),
+            None => Some(0),
+        }
+    }
 }
 
 impl<T: Encode + ?Sized> Encode for &T {
@@ -160,6 +179,10 @@ impl<T: Encode + ?Sized> Encode for &T {
 
     fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         (**self).encode(ty, out)
+    }
+
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        (**self).encoded_len(ty)
     }
 }
 

@@ -45,6 +45,15 @@ pub(crate) fn text_bytes(ty: Type, raw: &[u8]) -> Result<&[u8], TypeError> {
     }
 }
 
+/// The length [`put_text`] writes for `len` bytes of text.
+pub(crate) fn text_len(ty: Type, len: usize) -> usize {
+    if ty == Type::JSONB {
+        len.saturating_add(1)
+    } else {
+        len
+    }
+}
+
 /// Writes text as `ty`, adding jsonb's version byte.
 pub(crate) fn put_text(ty: Type, text: &[u8], out: &mut BytesMut) {
     if ty == Type::JSONB {
@@ -64,6 +73,9 @@ impl Encode for str {
         put_text(ty, self.as_bytes(), out);
         Ok(IsNull::No)
     }
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        Some(text_len(ty, self.len()))
+    }
 }
 
 impl Encode for String {
@@ -78,6 +90,9 @@ impl Encode for String {
     }
     fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         self.as_str().encode(ty, out)
+    }
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        self.as_str().encoded_len(ty)
     }
 }
 
@@ -113,6 +128,9 @@ impl Encode for [u8] {
         out.put_slice(self);
         Ok(IsNull::No)
     }
+    fn encoded_len(&self, _: Type) -> Option<usize> {
+        Some(self.len())
+    }
 }
 
 impl Encode for Vec<u8> {
@@ -127,6 +145,9 @@ impl Encode for Vec<u8> {
     }
     fn encode(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         self.as_slice().encode(ty, out)
+    }
+    fn encoded_len(&self, ty: Type) -> Option<usize> {
+        self.as_slice().encoded_len(ty)
     }
 }
 

@@ -17,12 +17,13 @@ use bytes::BytesMut;
 use tokio::sync::watch;
 
 use crate::config::StatementCacheMode;
+use crate::conn::client::copy_sql::{CopyStdio, copy_stdio};
 use crate::conn::client::notify::Notifications;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
 use crate::conn::engine::responses::Responses;
-use crate::conn::engine::shared::{ConnectionStats, Shared, proto_error};
+use crate::conn::engine::shared::{ConnectionStats, Shared, input_error};
 use crate::conn::engine::slot::RequestKind;
 use crate::conn::transport::cancel::CancelToken;
 use crate::conn::transport::endpoint::{Endpoint, ServerRole};
@@ -342,7 +343,7 @@ impl Client {
         let shared = self.shared();
         let slot = shared.slot(1, None, RequestKind::Simple);
         let queued = shared.submit(Some(slot.clone()), |out| {
-            frontend::query(out, sql).map_err(proto_error)
+            frontend::query(out, sql).map_err(input_error)
         });
         if queued.is_ok() {
             shared.wake_driver();
@@ -429,10 +430,11 @@ impl Client {
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        refuse_copy_stdio(sql)?;
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
+                    frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
             loop {
@@ -441,6 +443,12 @@ impl Client {
                     BackendMessage::RowDescription(_)
                     | BackendMessage::DataRow(_)
                     | BackendMessage::CommandComplete(_) => {}
+                    BackendMessage::CopyInResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::In, true));
+                    }
+                    BackendMessage::CopyOutResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::Out, true));
+                    }
                     other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
                 }
@@ -451,10 +459,11 @@ impl Client {
 
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        refuse_copy_stdio(sql)?;
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
+                    frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
             let mut result = Vec::new();
@@ -472,6 +481,12 @@ impl Client {
                     BackendMessage::CommandComplete(c) => {
                         cols = None;
                         result.push(SimpleQueryMessage::CommandComplete(c.rows()));
+                    }
+                    BackendMessage::CopyInResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::In, true));
+                    }
+                    BackendMessage::CopyOutResponse(_) => {
+                        return Err(copy_needs_copy_api(CopyStdio::Out, true));
                     }
                     other if passes_in_simple_query(&other) => {}
                     other => return Err(responses.violation(&other, "a simple query response")),
@@ -508,11 +523,14 @@ impl Client {
         types: &[Type],
         owner: Option<Weak<Shared>>,
     ) -> Result<Statement, Error> {
+        // A prepared COPY FROM STDIN would start COPY when executed, with
+        // other requests possibly pipelined behind it.
+        refuse_copy_stdio(sql)?;
         let mut responses = self
             .request(1, RequestKind::Extended, |out| {
                 let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-                frontend::parse(out, &name, sql, &oids).map_err(proto_error)?;
-                frontend::describe(out, Target::Statement, &name).map_err(proto_error)?;
+                frontend::parse(out, &name, sql, &oids).map_err(input_error)?;
+                frontend::describe(out, Target::Statement, &name).map_err(input_error)?;
                 frontend::sync(out);
                 Ok(())
             })
@@ -587,18 +605,54 @@ impl Client {
 }
 
 /// Replies a simple query may carry that a plain call skips: empty
-/// queries, the CloseComplete of evicted statements riding along, and COPY
-/// (refused by the driver, or its data discarded).
+/// queries and the CloseComplete of evicted statements riding along.
 pub(crate) fn passes_in_simple_query(message: &BackendMessage) -> bool {
     matches!(
         message,
-        BackendMessage::EmptyQueryResponse
-            | BackendMessage::CloseComplete
-            | BackendMessage::CopyOutResponse(_)
-            | BackendMessage::CopyData(_)
-            | BackendMessage::CopyDone
-            | BackendMessage::CopyInResponse(_)
+        BackendMessage::EmptyQueryResponse | BackendMessage::CloseComplete
     )
+}
+
+/// The error of a COPY run through a call other than the COPY API:
+/// refused before it was sent (`sent` false, found by
+/// [`copy_stdio`](crate::conn::client::copy_sql::copy_stdio)), or at its
+/// CopyInResponse or CopyOutResponse.
+///
+/// At a response, the caller returns it at once and drops its replies:
+/// the driver has already failed a COPY FROM STDIN (CopyFail), and reads
+/// and discards the rest, a COPY TO STDOUT's data included, so the
+/// connection stays in step. The server's own error for the CopyFail
+/// (57014, query_canceled) would read as a cancellation; this says what to
+/// do.
+pub(crate) fn copy_needs_copy_api(direction: CopyStdio, sent: bool) -> Error {
+    let text = match (direction, sent) {
+        (CopyStdio::In, false) => {
+            "COPY ... FROM STDIN cannot run through this call; use Client::copy_in \
+             (nothing was sent)"
+        }
+        (CopyStdio::In, true) => {
+            "COPY ... FROM STDIN cannot run through this call; use Client::copy_in \
+             (the COPY was failed, nothing was stored)"
+        }
+        (CopyStdio::Out, false) => {
+            "COPY ... TO STDOUT cannot run through this call; use Client::copy_out \
+             (nothing was sent)"
+        }
+        (CopyStdio::Out, true) => {
+            "COPY ... TO STDOUT cannot run through this call; use Client::copy_out \
+             (its output was discarded)"
+        }
+    };
+    Error::msg(ErrorKind::InvalidInput, text)
+}
+
+/// Refuses SQL that would start COPY FROM STDIN or TO STDOUT, before it
+/// is sent by a call that is not the COPY API.
+pub(crate) fn refuse_copy_stdio(sql: &str) -> Result<(), Error> {
+    match copy_stdio(sql) {
+        Some(direction) => Err(copy_needs_copy_api(direction, false)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn unexpected(message: &BackendMessage, expected: &str) -> Error {

@@ -6,6 +6,7 @@
 //! the engine's shared write buffer and reads replies through `Responses`.
 
 pub(crate) mod batch_rows;
+pub(crate) mod copy_sql;
 pub(crate) mod handle;
 pub(crate) mod notify;
 pub(crate) mod one_row;

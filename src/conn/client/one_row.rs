@@ -14,6 +14,8 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use crate::conn::client::copy_sql::CopyStdio;
+use crate::conn::client::handle::copy_needs_copy_api;
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::engine::responses::Responses;
 use crate::error::{Error, ErrorKind, SqlState};
@@ -103,13 +105,14 @@ impl OneRow {
                 | BackendMessage::EmptyQueryResponse
                 | BackendMessage::PortalSuspended
                     if self.bound => {}
-                // COPY run through `query_one` is refused (FROM STDIN) or its
-                // data discarded (TO STDOUT), as for any query.
-                BackendMessage::CopyInResponse(_)
-                | BackendMessage::CopyOutResponse(_)
-                | BackendMessage::CopyData(_)
-                | BackendMessage::CopyDone
-                    if self.bound => {}
+                // COPY needs the COPY API: the caller drops the replies,
+                // and the driver discards the rest.
+                BackendMessage::CopyInResponse(_) if self.bound => {
+                    return Poll::Ready(Err(copy_needs_copy_api(CopyStdio::In, true)));
+                }
+                BackendMessage::CopyOutResponse(_) if self.bound => {
+                    return Poll::Ready(Err(copy_needs_copy_api(CopyStdio::Out, true)));
+                }
                 BackendMessage::ErrorResponse(fields) => {
                     self.error
                         .get_or_insert_with(|| Error::db(fields.to_db_error()));

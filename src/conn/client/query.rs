@@ -21,12 +21,15 @@ use bytes::BytesMut;
 use futures_core::Stream;
 
 use crate::config::StatementCacheMode;
-use crate::conn::client::handle::{Client, Statement, Unprepared};
+use crate::conn::client::copy_sql::CopyStdio;
+use crate::conn::client::handle::{
+    Client, Statement, Unprepared, copy_needs_copy_api, refuse_copy_stdio,
+};
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::CachedStatement;
 use crate::conn::engine::responses::{Responses, poll_stream, violation};
-use crate::conn::engine::shared::proto_error;
+use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind, SqlState};
 use crate::proto::frontend::{self, BindError, BindTemplate, Target};
@@ -102,6 +105,19 @@ pub(crate) enum BindOf<'a> {
     Template(&'a BindTemplate),
 }
 
+/// The longest parameter value, and Bind message, the protocol carries:
+/// both lengths are `Int32`.
+const MAX_BIND_LEN: usize = i32::MAX as usize;
+
+/// Why a parameter could not be written.
+enum ParamError {
+    /// The value's own encoding failed.
+    Type(TypeError),
+    /// The value, or the Bind with it, is longer than the protocol allows;
+    /// found from its [`Encode::encoded_len`] before anything was copied.
+    TooLong(crate::proto::ProtoError),
+}
+
 /// Writes Bind (binary parameters and results), optionally Describe portal,
 /// Execute, and optionally Sync.
 pub(crate) fn encode_bind_execute(
@@ -111,6 +127,22 @@ pub(crate) fn encode_bind_execute(
     params: &Params<'_>,
     describe: bool,
     sync: bool,
+) -> Result<(), Error> {
+    encode_bind_execute_within(out, bind, types, params, describe, sync, MAX_BIND_LEN)
+}
+
+/// [`encode_bind_execute`] with the length limit given (tests use a small
+/// one). A value whose [`Encode::encoded_len`] is known is checked against
+/// `max` (alone, and with the Bind written so far) before it is copied;
+/// on any error `out` is left as it was.
+fn encode_bind_execute_within(
+    out: &mut BytesMut,
+    bind: BindOf<'_>,
+    types: &[Type],
+    params: &Params<'_>,
+    describe: bool,
+    sync: bool,
+    max: usize,
 ) -> Result<(), Error> {
     if types.len() != params.len() {
         return Err(Error::msg(
@@ -122,22 +154,39 @@ pub(crate) fn encode_bind_execute(
             ),
         ));
     }
+    // Where the Bind starts: with the tag, one byte more than its length
+    // word counts, which keeps the check below on the safe side.
+    let bind_start = out.len();
     let write_param = |i: usize, buf: &mut BytesMut| {
         let (param, ty) = (params[i], types[i]);
-        if ty == Type::UNKNOWN_PARAM || param.accepts(ty) {
-            return param.encode(ty, buf);
-        }
-        if ty.is_user_defined() {
+        let ty = if ty == Type::UNKNOWN_PARAM || param.accepts(ty) {
+            ty
+        } else if ty.is_user_defined() {
             // A user-defined type the value does not know by OID, most
             // often a domain, whose binary form is its base type's: send
             // the value's own form and let the server check it (a
             // mismatch is the server's error, never a bad value stored).
-            return param.encode(param.preferred_type(), buf);
+            param.preferred_type()
+        } else {
+            return Err(ParamError::Type(TypeError::WrongType {
+                rust: "the given Rust value",
+                pg: ty,
+            }));
+        };
+        if let Some(len) = param.encoded_len(ty) {
+            let bind_len = (buf.len() - bind_start).saturating_add(len);
+            if len > max || bind_len > max {
+                let (what, len) = if len > max {
+                    ("the value", len)
+                } else {
+                    ("the Bind message with this value", bind_len)
+                };
+                return Err(ParamError::TooLong(
+                    crate::proto::ProtoError::ArgumentTooLong { what, len, max },
+                ));
+            }
         }
-        Err(TypeError::WrongType {
-            rust: "the given Rust value",
-            pg: ty,
-        })
+        param.encode(ty, buf).map_err(ParamError::Type)
     };
     let bound = match bind {
         BindOf::Template(template) => template.encode(out, write_param),
@@ -153,19 +202,26 @@ pub(crate) fn encode_bind_execute(
     };
     match bound {
         Ok(()) => {}
-        Err(BindError::Proto(e)) => return Err(proto_error(e)),
-        Err(BindError::Param(i, e)) => {
+        Err(BindError::Proto(e)) => return Err(input_error(e)),
+        Err(BindError::Param(i, ParamError::Type(e))) => {
             return Err(Error::with_source(
                 ErrorKind::Type,
                 Some(format!("parameter ${}", i + 1)),
                 e,
             ));
         }
+        Err(BindError::Param(i, ParamError::TooLong(e))) => {
+            return Err(Error::with_source(
+                ErrorKind::InvalidInput,
+                Some(format!("parameter ${}", i + 1)),
+                e,
+            ));
+        }
     }
     if describe {
-        frontend::describe(out, Target::Portal, "").map_err(proto_error)?;
+        frontend::describe(out, Target::Portal, "").map_err(input_error)?;
     }
-    frontend::execute(out, "", 0).map_err(proto_error)?;
+    frontend::execute(out, "", 0).map_err(input_error)?;
     if sync {
         frontend::sync(out);
     }
@@ -178,8 +234,9 @@ pub(crate) fn encode_unnamed_parse(
     sql: &str,
     types: &[Type],
 ) -> Result<(), Error> {
+    refuse_copy_stdio(sql)?;
     let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-    frontend::parse(out, "", sql, &oids).map_err(proto_error)
+    frontend::parse(out, "", sql, &oids).map_err(input_error)
 }
 
 /// A request whose Bind succeeded; rows follow.
@@ -401,6 +458,12 @@ impl Client {
     /// Parameters are sent in binary. SQL text is prepared once per
     /// connection and cached (see [`Config::statement_cache_capacity`]).
     ///
+    /// `COPY … FROM STDIN` and `COPY … TO STDOUT` need
+    /// [`Client::copy_in`] and [`Client::copy_out`]: run through this call
+    /// (or any other that is not the COPY API) they fail with
+    /// [`ErrorKind::InvalidInput`], nothing is stored, and the connection
+    /// stays usable.
+    ///
     /// [`Config::statement_cache_capacity`]: crate::Config::statement_cache_capacity
     pub async fn query<S: ToStatement + ?Sized>(
         &self,
@@ -593,14 +656,18 @@ impl RowStream {
                     self.responses = None;
                     return Poll::Ready(None);
                 }
-                // COPY is refused by the driver (FROM STDIN) or its data
-                // discarded (TO STDOUT) until a COPY stream is asked for.
-                BackendMessage::EmptyQueryResponse
-                | BackendMessage::PortalSuspended
-                | BackendMessage::CopyInResponse(_)
-                | BackendMessage::CopyOutResponse(_)
-                | BackendMessage::CopyData(_)
-                | BackendMessage::CopyDone => {}
+                BackendMessage::EmptyQueryResponse | BackendMessage::PortalSuspended => {}
+                // COPY needs the COPY API: the rest of the replies are
+                // discarded by the driver once they are dropped here.
+                BackendMessage::CopyInResponse(_) | BackendMessage::CopyOutResponse(_) => {
+                    self.responses = None;
+                    let direction = if matches!(message, BackendMessage::CopyInResponse(_)) {
+                        CopyStdio::In
+                    } else {
+                        CopyStdio::Out
+                    };
+                    return Poll::Ready(Some(Err(copy_needs_copy_api(direction, true))));
+                }
                 other => {
                     let error = violation(&self.responses, &other, "a row");
                     self.responses = None;
@@ -616,5 +683,93 @@ impl Stream for RowStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.poll_row(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::IsNull;
+
+    /// A value that says how long it is and must never be copied.
+    struct Claims(usize);
+
+    impl Encode for Claims {
+        fn preferred_type(&self) -> Type {
+            Type::BYTEA
+        }
+        fn accepts(&self, ty: Type) -> bool {
+            ty == Type::BYTEA
+        }
+        fn encode(&self, _: Type, _: &mut BytesMut) -> Result<IsNull, TypeError> {
+            panic!("a value over the limit was copied");
+        }
+        fn encoded_len(&self, _: Type) -> Option<usize> {
+            Some(self.0)
+        }
+    }
+
+    const LIMIT: usize = 100;
+
+    fn encode(params: &Params<'_>, out: &mut BytesMut) -> Result<(), Error> {
+        let types = vec![Type::BYTEA; params.len()];
+        encode_bind_execute_within(out, BindOf::Name("s1"), &types, params, false, true, LIMIT)
+    }
+
+    #[test]
+    fn a_value_over_the_limit_is_refused_before_it_is_copied() {
+        let mut out = BytesMut::from(&b"earlier request"[..]);
+        let small = vec![7u8; 10];
+        let err = encode(&[&small, &Claims(LIMIT + 1)], &mut out).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "parameter $2: the value is 101 bytes long, more than the protocol allows (100)"
+        );
+        assert_eq!(&out[..], b"earlier request", "nothing is left half-written");
+    }
+
+    #[test]
+    fn values_that_fit_alone_but_not_together_are_refused_too() {
+        let mut out = BytesMut::new();
+        let half = vec![1u8; LIMIT / 2];
+        let err = encode(&[&half, &Claims(LIMIT / 2)], &mut out).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(
+            err.to_string()
+                .starts_with("parameter $2: the Bind message with this value is "),
+            "{err}"
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn values_under_the_limit_are_written() {
+        let mut out = BytesMut::new();
+        let value = vec![1u8; 20];
+        encode(&[&value, &None::<Vec<u8>>], &mut out).unwrap();
+        // Bind, Execute, Sync, with the value's bytes inside.
+        assert_eq!(out[0], b'B');
+        assert!(out.windows(20).any(|w| w == &value[..]));
+        assert_eq!(&out[out.len() - 5..], b"S\0\0\0\x04");
+    }
+
+    #[test]
+    fn text_and_bytes_know_their_encoded_length() {
+        for (value, ty, len) in [
+            (&"abc" as &(dyn Encode + Sync), Type::TEXT, 3),
+            (&"abc", Type::JSONB, 4),
+            (&String::from("abcd"), Type::VARCHAR, 4),
+            (&vec![0u8; 5], Type::BYTEA, 5),
+            (&&b"xy"[..], Type::BYTEA, 2),
+            (&Some("abc"), Type::TEXT, 3),
+            (&None::<&str>, Type::TEXT, 0),
+        ] {
+            assert_eq!(value.encoded_len(ty), Some(len), "{ty:?}");
+            let mut out = BytesMut::new();
+            let _ = value.encode(ty, &mut out).unwrap();
+            assert_eq!(out.len(), len, "{ty:?}");
+        }
+        assert_eq!(7i32.encoded_len(Type::INT4), None);
     }
 }

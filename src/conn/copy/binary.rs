@@ -94,7 +94,10 @@ impl BinaryCopyInWriter {
     }
 
     fn encode_row(&mut self, row: &[&(dyn Encode + Sync)]) -> Result<(), Error> {
-        copy::write_row_start(&mut self.buf, row.len()).map_err(format_error)?;
+        // Too many values for the row's 16-bit count: the caller's input.
+        copy::write_row_start(&mut self.buf, row.len()).map_err(|e| {
+            Error::with_source(ErrorKind::InvalidInput, Some("COPY BINARY".into()), e)
+        })?;
         for (i, (value, ty)) in row.iter().zip(&self.types).enumerate() {
             let column_error = |e: TypeError| {
                 Error::with_source(ErrorKind::Type, Some(format!("COPY column {}", i + 1)), e)
@@ -104,6 +107,19 @@ impl BinaryCopyInWriter {
                     rust: "the given Rust value",
                     pg: *ty,
                 }));
+            }
+            // A field's length word is an Int32: a value known to be longer
+            // is refused before it is copied.
+            if let Some(len) = value.encoded_len(*ty).filter(|&n| n > i32::MAX as usize) {
+                return Err(Error::with_source(
+                    ErrorKind::InvalidInput,
+                    Some(format!("COPY column {}", i + 1)),
+                    crate::proto::ProtoError::ArgumentTooLong {
+                        what: "the value",
+                        len,
+                        max: i32::MAX as usize,
+                    },
+                ));
             }
             let len_at = self.buf.len();
             self.buf.put_i32(0);
@@ -115,7 +131,7 @@ impl BinaryCopyInWriter {
                 IsNull::No => {
                     let len = self.buf.len() - len_at - 4;
                     let len = i32::try_from(len).map_err(|_| {
-                        Error::msg(ErrorKind::Type, "a COPY value is larger than 2 GiB")
+                        Error::msg(ErrorKind::InvalidInput, "a COPY value is larger than 2 GiB")
                     })?;
                     self.buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
                 }

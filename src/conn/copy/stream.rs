@@ -426,7 +426,7 @@ impl Client {
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
         let mut responses = self
             .request(1, RequestKind::Simple, |out| {
-                frontend::query(out, sql).map_err(crate::conn::engine::shared::proto_error)
+                frontend::query(out, sql).map_err(crate::conn::engine::shared::input_error)
             })
             .await?;
         loop {

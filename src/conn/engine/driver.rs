@@ -5,7 +5,9 @@
 //! requests issued together leave in one write), writes, reads, and routes
 //! each backend message to the oldest request in flight until that
 //! request's last ReadyForQuery. Messages that belong to no request
-//! (ParameterStatus, NoticeResponse, NotificationResponse) are handled here.
+//! (ParameterStatus, NoticeResponse, NotificationResponse) are handled here;
+//! a ParameterStatus giving a parameter the codecs rely on a value pgline
+//! cannot honour (`proto::session`) ends the connection.
 //!
 //! Three kinds of turn exist: the driver task's full turn
 //! ([`Driver::poll_step`]: take requests, write, read, route, close), a
@@ -50,6 +52,7 @@ use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
 use crate::conn::transport::socket::Socket;
 use crate::error::Delivery;
 use crate::proto::frame_run::{RunStep, next_in_run};
+use crate::proto::session::check_parameter;
 use crate::proto::{BackendMessage, FrameSplitter, TransactionStatus, frontend};
 
 /// Room reserved for a read at first; it doubles while reads fill it (a
@@ -575,7 +578,15 @@ impl Driver {
     fn route(&mut self, message: BackendMessage, task: &Waker) -> Result<(), String> {
         match message {
             BackendMessage::ParameterStatus(status) => {
-                self.shared.set_parameter(status.name(), status.value());
+                let (name, value) = (status.name(), status.value());
+                self.shared.set_parameter(name, value);
+                if let Err(cause) = check_parameter(name, value) {
+                    // What arrived before it is the replies of requests the
+                    // server answered under the old value: theirs to keep.
+                    self.flush(task)?;
+                    tracing::debug!(%cause, "session parameter cannot be honoured");
+                    return Err(self.shared.close_for_parameter(cause));
+                }
                 return Ok(());
             }
             BackendMessage::NoticeResponse(fields) => {

@@ -23,6 +23,7 @@ use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::conn::transport::endpoint::RoleCell;
 use crate::error::{DbError, Delivery, Error, ErrorKind};
+use crate::proto::session::UnsupportedParameter;
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
 /// A callback for server notices (NoticeResponse).
@@ -143,6 +144,9 @@ pub(crate) struct Shared {
     pub(crate) role: RoleCell,
     transaction_status: AtomicU8,
     closed_reason: Mutex<Option<String>>,
+    /// The typed cause of the close, when a session parameter pgline relies
+    /// on took a value it cannot honour; callers get it as the source.
+    closed_by_parameter: Mutex<Option<UnsupportedParameter>>,
     pub(crate) statements: Mutex<StatementCache>,
     notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
@@ -199,6 +203,7 @@ impl Shared {
             parameters: Mutex::new(parameters),
             transaction_status: AtomicU8::new(status.as_byte()),
             closed_reason: Mutex::new(None),
+            closed_by_parameter: Mutex::new(None),
             statements: Mutex::new(StatementCache::new(limits.statement_cache_capacity)),
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
@@ -314,7 +319,7 @@ impl Shared {
             return Err(self.refused_error());
         }
         let first_byte = w.buf.len();
-        frontend::query(&mut w.buf, sql).map_err(proto_error)?;
+        frontend::query(&mut w.buf, sql).map_err(input_error)?;
         slot.set_position(first_byte as u64);
         w.queued.push_back(slot);
         w.copy_active = true;
@@ -333,7 +338,7 @@ impl Shared {
         if w.closed {
             return Err(self.closed_error());
         }
-        write(&mut w.buf).map_err(proto_error)?;
+        write(&mut w.buf).map_err(input_error)?;
         wake_driver_after(w);
         Ok(())
     }
@@ -513,8 +518,25 @@ impl Shared {
         self.closed_error().with_delivery(Delivery::Unsent)
     }
 
+    /// The server reported a session parameter value pgline cannot honour:
+    /// the connection is about to close (the driver fails), with this as
+    /// the cause every waiting caller sees.
+    pub(crate) fn close_for_parameter(&self, cause: UnsupportedParameter) -> String {
+        let reason = "the connection was closed".to_owned();
+        let mut closed = lock(&self.closed_reason);
+        if closed.is_none() {
+            *closed = Some(reason.clone());
+            *lock(&self.closed_by_parameter) = Some(cause);
+        }
+        reason
+    }
+
     /// The error a caller gets once the connection is gone.
     pub(crate) fn closed_error(&self) -> Error {
+        if let Some(cause) = lock(&self.closed_by_parameter).clone() {
+            let reason = lock(&self.closed_reason).clone();
+            return Error::with_source(ErrorKind::Closed, reason, cause);
+        }
         match lock(&self.closed_reason).as_deref() {
             Some(reason) => Error::msg(ErrorKind::Closed, reason.to_owned()),
             None => Error::closed(),
@@ -522,6 +544,14 @@ impl Shared {
     }
 }
 
+/// What the server sent broke the protocol.
 pub(crate) fn proto_error(e: ProtoError) -> Error {
     Error::with_source(ErrorKind::Protocol, None, e)
+}
+
+/// A frontend encoder refused the caller's argument (a NUL byte in a
+/// string, a count or length the protocol cannot carry): the caller's
+/// input, not the server's fault, and nothing was written.
+pub(crate) fn input_error(e: ProtoError) -> Error {
+    Error::with_source(ErrorKind::InvalidInput, None, e)
 }

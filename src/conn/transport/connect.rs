@@ -44,7 +44,7 @@ use crate::proto::startup::{
     AllowedAuth, ChannelBindingPolicy, Progress, Startup, StartupError, StartupOptions,
     StartupOutcome,
 };
-use crate::proto::{BackendMessage, DEFAULT_MAX_MESSAGE_LEN, FrameSplitter};
+use crate::proto::{BackendMessage, DEFAULT_MAX_MESSAGE_LEN, FrameSplitter, ProtoError};
 
 /// Connects using a connection string (URL or key=value), applying the PG*
 /// environment variables, the service file and `.pgpass` as libpq does.
@@ -856,9 +856,19 @@ fn startup_error(failure: StartupFailure, place: &str) -> Error {
         StartupFailure::Startup(StartupError::Server(db)) => Error::db(*db),
         StartupFailure::Startup(e) => {
             let kind = match &e {
+                // Every string the startup exchange sends (user, database,
+                // options, password from the config or the password file)
+                // is configuration: one the protocol cannot carry is the
+                // configuration's fault, not the server's.
+                StartupError::Protocol(
+                    ProtoError::NulInString { .. } | ProtoError::ArgumentTooLong { .. },
+                ) => ErrorKind::Config,
                 StartupError::Protocol(_)
                 | StartupError::UnexpectedMessage { .. }
                 | StartupError::ProtocolVersionTooLow { .. }
+                | StartupError::BadNegotiation(_)
+                | StartupError::SecretKeyLength { .. }
+                | StartupError::UnsupportedParameter(_)
                 | StartupError::NotRunning => ErrorKind::Protocol,
                 _ => ErrorKind::Auth,
             };

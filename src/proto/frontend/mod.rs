@@ -8,7 +8,8 @@
 //! argument holding a NUL byte ([`ProtoError::NulInString`]), a count above
 //! 65535 ([`ProtoError::TooManyValues`]) or a message above `i32::MAX`
 //! bytes ([`ProtoError::MessageTooLong`]) is refused, never truncated or
-//! wrapped. Nothing here decides which messages to send or when.
+//! wrapped; a string too long for any message is refused before it is
+//! copied ([`ProtoError::ArgumentTooLong`]). Nothing here decides which messages to send or when.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -100,8 +101,20 @@ fn patch_len(out: &mut BytesMut, len_at: usize, tag: u8) -> Result<(), ProtoErro
     Ok(())
 }
 
-/// Appends `s` and a NUL terminator; refuses a string with a NUL inside.
+/// The longest C string a message can hold: the length word counts
+/// itself and the terminator.
+const MAX_CSTR_LEN: usize = MAX_LEN - 5;
+
+/// Appends `s` and a NUL terminator; refuses a string with a NUL inside,
+/// or one no message can hold, before copying it.
 fn put_cstr(out: &mut BytesMut, s: &[u8], what: &'static str) -> Result<(), ProtoError> {
+    if s.len() > MAX_CSTR_LEN {
+        return Err(ProtoError::ArgumentTooLong {
+            what,
+            len: s.len(),
+            max: MAX_CSTR_LEN,
+        });
+    }
     if find_nul(s).is_some() {
         return Err(ProtoError::NulInString { what });
     }
@@ -158,6 +171,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(&out[..], b"\0\0\0\x05\x01");
+    }
+
+    #[test]
+    fn a_string_no_message_can_hold_is_refused_before_it_is_copied() {
+        // Zeroed pages: not resident unless read or copied. A scan for the
+        // NUL or a copy would touch them; the length is checked first.
+        let huge = vec![0u8; MAX_CSTR_LEN + 1];
+        let mut out = BytesMut::from(&b"keep"[..]);
+        assert_eq!(
+            put_cstr(&mut out, &huge, "query string"),
+            Err(ProtoError::ArgumentTooLong {
+                what: "query string",
+                len: MAX_CSTR_LEN + 1,
+                max: MAX_CSTR_LEN
+            })
+        );
+        assert_eq!(&out[..], b"keep");
     }
 
     #[test]
