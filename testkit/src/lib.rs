@@ -28,6 +28,9 @@
 //! [`ServerBuilder::pg_major`] for one server, or by `PGLINE_PG_MAJOR` for every server of
 //! the process. Versions the machine lacks come from `scripts/fetch-postgres.sh <major>`
 //! (see [`pg_bin_dir_for_major`]).
+//!
+//! [`PgBouncerBuilder`] puts a real PgBouncer (Debian's `pgbouncer` package) in front of
+//! a server, in session, transaction or statement pooling mode.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -44,6 +47,7 @@ mod conninfo;
 mod database_url;
 mod error;
 mod folder;
+mod pgbouncer;
 mod port;
 mod postmaster;
 mod server;
@@ -61,6 +65,9 @@ pub use builder::ServerBuilder;
 pub use conf::AuthMethod;
 pub use database_url::database_url_or_start;
 pub use error::Error;
+pub use pgbouncer::{
+    PGBOUNCER_ENV, PgBouncer, PgBouncerBuilder, PoolMode, pgbouncer_binary, pgbouncer_version,
+};
 pub use server::Server;
 pub use shared::{SHARED_DATABASE, SHARED_PASSWORD, SHARED_USER, shared};
 pub use tls::TlsFiles;
