@@ -13,7 +13,27 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::conn::client::handle::Statement;
+use crate::error::{Error, SqlState};
 use crate::types::Type;
+
+/// What a statement cache name clash means, added to the server's error.
+const NAME_CLASH_HINT: &str = "the statement cache's prepared statements are not where this \
+     connection left them, so its server session is likely shared by other clients (a \
+     transaction-pooling proxy such as PgBouncer with pool_mode=transaction); use \
+     StatementCacheMode::UnnamedOnly (Config::statement_cache_mode) there";
+
+/// `error` with [`NAME_CLASH_HINT`] when it says a cached statement's name is taken
+/// (42P05) or missing (26000) on the server: errors that a connection of its own cannot
+/// cause, since the cache closes what it evicts and drops what `DISCARD`/`DEALLOCATE`
+/// removed. Other errors come back unchanged.
+pub(crate) fn explain_name_clash(error: Error) -> Error {
+    match error.code() {
+        Some(&SqlState::DUPLICATE_PREPARED_STATEMENT | &SqlState::INVALID_SQL_STATEMENT_NAME) => {
+            error.with_context(NAME_CLASH_HINT)
+        }
+        _ => error,
+    }
+}
 
 /// A cached statement: its server-side name, and its description once the
 /// first caller has prepared it (others wait for that).
@@ -188,6 +208,27 @@ impl StatementCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DbError;
+
+    #[test]
+    fn name_clashes_name_the_mode_to_use() {
+        let db = |code: &str| {
+            Error::db(DbError::from_fields([
+                (b'S', "ERROR"),
+                (b'C', code),
+                (b'M', "prepared statement \"pgline_c0\" already exists"),
+            ]))
+        };
+        for code in ["42P05", "26000"] {
+            let err = explain_name_clash(db(code));
+            let text = err.to_string();
+            assert!(text.contains("StatementCacheMode::UnnamedOnly"), "{text}");
+            assert!(text.starts_with("prepared statement"), "{text}");
+            assert_eq!(err.code().map(SqlState::code), Some(code));
+        }
+        let other = explain_name_clash(db("42601"));
+        assert!(!other.to_string().contains("UnnamedOnly"), "{other}");
+    }
 
     #[test]
     fn hits_misses_and_lru_eviction() {
