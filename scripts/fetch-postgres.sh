@@ -107,6 +107,10 @@ tr '{' '\n' <"$work/package/native/pg-symlinks.json" |
   sed -n 's/.*"source":"\([^"]*\)","target":"\([^"]*\)".*/\1 \2/p' |
   while read -r source target; do
     case $source$target in *..*) echo "$0: refusing link $source -> $target" >&2; exit 1 ;; esac
+    if [ "$(dirname "$source")" != "$(dirname "$target")" ]; then
+      echo "$0: refusing link across folders: $source -> $target" >&2
+      exit 1
+    fi
     ln -sfn "$(basename "$source")" "$work/package/$target"
   done
 
