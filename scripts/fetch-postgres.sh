@@ -101,9 +101,10 @@ native=$work/package/native
   exit 1
 }
 
-# pg-symlinks.json: [{"source":"native/lib/libz.so.1.2","target":"native/lib/libz.so.1"}, ...]
+# pg-symlinks.json: [{"source":"native/lib/libz.so.1.2","target":"native/lib/libz.so.1"},...]
+# (one JSON line, no final newline: each object is cut onto a line of its own).
 # Recreate each as a relative link in the same folder.
-tr '{' '\n' <"$work/package/native/pg-symlinks.json" |
+tr '{}' '\n\n' <"$work/package/native/pg-symlinks.json" |
   sed -n 's/.*"source":"\([^"]*\)","target":"\([^"]*\)".*/\1 \2/p' |
   while read -r source target; do
     case $source$target in *..*) echo "$0: refusing link $source -> $target" >&2; exit 1 ;; esac
