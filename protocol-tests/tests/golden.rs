@@ -7,7 +7,8 @@
 //! StartupMessage), a space, and the body with printable ASCII as is and
 //! other bytes as `\xNN`. The SCRAM client nonce, and the proof and combined
 //! nonce derived from it, are random per connection and are replaced by
-//! `<nonce>` and `<proof>`; nothing else is masked.
+//! `<nonce>` and `<proof>`, and the per-connection random tag in statement
+//! names (`pgline_<16 hex>_c0`) by `<tag>`; nothing else is masked.
 //!
 //! After an intended change, rewrite the traces with
 //! `PGLINE_BLESS=1 cargo test -p pgline-protocol-tests --test golden`
@@ -34,7 +35,38 @@ fn render(message: &FrontendMessage) -> String {
             line.push_str(&format!("\\x{b:02x}"));
         }
     }
-    mask(&line)
+    mask_statement_tags(&mask(&line))
+}
+
+/// Replaces the random tag of statement names: `pgline_0123456789abcdef_c0`
+/// becomes `pgline_<tag>_c0`.
+fn mask_statement_tags(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("pgline_") {
+        let (before, from) = rest.split_at(at + "pgline_".len());
+        out.push_str(before);
+        let tag = from
+            .get(..16)
+            .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()));
+        match (tag, from.as_bytes().get(16)) {
+            (Some(_), Some(b'_')) => {
+                out.push_str("<tag>");
+                rest = &from[16..];
+            }
+            _ => rest = from,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn statement_tags_are_masked() {
+    assert_eq!(
+        mask_statement_tags("B \\x00pgline_00ff00ff00ff00ff_c1\\x00 pgline_events pgline_"),
+        "B \\x00pgline_<tag>_c1\\x00 pgline_events pgline_"
+    );
 }
 
 /// Replaces the random parts of SCRAM messages.

@@ -18,7 +18,11 @@ use super::{Config, ConfigError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StatementCacheMode {
     /// Repeated queries are prepared once under a server-side name and kept
-    /// in a per-connection LRU cache (the default).
+    /// in a per-connection LRU cache (the default). Names carry a random
+    /// per-connection tag, so behind a transaction-pooling proxy a statement
+    /// that is not on the server session a query lands on fails with 26000
+    /// (its message names [`StatementCacheMode::UnnamedOnly`]) rather than
+    /// running another client's statement.
     #[default]
     Named,
     /// Only the unnamed statement is used and nothing is kept on the server:

@@ -191,6 +191,14 @@ impl Error {
         Self::new(ErrorKind::Db, None, Some(Box::new(err)))
     }
 
+    /// The same error with `context` added: for a server error it is shown after the
+    /// server's message (which stays reachable with [`Error::as_db_error`]), to say what
+    /// the caller can do about it.
+    pub(crate) fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.0.context = Some(context.into());
+        self
+    }
+
     /// The connection is closed.
     pub(crate) fn closed() -> Self {
         Self::new(ErrorKind::Closed, None, None)
@@ -330,7 +338,11 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(db) = self.as_db_error() {
-            return fmt::Display::fmt(db, f);
+            fmt::Display::fmt(db, f)?;
+            if let Some(context) = &self.0.context {
+                write!(f, "; {context}")?;
+            }
+            return Ok(());
         }
         match (&self.0.context, &self.0.source) {
             (Some(c), Some(s)) => write!(f, "{c}: {s}"),

@@ -26,9 +26,38 @@ pub struct PgInterval {
     pub microseconds: i64,
 }
 
+impl PgInterval {
+    /// `'infinity'::interval` (PostgreSQL 17 and later): every field at its maximum.
+    pub const INFINITY: Self = Self {
+        months: i32::MAX,
+        days: i32::MAX,
+        microseconds: i64::MAX,
+    };
+
+    /// `'-infinity'::interval` (PostgreSQL 17 and later): every field at its minimum.
+    pub const NEG_INFINITY: Self = Self {
+        months: i32::MIN,
+        days: i32::MIN,
+        microseconds: i64::MIN,
+    };
+
+    /// True for [`PgInterval::INFINITY`] and [`PgInterval::NEG_INFINITY`]. Servers
+    /// before 17 read these bits as the largest finite intervals instead.
+    pub fn is_infinite(&self) -> bool {
+        *self == Self::INFINITY || *self == Self::NEG_INFINITY
+    }
+}
+
 impl fmt::Display for PgInterval {
-    /// The server's default (`postgres`) IntervalStyle.
+    /// The server's default (`postgres`) IntervalStyle; the two infinite values print as
+    /// PostgreSQL 17 and later print them (`infinity`, `-infinity`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Self::INFINITY {
+            return f.write_str("infinity");
+        }
+        if *self == Self::NEG_INFINITY {
+            return f.write_str("-infinity");
+        }
         let mut is_zero = true;
         let mut is_before = false;
         let mut part = |f: &mut fmt::Formatter<'_>, value: i64, unit: &str| -> fmt::Result {
@@ -122,6 +151,22 @@ impl Decode<'_> for PgInterval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn infinite_intervals_print_as_the_server_prints_them() {
+        assert_eq!(PgInterval::INFINITY.to_string(), "infinity");
+        assert_eq!(PgInterval::NEG_INFINITY.to_string(), "-infinity");
+        assert!(PgInterval::INFINITY.is_infinite() && PgInterval::NEG_INFINITY.is_infinite());
+        let almost = PgInterval {
+            microseconds: i64::MAX - 1,
+            ..PgInterval::INFINITY
+        };
+        assert!(!almost.is_infinite());
+        assert_eq!(
+            almost.to_string(),
+            "178956970 years 7 mons 2147483647 days 2562047788:00:54.775806"
+        );
+    }
     use crate::types::decode_value;
 
     fn iv(months: i32, days: i32, microseconds: i64) -> String {

@@ -16,7 +16,7 @@ use crate::server::{PortChoice, Server};
 use crate::server_user::ServerUser;
 use crate::sql::{self, NewDatabase, NewUser};
 use crate::watchdog::Watchdog;
-use crate::{Error, folder, pg_bin_dir, tls};
+use crate::{Error, folder, pg_bin_dir, pg_bin_dir_for_major, tls};
 
 /// Describes a throwaway server; [`ServerBuilder::start`] makes it.
 ///
@@ -32,6 +32,7 @@ pub struct ServerBuilder {
     settings: Vec<(String, String)>,
     tls: bool,
     fresh_initdb: bool,
+    pg_major: Option<u32>,
 }
 
 impl ServerBuilder {
@@ -96,6 +97,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Runs PostgreSQL `major` (found by [`crate::pg_bin_dir_for_major`]) instead of the
+    /// process's default ([`crate::pg_bin_dir`], which follows `PGLINE_PG_MAJOR`).
+    pub fn pg_major(mut self, major: u32) -> Self {
+        self.pg_major = Some(major);
+        self
+    }
+
     fn tls_wanted(&self) -> bool {
         self.tls || self.auth == AuthMethod::Cert
     }
@@ -152,7 +160,10 @@ impl ServerBuilder {
     pub fn start(self) -> Result<Server, Error> {
         let began = Instant::now();
         self.validate()?;
-        let bin_dir = pg_bin_dir()?;
+        let bin_dir = match self.pg_major {
+            Some(major) => pg_bin_dir_for_major(major)?,
+            None => pg_bin_dir()?,
+        };
         let user = ServerUser::get()?;
 
         let root = folder::new_root_folder("server")?;

@@ -1,15 +1,17 @@
 //! Creating a data folder.
 //!
 //! Owns: running `initdb` (superuser `postgres`, trust, UTF8, C locale, `--no-sync`) and a
-//! per-process template: `initdb` runs once, every further data folder is a `cp -a` of the
-//! pristine result, which is several times faster. Must not: configure or start servers.
+//! per-process template per binaries folder (one per major version): `initdb` runs once,
+//! every further data folder is a `cp -a` of the pristine result, which is several times
+//! faster. Must not: configure or start servers.
 //!
 //! Copies of one template share its system identifier; a test that needs distinct
 //! identifiers asks the builder for a fresh `initdb`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::Error;
 use crate::server_user::ServerUser;
@@ -60,15 +62,27 @@ pub(crate) fn copy_template(
     )
 }
 
-/// The template data folder, made on first use. Its folder has its own watchdog, so it is
-/// removed when the process exits.
+/// The template data folder for the binaries in `bin_dir`, made on first use (a data
+/// folder only works with the major version that made it). Its folder has its own
+/// watchdog, so it is removed when the process exits.
 fn template(bin_dir: &Path, user: &'static ServerUser) -> Result<&'static Path, Error> {
     struct Template {
         data_dir: PathBuf,
         _watchdog: Watchdog,
     }
-    static TEMPLATE: OnceLock<Result<Template, String>> = OnceLock::new();
-    let made = TEMPLATE.get_or_init(|| {
+    type Made = Result<Template, String>;
+    static TEMPLATES: OnceLock<Mutex<HashMap<PathBuf, &'static OnceLock<Made>>>> = OnceLock::new();
+    // One cell per folder, leaked: a handful per process at most. The map lock is held
+    // only to find the cell, so making one version's template does not block another's.
+    let cell: &'static OnceLock<Made> = {
+        let mut map = TEMPLATES
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(bin_dir.to_path_buf())
+            .or_insert_with(|| Box::leak(Box::new(OnceLock::new())))
+    };
+    let made = cell.get_or_init(|| {
         let make = || -> Result<Template, Error> {
             let root = crate::folder::new_root_folder("template")?;
             let watchdog = Watchdog::spawn(&root)?;

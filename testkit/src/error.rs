@@ -17,6 +17,13 @@ pub enum Error {
         /// Each location tried and why it was rejected.
         tried: Vec<String>,
     },
+    /// A helper program other than PostgreSQL's (e.g. `pgbouncer`) was not found.
+    ToolNotFound {
+        /// The program looked for.
+        tool: String,
+        /// Each location tried, and how to get the program.
+        tried: Vec<String>,
+    },
     /// A file system or process operation failed.
     Io {
         /// What was being done.
@@ -111,6 +118,13 @@ impl fmt::Display for Error {
                     f,
                     "\nset PG_BIN to the folder holding `postgres` and `initdb`"
                 )
+            }
+            Self::ToolNotFound { tool, tried } => {
+                write!(f, "{tool} not found; tried:")?;
+                for place in tried {
+                    write!(f, "\n  - {place}")?;
+                }
+                Ok(())
             }
             Self::Io { action, source } => write!(f, "{action}: {source}"),
             Self::Command {

@@ -27,6 +27,14 @@
 //! When run as root, the server runs as the `postgres` account (else `nobody`, or the one
 //! named by `PGLINE_TESTKIT_USER`); its files are handed to that account. Server folders
 //! are made under `PGLINE_TESTKIT_DIR`, else the system temporary folder.
+//!
+//! Servers run the machine's PostgreSQL unless asked for a major version: by
+//! [`ServerBuilder::pg_major`] for one server, or by `PGLINE_PG_MAJOR` for every server of
+//! the process. Versions the machine lacks come from `scripts/fetch-postgres.sh <major>`
+//! (see [`pg_bin_dir_for_major`]).
+//!
+//! [`PgBouncerBuilder`] puts a real PgBouncer (Debian's `pgbouncer` package) in front of
+//! a server, in session, transaction or statement pooling mode.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -43,6 +51,7 @@ mod conninfo;
 mod database_url;
 mod error;
 mod folder;
+mod pgbouncer;
 mod port;
 mod postmaster;
 mod replica_set;
@@ -53,11 +62,17 @@ mod sql;
 mod tls;
 mod watchdog;
 
-pub use bin_dir::pg_bin_dir;
+pub use bin_dir::{
+    CACHE_ENV, MAJOR_ENV, REQUIRED_ENV, pg_bin_dir, pg_bin_dir_for_major, pg_cache_dir,
+    pg_major_or_skip, pg_major_version,
+};
 pub use builder::ServerBuilder;
 pub use conf::AuthMethod;
 pub use database_url::database_url_or_start;
 pub use error::Error;
+pub use pgbouncer::{
+    PGBOUNCER_ENV, PgBouncer, PgBouncerBuilder, PoolMode, pgbouncer_binary, pgbouncer_version,
+};
 pub use replica_set::{
     Lsn, Node, NodeState, RejoinMethod, ReplicaSet, ReplicaSetBuilder, Role, StopMode,
 };

@@ -179,6 +179,12 @@ impl Server {
         &self.bin_dir
     }
 
+    /// The major version of the PostgreSQL this server runs (15, 17, 18, ...), from
+    /// `postgres --version`.
+    pub fn major_version(&self) -> Result<u32, Error> {
+        crate::pg_major_version(&self.bin_dir)
+    }
+
     /// The server log file.
     pub fn log_file(&self) -> &Path {
         &self.log_file

@@ -63,6 +63,11 @@ impl ServerUser {
         )))
     }
 
+    /// True when server processes run as another account than ours (we are root).
+    pub(crate) fn switches(&self) -> bool {
+        self.ids.is_some()
+    }
+
     /// The account's name (or "the current user").
     pub(crate) fn name(&self) -> &str {
         &self.name

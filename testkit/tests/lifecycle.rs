@@ -172,6 +172,19 @@ fn trust_lets_the_superuser_in_over_tcp() {
 #[test]
 fn superuser_can_take_a_base_backup_over_the_socket() {
     let server = ServerBuilder::new().start().unwrap();
+    // pg_basebackup refuses servers newer than itself; fetched builds (17, 18) ship
+    // none, and the machine's may be older.
+    if !server.bin_dir().join("pg_basebackup").is_file() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED superuser_can_take_a_base_backup_over_the_socket: no pg_basebackup in {} \
+             (PostgreSQL {})",
+            server.bin_dir().display(),
+            server.major_version().unwrap()
+        );
+        return;
+    }
     let target = tempfile::tempdir().unwrap();
     let backup = target.path().join("backup");
     let out = server

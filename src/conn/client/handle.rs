@@ -505,7 +505,7 @@ impl Client {
     /// Prepares a statement, declaring the types of some or all parameters.
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
         let id = self.inner.next_statement.fetch_add(1, Ordering::Relaxed);
-        let name = format!("pgline_s{id}");
+        let name = format!("{}s{id}", self.shared().statement_prefix);
         let owner = Some(Arc::downgrade(self.shared()));
         let unprepared = Unprepared::new(self.shared(), name.clone());
         let statement = self

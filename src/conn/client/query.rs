@@ -27,7 +27,7 @@ use crate::conn::client::handle::{
 };
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
-use crate::conn::client::stmt_cache::CachedStatement;
+use crate::conn::client::stmt_cache::{CachedStatement, explain_name_clash};
 use crate::conn::engine::responses::{Responses, poll_stream, violation};
 use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
@@ -338,7 +338,7 @@ impl Client {
             }
             Err(e) => {
                 self.forget(sql, &entry);
-                Err(e)
+                Err(explain_name_clash(e))
             }
         }
     }
@@ -413,7 +413,7 @@ impl Client {
             }
         }
         if *retried || status != TransactionStatus::Idle {
-            return Err(error);
+            return Err(explain_name_clash(error));
         }
         *retried = true;
         Ok(())

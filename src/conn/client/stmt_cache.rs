@@ -6,6 +6,13 @@
 //! allocate. The cache only decides: preparing and closing are sent by the
 //! client, and an evicted statement's Close rides along with the next
 //! request.
+//!
+//! Names carry a per-connection random tag (`pgline_<16 hex>_c<n>`): behind a
+//! transaction-pooling proxy, server sessions are shared by many client
+//! connections, and a name another client also used would run *its*
+//! statement (another query's rows, silently). With distinct names a
+//! statement that is not where this connection left it is an error
+//! (26000), never someone else's statement.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +20,27 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::conn::client::handle::Statement;
+use crate::error::{Error, SqlState};
 use crate::types::Type;
+
+/// What a statement cache name clash means, added to the server's error.
+const NAME_CLASH_HINT: &str = "the statement cache's prepared statements are not where this \
+     connection left them, so its server session is likely shared by other clients (a \
+     transaction-pooling proxy such as PgBouncer with pool_mode=transaction); use \
+     StatementCacheMode::UnnamedOnly (Config::statement_cache_mode) there";
+
+/// `error` with [`NAME_CLASH_HINT`] when it says a cached statement's name is taken
+/// (42P05) or missing (26000) on the server: errors that a connection of its own cannot
+/// cause, since the cache closes what it evicts and drops what `DISCARD`/`DEALLOCATE`
+/// removed. Other errors come back unchanged.
+pub(crate) fn explain_name_clash(error: Error) -> Error {
+    match error.code() {
+        Some(&SqlState::DUPLICATE_PREPARED_STATEMENT | &SqlState::INVALID_SQL_STATEMENT_NAME) => {
+            error.with_context(NAME_CLASH_HINT)
+        }
+        _ => error,
+    }
+}
 
 /// A cached statement: its server-side name, and its description once the
 /// first caller has prepared it (others wait for that).
@@ -56,6 +83,8 @@ pub(crate) struct StatementCache {
     len: usize,
     tick: u64,
     next_id: u64,
+    /// `pgline_<tag>_`, the start of every name this cache gives out.
+    prefix: String,
     stats: StatementCacheStats,
 }
 
@@ -67,14 +96,23 @@ pub(crate) struct Lookup {
     pub(crate) evicted: Option<String>,
 }
 
+/// The start of every server-side statement name of a connection whose random tag is
+/// `tag`: `pgline_<tag as 16 hex digits>_`.
+pub(crate) fn statement_prefix(tag: u64) -> String {
+    format!("pgline_{tag:016x}_")
+}
+
 impl StatementCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache of `capacity` statements named `<prefix>c<n>` (see
+    /// [`statement_prefix`]).
+    pub(crate) fn new(capacity: usize, prefix: String) -> Self {
         Self {
             capacity,
             entries: HashMap::new(),
             len: 0,
             tick: 0,
             next_id: 0,
+            prefix,
             stats: StatementCacheStats {
                 capacity,
                 ..StatementCacheStats::default()
@@ -117,7 +155,7 @@ impl StatementCache {
             None
         };
         let statement = Arc::new(CachedStatement {
-            name: format!("pgline_c{}", self.next_id),
+            name: format!("{}c{}", self.prefix, self.next_id),
             prepared: OnceCell::new(),
         });
         self.next_id += 1;
@@ -188,10 +226,47 @@ impl StatementCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DbError;
+
+    #[test]
+    fn names_carry_the_connection_tag() {
+        assert_eq!(statement_prefix(0xab), "pgline_00000000000000ab_");
+        let mut a = StatementCache::new(4, statement_prefix(1));
+        let mut b = StatementCache::new(4, statement_prefix(2));
+        let first = a.lookup("SELECT 1", &[]).statement.name.clone();
+        assert_eq!(first, "pgline_0000000000000001_c0");
+        assert_eq!(
+            a.lookup("SELECT 2", &[]).statement.name,
+            "pgline_0000000000000001_c1"
+        );
+        assert_ne!(b.lookup("SELECT 1", &[]).statement.name, first);
+        // PostgreSQL truncates identifiers at 63 bytes: names must stay below.
+        assert!(statement_prefix(u64::MAX).len() + "c".len() + u64::MAX.to_string().len() <= 63);
+    }
+
+    #[test]
+    fn name_clashes_name_the_mode_to_use() {
+        let db = |code: &str| {
+            Error::db(DbError::from_fields([
+                (b'S', "ERROR"),
+                (b'C', code),
+                (b'M', "prepared statement \"pgline_c0\" already exists"),
+            ]))
+        };
+        for code in ["42P05", "26000"] {
+            let err = explain_name_clash(db(code));
+            let text = err.to_string();
+            assert!(text.contains("StatementCacheMode::UnnamedOnly"), "{text}");
+            assert!(text.starts_with("prepared statement"), "{text}");
+            assert_eq!(err.code().map(SqlState::code), Some(code));
+        }
+        let other = explain_name_clash(db("42601"));
+        assert!(!other.to_string().contains("UnnamedOnly"), "{other}");
+    }
 
     #[test]
     fn hits_misses_and_lru_eviction() {
-        let mut cache = StatementCache::new(2);
+        let mut cache = StatementCache::new(2, statement_prefix(7));
         let a = cache.lookup("SELECT 1", &[]);
         assert!(a.evicted.is_none());
         let b = cache.lookup("SELECT 2", &[]);
@@ -210,7 +285,7 @@ mod tests {
 
     #[test]
     fn declared_types_are_part_of_the_key() {
-        let mut cache = StatementCache::new(4);
+        let mut cache = StatementCache::new(4, statement_prefix(7));
         let plain = cache.lookup("SELECT $1", &[]);
         let typed = cache.lookup("SELECT $1", &[Type::INT8]);
         assert!(!Arc::ptr_eq(&plain.statement, &typed.statement));
@@ -226,6 +301,6 @@ mod tests {
 
     #[test]
     fn capacity_zero_is_disabled() {
-        assert!(!StatementCache::new(0).enabled());
+        assert!(!StatementCache::new(0, statement_prefix(7)).enabled());
     }
 }

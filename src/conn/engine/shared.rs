@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::conn::client::notify::Notification;
-use crate::conn::client::stmt_cache::StatementCache;
+use crate::conn::client::stmt_cache::{StatementCache, statement_prefix};
 use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
@@ -148,6 +148,9 @@ pub(crate) struct Shared {
     /// on took a value it cannot honour; callers get it as the source.
     closed_by_parameter: Mutex<Option<UnsupportedParameter>>,
     pub(crate) statements: Mutex<StatementCache>,
+    /// The start of this connection's statement names (random per connection,
+    /// see `stmt_cache`), for the cache's and for explicitly prepared ones.
+    pub(crate) statement_prefix: String,
     notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
     /// The notification stream was taken: someone listens besides the
@@ -191,6 +194,9 @@ impl Shared {
         limits: Limits,
     ) -> Self {
         let (notifications_tx, notifications_rx) = mpsc::unbounded_channel();
+        // Without a random source, names fall back to a fixed tag: still unique
+        // within the connection, only not across clients of a shared session.
+        let statement_prefix = statement_prefix(getrandom::u64().unwrap_or(0));
         Self {
             write: Mutex::new(WriteState::default()),
             write_room: Notify::new(),
@@ -204,7 +210,11 @@ impl Shared {
             transaction_status: AtomicU8::new(status.as_byte()),
             closed_reason: Mutex::new(None),
             closed_by_parameter: Mutex::new(None),
-            statements: Mutex::new(StatementCache::new(limits.statement_cache_capacity)),
+            statements: Mutex::new(StatementCache::new(
+                limits.statement_cache_capacity,
+                statement_prefix.clone(),
+            )),
+            statement_prefix,
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
             notifications_taken: AtomicBool::new(false),

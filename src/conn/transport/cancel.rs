@@ -53,6 +53,7 @@ impl std::fmt::Debug for CancelToken {
             .field("peer", &self.peer)
             .field("tls", &self.tls.is_some())
             .field("process_id", &self.process_id())
+            .field("secret_key_len", &self.secret_key_len())
             .finish()
     }
 }
@@ -62,6 +63,13 @@ impl CancelToken {
     /// sent no cancel key).
     pub fn process_id(&self) -> u32 {
         self.key.as_ref().map_or(0, |k| k.process_id)
+    }
+
+    /// The length in bytes of the secret cancel key the server sent: 4 in protocol 3.0,
+    /// up to 256 in 3.2 (PostgreSQL 18 sends 32); 0 if it sent no key. The key itself is
+    /// not exposed.
+    pub fn secret_key_len(&self) -> usize {
+        self.key.as_ref().map_or(0, |k| k.secret_key.len())
     }
 
     /// Asks the server to cancel the query in progress on the connection.
