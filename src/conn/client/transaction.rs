@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::conn::client::handle::{Client, passes_in_simple_query};
-use crate::conn::engine::shared::proto_error;
+use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind, SqlState};
 use crate::proto::{BackendMessage, frontend};
@@ -193,7 +193,7 @@ impl Client {
         self.timed(|| async {
             let mut responses = self
                 .request(1, RequestKind::Simple, |out| {
-                    frontend::query(out, sql).map_err(proto_error)
+                    frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
             queued();
