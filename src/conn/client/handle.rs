@@ -22,6 +22,7 @@ use crate::conn::client::notify::Notifications;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
+use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::responses::Responses;
 use crate::conn::engine::shared::{ConnectionStats, Shared, input_error};
 use crate::conn::engine::slot::RequestKind;
@@ -270,10 +271,10 @@ impl Client {
                     // gone. Either way its reply may never come, and every
                     // later call would wait its full timeout behind it.
                     tracing::debug!(error = %e, "cancel after a timeout not delivered");
-                    self.shared().abort(format!(
-                        "a query timed out after {limit:?} and its cancel request \
-                         could not be delivered: {e}"
-                    ));
+                    self.shared().abort(CloseReason::CancelLost {
+                        limit,
+                        cancel: Arc::new(e.repeat()),
+                    });
                 }
                 Err(Error::with_source(
                     ErrorKind::Timeout,

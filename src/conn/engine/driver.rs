@@ -46,6 +46,7 @@ use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
 use crate::conn::client::notify::Notification;
+use crate::conn::engine::close_reason::{CloseReason, IoOp};
 use crate::conn::engine::low_water::{LowWater, bound_bytes};
 use crate::conn::engine::shared::{Counters, Shared};
 use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
@@ -97,7 +98,7 @@ pub(crate) struct Driver {
     /// callers' turns that leave work only the task does.
     task_waker: Option<Waker>,
     /// A caller's turn found the connection broken: the task ends it.
-    failed: Option<String>,
+    failed: Option<CloseReason>,
     /// Bytes written to the socket (write calls that returned), since the
     /// start: the stream position of `write_buf`'s first byte once it is
     /// taken. A request in flight reached the socket when this passed its
@@ -119,7 +120,7 @@ pub(crate) enum Exit {
     /// The client closed the connection; Terminate was sent.
     Clean,
     /// The connection failed.
-    Failed(String),
+    Failed(CloseReason),
 }
 
 impl Driver {
@@ -156,7 +157,7 @@ impl Driver {
     /// and tells the client handles the driver is gone.
     pub(crate) fn finish(mut self, exit: Exit) {
         let reason = match exit {
-            Exit::Clean => "the connection was closed by the client".to_owned(),
+            Exit::Clean => CloseReason::ClosedByClient,
             Exit::Failed(reason) => {
                 tracing::debug!(%reason, "connection closed");
                 reason
@@ -284,7 +285,7 @@ impl Driver {
 
     /// Reads and routes until the socket has nothing more (`Ok(true)`) or a
     /// slow caller pauses reading (`Ok(false)`).
-    fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<bool, String> {
+    fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<bool, CloseReason> {
         loop {
             self.route_buffered(task)?;
             if self.paused {
@@ -306,9 +307,7 @@ impl Driver {
             }
             let (closing, close_now, abort) = self.take_requests(task);
             if abort {
-                return Poll::Ready(Exit::Failed(
-                    "the connection was aborted by the client".into(),
-                ));
+                return Poll::Ready(Exit::Failed(CloseReason::AbortedByClient));
             }
             // The common wake on a sequential connection: the caller read
             // the reply itself and waits for the next one, and nothing is
@@ -423,10 +422,10 @@ impl Driver {
         (w.closing, w.close_now, w.abort)
     }
 
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), String> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {
         while !self.write_buf.is_empty() {
             match Pin::new(&mut self.socket).poll_write(cx, &self.write_buf) {
-                Poll::Ready(Ok(0)) => return Err("the server closed the connection".into()),
+                Poll::Ready(Ok(0)) => return Err(CloseReason::PeerClosed),
                 Poll::Ready(Ok(n)) => {
                     self.write_buf.advance(n);
                     self.written += n as u64;
@@ -434,12 +433,12 @@ impl Driver {
                     Counters::add(&counters.socket_writes, 1);
                     Counters::add(&counters.bytes_written, n as u64);
                 }
-                Poll::Ready(Err(e)) => return Err(format!("writing to the server failed: {e}")),
+                Poll::Ready(Err(e)) => return Err(CloseReason::io(IoOp::Write, e)),
                 Poll::Pending => return Ok(()),
             }
         }
         match Pin::new(&mut self.socket).poll_flush(cx) {
-            Poll::Ready(Err(e)) => Err(format!("flushing to the server failed: {e}")),
+            Poll::Ready(Err(e)) => Err(CloseReason::io(IoOp::Flush, e)),
             Poll::Ready(Ok(())) => {
                 self.unflushed = false;
                 Ok(())
@@ -451,13 +450,13 @@ impl Driver {
         }
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CloseReason>> {
         if self.read_buf.capacity() - self.read_buf.len() < self.read_chunk / 4 {
             self.read_buf.reserve(self.read_chunk);
         }
         let room = self.read_buf.capacity() - self.read_buf.len();
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.socket), cx, &mut self.read_buf) {
-            Poll::Ready(Ok(0)) => Poll::Ready(Err("the server closed the connection".into())),
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(CloseReason::PeerClosed)),
             Poll::Ready(Ok(n)) => {
                 let counters = &self.shared.counters;
                 Counters::add(&counters.socket_reads, 1);
@@ -471,14 +470,14 @@ impl Driver {
                 };
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(format!("reading from the server failed: {e}"))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(CloseReason::io(IoOp::Read, e))),
             Poll::Pending => Poll::Pending,
         }
     }
 
     /// Routes the complete messages in the read buffer, stopping when the
     /// oldest request's caller is behind.
-    fn route_buffered(&mut self, task: &Waker) -> Result<(), String> {
+    fn route_buffered(&mut self, task: &Waker) -> Result<(), CloseReason> {
         if self.paused {
             match self.in_flight.front() {
                 Some(slot) if slot.still_full(task) => return Ok(()),
@@ -511,7 +510,7 @@ impl Driver {
                     },
                     _ => RunStep::Take,
                 })
-                .map_err(|e| format!("protocol error: {e}"))?;
+                .map_err(CloseReason::from)?;
             if run.frames > 0 {
                 if let Some(status) = status {
                     self.shared.set_transaction_status(status);
@@ -536,10 +535,9 @@ impl Driver {
             let frame = match self.splitter.split(&mut self.read_buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
-                Err(e) => return Err(format!("protocol error: {e}")),
+                Err(e) => return Err(e.into()),
             };
-            let message =
-                BackendMessage::parse(frame).map_err(|e| format!("protocol error: {e}"))?;
+            let message = BackendMessage::parse(frame)?;
             self.route(message, task)?;
             if self.batch.len() >= BATCH_MAX && self.flush(task)? == Push::Full {
                 self.paused = true;
@@ -553,14 +551,12 @@ impl Driver {
     }
 
     /// Hands the batched messages to their requests, oldest first.
-    fn flush(&mut self, task: &Waker) -> Result<Push, String> {
+    fn flush(&mut self, task: &Waker) -> Result<Push, CloseReason> {
         while !self.batch.is_empty() {
             let Some(slot) = self.in_flight.front() else {
                 return Err(unrequested(self.batch.pop_front()));
             };
-            let (done, push, wake) = slot
-                .push_batch(&mut self.batch, task)
-                .map_err(|e| format!("protocol error: {e}"))?;
+            let (done, push, wake) = slot.push_batch(&mut self.batch, task)?;
             if done {
                 self.in_flight.pop_front();
                 self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
@@ -575,7 +571,7 @@ impl Driver {
         Ok(Push::Accepted)
     }
 
-    fn route(&mut self, message: BackendMessage, task: &Waker) -> Result<(), String> {
+    fn route(&mut self, message: BackendMessage, task: &Waker) -> Result<(), CloseReason> {
         match message {
             BackendMessage::ParameterStatus(status) => {
                 let (name, value) = (status.name(), status.value());
@@ -585,7 +581,7 @@ impl Driver {
                     // server answered under the old value: theirs to keep.
                     self.flush(task)?;
                     tracing::debug!(%cause, "session parameter cannot be honoured");
-                    return Err(self.shared.close_for_parameter(cause));
+                    return Err(CloseReason::Parameter(Box::new(cause)));
                 }
                 return Ok(());
             }
@@ -605,10 +601,9 @@ impl Driver {
                 // The decision depends on the request this message is for:
                 // deliver what precedes it first, so that is the front one.
                 self.flush(task)?;
-                let slot = self
-                    .in_flight
-                    .front()
-                    .ok_or("protocol error: CopyInResponse when no request was waiting")?;
+                let slot = self.in_flight.front().ok_or(CloseReason::Unrequested {
+                    message: "CopyInResponse",
+                })?;
                 if slot.kind() != RequestKind::Copy {
                     // No request of this kind streams COPY data: refuse at
                     // once, or the server would wait for data forever and
@@ -619,8 +614,7 @@ impl Driver {
                     frontend::copy_fail(
                         &mut self.write_buf,
                         "COPY FROM STDIN is not supported by this call",
-                    )
-                    .map_err(|e| format!("protocol error: {e}"))?;
+                    )?;
                     if slot.kind() == RequestKind::Extended {
                         frontend::sync(&mut self.write_buf);
                     }
@@ -662,7 +656,7 @@ impl Driver {
 /// Why the connection ends when the server sends something no request
 /// waits for: an ErrorResponse (the server is ending the session, e.g. an
 /// administrator's terminate), or a protocol error naming the message.
-fn unrequested(reply: Option<Reply>) -> String {
+fn unrequested(reply: Option<Reply>) -> CloseReason {
     let message = match reply {
         Some(Reply::Message(message)) => Some(message),
         Some(Reply::Frames { mut bytes, .. }) => {
@@ -672,12 +666,11 @@ fn unrequested(reply: Option<Reply>) -> String {
     };
     match message {
         Some(BackendMessage::ErrorResponse(fields)) => {
-            format!("the server ended the session: {}", fields.to_db_error())
+            CloseReason::ServerEnded(Box::new(fields.to_db_error()))
         }
-        other => format!(
-            "protocol error: the server sent {} when no request was waiting",
-            other.as_ref().map_or("a message", BackendMessage::name)
-        ),
+        other => CloseReason::Unrequested {
+            message: other.as_ref().map_or("a message", BackendMessage::name),
+        },
     }
 }
 
@@ -839,7 +832,7 @@ mod tests {
         let never_taken = queue(100);
         let written = driver.written;
         assert!(written > 100 && written < 100 + (64 << 20), "{written}");
-        driver.finish(Exit::Failed("cut".into()));
+        driver.finish(Exit::Failed(CloseReason::PeerClosed));
 
         let delivery = |slot: &Arc<Slot>| match slot.peek_pop(&mut slot.take_queue()) {
             Poll::Ready(Pop::Closed(delivery)) => delivery,

@@ -9,6 +9,7 @@
 //! through `Shared` and `Responses`.
 
 pub(crate) mod buf_pool;
+pub(crate) mod close_reason;
 pub(crate) mod driver;
 pub(crate) mod gate;
 pub(crate) mod io;

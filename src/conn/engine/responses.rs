@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 
+use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::shared::{Shared, proto_error};
 use crate::conn::engine::slot::{Pop, Reply, Slot};
 use crate::error::Error;
@@ -163,9 +164,8 @@ impl Responses {
         };
         decoded.map_err(|e| {
             self.run = Bytes::new();
-            let error = proto_error(e);
-            self.shared.poison(format!("protocol error: {error}"));
-            error
+            self.shared.poison(CloseReason::from(e.clone()));
+            proto_error(e)
         })
     }
 
@@ -205,7 +205,8 @@ impl Responses {
     /// step and is closed; the error says what came instead.
     pub(crate) fn violation(&self, message: &BackendMessage, expected: &str) -> Error {
         let error = crate::conn::client::handle::unexpected(message, expected);
-        self.shared.poison(error.to_string());
+        self.shared
+            .poison(CloseReason::Violation(Arc::new(error.repeat())));
         error
     }
 

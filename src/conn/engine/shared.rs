@@ -18,12 +18,12 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::conn::client::notify::Notification;
 use crate::conn::client::stmt_cache::{StatementCache, statement_prefix};
+use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::conn::transport::endpoint::RoleCell;
 use crate::error::{DbError, Delivery, Error, ErrorKind};
-use crate::proto::session::UnsupportedParameter;
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
 /// A callback for server notices (NoticeResponse).
@@ -143,10 +143,7 @@ pub(crate) struct Shared {
     /// The role parameters among `parameters`, readable without the lock.
     pub(crate) role: RoleCell,
     transaction_status: AtomicU8,
-    closed_reason: Mutex<Option<String>>,
-    /// The typed cause of the close, when a session parameter pgline relies
-    /// on took a value it cannot honour; callers get it as the source.
-    closed_by_parameter: Mutex<Option<UnsupportedParameter>>,
+    closed_reason: Mutex<Option<CloseReason>>,
     pub(crate) statements: Mutex<StatementCache>,
     /// The start of this connection's statement names (random per connection,
     /// see `stmt_cache`), for the cache's and for explicitly prepared ones.
@@ -209,7 +206,6 @@ impl Shared {
             parameters: Mutex::new(parameters),
             transaction_status: AtomicU8::new(status.as_byte()),
             closed_reason: Mutex::new(None),
-            closed_by_parameter: Mutex::new(None),
             statements: Mutex::new(StatementCache::new(
                 limits.statement_cache_capacity,
                 statement_prefix.clone(),
@@ -478,7 +474,7 @@ impl Shared {
 
     /// Records why the connection closed (the first reason wins) and refuses
     /// further requests.
-    pub(crate) fn close(&self, reason: String) {
+    pub(crate) fn close(&self, reason: CloseReason) {
         lock(&self.closed_reason).get_or_insert(reason);
         // Ends the notification stream.
         lock(&self.notifications_tx).take();
@@ -505,7 +501,7 @@ impl Shared {
     /// The server broke the protocol (a caller found an impossible reply):
     /// nothing that follows on this connection can be trusted, so it is
     /// closed, and every request waiting gets this reason.
-    pub(crate) fn poison(&self, reason: String) {
+    pub(crate) fn poison(&self, reason: CloseReason) {
         self.abort(reason);
     }
 
@@ -513,7 +509,7 @@ impl Shared {
     /// from now on, and the driver drops the socket without writing what is
     /// queued (a connection that may never answer again must not hold
     /// anyone).
-    pub(crate) fn abort(&self, reason: String) {
+    pub(crate) fn abort(&self, reason: CloseReason) {
         lock(&self.closed_reason).get_or_insert(reason);
         let mut w = self.write();
         // Refused from now on, before the driver has even woken up.
@@ -528,27 +524,10 @@ impl Shared {
         self.closed_error().with_delivery(Delivery::Unsent)
     }
 
-    /// The server reported a session parameter value pgline cannot honour:
-    /// the connection is about to close (the driver fails), with this as
-    /// the cause every waiting caller sees.
-    pub(crate) fn close_for_parameter(&self, cause: UnsupportedParameter) -> String {
-        let reason = "the connection was closed".to_owned();
-        let mut closed = lock(&self.closed_reason);
-        if closed.is_none() {
-            *closed = Some(reason.clone());
-            *lock(&self.closed_by_parameter) = Some(cause);
-        }
-        reason
-    }
-
     /// The error a caller gets once the connection is gone.
     pub(crate) fn closed_error(&self) -> Error {
-        if let Some(cause) = lock(&self.closed_by_parameter).clone() {
-            let reason = lock(&self.closed_reason).clone();
-            return Error::with_source(ErrorKind::Closed, reason, cause);
-        }
-        match lock(&self.closed_reason).as_deref() {
-            Some(reason) => Error::msg(ErrorKind::Closed, reason.to_owned()),
+        match lock(&self.closed_reason).as_ref() {
+            Some(reason) => reason.to_error(),
             None => Error::closed(),
         }
     }

@@ -21,6 +21,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
+use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::gate::Pass;
 use crate::error::Delivery;
 use crate::proto::BackendMessage;
@@ -203,7 +204,7 @@ impl Slot {
         &self,
         batch: &mut VecDeque<Reply>,
         driver: &Waker,
-    ) -> Result<(bool, Push, Option<Waker>), &'static str> {
+    ) -> Result<(bool, Push, Option<Waker>), CloseReason> {
         let mut s = self.lock();
         // Find where this request's replies end, then move them in one go.
         let mut done = false;
@@ -213,7 +214,7 @@ impl Slot {
             let (replies, ready) = reply.replies_and_ready();
             s.since_ready += replies;
             if ready && s.since_ready == 0 {
-                return Err("the server sent ReadyForQuery with no reply before it");
+                return Err(CloseReason::ReadyWithoutReply);
             }
             if ready {
                 s.since_ready = 0;
