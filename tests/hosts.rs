@@ -4,7 +4,8 @@
 //! reports as it changes, per-host connectors and pools, and libpq's rule
 //! that a failed authentication does not move on to the next host.
 
-use std::process::Command;
+mod support;
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -56,27 +57,6 @@ async fn landed_port(client: &pgline::Client) -> u16 {
     let port = u16::try_from(row.get::<i32>(0).unwrap()).unwrap();
     assert_eq!(client.endpoint().port, port, "endpoint() names the server");
     port
-}
-
-/// What libpq chooses for `conninfo`: the port psql lands on, or `None`.
-fn psql_port(server: &Server, conninfo: &str) -> Option<u16> {
-    let psql = server.bin_dir().join("psql");
-    let output = Command::new(&psql)
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-c",
-            "SELECT inet_server_port()",
-            conninfo,
-        ])
-        .env_clear()
-        .output()
-        .expect("run psql");
-    if !output.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
 #[tokio::test]
@@ -151,7 +131,7 @@ async fn target_session_attrs_with_a_read_only_server_matches_libpq() {
                     None
                 }
             };
-            let libpq = psql_port(ro, &text);
+            let libpq = support::libpq_port(ro, &text);
             println!(
                 "{label:<8} {value:<15} {:<8} {:<8}",
                 name(ours),
@@ -310,7 +290,11 @@ async fn a_failed_authentication_does_not_move_to_the_next_host() {
     );
     let err = bounded(pgline::connect(&text)).await.unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD), "{err}");
-    assert_eq!(psql_port(&scram, &text), None, "libpq stops here too");
+    assert_eq!(
+        support::libpq_port(&scram, &text),
+        None,
+        "libpq stops here too"
+    );
     // The second host alone would have taken the connection.
     let alone = format!(
         "host={} port={} user=app password=wrong dbname=postgres sslmode=disable",

@@ -5,7 +5,8 @@
 //! failure) equals what `psql` (libpq) chooses with the same connection
 //! string. The table is printed (`--nocapture`).
 
-use std::process::Command;
+mod support;
+
 use std::time::Duration;
 
 use pgline_testkit::{ReplicaSet, ReplicaSetBuilder, StopMode};
@@ -44,27 +45,6 @@ fn node_name(rig: &ReplicaSet, port: Option<u16>) -> String {
     }
 }
 
-/// Where psql (libpq) lands for `conninfo`, or `None` when it fails.
-fn libpq_choice(rig: &ReplicaSet, conninfo: &str) -> Option<u16> {
-    let psql = rig.primary().server().bin_dir().join("psql");
-    let output = Command::new(&psql)
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-c",
-            "SELECT inet_server_port()",
-            conninfo,
-        ])
-        .env_clear()
-        .output()
-        .expect("run psql");
-    if !output.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
-}
-
 /// Where pgline lands for `conninfo`, or `None` when it fails.
 async fn pgline_choice(conninfo: &str) -> Option<u16> {
     let connect = tokio::time::timeout(Duration::from_secs(60), pgline::connect(conninfo))
@@ -91,7 +71,7 @@ async fn run_state(rig: &ReplicaSet, state: &str) -> (Vec<String>, Vec<String>) 
         for attrs in ATTRS {
             let text = conninfo(rig, &order, attrs);
             let ours = pgline_choice(&text).await;
-            let theirs = libpq_choice(rig, &text);
+            let theirs = support::libpq_port(rig.primary().server(), &text);
             let (ours, theirs) = (node_name(rig, ours), node_name(rig, theirs));
             let verdict = if ours == theirs { "same" } else { "DIFFERENT" };
             let row =

@@ -7,6 +7,7 @@ pub mod drop_points;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pgline_testkit::Server;
 use tokio::net::{TcpListener, TcpStream};
 
 /// A loopback TCP proxy to a server port that counts the connections made
@@ -99,4 +100,27 @@ pub async fn uses_tls(client: &pgline::Client) -> bool {
         .expect("pg_stat_ssl of this backend")
         .get(0)
         .expect("a boolean")
+}
+
+/// The port libpq (`psql`) lands on for the connection string `conninfo`,
+/// or `None` when it fails to connect: the reference the host-choice tests
+/// compare pgline with. psql comes from `server`'s bin folder, or from
+/// `PATH` when that build ships none (the fetched 17/18 builds).
+pub fn libpq_port(server: &Server, conninfo: &str) -> Option<u16> {
+    let output = server
+        .client_command("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-c",
+            "SELECT inet_server_port()",
+            conninfo,
+        ])
+        .output()
+        .expect("run psql");
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
