@@ -114,12 +114,21 @@ async fn stopped_server_brings_the_pool_down_and_a_restart_brings_it_back() {
     eventually("min_idle refilled", || pool.stats().idle >= 2).await;
 
     let mut seen = Vec::new();
+    let mut connect_failures = Vec::new();
     while let Ok(event) = events.try_recv() {
-        if let PoolEvent::Health(change) = event {
-            seen.push(change.to);
+        match event {
+            PoolEvent::Health(change) => seen.push(change.to),
+            PoolEvent::ConnectFailed { error, .. } => connect_failures.push(error.kind()),
+            _ => {}
         }
     }
     assert!(seen.contains(&HealthState::Down), "{seen:?}");
+    // The events carry the connect's typed error: a refused socket is Io.
+    assert!(!connect_failures.is_empty());
+    assert!(
+        connect_failures.iter().all(|k| *k == ErrorKind::Io),
+        "{connect_failures:?}"
+    );
     assert_eq!(seen.last(), Some(&HealthState::Healthy), "{seen:?}");
     assert!(pool.stats().closed.broken >= 1);
     pool.close(Duration::from_secs(5)).await;

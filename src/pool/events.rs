@@ -5,10 +5,12 @@
 //! `RecvError::Lagged`), the pool never blocks.
 
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::health::HealthChange;
 use super::stats::CloseReason;
+use crate::error::Error;
 
 /// Something that happened in a pool.
 #[derive(Debug, Clone)]
@@ -20,8 +22,10 @@ pub enum PoolEvent {
     ConnectFailed {
         /// Failures in a row, this one included.
         failures: u32,
-        /// The error, as text.
-        error: String,
+        /// The connect's error, with its kind and message (its underlying
+        /// cause, such as the server's error, is kept as text; the caller
+        /// of the acquire gets the original). Shared by every watcher.
+        error: Arc<Error>,
     },
     /// A connection was closed by the pool.
     ConnectionClosed(CloseReason),

@@ -36,7 +36,7 @@ const EVENT_BUFFER: usize = 256;
 #[derive(Debug)]
 pub(crate) struct HealthRecord {
     pub(crate) tracker: HealthTracker,
-    pub(crate) last_error: Option<(ErrorKind, String)>,
+    pub(crate) last_error: Option<Arc<Error>>,
 }
 
 /// State shared by the pool handles, the guards and the background task.
@@ -284,15 +284,16 @@ impl PoolShared {
             }
             Err(err) => {
                 self.counters.connect_failed();
+                let shared = Arc::new(err.repeat());
                 let (change, failures) = {
                     let mut health = lock(&self.health);
-                    health.last_error = Some((err.kind(), err.to_string()));
+                    health.last_error = Some(Arc::clone(&shared));
                     let change = health.tracker.handle_failure(now, self.jitter.unit());
                     (change, health.tracker.failures())
                 };
                 self.emit(PoolEvent::ConnectFailed {
                     failures,
-                    error: err.to_string(),
+                    error: shared,
                 });
                 self.health_changed(change);
                 Err(err)
@@ -323,19 +324,16 @@ impl PoolShared {
             .tracker
             .retry_at()
             .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
-        let (kind, last) = health
-            .last_error
-            .clone()
-            .unwrap_or((ErrorKind::Io, "unknown".into()));
-        Some(Error::msg(
-            kind,
-            format!(
-                "pool is down after {} failed connect attempts in a row \
-                 (next retry in {} ms); last error: {last}",
-                health.tracker.failures(),
-                wait.as_millis()
-            ),
-        ))
+        let context = format!(
+            "pool is down after {} failed connect attempts in a row \
+             (next retry in {} ms); last error",
+            health.tracker.failures(),
+            wait.as_millis()
+        );
+        Some(match &health.last_error {
+            Some(last) => Error::with_source(last.kind(), Some(context), Arc::clone(last)),
+            None => Error::msg(ErrorKind::Io, context),
+        })
     }
 
     // ---- release -------------------------------------------------------
