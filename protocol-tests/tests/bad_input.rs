@@ -3,6 +3,8 @@
 //! allows), never a panic or a hang. The list of cases and their outcomes is
 //! in `protocol-tests/README.md`.
 
+mod common;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -15,9 +17,7 @@ use pgline_protocol_tests::{FakeServer, Script};
 const DEADLINE: Duration = Duration::from_secs(10);
 
 async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not end within {DEADLINE:?}"))
+    common::within(DEADLINE, what, f).await
 }
 
 /// Connects to `server`, with the statement cache off so that every

@@ -2,8 +2,9 @@
 //! by the proxy: cuts mid-query and mid-transaction, blackholes, delays,
 //! and a slow link that delivers a large result one byte per write.
 
+mod common;
+
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -15,40 +16,25 @@ use pgline_protocol_tests::{Direction, Fault, FaultProxy};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not end within {DEADLINE:?}"))
-}
-
-fn upstream() -> SocketAddr {
-    let server = pgline_testkit::shared();
-    format!("{}:{}", server.host(), server.port())
-        .parse()
-        .expect("the shared server listens on a loopback IP address")
-}
-
-fn url_for(port: u16, extra: &str) -> String {
-    format!(
-        "postgres://{}:{}@127.0.0.1:{port}/{}?sslmode=disable&connect_timeout=5{extra}",
-        pgline_testkit::SHARED_USER,
-        pgline_testkit::SHARED_PASSWORD,
-        pgline_testkit::SHARED_DATABASE,
-    )
+    common::within(DEADLINE, what, f).await
 }
 
 async fn through(proxy: &FaultProxy, extra: &str) -> Client {
     within(
         "connect through the proxy",
-        pgline::connect(&url_for(proxy.addr().port(), extra)),
+        pgline::connect(&common::url_for(proxy.addr().port(), extra)),
     )
     .await
     .expect("connect through the proxy")
 }
 
 async fn direct() -> Client {
-    within("connect", pgline::connect(&url_for(upstream().port(), "")))
-        .await
-        .expect("connect to the shared server")
+    within(
+        "connect",
+        pgline::connect(&common::url_for(common::upstream().port(), "")),
+    )
+    .await
+    .expect("connect to the shared server")
 }
 
 async fn count(client: &Client, table: &str) -> i64 {
@@ -91,7 +77,7 @@ fn assert_cut(err: &pgline::Error, client: &Client) {
 
 #[tokio::test]
 async fn cut_mid_query() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = through(&proxy, "").await;
     let (result, ()) = within("a cut query", async {
         tokio::join!(client.query("SELECT pg_sleep(30)", &[]), async {
@@ -115,7 +101,7 @@ async fn cut_mid_transaction_leaves_nothing_and_keeps_acknowledged_commits() {
         .batch_execute("DROP TABLE IF EXISTS fault_tx; CREATE TABLE fault_tx (id int)")
         .await
         .unwrap();
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = through(&proxy, "&application_name=fault-tx").await;
 
     // An acknowledged commit.
@@ -161,7 +147,7 @@ async fn cut_mid_bulk_insert_leaves_all_rows_or_none() {
         .batch_execute("DROP TABLE IF EXISTS fault_bulk; CREATE TABLE fault_bulk (id int)")
         .await
         .unwrap();
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = through(&proxy, "&application_name=fault-bulk").await;
     let sql = format!("INSERT INTO fault_bulk SELECT g FROM generate_series(1, {ROWS}) g");
     let (result, ()) = within("a cut insert", async {
@@ -194,7 +180,7 @@ async fn cut_mid_copy_in_leaves_no_rows() {
         )
         .await
         .unwrap();
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = through(&proxy, "&application_name=fault-copy").await;
     let mut sink = client
         .copy_in("COPY fault_copy FROM STDIN")
@@ -237,7 +223,7 @@ async fn cut_mid_copy_in_leaves_no_rows() {
 
 #[tokio::test]
 async fn blackhole_is_ended_by_the_query_timeout() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     // Keepalives are on, but the proxy's kernel answers the probes: only
     // the driver's own timeout can see a blackhole behind a proxy.
     let client = through(
@@ -260,9 +246,10 @@ async fn blackhole_is_ended_by_the_query_timeout() {
 
 #[tokio::test]
 async fn blackhole_during_connect_is_ended_by_connect_timeout() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     proxy.set(Direction::ServerToClient, Fault::Blackhole);
-    let url = url_for(proxy.addr().port(), "").replace("connect_timeout=5", "connect_timeout=2");
+    let url =
+        common::url_for(proxy.addr().port(), "").replace("connect_timeout=5", "connect_timeout=2");
     let err = within("a blackholed connect", pgline::connect(&url))
         .await
         .expect_err("the server never answers");
@@ -271,7 +258,7 @@ async fn blackhole_during_connect_is_ended_by_connect_timeout() {
 
 #[tokio::test]
 async fn delayed_link_gives_the_same_answers() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     proxy.set(
         Direction::ClientToServer,
         Fault::Delay(Duration::from_millis(20)),
@@ -316,7 +303,7 @@ async fn slow_link_one_byte_per_write_decodes_identically() {
     assert_eq!(normal.len(), SLOW_ROWS as usize);
     assert_eq!(normal[99_999].1, "row 100000");
 
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = through(&proxy, "").await;
     proxy.set(Direction::ServerToClient, Fault::OneByteWrites);
     let before = (
@@ -353,7 +340,7 @@ fn data_rows(stream: &[u8], step: usize) -> Vec<bytes::Bytes> {
 async fn recorded_100k_row_stream_decodes_identically_one_byte_per_read() {
     // The server's bytes of a 100,000-row result, recorded by the proxy,
     // fed to the codec one byte per read and all at once.
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = through(&proxy, "").await;
     let rows = fetch_all(&client).await;
     assert_eq!(rows.len(), SLOW_ROWS as usize);
@@ -367,8 +354,8 @@ async fn recorded_100k_row_stream_decodes_identically_one_byte_per_read() {
 #[tokio::test]
 async fn config_timeouts_are_typed() {
     // A query timeout from the configuration ends a blackholed request too.
-    let proxy = FaultProxy::start(upstream()).await;
-    let mut config: Config = url_for(proxy.addr().port(), "").parse().unwrap();
+    let proxy = FaultProxy::start(common::upstream()).await;
+    let mut config: Config = common::url_for(proxy.addr().port(), "").parse().unwrap();
     config.query_timeout(Duration::from_millis(400));
     let client = within("connect", config.connect()).await.unwrap();
     proxy.set(Direction::ServerToClient, Fault::Blackhole);

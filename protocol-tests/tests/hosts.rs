@@ -7,8 +7,9 @@
 //! what their answers and failures do, and which startup errors move on to
 //! the next host.
 
+mod common;
+
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use pgline::error::{ErrorKind, SqlState};
@@ -18,16 +19,7 @@ use tokio::net::TcpListener;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not end within {DEADLINE:?}"))
-}
-
-fn upstream() -> SocketAddr {
-    let server = pgline_testkit::shared();
-    format!("{}:{}", server.host(), server.port())
-        .parse()
-        .expect("the shared server listens on a loopback IP address")
+    common::within(DEADLINE, what, f).await
 }
 
 /// The frontend messages of one whole connection through `proxy` (connect,
@@ -65,7 +57,7 @@ async fn frontend_tags(proxy: &FaultProxy, attrs: &str) -> String {
 
 #[tokio::test]
 async fn choosing_a_read_write_host_costs_no_message_on_postgresql_15() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let any = frontend_tags(&proxy, "any").await;
     let read_write = frontend_tags(&proxy, "read-write").await;
     let primary = frontend_tags(&proxy, "primary").await;

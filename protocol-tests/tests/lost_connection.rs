@@ -3,9 +3,10 @@
 //! the link is cut part way, and what a timed-out request does to a
 //! connection whose server stopped answering.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use pgline::error::{CancelOutcome, ErrorKind, SqlState};
@@ -16,29 +17,11 @@ use pgline_protocol_tests::{Direction, Fault, FaultProxy};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not end within {DEADLINE:?}"))
-}
-
-fn upstream() -> SocketAddr {
-    let server = pgline_testkit::shared();
-    format!("{}:{}", server.host(), server.port())
-        .parse()
-        .expect("the shared server listens on a loopback IP address")
-}
-
-fn url_for(port: u16, extra: &str) -> String {
-    format!(
-        "postgres://{}:{}@127.0.0.1:{port}/{}?sslmode=disable&connect_timeout=5{extra}",
-        pgline_testkit::SHARED_USER,
-        pgline_testkit::SHARED_PASSWORD,
-        pgline_testkit::SHARED_DATABASE,
-    )
+    common::within(DEADLINE, what, f).await
 }
 
 async fn connect(port: u16, extra: &str) -> Client {
-    within("connect", pgline::connect(&url_for(port, extra)))
+    within("connect", pgline::connect(&common::url_for(port, extra)))
         .await
         .expect("connect")
 }
@@ -101,7 +84,7 @@ fn class(outcome: &StatementOutcome) -> Class {
 /// that ran plus some of the unknown ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_cut_part_way_reports_each_statement() {
-    let observer = connect(upstream().port(), "").await;
+    let observer = connect(common::upstream().port(), "").await;
     observer
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS lost_batch;
@@ -109,7 +92,7 @@ async fn a_batch_cut_part_way_reports_each_statement() {
         ))
         .await
         .unwrap();
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let pad = "x".repeat(PAD);
     let batch_bytes = (STATEMENTS as u64) * (PAD as u64);
     let mut totals = [0usize; 4];
@@ -322,7 +305,7 @@ fn cancel_not_delivered(err: &pgline::Error) -> &pgline::Error {
 /// next call fails at once instead of waiting its own timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_whose_cancel_is_lost_closes_the_connection() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = connect(proxy.addr().port(), "")
         .await
         .with_timeout(QUERY_TIMEOUT);
@@ -371,8 +354,8 @@ async fn a_timeout_whose_cancel_is_lost_closes_the_connection() {
 /// fresh connection that works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_replaces_a_connection_whose_cancel_was_lost() {
-    let proxy = FaultProxy::start(upstream()).await;
-    let mut config: Config = url_for(proxy.addr().port(), "").parse().unwrap();
+    let proxy = FaultProxy::start(common::upstream()).await;
+    let mut config: Config = common::url_for(proxy.addr().port(), "").parse().unwrap();
     config.query_timeout(QUERY_TIMEOUT);
     let pool = within("the pool", Pool::builder(config).max_size(1).connect())
         .await
@@ -415,7 +398,7 @@ async fn a_pool_replaces_a_connection_whose_cancel_was_lost() {
 /// connection stays usable, as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_whose_cancel_is_delivered_keeps_the_connection() {
-    let proxy = FaultProxy::start(upstream()).await;
+    let proxy = FaultProxy::start(common::upstream()).await;
     let client = connect(proxy.addr().port(), "").await;
     let quick = client.with_timeout(Duration::from_millis(300));
     let err = within("a slow query", quick.query("SELECT pg_sleep(30)", &[]))

@@ -6,6 +6,8 @@
 //! connection with an error naming the parameter and the value; one it
 //! does not rely on (`DateStyle`) is accepted.
 
+mod common;
+
 use std::error::Error as _;
 use std::future::Future;
 use std::time::Duration;
@@ -27,9 +29,7 @@ const UNHONOURABLE: [(&str, &str); 3] = [
 ];
 
 async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not end within {DEADLINE:?}"))
+    common::within(DEADLINE, what, f).await
 }
 
 async fn connect(server: &FakeServer, params: &str) -> Result<Client, Error> {
