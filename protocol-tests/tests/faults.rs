@@ -45,27 +45,6 @@ async fn count(client: &Client, table: &str) -> i64 {
     row.get::<i64>(0).expect("a count")
 }
 
-/// Waits until no backend runs with `application_name`: the server has seen
-/// the cut and ended (and rolled back) that session.
-async fn wait_backend_gone(observer: &Client, application_name: &str) {
-    within("the cut backend to end", async {
-        loop {
-            let row = observer
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                    &[&application_name],
-                )
-                .await
-                .expect("pg_stat_activity");
-            if row.get::<i64>(0).expect("count") == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-}
-
 fn assert_cut(err: &pgline::Error, client: &Client) {
     assert!(
         matches!(err.kind(), ErrorKind::Io | ErrorKind::Closed),
@@ -122,7 +101,7 @@ async fn cut_mid_transaction_leaves_nothing_and_keeps_acknowledged_commits() {
         .expect_err("the commit cannot be acknowledged");
     assert_cut(&err, &client);
 
-    wait_backend_gone(&observer, "fault-tx").await;
+    common::wait_backend_gone(&observer, "fault-tx", DEADLINE).await;
     let ids: Vec<i32> = observer
         .query("SELECT id FROM fault_tx ORDER BY id", &[])
         .await
@@ -157,7 +136,7 @@ async fn cut_mid_bulk_insert_leaves_all_rows_or_none() {
         })
     })
     .await;
-    wait_backend_gone(&observer, "fault-bulk").await;
+    common::wait_backend_gone(&observer, "fault-bulk", DEADLINE).await;
     let rows = count(&observer, "fault_bulk").await;
     match result {
         // Acknowledged: every row is there.
@@ -213,7 +192,7 @@ async fn cut_mid_copy_in_leaves_no_rows() {
         "{:?}: {err}",
         err.kind()
     );
-    wait_backend_gone(&observer, "fault-copy").await;
+    common::wait_backend_gone(&observer, "fault-copy", DEADLINE).await;
     assert_eq!(count(&observer, "fault_copy").await, 0, "no partial rows");
     observer
         .batch_execute("DROP TABLE fault_copy")

@@ -26,27 +26,6 @@ async fn connect(port: u16, extra: &str) -> Client {
         .expect("connect")
 }
 
-/// Waits until no backend runs with `application_name`: the server has seen
-/// the cut and ended that session, so nothing of it can still commit.
-async fn wait_backend_gone(observer: &Client, application_name: &str) {
-    within("the cut backend to end", async {
-        loop {
-            let row = observer
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                    &[&application_name],
-                )
-                .await
-                .expect("pg_stat_activity");
-            if row.get::<i64>(0).expect("count") == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-}
-
 /// Statements per batch, and how many batches are cut.
 const STATEMENTS: i32 = 100;
 const ROUNDS: i32 = 50;
@@ -157,7 +136,7 @@ async fn a_batch_cut_part_way_reports_each_statement() {
         }
         cut_before_the_end += usize::from(left_open);
         drop(client);
-        wait_backend_gone(&observer, &app).await;
+        common::wait_backend_gone(&observer, &app, DEADLINE).await;
 
         let stored: BTreeSet<i32> = observer
             .query(

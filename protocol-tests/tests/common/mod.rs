@@ -7,6 +7,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use pgline::Client;
+
 /// Runs `f`, failing the test if it does not end within `deadline`.
 pub async fn within<F: Future>(deadline: Duration, what: &str, f: F) -> F::Output {
     tokio::time::timeout(deadline, f)
@@ -31,4 +33,26 @@ pub fn url_for(port: u16, extra: &str) -> String {
         pgline_testkit::SHARED_PASSWORD,
         pgline_testkit::SHARED_DATABASE,
     )
+}
+
+/// Waits (up to `deadline`) until no backend runs with `application_name`:
+/// the server has seen a cut and ended (and rolled back) that session, so
+/// nothing of it can still commit.
+pub async fn wait_backend_gone(observer: &Client, application_name: &str, deadline: Duration) {
+    within(deadline, "the cut backend to end", async {
+        loop {
+            let row = observer
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&application_name],
+                )
+                .await
+                .expect("pg_stat_activity");
+            if row.get::<i64>(0).expect("count") == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
