@@ -15,6 +15,7 @@ pub(crate) mod gate;
 pub(crate) mod io;
 pub(crate) mod low_water;
 pub(crate) mod responses;
+pub(crate) mod role_cell;
 pub(crate) mod shared;
 pub(crate) mod slot;
 pub(crate) mod stall_watch;

@@ -21,8 +21,8 @@ use crate::conn::client::stmt_cache::{StatementCache, statement_prefix};
 use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
+use crate::conn::engine::role_cell::RoleCell;
 use crate::conn::engine::slot::{RequestKind, Slot};
-use crate::conn::transport::endpoint::RoleCell;
 use crate::error::{DbError, Delivery, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
