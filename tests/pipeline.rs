@@ -649,3 +649,47 @@ async fn an_atomic_batch_cut_before_its_sync_reports_nothing_as_run() {
         .await
         .unwrap();
 }
+
+/// From the moment `close()` is called, other clones see the connection as
+/// closed: a request made while the close is under way is refused before any
+/// of it is written (so it cannot run after the caller was told it failed),
+/// and the requests queued before the close are still written.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_made_while_closing_is_refused_unsent() {
+    let client = connect().await;
+    let other = client.clone();
+    let marker = format!("pgline_closing_{}", std::process::id());
+    let admin = connect().await;
+    admin
+        .batch_execute(&format!("CREATE TABLE IF NOT EXISTS {marker} (v int)"))
+        .await
+        .unwrap();
+    // Queued before the close: written before Terminate.
+    let insert_before = format!("INSERT INTO {marker} VALUES (1)");
+    let before = client.execute(insert_before.as_str(), &[]);
+    tokio::pin!(before);
+    assert!(futures_util::FutureExt::now_or_never(before.as_mut()).is_none());
+    let close = client.close();
+    tokio::pin!(close);
+    // The close is asked for, and the driver has not run since.
+    assert!(futures_util::FutureExt::now_or_never(close.as_mut()).is_none());
+    assert!(other.is_closed(), "a clone still sees the connection open");
+    let refused = other
+        .execute(format!("INSERT INTO {marker} VALUES (2)").as_str(), &[])
+        .await
+        .expect_err("a request after close() was accepted");
+    assert_eq!(refused.kind(), ErrorKind::Closed, "{refused}");
+    bounded(close).await.unwrap();
+    let _ = before.await;
+    let rows: Vec<i32> = bounded(admin.query(format!("SELECT v FROM {marker}").as_str(), &[]))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0).unwrap())
+        .collect();
+    admin
+        .batch_execute(&format!("DROP TABLE {marker}"))
+        .await
+        .unwrap();
+    assert!(!rows.contains(&2), "the refused insert ran: {rows:?}");
+}

@@ -23,6 +23,7 @@ use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
 use crate::conn::engine::close_reason::CloseReason;
+use crate::conn::engine::lifecycle::Lifecycle;
 use crate::conn::engine::responses::Responses;
 use crate::conn::engine::shared::{ConnectionStats, Shared, input_error};
 use crate::conn::engine::slot::RequestKind;
@@ -55,13 +56,7 @@ pub(crate) struct ClientInner {
 impl Drop for ClientInner {
     /// The last handle is gone: finish what is queued, then Terminate.
     fn drop(&mut self) {
-        let mut w = self.shared.write();
-        w.closing = true;
-        let waker = w.driver_waker.take();
-        drop(w);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        self.shared.end(Lifecycle::Draining);
     }
 }
 
@@ -575,13 +570,7 @@ impl Client {
     /// running on the server stops when the server notices; send a cancel
     /// first to stop it promptly.)
     pub async fn abort(&self) {
-        {
-            let mut w = self.shared().write();
-            w.abort = true;
-            if let Some(waker) = w.driver_waker.take() {
-                waker.wake();
-            }
-        }
+        self.shared().end(Lifecycle::Aborting);
         let mut done = self.inner.driver_done.clone();
         let _ = done.wait_for(|d| *d).await;
     }
@@ -591,13 +580,7 @@ impl Client {
     /// for (their callers get a closed error). Other clones see the
     /// connection as closed.
     pub async fn close(&self) -> Result<(), Error> {
-        {
-            let mut w = self.shared().write();
-            w.close_now = true;
-            if let Some(waker) = w.driver_waker.take() {
-                waker.wake();
-            }
-        }
+        self.shared().end(Lifecycle::Closing);
         let mut done = self.inner.driver_done.clone();
         // An error means the driver is gone, which is what we wait for.
         let _ = done.wait_for(|d| *d).await;

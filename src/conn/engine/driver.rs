@@ -47,6 +47,7 @@ use tokio::sync::watch;
 
 use crate::conn::client::notify::Notification;
 use crate::conn::engine::close_reason::{CloseReason, IoOp};
+use crate::conn::engine::lifecycle::Lifecycle;
 use crate::conn::engine::low_water::{LowWater, bound_bytes};
 use crate::conn::engine::shared::{Counters, Shared};
 use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
@@ -270,8 +271,7 @@ impl Driver {
             && self.failed.is_none()
             && !self.terminate_sent
         {
-            let (closing, close_now, abort) = self.take_requests(&task);
-            if closing || close_now || abort {
+            if self.take_requests(&task) != Lifecycle::Open {
                 task.wake_by_ref();
             } else if let Err(reason) = self.poll_write(io) {
                 self.failed = Some(reason);
@@ -305,8 +305,8 @@ impl Driver {
                 self.low_water
                     .lower_after_stall(&self.socket, &self.shared.counters);
             }
-            let (closing, close_now, abort) = self.take_requests(task);
-            if abort {
+            let lifecycle = self.take_requests(task);
+            if lifecycle.aborts() {
                 return Poll::Ready(Exit::Failed(CloseReason::AbortedByClient));
             }
             // The common wake on a sequential connection: the caller read
@@ -316,7 +316,7 @@ impl Driver {
             // unflushed in a TLS session (the wake may have been the
             // socket's write readiness, taken by the reading caller) or
             // closing. The rest of the turn would find nothing to do.
-            if caller_reads && !closing && !close_now && self.nothing_buffered() {
+            if caller_reads && lifecycle == Lifecycle::Open && self.nothing_buffered() {
                 return Poll::Pending;
             }
             // Routing may queue bytes of its own (CopyFail), so it goes first.
@@ -334,11 +334,11 @@ impl Driver {
             // explicit close does not wait for replies (as libpq's
             // PQfinish); when the last handle is dropped, requests whose
             // callers still listen (a stream being read) finish first.
-            if (closing || close_now)
+            if lifecycle.terminates()
                 && self.write_buf.is_empty()
                 && self.shared.write().buf.is_empty()
                 && (self.terminate_sent
-                    || close_now
+                    || !lifecycle.waits_for_replies()
                     || self.in_flight.iter().all(|slot| slot.is_abandoned()))
             {
                 return self.poll_terminate(cx);
@@ -390,9 +390,9 @@ impl Driver {
             .tune(&self.socket, floor, task, &self.shared.counters);
     }
 
-    /// Takes the requests queued by callers. Returns (close when nobody
-    /// waits for a reply, close as soon as what is queued is written, abort).
-    fn take_requests(&mut self, task: &Waker) -> (bool, bool, bool) {
+    /// Takes the requests queued by callers. Returns the lifecycle, which
+    /// says whether and how the connection is to end.
+    fn take_requests(&mut self, task: &Waker) -> Lifecycle {
         let mut w = self.shared.write();
         // Double buffering: callers fill one buffer while the driver writes
         // the other. New bytes are taken only once the previous batch is
@@ -419,7 +419,7 @@ impl Driver {
             w.driver_waker = Some(task.clone());
         }
         self.copy_active = w.copy_active;
-        (w.closing, w.close_now, w.abort)
+        w.lifecycle
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {

@@ -13,6 +13,7 @@ pub(crate) mod close_reason;
 pub(crate) mod driver;
 pub(crate) mod gate;
 pub(crate) mod io;
+pub(crate) mod lifecycle;
 pub(crate) mod low_water;
 pub(crate) mod responses;
 pub(crate) mod role_cell;

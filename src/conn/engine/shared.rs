@@ -21,6 +21,7 @@ use crate::conn::client::stmt_cache::{StatementCache, statement_prefix};
 use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
+use crate::conn::engine::lifecycle::Lifecycle;
 use crate::conn::engine::role_cell::RoleCell;
 use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::error::{DbError, Delivery, Error, ErrorKind};
@@ -109,14 +110,8 @@ pub(crate) struct WriteState {
     /// Statements to close, riding along with the next request.
     pub(crate) pending_close: Vec<String>,
     pub(crate) driver_waker: Option<Waker>,
-    /// No more requests are accepted (closed, or closing).
-    pub(crate) closed: bool,
-    /// The client asked to close once the queued requests are done.
-    pub(crate) closing: bool,
-    /// The client asked to close as soon as what is queued is written.
-    pub(crate) close_now: bool,
-    /// The client asked to close at once, abandoning what is in flight.
-    pub(crate) abort: bool,
+    /// Whether requests are accepted and how the connection is to end.
+    pub(crate) lifecycle: Lifecycle,
     /// A COPY FROM STDIN owns the connection's input: the server takes
     /// nothing but copy data until it ends, so other requests wait in
     /// `deferred` (in order) and follow CopyDone/CopyFail.
@@ -262,7 +257,7 @@ impl Shared {
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<(), Result<E, Error>> {
         let mut w = self.write();
-        if w.closed || w.closing {
+        if !w.lifecycle.accepts_requests() {
             return Err(Err(self.refused_error()));
         }
         let ws = &mut *w;
@@ -321,7 +316,7 @@ impl Shared {
     /// to it: later requests are deferred until [`Shared::copy_end`].
     pub(crate) fn copy_start(&self, slot: Arc<Slot>, sql: &str) -> Result<(), Error> {
         let mut w = self.write();
-        if w.closed || w.closing {
+        if !w.lifecycle.accepts_requests() {
             return Err(self.refused_error());
         }
         let first_byte = w.buf.len();
@@ -341,7 +336,7 @@ impl Shared {
         write: impl FnOnce(&mut BytesMut) -> Result<(), ProtoError>,
     ) -> Result<(), Error> {
         let mut w = self.write();
-        if w.closed {
+        if !w.lifecycle.takes_bytes() {
             return Err(self.closed_error());
         }
         write(&mut w.buf).map_err(input_error)?;
@@ -389,7 +384,7 @@ impl Shared {
 
     fn room_or_closed(&self, limit: usize) -> bool {
         let w = self.write();
-        w.closed || w.buf.len() < limit.min(self.max_write_buffer)
+        !w.lifecycle.takes_bytes() || w.buf.len() < limit.min(self.max_write_buffer)
     }
 
     /// The driver took the write buffer: wakes the callers waiting for room.
@@ -479,7 +474,7 @@ impl Shared {
         // Ends the notification stream.
         lock(&self.notifications_tx).take();
         let mut w = self.write();
-        w.closed = true;
+        w.lifecycle.advance(Lifecycle::Closed);
         let mut queued = std::mem::take(&mut w.queued);
         queued.extend(std::mem::take(&mut w.deferred_slots));
         drop(w);
@@ -494,8 +489,17 @@ impl Shared {
         self.copy_lock.close();
     }
 
+    /// Whether requests are refused: the connection is closed or closing.
     pub(crate) fn is_closed(&self) -> bool {
-        self.write().closed
+        !self.write().lifecycle.accepts_requests()
+    }
+
+    /// Asks the driver to end the connection as `to` says (see
+    /// [`Lifecycle`]) and wakes it for that.
+    pub(crate) fn end(&self, to: Lifecycle) {
+        let mut w = self.write();
+        w.lifecycle.advance(to);
+        wake_driver_after(w);
     }
 
     /// The server broke the protocol (a caller found an impossible reply):
@@ -511,11 +515,8 @@ impl Shared {
     /// anyone).
     pub(crate) fn abort(&self, reason: CloseReason) {
         lock(&self.closed_reason).get_or_insert(reason);
-        let mut w = self.write();
         // Refused from now on, before the driver has even woken up.
-        w.closed = true;
-        w.abort = true;
-        wake_driver_after(w);
+        self.end(Lifecycle::Aborting);
     }
 
     /// The error for a request refused because the connection is closed:
