@@ -684,3 +684,54 @@ async fn ssl_request_answered_n_falls_back_to_plain_text_with_sslmode_prefer() {
         Some(pgline_protocol_tests::fake_server::SSL_REQUEST_CODE)
     );
 }
+
+/// An answer to SSLRequest other than `S` or `N` (`E` from a server that
+/// does not know the request, or any other byte) is a protocol error whose
+/// source is proto's typed error, under every sslmode that sends the
+/// request; nothing after the byte is read.
+#[tokio::test]
+async fn ssl_request_answered_with_another_byte_is_a_protocol_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for answer in [b'E', b'X', 0u8] {
+        for mode in ["prefer", "require"] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let server = tokio::spawn(async move {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 8];
+                socket.read_exact(&mut request).await.unwrap();
+                assert_eq!(
+                    &request[4..],
+                    &80_877_103u32.to_be_bytes(),
+                    "not SSLRequest"
+                );
+                // The byte, then what a TLS-stripping attacker would inject.
+                socket.write_all(&[answer]).await.unwrap();
+                let _ = socket.write_all(b"Z\0\0\0\x05I").await;
+                let mut rest = Vec::new();
+                let _ = socket.read_to_end(&mut rest).await;
+                rest
+            });
+            let url = format!("postgres://u@127.0.0.1:{port}/d?sslmode={mode}&connect_timeout=5");
+            let config: Config = url.parse().unwrap();
+            let err = within("connect", config.connect())
+                .await
+                .expect_err("connecting must fail");
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Protocol,
+                "{answer:#04x} {mode}: {err}"
+            );
+            let source = std::error::Error::source(&err).expect("a source");
+            assert!(
+                source.downcast_ref::<pgline::proto::ProtoError>().is_some(),
+                "{answer:#04x} {mode}: source {source:?}"
+            );
+            let rest = within("server", server).await.unwrap();
+            assert!(
+                rest.is_empty(),
+                "the client went on after the answer: {rest:?}"
+            );
+        }
+    }
+}

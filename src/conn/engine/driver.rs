@@ -53,6 +53,7 @@ use crate::conn::engine::shared::{Counters, Shared};
 use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
 use crate::conn::transport::socket::Socket;
 use crate::error::Delivery;
+use crate::proto::backend::tag;
 use crate::proto::frame_run::{RunStep, next_in_run};
 use crate::proto::session::check_parameter;
 use crate::proto::{BackendMessage, FrameSplitter, TransactionStatus, frontend};
@@ -495,13 +496,20 @@ impl Driver {
             let mut status = None;
             let run = self
                 .splitter
-                .run_while(&self.read_buf, |tag, body| match tag {
-                    b'S' | b'N' | b'A' | b'G' => RunStep::Stop,
-                    b'C' if matches!(body, b"DISCARD ALL\0" | b"DEALLOCATE ALL\0") => RunStep::Stop,
+                .run_while(&self.read_buf, |frame_tag, body| match frame_tag {
+                    tag::PARAMETER_STATUS
+                    | tag::NOTICE_RESPONSE
+                    | tag::NOTIFICATION_RESPONSE
+                    | tag::COPY_IN_RESPONSE => RunStep::Stop,
+                    tag::COMMAND_COMPLETE
+                        if matches!(body, b"DISCARD ALL\0" | b"DEALLOCATE ALL\0") =>
+                    {
+                        RunStep::Stop
+                    }
                     // The one place a ReadyForQuery's status is recorded: a
                     // Z that does not decode stops the run, and `parse`
                     // below reports it.
-                    b'Z' => match TransactionStatus::parse(body) {
+                    tag::READY_FOR_QUERY => match TransactionStatus::parse(body) {
                         Ok(s) => {
                             status = Some(s);
                             RunStep::TakeLast

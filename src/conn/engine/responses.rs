@@ -18,7 +18,7 @@ use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::shared::{Shared, proto_error};
 use crate::conn::engine::slot::{Pop, Reply, Slot};
 use crate::error::Error;
-use crate::proto::backend::{CopyData, DataRow};
+use crate::proto::backend::{CopyData, DataRow, tag};
 use crate::proto::frame_run::{next_in_run, peek_in_run};
 use crate::proto::{BackendMessage, Frame, TransactionStatus};
 
@@ -141,7 +141,7 @@ impl Responses {
     /// The next COPY data of the run being read, if that is what comes next.
     #[inline]
     pub(crate) fn next_copy_data(&mut self) -> Option<Bytes> {
-        if self.run.first() == Some(&b'd') {
+        if self.run.first() == Some(&tag::COPY_DATA) {
             next_in_run(&mut self.run).map(|frame| frame.body)
         } else {
             None
@@ -172,8 +172,14 @@ impl Responses {
     /// The next message of the run, sharing the run's memory.
     fn next_owned(&mut self) -> Result<BackendMessage, crate::proto::ProtoError> {
         match next_in_run(&mut self.run) {
-            Some(Frame { tag: b'D', body }) => DataRow::parse(body).map(BackendMessage::DataRow),
-            Some(Frame { tag: b'd', body }) => Ok(BackendMessage::CopyData(CopyData::parse(body))),
+            Some(Frame {
+                tag: tag::DATA_ROW,
+                body,
+            }) => DataRow::parse(body).map(BackendMessage::DataRow),
+            Some(Frame {
+                tag: tag::COPY_DATA,
+                body,
+            }) => Ok(BackendMessage::CopyData(CopyData::parse(body))),
             Some(frame) => BackendMessage::parse(frame),
             // The driver checked every frame of the run.
             None => Err(crate::proto::ProtoError::Truncated {

@@ -416,11 +416,9 @@ impl Shared {
     }
 
     pub(crate) fn transaction_status(&self) -> TransactionStatus {
-        match self.transaction_status.load(Ordering::Acquire) {
-            b'T' => TransactionStatus::InTransaction,
-            b'E' => TransactionStatus::Failed,
-            _ => TransactionStatus::Idle,
-        }
+        // Only `set_transaction_status` stores, and only a status's byte.
+        TransactionStatus::from_byte(self.transaction_status.load(Ordering::Acquire))
+            .unwrap_or(TransactionStatus::Idle)
     }
 
     pub(crate) fn set_transaction_status(&self, status: TransactionStatus) {

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::conn::transport::socket::{Keepalive, Socket};
 use crate::conn::transport::tls;
 use crate::error::{Error, ErrorKind};
+use crate::proto::backend::SslResponse;
 use crate::proto::frontend;
 use crate::proto::startup::BackendKey;
 
@@ -105,7 +106,8 @@ impl CancelToken {
                             let mut request = BytesMut::new();
                             frontend::ssl_request(&mut request);
                             tcp.write_all(&request).await.map_err(io)?;
-                            if tcp.read_u8().await.map_err(io)? != b'S' {
+                            let answer = tcp.read_u8().await.map_err(io)?;
+                            if SslResponse::parse(answer) != Ok(SslResponse::Accepted) {
                                 return Err(Error::msg(
                                     ErrorKind::Tls,
                                     "the server refused TLS for the cancel request",

@@ -39,6 +39,7 @@ use crate::conn::transport::host_choice::{
 use crate::conn::transport::socket::{Keepalive, Socket};
 use crate::conn::transport::tls::{self, TlsOptions};
 use crate::error::{Error, ErrorKind, SqlState};
+use crate::proto::backend::SslResponse;
 use crate::proto::frontend::{self, ProtocolVersion};
 use crate::proto::startup::{
     AllowedAuth, ChannelBindingPolicy, Progress, Startup, StartupError, StartupOptions,
@@ -634,22 +635,13 @@ async fn ssl_request(stream: &mut tokio::net::TcpStream, target: &Target) -> Res
     stream.write_all(&request).await.map_err(io)?;
     // Exactly one byte: anything the server sends after 'S' and before the
     // handshake must not be taken as TLS-protected data.
-    match stream.read_u8().await.map_err(io)? {
-        b'S' => Ok(true),
-        b'N' => Ok(false),
-        b'E' => Err(Error::msg(
+    match SslResponse::parse(stream.read_u8().await.map_err(io)?) {
+        Ok(SslResponse::Accepted) => Ok(true),
+        Ok(SslResponse::Refused) => Ok(false),
+        Err(e) => Err(Error::with_source(
             ErrorKind::Protocol,
-            format!(
-                "the server at {} answered SSLRequest with an error",
-                describe(target)
-            ),
-        )),
-        other => Err(Error::msg(
-            ErrorKind::Protocol,
-            format!(
-                "the server at {} answered SSLRequest with byte 0x{other:02x}, not 'S' or 'N'",
-                describe(target)
-            ),
+            Some(format!("connecting to {}", describe(target))),
+            e,
         )),
     }
 }

@@ -21,6 +21,7 @@ mod notification;
 mod parameter_description;
 pub(crate) mod reader;
 mod row_description;
+mod ssl_response;
 mod status;
 
 pub use authentication::{Authentication, SaslMechanismIter, SaslMechanisms};
@@ -34,6 +35,7 @@ pub use negotiate::{NegotiateProtocolVersion, OptionNames};
 pub use notification::Notification;
 pub use parameter_description::{ParameterDescription, TypeOids};
 pub use row_description::{FieldDescription, FieldDescriptions, RowDescription};
+pub use ssl_response::SslResponse;
 pub use status::{ParameterStatus, TransactionStatus};
 
 use super::{Frame, ProtoError};

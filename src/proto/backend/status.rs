@@ -59,14 +59,22 @@ impl TransactionStatus {
     /// Decodes a `Z` message body: exactly one status byte.
     pub fn parse(body: &[u8]) -> Result<Self, ProtoError> {
         let mut r = Reader::new(body, Self::MESSAGE);
-        let status = match r.u8()? {
-            b'I' => Self::Idle,
-            b'T' => Self::InTransaction,
-            b'E' => Self::Failed,
-            _ => return Err(r.invalid("transaction status is not 'I', 'T' or 'E'")),
+        let Some(status) = Self::from_byte(r.u8()?) else {
+            return Err(r.invalid("transaction status is not 'I', 'T' or 'E'"));
         };
         r.finish()?;
         Ok(status)
+    }
+
+    /// The status a byte as sent stands for (the inverse of
+    /// [`TransactionStatus::as_byte`]); `None` for any other byte.
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            b'I' => Some(Self::Idle),
+            b'T' => Some(Self::InTransaction),
+            b'E' => Some(Self::Failed),
+            _ => None,
+        }
     }
 
     /// The status byte as sent.
