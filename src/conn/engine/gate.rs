@@ -7,8 +7,8 @@
 //! woken one per returned place; a closed gate turns every waiter and every
 //! later caller away.
 
+use crate::conn::engine::sync::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 

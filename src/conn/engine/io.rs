@@ -35,22 +35,23 @@
 //! runtime the task would otherwise sleep on the lock on another thread).
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::conn::engine::driver::Driver;
+use crate::conn::engine::handoff::TurnHandoff;
+use crate::conn::engine::sync::{self, TryLockError};
 
 /// The driver, shared by the task and waiting callers.
 pub(crate) struct Io {
-    driver: Mutex<Option<Driver>>,
+    driver: sync::Mutex<Option<Driver>>,
     targets: Arc<Targets>,
     /// `targets` as a waker: the socket's readiness waker.
     waker: Waker,
-    /// The driver task found a caller holding the driver and left its turn
-    /// to when that caller lets go (the caller then wakes it), instead of
-    /// waiting for the lock on its own thread.
-    task_deferred: AtomicBool,
+    /// Whether the driver task found a caller holding the driver and left
+    /// its turn to when that caller lets go (the caller then wakes it),
+    /// instead of waiting for the lock on its own thread.
+    handoff: TurnHandoff,
 }
 
 impl std::fmt::Debug for Io {
@@ -142,10 +143,10 @@ impl Io {
     pub(crate) fn new(driver: Driver) -> Arc<Self> {
         let targets = Arc::new(Targets::default());
         Arc::new(Self {
-            driver: Mutex::new(Some(driver)),
+            driver: sync::Mutex::new(Some(driver)),
             waker: Waker::from(targets.clone()),
             targets,
-            task_deferred: AtomicBool::new(false),
+            handoff: TurnHandoff::new(),
         })
     }
 
@@ -187,7 +188,7 @@ impl Io {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Driver>> {
+    fn lock(&self) -> sync::MutexGuard<'_, Option<Driver>> {
         self.driver.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -196,44 +197,24 @@ impl Io {
     /// would otherwise sleep on the lock while that caller writes or reads,
     /// and be woken again when it lets go (a futex wait and wake per query).
     /// The caller wakes the task when it lets go instead ([`Io::after_let_go`]).
-    fn lock_for_task(&self) -> Option<MutexGuard<'_, Option<Driver>>> {
-        match self.driver.try_lock() {
-            Ok(guard) => return Some(guard),
-            Err(TryLockError::Poisoned(e)) => return Some(e.into_inner()),
-            Err(TryLockError::WouldBlock) => {}
-        }
-        self.task_deferred.store(true, Ordering::Relaxed);
-        // Pairs with the fence in `after_let_go`: either the caller sees the flag
-        // after unlocking, or this second attempt sees the lock free.
-        fence(Ordering::SeqCst);
-        let guard = match self.driver.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        // The caller let go in between: this turn runs now, and the wake it
-        // may still give would only add a turn.
-        self.task_deferred.store(false, Ordering::Relaxed);
-        Some(guard)
+    fn lock_for_task(&self) -> Option<sync::MutexGuard<'_, Option<Driver>>> {
+        self.handoff.task_lock(&self.driver)
     }
 
     /// A caller released the driver: wakes the task if it left its turn to
     /// this moment.
     #[inline]
     fn after_let_go(&self) {
-        fence(Ordering::SeqCst);
-        if self.task_deferred.load(Ordering::Relaxed) {
+        if self.handoff.let_go() {
             self.wake_deferred_task();
         }
     }
 
     #[cold]
     fn wake_deferred_task(&self) {
-        if self.task_deferred.swap(false, Ordering::AcqRel) {
-            let task = self.targets.lock().task.clone();
-            if let Some(task) = task {
-                task.wake();
-            }
+        let task = self.targets.lock().task.clone();
+        if let Some(task) = task {
+            task.wake();
         }
     }
 
@@ -343,6 +324,7 @@ mod tests {
     use super::*;
     use crate::conn::engine::driver::loopback_driver;
     use crate::conn::engine::wake_count::WakeCount;
+    use std::sync::atomic::Ordering;
 
     /// A ParameterStatus from the server: handled by whoever reads it, no
     /// request needed.

@@ -12,13 +12,17 @@ pub(crate) mod buf_pool;
 pub(crate) mod close_reason;
 pub(crate) mod driver;
 pub(crate) mod gate;
+pub(crate) mod handoff;
 pub(crate) mod io;
 pub(crate) mod lifecycle;
 pub(crate) mod low_water;
+#[cfg(all(test, shuttle))]
+mod model;
 pub(crate) mod responses;
 pub(crate) mod role_cell;
 pub(crate) mod shared;
 pub(crate) mod slot;
 pub(crate) mod stall_watch;
+pub(crate) mod sync;
 #[cfg(test)]
 pub(crate) mod wake_count;

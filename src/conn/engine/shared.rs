@@ -24,6 +24,7 @@ use crate::conn::engine::io::Io;
 use crate::conn::engine::lifecycle::Lifecycle;
 use crate::conn::engine::role_cell::RoleCell;
 use crate::conn::engine::slot::{RequestKind, Slot};
+use crate::conn::engine::sync;
 use crate::error::{DbError, Delivery, Error, ErrorKind};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
@@ -127,7 +128,7 @@ pub(crate) struct Shared {
     write_room: Notify,
     /// Callers waiting on `write_room`: the driver wakes them only when
     /// there are some.
-    room_waiters: AtomicUsize,
+    room_waiters: sync::AtomicUsize,
     pub(crate) max_write_buffer: usize,
     /// Bounds the requests in flight.
     pub(crate) in_flight: Arc<Gate>,
@@ -192,7 +193,7 @@ impl Shared {
         Self {
             write: Mutex::new(WriteState::default()),
             write_room: Notify::new(),
-            room_waiters: AtomicUsize::new(0),
+            room_waiters: sync::AtomicUsize::new(0),
             max_write_buffer: limits.max_write_buffer,
             in_flight: Gate::new(limits.max_in_flight),
             copy_lock: Arc::new(Semaphore::new(1)),
