@@ -2,10 +2,10 @@
 //! knows about each node, LSNs and staleness, balancers, the choice of a node
 //! for a request, and the failover state machine.
 //!
-//! Owns plain data and pure functions of state, `now` and injected random
-//! values. Nothing here reads a clock, draws a random number, sleeps or does
-//! I/O, so every routing and failover decision can be replayed in a test. It
-//! must not depend on `pool` or `conn`: the tokio layer above (the monitor
+//! The modules listed first own plain data and pure functions of state,
+//! `now` and injected random values. None of them reads a clock, draws a random number, sleeps or does
+//! I/O, so every routing and failover decision can be replayed in a test;
+//! they must not depend on `pool` or `conn`: the tokio layer (the monitor
 //! with its probe connections, one pool per host, the `Cluster` handle) feeds
 //! probe results, I/O errors and timer wake-ups in, and acts on the decisions
 //! that come out.
@@ -22,6 +22,15 @@
 //! | [`balancer`] | the balancers that pick one node among candidates |
 //! | [`select`] | the eligible set for a read policy, then the balancer |
 //! | [`failover`] | the failover state machine |
+//! | [`events`] | [`ClusterEvent`], what subscribers are told |
+//!
+//! With the `runtime` feature, the tokio layer sits in files of its own:
+//!
+//! | module | owns |
+//! |---|---|
+//! | `builder` | [`ClusterBuilder`]: settings, one pool per host, the start |
+//! | `handle` | [`Cluster`], checkouts ([`ClusterClient`]), [`Route`], stats, close |
+//! | `monitor` | the probe task per node and the failover timer task |
 //!
 //! How the tokio layer above drives it:
 //!
@@ -42,10 +51,17 @@
 //!    connections as they are released ([`Failover::is_fenced`]).
 
 pub mod balancer;
+#[cfg(feature = "runtime")]
+mod builder;
 pub mod causal;
 pub mod error;
+pub mod events;
 pub mod failover;
+#[cfg(feature = "runtime")]
+mod handle;
 pub mod lsn;
+#[cfg(feature = "runtime")]
+mod monitor;
 pub mod preference;
 pub mod probe;
 pub mod select;
@@ -58,10 +74,17 @@ mod scenarios;
 mod testing;
 
 pub use balancer::{Balancer, BalancerState, Candidate};
+#[cfg(feature = "runtime")]
+pub use builder::{ClusterBuilder, DEFAULT_IDLE_PING, DEFAULT_SELECTION_TIMEOUT};
 pub use causal::CausalToken;
 pub use error::ClusterConfigError;
+pub use events::ClusterEvent;
 pub use failover::{Failover, FailoverConfig, FailoverError, FailoverEvent, FailoverState};
+#[cfg(feature = "runtime")]
+pub use handle::{Cluster, ClusterClient, ClusterError, ClusterStats, Route};
 pub use lsn::{Lsn, LsnParseError};
+#[cfg(feature = "runtime")]
+pub use monitor::PROBE_SQL;
 pub use preference::{ReadPolicy, ReadPreference};
 pub use probe::{ProbeParseError, ProbeReport};
 pub use select::{NoEligibleNode, Pick};
