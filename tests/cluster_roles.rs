@@ -1,0 +1,291 @@
+//! Roles learned live on a real primary and two streaming replicas: a
+//! promotion re-tags the idle pooled connections of the promoted node, and
+//! no checkout for the primary ever lands on a standby (counted, by the
+//! cluster and by asking each connection's server). With the old primary
+//! left running, the higher timeline wins and nothing more is written to
+//! the old one. Timelines are printed (`--nocapture`).
+
+mod cluster_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cluster_support::{blocking, builder, id, ports, rig};
+use pgline::cluster::{Cluster, ClusterEvent, FailoverEvent, Role};
+use pgline_testkit::StopMode;
+
+const INTERVAL: Duration = Duration::from_millis(250);
+
+async fn settled(cluster: &Cluster) {
+    let started = Instant::now();
+    loop {
+        let topo = cluster.topology();
+        if topo.primary() == Some(id(0))
+            && topo.nodes()[1..]
+                .iter()
+                .all(|n| n.up && n.role == Role::Standby)
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Leaves `n` idle connections in R1's pool, each used once as a standby.
+async fn warm_r1(cluster: &Cluster, n: usize) {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let conn = cluster.get_node(id(1)).await.unwrap();
+        let standby: bool = conn
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert!(standby);
+        assert_eq!(conn.server_role().is_standby(), Some(true));
+        held.push(conn);
+    }
+}
+
+/// Primary checkouts in a loop: each asks its server whether it is in
+/// recovery. Counts those that were (must stay 0) and records when the
+/// first one landed on R1.
+struct Prober {
+    on_standby: Arc<AtomicU64>,
+    served: Arc<AtomicU64>,
+    first_on_r1: Arc<std::sync::Mutex<Option<Instant>>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn prober(cluster: &Cluster) -> Prober {
+    let on_standby = Arc::new(AtomicU64::new(0));
+    let served = Arc::new(AtomicU64::new(0));
+    let first_on_r1 = Arc::new(std::sync::Mutex::new(None));
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = {
+        let (cluster, on_standby, served, first, stop) = (
+            cluster.clone(),
+            Arc::clone(&on_standby),
+            Arc::clone(&served),
+            Arc::clone(&first_on_r1),
+            Arc::clone(&stop),
+        );
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(conn) = cluster.primary().await else {
+                    continue;
+                };
+                let Ok(row) = conn.query_one("SELECT pg_is_in_recovery()", &[]).await else {
+                    continue;
+                };
+                served.fetch_add(1, Ordering::Relaxed);
+                if row.get::<bool>(0).unwrap() {
+                    on_standby.fetch_add(1, Ordering::Relaxed);
+                }
+                if conn.node() == id(1) {
+                    first.lock().unwrap().get_or_insert_with(Instant::now);
+                }
+                drop(conn);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    Prober {
+        on_standby,
+        served,
+        first_on_r1,
+        stop,
+        task,
+    }
+}
+
+impl Prober {
+    async fn first_on_r1(&self, limit: Duration) -> Instant {
+        let started = Instant::now();
+        loop {
+            if let Some(at) = *self.first_on_r1.lock().unwrap() {
+                return at;
+            }
+            assert!(started.elapsed() < limit, "no primary checkout on R1");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+        (
+            self.served.load(Ordering::Relaxed),
+            self.on_standby.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The events received so far, in order.
+fn drain(events: &mut tokio::sync::broadcast::Receiver<ClusterEvent>) -> Vec<ClusterEvent> {
+    let mut out = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_retags_pooled_connections_and_no_primary_checkout_lands_on_a_standby() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    warm_r1(&cluster, 4).await;
+    let created_before = cluster.pool(id(1)).unwrap().stats().created;
+    let mut events = cluster.subscribe();
+    let probe = prober(&cluster);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let t0 = Instant::now();
+    blocking(|| rig.stop(0, StopMode::Immediate).unwrap());
+    let stopped = t0.elapsed();
+    blocking(|| rig.promote(1).unwrap());
+    let promoted = Instant::now();
+    let first = probe.first_on_r1(Duration::from_secs(15)).await;
+    let (served, on_standby) = probe.finish().await;
+    let stats = cluster.stats();
+    let r1 = cluster.pool(id(1)).unwrap().stats();
+    println!(
+        "P stopped after {stopped:?}; pg_promote returned at {:?}; \
+         first primary checkout on R1 {:?} after it",
+        promoted - t0,
+        first.saturating_duration_since(promoted)
+    );
+    println!(
+        "primary checkouts served {served}, on a server in recovery {on_standby}; \
+         cluster stats {stats:?}; R1 pool created {} (before {created_before}), idle {}",
+        r1.created, r1.idle
+    );
+    let seen = drain(&mut events);
+    for event in &seen {
+        println!("  event {event:?}");
+    }
+    assert!(seen.contains(&ClusterEvent::RoleChanged {
+        node: id(1),
+        from: Role::Standby,
+        to: Role::Primary
+    }));
+    assert!(seen.contains(&ClusterEvent::NodeDown { node: id(0) }));
+    assert_eq!(on_standby, 0, "no primary checkout served by a standby");
+    assert_eq!(stats.primary_checkouts_on_standby, 0);
+    assert!(served > 0);
+    // The idle connections held before the promotion served as primary
+    // connections: the checkout's ping re-tagged them.
+    assert_eq!(r1.created, created_before, "no new connection was needed");
+    let conn = cluster.primary().await.unwrap();
+    assert_eq!(conn.node(), id(1));
+    assert_eq!(conn.server_role().is_standby(), Some(false));
+    drop(conn);
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_brain_routes_no_write_to_the_old_primary() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute(
+            "CREATE TABLE w (id bigint, at timestamptz DEFAULT clock_timestamp())",
+            &[],
+        )
+        .await
+        .unwrap();
+    blocking(|| rig.wait_all_replayed().unwrap());
+    let mut events = cluster.subscribe();
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, usize, Instant)>::new()));
+    let writer = {
+        let (cluster, stop, acked) = (cluster.clone(), Arc::clone(&stop), Arc::clone(&acked));
+        tokio::spawn(async move {
+            let mut next = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(conn) = cluster.primary().await else {
+                    continue;
+                };
+                next += 1;
+                if conn
+                    .execute("INSERT INTO w (id) VALUES ($1)", &[&next])
+                    .await
+                    .is_ok()
+                {
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push((next, conn.node().index(), Instant::now()));
+                }
+                drop(conn);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t0 = Instant::now();
+    blocking(|| rig.promote(1).unwrap());
+    let promoted = Instant::now();
+    // Wait for the split-brain event.
+    let fenced_at = loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Ok(ClusterEvent::Failover(FailoverEvent::SplitBrainSuspected {
+                winner,
+                loser,
+                ..
+            }))) => {
+                assert_eq!((winner, loser), (id(1), id(0)));
+                break Instant::now();
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no split-brain event: {other:?}"),
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    let acked = acked.lock().unwrap().clone();
+    let to_p_after = acked
+        .iter()
+        .filter(|(_, node, at)| *node == 0 && *at > fenced_at)
+        .count();
+    let to_r1 = acked.iter().filter(|(_, node, _)| *node == 1).count();
+    // On P itself: rows written after the event (its own clock).
+    let p_rows_after: i64 = blocking(|| {
+        rig.node(0)
+            .psql(&format!(
+                "SELECT count(*) FROM w WHERE at > clock_timestamp() - interval '{} ms'",
+                fenced_at.elapsed().as_millis()
+            ))
+            .unwrap()
+            .parse()
+            .unwrap()
+    });
+    println!(
+        "promote returned after {:?}; split brain seen {:?} after it; \
+         writes acked {} (to R1 {to_r1}); to P after the event: {to_p_after}; \
+         rows on P stamped after the event: {p_rows_after}",
+        promoted - t0,
+        fenced_at - promoted,
+        acked.len()
+    );
+    assert_eq!(to_p_after, 0);
+    assert_eq!(p_rows_after, 0);
+    assert!(to_r1 > 0, "writes moved to R1");
+    assert_eq!(cluster.topology().primary(), Some(id(1)));
+    cluster.close().await;
+}
