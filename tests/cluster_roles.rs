@@ -289,3 +289,135 @@ async fn split_brain_routes_no_write_to_the_old_primary() {
     assert_eq!(cluster.topology().primary(), Some(id(1)));
     cluster.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_error_on_the_primary_drops_the_connection_and_reprobes_at_once() {
+    let rig = rig();
+    // A long interval, so a probe within it can only be the re-probe.
+    let interval = Duration::from_secs(5);
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(interval)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE ro (id int)", &[])
+        .await
+        .unwrap();
+    // Wait for a round of probes to pass, so the next one is due late.
+    assert!(cluster.wait_for_probe(2 * interval).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    blocking(|| {
+        rig.primary()
+            .psql("ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()")
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let probes_before = cluster.stats().probes;
+    let broken_before = cluster.pool(id(0)).unwrap().stats().closed.broken;
+    let failed_at = Instant::now();
+    let err = cluster
+        .execute("INSERT INTO ro VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&pgline::error::SqlState::READ_ONLY_SQL_TRANSACTION)
+    );
+    // The node is probed again at once, not at the next interval.
+    while cluster.stats().probes <= probes_before {
+        assert!(failed_at.elapsed() < interval / 2, "no re-probe");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let reprobed = failed_at.elapsed();
+    while cluster.pool(id(0)).unwrap().stats().closed.broken <= broken_before {
+        assert!(
+            failed_at.elapsed() < Duration::from_secs(2),
+            "connection kept"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let stats = cluster.stats();
+    let read_only = cluster.topology().node(id(0)).unwrap().read_only;
+    println!(
+        "25006 -> re-probe after {reprobed:?} (interval {interval:?}); connection closed; \
+         read_only_errors {}; P now read_only={read_only}",
+        stats.read_only_errors
+    );
+    assert_eq!(stats.read_only_errors, 1);
+    assert!(read_only, "the re-probe saw transaction_read_only");
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_delays_no_query() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    // Read latencies for 3 s while node events flow (R2 stopped and
+    // started); `slow` adds a subscriber that sleeps 1 s per event.
+    async fn run(
+        cluster: &Cluster,
+        rig: &mut pgline_testkit::ReplicaSet,
+        slow: bool,
+    ) -> (Duration, usize, u64) {
+        let seen = Arc::new(AtomicU64::new(0));
+        let subscriber = slow.then(|| {
+            let mut events = cluster.subscribe();
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                while let Ok(_e) = events.recv().await {
+                    seen.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+        });
+        let reader = {
+            let cluster = cluster.clone();
+            tokio::spawn(async move {
+                let mut worst = Duration::ZERO;
+                let mut n = 0;
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(3) {
+                    let t = Instant::now();
+                    cluster
+                        .route(pgline::cluster::ReadPreference::Primary)
+                        .query_one("SELECT 1", &[])
+                        .await
+                        .unwrap();
+                    worst = worst.max(t.elapsed());
+                    n += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (worst, n)
+            })
+        };
+        blocking(|| {
+            rig.stop(2, StopMode::Fast).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            rig.start(2).unwrap();
+        });
+        let (worst, n) = reader.await.unwrap();
+        if let Some(s) = subscriber {
+            s.abort();
+        }
+        (worst, n, seen.load(Ordering::Relaxed))
+    }
+    let (base, base_n, _) = run(&cluster, &mut rig, false).await;
+    let (slow, slow_n, events) = run(&cluster, &mut rig, true).await;
+    println!(
+        "worst read latency: {base:?} over {base_n} reads without a subscriber, \
+         {slow:?} over {slow_n} reads with one sleeping 1 s per event ({events} events)"
+    );
+    assert!(events >= 1, "the subscriber saw events");
+    assert!(
+        slow <= base + Duration::from_millis(10),
+        "{slow:?} vs {base:?}"
+    );
+    cluster.close().await;
+}
