@@ -421,3 +421,77 @@ async fn a_slow_subscriber_delays_no_query() {
     );
     cluster.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_primary_writes_fail_typed_after_primary_wait_while_reads_go_on() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE np (id int)", &[])
+        .await
+        .unwrap();
+    blocking(|| rig.wait_all_replayed().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = {
+        let (cluster, stop) = (cluster.clone(), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                match cluster
+                    .route(pgline::cluster::ReadPreference::ReplicaPreferred)
+                    .query_one("SELECT count(*) FROM np", &[])
+                    .await
+                {
+                    Ok(_) => ok += 1,
+                    Err(_) => failed += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (ok, failed)
+        })
+    };
+    blocking(|| rig.stop(0, StopMode::Immediate).unwrap());
+    let stopped = Instant::now();
+    let err = cluster
+        .execute("INSERT INTO np VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    let failed_after = stopped.elapsed();
+    let again = Instant::now();
+    let err2 = cluster
+        .execute("INSERT INTO np VALUES (2)", &[])
+        .await
+        .unwrap_err();
+    let second = again.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let (ok, failed) = reads.await.unwrap();
+    println!(
+        "P stopped: the write failed {failed_after:?} after the stop ({err}); \
+         the next write failed after {second:?}; state {:?}; reads meanwhile ok {ok} failed {failed}",
+        cluster.failover_state()
+    );
+    for e in [&err, &err2] {
+        match pgline::cluster::ClusterError::of(e) {
+            Some(pgline::cluster::ClusterError::NoEligibleNode { reason, .. }) => {
+                assert_eq!(*reason, pgline::cluster::NoEligibleNode::NoPrimary);
+            }
+            other => panic!("not typed: {other:?} ({e})"),
+        }
+    }
+    assert!(
+        failed_after >= Duration::from_millis(4500) && failed_after <= Duration::from_millis(5500),
+        "5 s ± 0.5 s: {failed_after:?}"
+    );
+    assert!(
+        second < Duration::from_millis(100),
+        "fails at once once given up"
+    );
+    assert_eq!(failed, 0, "reads went on");
+    assert!(ok > 100);
+    cluster.close().await;
+}

@@ -502,7 +502,8 @@ impl Cluster {
                 Ok(pick) => pick,
                 Err(reason) => {
                     let now = Instant::now();
-                    if now >= deadline {
+                    let limit = self.wait_limit(&policy, deadline);
+                    if now >= limit {
                         return Err(Error::with_source(
                             ErrorKind::Timeout,
                             None,
@@ -513,7 +514,7 @@ impl Cluster {
                             },
                         ));
                     }
-                    let _ = tokio::time::timeout_at(deadline.into(), version.changed()).await;
+                    let _ = tokio::time::timeout_at(limit.into(), version.changed()).await;
                     continue;
                 }
             };
@@ -522,7 +523,25 @@ impl Cluster {
                 node: pick.node,
             };
             let pool = &shared.pools[pick.node.index()];
-            let conn = pool.acquire().await?;
+            let conn = match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    if self.is_closed() || Instant::now() >= self.wait_limit(&policy, deadline) {
+                        return Err(err);
+                    }
+                    // The node's pool cannot connect although its last
+                    // probe answered: tell the failover machine when it is
+                    // the primary, probe it now, and pick again after.
+                    drop(in_flight);
+                    if pick.role == Role::Primary {
+                        shared.primary_io_error(pick.node);
+                    }
+                    shared.reprobe[pick.node.index()].notify_one();
+                    let limit = self.wait_limit(&policy, deadline);
+                    let _ = tokio::time::timeout_at(limit.into(), version.changed()).await;
+                    continue;
+                }
+            };
             match self.check_role(&conn, pick.role).await {
                 RoleCheck::Agrees => {}
                 RoleCheck::Disagrees => {
@@ -555,6 +574,20 @@ impl Cluster {
                 in_flight: Some(in_flight),
             });
         }
+    }
+
+    /// Until when a checkout may wait for a node: the selection deadline,
+    /// except that a request for the primary waits for an election while
+    /// the failover machine runs one (its write deadline, `primary_wait`
+    /// after the loss; already past once it has given up).
+    fn wait_limit(&self, policy: &ReadPolicy, deadline: Instant) -> Instant {
+        if policy.preference != ReadPreference::Primary {
+            return deadline;
+        }
+        lock(&self.shared.state)
+            .failover
+            .write_deadline()
+            .unwrap_or(deadline)
     }
 
     /// Whether `conn`'s live role agrees with `role`, pinging it once when
