@@ -31,6 +31,10 @@ pub const DEFAULT_SELECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// so the ParameterStatus the ping's reply carries re-tags its role.
 pub const DEFAULT_IDLE_PING: Duration = Duration::from_secs(1);
 
+/// The default for how long a causal read waits on a replica to replay
+/// the session's writes.
+pub const DEFAULT_RYW_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How many events a subscriber may fall behind before it loses the oldest.
 pub(super) const EVENT_CAPACITY: usize = 256;
 
@@ -71,6 +75,8 @@ pub(super) struct ClusterSettings {
     pub(super) lag_threshold_bytes: Option<u64>,
     pub(super) staleness_threshold: Option<Duration>,
     pub(super) seed: Option<u64>,
+    pub(super) ryw_timeout: Duration,
+    pub(super) ryw_fallback_to_primary: bool,
 }
 
 impl fmt::Debug for ClusterBuilder {
@@ -104,6 +110,8 @@ impl ClusterBuilder {
                 lag_threshold_bytes: None,
                 staleness_threshold: None,
                 seed: None,
+                ryw_timeout: DEFAULT_RYW_TIMEOUT,
+                ryw_fallback_to_primary: true,
             },
             pool_setup: None,
         }
@@ -187,6 +195,21 @@ impl ClusterBuilder {
     /// when a replica's staleness bound crosses this.
     pub fn staleness_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
         self.settings.staleness_threshold = threshold;
+        self
+    }
+
+    /// How long a causal read ([`Session`](super::Session)) waits on a
+    /// replica to replay the session's writes (default 1 s).
+    pub fn ryw_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.settings.ryw_timeout = timeout;
+        self
+    }
+
+    /// Whether a causal read that no replica can serve in time goes to the
+    /// primary (the default) or fails with
+    /// [`ClusterError::NotCaughtUp`](super::ClusterError::NotCaughtUp).
+    pub fn ryw_fallback_to_primary(&mut self, fallback: bool) -> &mut Self {
+        self.settings.ryw_fallback_to_primary = fallback;
         self
     }
 

@@ -32,6 +32,7 @@ use crate::{Client, Row, ToStatement};
 
 use super::balancer::{BalancerState, Candidate};
 use super::builder::{ClusterBuilder, ClusterSettings};
+use super::causal::CausalToken;
 use super::events::ClusterEvent;
 use super::failover::{Failover, FailoverState};
 use super::preference::{ReadPolicy, ReadPreference};
@@ -155,6 +156,14 @@ pub enum ClusterError {
         /// How long the checkout waited.
         waited: Duration,
     },
+    /// A causal read found no replica that replayed the session's writes
+    /// within `ryw_timeout`, and falling back to the primary is off.
+    NotCaughtUp {
+        /// The session's token.
+        token: CausalToken,
+        /// How long the read waited on a replica.
+        waited: Duration,
+    },
 }
 
 impl ClusterError {
@@ -174,6 +183,10 @@ impl fmt::Display for ClusterError {
             } => write!(
                 f,
                 "no node for read preference {preference} after {waited:?}: {reason}"
+            ),
+            Self::NotCaughtUp { token, waited } => write!(
+                f,
+                "no replica replayed up to the causal token {token} within {waited:?}"
             ),
         }
     }
@@ -312,6 +325,12 @@ impl Cluster {
             cluster: self,
             policy: policy.into(),
         }
+    }
+
+    /// `ryw_timeout` and whether causal reads fall back to the primary.
+    pub(super) fn ryw_settings(&self) -> (Duration, bool) {
+        let s = &self.shared.settings;
+        (s.ryw_timeout, s.ryw_fallback_to_primary)
     }
 
     /// The cluster's default read policy.
@@ -460,13 +479,25 @@ impl Cluster {
         }
     }
 
-    async fn checkout(&self, policy: ReadPolicy) -> Result<ClusterClient, Error> {
+    pub(super) async fn checkout(&self, policy: ReadPolicy) -> Result<ClusterClient, Error> {
+        let wait = self.shared.settings.selection_timeout;
+        self.checkout_within(policy, wait).await
+    }
+
+    /// A checkout that waits at most `wait` for an eligible node (zero: take
+    /// one now or fail); requests for the primary still wait for an
+    /// election that is running.
+    pub(super) async fn checkout_within(
+        &self,
+        policy: ReadPolicy,
+        wait: Duration,
+    ) -> Result<ClusterClient, Error> {
         let shared = &self.shared;
         policy
             .validate(shared.settings.monitor_interval)
             .map_err(config_error)?;
         let started = Instant::now();
-        let deadline = started + shared.settings.selection_timeout;
+        let deadline = started + wait;
         let mut version = shared.version.subscribe();
         loop {
             if self.is_closed() {

@@ -31,6 +31,7 @@
 //! | `builder` | [`ClusterBuilder`]: settings, one pool per host, the start |
 //! | `handle` | [`Cluster`], checkouts ([`ClusterClient`]), [`Route`], stats, close |
 //! | `monitor` | the probe task per node and the failover timer task |
+//! | `session` | [`Session`]: read-your-writes with a [`CausalToken`] |
 //!
 //! How the tokio layer above drives it:
 //!
@@ -65,6 +66,8 @@ mod monitor;
 pub mod preference;
 pub mod probe;
 pub mod select;
+#[cfg(feature = "runtime")]
+mod session;
 pub mod staleness;
 pub mod topology;
 
@@ -75,7 +78,9 @@ mod testing;
 
 pub use balancer::{Balancer, BalancerState, Candidate};
 #[cfg(feature = "runtime")]
-pub use builder::{ClusterBuilder, DEFAULT_IDLE_PING, DEFAULT_SELECTION_TIMEOUT};
+pub use builder::{
+    ClusterBuilder, DEFAULT_IDLE_PING, DEFAULT_RYW_TIMEOUT, DEFAULT_SELECTION_TIMEOUT,
+};
 pub use causal::CausalToken;
 pub use error::ClusterConfigError;
 pub use events::ClusterEvent;
@@ -88,5 +93,7 @@ pub use monitor::PROBE_SQL;
 pub use preference::{ReadPolicy, ReadPreference};
 pub use probe::{ProbeParseError, ProbeReport};
 pub use select::{NoEligibleNode, Pick};
+#[cfg(feature = "runtime")]
+pub use session::{CausalRoute, Session};
 pub use staleness::{Crossing, PrimarySamples, Staleness};
 pub use topology::{NodeChange, NodeId, NodeState, Role, RttEwma, Topology, UnknownNode, Zone};

@@ -92,20 +92,33 @@ impl DelayProxy {
                         let _ = tokio::io::copy(&mut cr, &mut sw).await;
                         let _ = sw.shutdown().await;
                     });
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match sr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let ms = delays.load(Ordering::Relaxed);
-                        if ms > 0 {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                    // Each chunk is delivered `delay` after it arrived, not
+                    // `delay` after the previous one went out: a pipelined
+                    // burst of replies crosses in one delay, as over a
+                    // long link.
+                    let (tx, mut rx) =
+                        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+                    let reader = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match sr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let ms = delays.load(Ordering::Relaxed);
+                            let due = tokio::time::Instant::now() + Duration::from_millis(ms);
+                            if tx.send((due, buf[..n].to_vec())).is_err() {
+                                break;
+                            }
                         }
-                        if cw.write_all(&buf[..n]).await.is_err() {
+                    });
+                    while let Some((due, chunk)) = rx.recv().await {
+                        tokio::time::sleep_until(due).await;
+                        if cw.write_all(&chunk).await.is_err() {
                             break;
                         }
                     }
+                    reader.abort();
                     up.abort();
                 });
             }
