@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
 use crate::types::Encode;
-use crate::{Row, ToStatement};
+use crate::{Row, StatementOutcome, ToStatement};
 
 use super::causal::CausalToken;
 use super::handle::{Cluster, ClusterClient, ClusterError};
@@ -83,22 +83,61 @@ impl Session {
     }
 
     /// Runs a write on the primary and moves the token past it. The insert
-    /// position is read in the same pipeline, right behind the statement.
-    pub async fn execute<S: ToStatement + ?Sized + Sync>(
+    /// position is read in the same pipeline, right behind the statement
+    /// (a batch with a Sync after each, so it runs after the write has
+    /// committed, and a failed write leaves the token alone).
+    pub async fn execute<'a, S: ToStatement + ?Sized + Sync>(
         &mut self,
-        statement: &S,
-        params: &[&(dyn Encode + Sync)],
+        statement: &'a S,
+        params: &'a [&'a (dyn Encode + Sync)],
     ) -> Result<u64, Error> {
         let mut conn = self.cluster.primary().await?;
-        let (result, lsn) = tokio::join!(
-            conn.execute(statement, params),
-            conn.query_one(INSERT_LSN_SQL, &[])
-        );
-        match &result {
-            Ok(_) => self.advance(&lsn?)?,
-            Err(err) => conn.report_error(err),
+        let no_params: &[&(dyn Encode + Sync)] = &[];
+        let outcomes = {
+            let mut batch = conn.batch();
+            batch
+                .push(statement, params)
+                .push(INSERT_LSN_SQL, no_params);
+            batch.run_independent().await
+        };
+        let mut outcomes = match outcomes {
+            Ok(outcomes) => outcomes.into_iter(),
+            Err(err) => {
+                conn.report_error(&err);
+                return Err(err);
+            }
+        };
+        let affected = match outcomes.next() {
+            Some(StatementOutcome::Ran { rows_affected, .. }) => rows_affected.unwrap_or(0),
+            Some(
+                StatementOutcome::Failed(err)
+                | StatementOutcome::NotSent(err)
+                | StatementOutcome::Unknown(err),
+            ) => {
+                conn.report_error(&err);
+                return Err(err);
+            }
+            _ => return Err(Error::msg(ErrorKind::Protocol, "the write has no outcome")),
+        };
+        match outcomes.next() {
+            Some(StatementOutcome::Ran { rows, .. }) => {
+                let row = rows.first().ok_or_else(|| {
+                    Error::msg(ErrorKind::Protocol, "the insert position came back empty")
+                })?;
+                self.advance(row)?;
+            }
+            // The write committed; the position is read again on its own
+            // (one more round trip) rather than leaving the token behind.
+            _ => {
+                let row = conn.query_one(INSERT_LSN_SQL, &[]).await.map_err(|err| {
+                    err.with_context(
+                        "the write committed, but reading the log position after it failed",
+                    )
+                })?;
+                self.advance(&row)?;
+            }
         }
-        result
+        Ok(affected)
     }
 
     /// Runs a read that sees every write of the session; returns the rows
