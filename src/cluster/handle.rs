@@ -17,7 +17,7 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -75,6 +75,9 @@ pub(super) struct Shared {
     pub(super) closed: watch::Sender<bool>,
     pub(super) events: broadcast::Sender<ClusterEvent>,
     pub(super) counters: Counters,
+    /// Per node, whether the failover machine fenced it: a copy kept
+    /// current by the monitor, so a release reads it without the lock.
+    pub(super) fenced: Vec<AtomicBool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -257,6 +260,7 @@ impl Cluster {
             closed: watch::Sender::new(false),
             events: broadcast::Sender::new(super::builder::EVENT_CAPACITY),
             counters,
+            fenced: (0..n).map(|_| AtomicBool::new(false)).collect(),
             tasks: Mutex::new(Vec::new()),
         });
         super::monitor::spawn(&shared);
@@ -498,12 +502,18 @@ impl Cluster {
             .map_err(config_error)?;
         let started = Instant::now();
         let deadline = started + wait;
-        let mut version = shared.version.subscribe();
+        // Subscribed on the first miss only (the fast path needs no
+        // receiver); a pick is retried right after subscribing, so no
+        // change between the miss and the wait is lost.
+        let mut version: Option<watch::Receiver<u64>> = None;
+        let mut now = started;
         loop {
             if self.is_closed() {
                 return Err(Error::msg(ErrorKind::Closed, "the cluster is closed"));
             }
-            version.mark_unchanged();
+            if let Some(version) = &mut version {
+                version.mark_unchanged();
+            }
             let picked = {
                 let mut state = lock(&shared.state);
                 let random = [state.unit(), state.unit()];
@@ -519,7 +529,7 @@ impl Cluster {
                     &shared.settings.balancer,
                     balancer,
                     random,
-                    Instant::now(),
+                    now,
                     scratch,
                 );
                 if let Ok(pick) = pick {
@@ -532,7 +542,11 @@ impl Cluster {
             let pick = match picked {
                 Ok(pick) => pick,
                 Err(reason) => {
-                    let now = Instant::now();
+                    now = Instant::now();
+                    let Some(version) = &mut version else {
+                        version = Some(shared.version.subscribe());
+                        continue;
+                    };
                     let limit = self.wait_limit(&policy, deadline);
                     if now >= limit {
                         return Err(Error::with_source(
@@ -546,6 +560,7 @@ impl Cluster {
                         ));
                     }
                     let _ = tokio::time::timeout_at(limit.into(), version.changed()).await;
+                    now = Instant::now();
                     continue;
                 }
             };
@@ -567,9 +582,12 @@ impl Cluster {
                     if pick.role == Role::Primary {
                         shared.primary_io_error(pick.node);
                     }
+                    let version = version.get_or_insert_with(|| shared.version.subscribe());
+                    version.mark_unchanged();
                     shared.reprobe[pick.node.index()].notify_one();
                     let limit = self.wait_limit(&policy, deadline);
                     let _ = tokio::time::timeout_at(limit.into(), version.changed()).await;
+                    now = Instant::now();
                     continue;
                 }
             };
@@ -584,8 +602,11 @@ impl Cluster {
                     }
                     drop(conn);
                     drop(in_flight);
+                    let version = version.get_or_insert_with(|| shared.version.subscribe());
+                    version.mark_unchanged();
                     shared.reprobe[pick.node.index()].notify_one();
                     let _ = tokio::time::timeout_at(deadline.into(), version.changed()).await;
+                    now = Instant::now();
                     continue;
                 }
             }
@@ -715,7 +736,11 @@ impl ClusterClient {
         let Some(flight) = &self.in_flight else {
             return false;
         };
-        let fenced = lock(&flight.shared.state).failover.is_fenced(flight.node);
+        let fenced = flight
+            .shared
+            .fenced
+            .get(flight.node.index())
+            .is_some_and(|f| f.load(Relaxed));
         fenced
             || self.role == Role::Unknown
             || (self.role == Role::Primary && conn.server_role().is_standby() == Some(true))

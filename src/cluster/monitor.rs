@@ -245,6 +245,9 @@ impl Shared {
     fn drive(&self, state: &mut State, events: &mut Vec<ClusterEvent>) {
         let primary = state.failover.primary();
         state.topology.set_primary(primary);
+        for (i, fenced) in self.fenced.iter().enumerate() {
+            fenced.store(state.failover.is_fenced(NodeId::new(i)), Relaxed);
+        }
         while let Some(node) = state.failover.poll_probe() {
             if let Some(wake) = self.reprobe.get(node.index()) {
                 wake.notify_one();
