@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cluster_support::{blocking, builder, id, ports, rig};
-use pgline::cluster::{Cluster, ReadPolicy, ReadPreference, Role, Staleness, select};
+use pgline::cluster::{
+    Cluster, ClusterEvent, Crossing, ReadPolicy, ReadPreference, Role, Staleness, select,
+};
 
 /// Waits until the monitor has seen P as primary and both replicas up.
 async fn settled(cluster: &Cluster) {
@@ -122,10 +124,13 @@ async fn max_staleness_keeps_a_delayed_replica_out_of_reads() {
     let max_staleness = Duration::from_secs(1);
     let cluster = builder(&rig, &ports(&rig))
         .monitor_interval(interval)
+        .lag_threshold_bytes(Some(1024))
+        .staleness_threshold(Some(Duration::from_secs(2)))
         .connect()
         .await
         .unwrap();
     settled(&cluster).await;
+    let mut events = cluster.subscribe();
     cluster
         .execute("CREATE TABLE stamps (ts timestamptz)", &[])
         .await
@@ -184,6 +189,28 @@ async fn max_staleness_keeps_a_delayed_replica_out_of_reads() {
         staleness(1),
         staleness(2),
     );
+    // Threshold events: R2 crossed both thresholds; R1 no staleness one.
+    let mut crossings = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        match e {
+            ClusterEvent::LagThresholdCrossed { .. }
+            | ClusterEvent::StalenessThresholdCrossed { .. } => crossings.push(e),
+            _ => {}
+        }
+    }
+    println!("threshold events (lag 1 kB, staleness 2 s): {crossings:?}");
+    assert!(crossings.iter().any(|e| matches!(
+        e,
+        ClusterEvent::StalenessThresholdCrossed { node, crossing: Crossing::Above, .. } if *node == id(2)
+    )));
+    assert!(crossings.iter().any(|e| matches!(
+        e,
+        ClusterEvent::LagThresholdCrossed { node, crossing: Crossing::Above, .. } if *node == id(2)
+    )));
+    assert!(!crossings.iter().any(|e| matches!(
+        e,
+        ClusterEvent::StalenessThresholdCrossed { node, .. } if *node == id(1)
+    )));
     assert_eq!(too_old, 0);
     assert_eq!(per_node[2], 0, "R2 is 3 s behind");
     assert!(r2_age > 2000.0, "R2 really lags: {r2_age} ms");
