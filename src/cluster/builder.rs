@@ -77,6 +77,7 @@ pub(super) struct ClusterSettings {
     pub(super) seed: Option<u64>,
     pub(super) ryw_timeout: Duration,
     pub(super) ryw_fallback_to_primary: bool,
+    pub(super) retry_once: bool,
 }
 
 impl fmt::Debug for ClusterBuilder {
@@ -112,6 +113,7 @@ impl ClusterBuilder {
                 seed: None,
                 ryw_timeout: DEFAULT_RYW_TIMEOUT,
                 ryw_fallback_to_primary: true,
+                retry_once: false,
             },
             pool_setup: None,
         }
@@ -210,6 +212,18 @@ impl ClusterBuilder {
     /// [`ClusterError::NotCaughtUp`](super::ClusterError::NotCaughtUp).
     pub fn ryw_fallback_to_primary(&mut self, fallback: bool) -> &mut Self {
         self.settings.ryw_fallback_to_primary = fallback;
+        self
+    }
+
+    /// Whether the query helpers ([`Cluster::query`], [`Route`](super::Route)'s
+    /// methods) run a failed call a second time (default off). Only what
+    /// is certainly not executed (no byte of it reached the socket) is
+    /// retried, on any node; and a call through a route that may read from
+    /// a replica (its work declared read-only) lost after it was sent
+    /// (connection lost, 08xxx, 57Pxx) is retried on another node. A write
+    /// whose outcome is unknown is never retried.
+    pub fn retry_once(&mut self, retry: bool) -> &mut Self {
+        self.settings.retry_once = retry;
         self
     }
 

@@ -25,7 +25,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::error::{Error, ErrorKind, SqlState};
+use crate::error::{Delivery, Error, ErrorKind, SqlState};
 use crate::pool::{Pool, PooledClient};
 use crate::types::Encode;
 use crate::{Client, Row, ToStatement};
@@ -117,6 +117,7 @@ pub(super) struct Counters {
     pub(super) probes: AtomicU64,
     pub(super) probe_failures: AtomicU64,
     pub(super) read_only_errors: AtomicU64,
+    pub(super) retries: AtomicU64,
 }
 
 /// A snapshot of the cluster's counters.
@@ -142,6 +143,8 @@ pub struct ClusterStats {
     pub probe_failures: u64,
     /// 25006 (read-only transaction) errors on connections picked as primary.
     pub read_only_errors: u64,
+    /// Calls run a second time ([`ClusterBuilder::retry_once`]).
+    pub retries: u64,
 }
 
 /// Why a checkout found no node: the pure core's reason, and how long the
@@ -440,6 +443,7 @@ impl Cluster {
             probes: c.probes.load(Relaxed),
             probe_failures: c.probe_failures.load(Relaxed),
             read_only_errors: c.read_only_errors.load(Relaxed),
+            retries: c.retries.load(Relaxed),
         }
     }
 
@@ -496,6 +500,17 @@ impl Cluster {
         policy: ReadPolicy,
         wait: Duration,
     ) -> Result<ClusterClient, Error> {
+        self.checkout_excluding(policy, wait, None).await
+    }
+
+    /// A checkout as [`checkout_within`](Self::checkout_within) that does
+    /// not pick `exclude` (a node a read was just lost on).
+    async fn checkout_excluding(
+        &self,
+        policy: ReadPolicy,
+        wait: Duration,
+        exclude: Option<NodeId>,
+    ) -> Result<ClusterClient, Error> {
         let shared = &self.shared;
         policy
             .validate(shared.settings.monitor_interval)
@@ -523,6 +538,11 @@ impl Cluster {
                     scratch,
                     ..
                 } = &mut *state;
+                // An excluded node counts as down for this pick only: the
+                // lock is held throughout, so nobody else sees it.
+                let hidden = exclude
+                    .and_then(|x| topology.node_mut(x))
+                    .map(|n| std::mem::replace(&mut n.up, false));
                 let pick = select::select(
                     topology,
                     &policy,
@@ -532,6 +552,10 @@ impl Cluster {
                     now,
                     scratch,
                 );
+                if let (Some(up), Some(node)) = (hidden, exclude.and_then(|x| topology.node_mut(x)))
+                {
+                    node.up = up;
+                }
                 if let Ok(pick) = pick {
                     if let Some(node) = topology.node_mut(pick.node) {
                         node.in_flight = node.in_flight.saturating_add(1);
@@ -789,6 +813,37 @@ impl Drop for ClusterClient {
     }
 }
 
+/// Runs `$call` on a connection chosen by the route's policy, retrying
+/// once when [`Route::retry`] allows it (on another node for a read lost
+/// after it was sent).
+macro_rules! routed {
+    ($route:ident, |$conn:ident| $call:expr) => {{
+        let mut exclude = None;
+        let mut retried = false;
+        loop {
+            let wait = $route.cluster.shared.settings.selection_timeout;
+            let mut $conn = $route
+                .cluster
+                .checkout_excluding($route.policy, wait, exclude)
+                .await?;
+            let result = $call.await;
+            let node = $conn.node();
+            let result = observed(&mut $conn, result);
+            if let Err(err) = &result {
+                if let Some(retry) = (!retried).then(|| $route.retry(err)).flatten() {
+                    retried = true;
+                    if retry == Retry::OtherNode {
+                        exclude = Some(node);
+                    }
+                    $route.cluster.shared.counters.retries.fetch_add(1, Relaxed);
+                    continue;
+                }
+            }
+            return result;
+        }
+    }};
+}
+
 /// The cluster with a read policy for the calls made through it.
 #[derive(Debug, Clone, Copy)]
 pub struct Route<'a> {
@@ -808,9 +863,7 @@ impl Route<'_> {
         statement: &S,
         params: &[&(dyn Encode + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let mut conn = self.get().await?;
-        let result = conn.query(statement, params).await;
-        observed(&mut conn, result)
+        routed!(self, |conn| conn.query(statement, params))
     }
 
     /// Runs `query_one` on a connection chosen by this route's policy.
@@ -819,9 +872,7 @@ impl Route<'_> {
         statement: &S,
         params: &[&(dyn Encode + Sync)],
     ) -> Result<Row, Error> {
-        let mut conn = self.get().await?;
-        let result = conn.query_one(statement, params).await;
-        observed(&mut conn, result)
+        routed!(self, |conn| conn.query_one(statement, params))
     }
 
     /// Runs `query_opt` on a connection chosen by this route's policy.
@@ -830,9 +881,7 @@ impl Route<'_> {
         statement: &S,
         params: &[&(dyn Encode + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut conn = self.get().await?;
-        let result = conn.query_opt(statement, params).await;
-        observed(&mut conn, result)
+        routed!(self, |conn| conn.query_opt(statement, params))
     }
 
     /// Runs `execute` on a connection chosen by this route's policy.
@@ -841,17 +890,42 @@ impl Route<'_> {
         statement: &S,
         params: &[&(dyn Encode + Sync)],
     ) -> Result<u64, Error> {
-        let mut conn = self.get().await?;
-        let result = conn.execute(statement, params).await;
-        observed(&mut conn, result)
+        routed!(self, |conn| conn.execute(statement, params))
     }
 
     /// Runs `batch_execute` on a connection chosen by this route's policy.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        let mut conn = self.get().await?;
-        let result = conn.batch_execute(sql).await;
-        observed(&mut conn, result)
+        routed!(self, |conn| conn.batch_execute(sql))
     }
+
+    /// Whether a call that failed with `err` is run again (once, and only
+    /// with [`ClusterBuilder::retry_once`]), and whether on another node.
+    fn retry(&self, err: &Error) -> Option<Retry> {
+        if !self.cluster.shared.settings.retry_once {
+            return None;
+        }
+        if err.delivery() == Some(Delivery::Unsent) {
+            // Certainly not executed: no byte of it reached the socket.
+            return Some(Retry::AnyNode);
+        }
+        // A read lost after it was sent may have run, but running it again
+        // changes nothing; a route that may read from a replica declares
+        // its work read-only. Anything else with an unknown outcome goes
+        // back to the caller.
+        let lost = matches!(err.kind(), ErrorKind::Io | ErrorKind::Closed)
+            || err.code().is_some_and(|c| {
+                let code = c.code();
+                code.starts_with("08") || code.starts_with("57P")
+            });
+        (lost && self.policy.preference.may_use_replica()).then_some(Retry::OtherNode)
+    }
+}
+
+/// Where a retried call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    AnyNode,
+    OtherNode,
 }
 
 fn observed<T>(conn: &mut ClusterClient, result: Result<T, Error>) -> Result<T, Error> {
