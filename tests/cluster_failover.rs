@@ -287,3 +287,70 @@ async fn primary_killed_under_load_then_promoted_loses_and_duplicates_nothing() 
     assert!(back <= 2 * INTERVAL, "within 2 monitor intervals");
     cluster.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_reruns_whole_on_the_new_primary() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE tx (id int, node int)", &[])
+        .await
+        .unwrap();
+    blocking(|| rig.wait_all_replayed().unwrap());
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut started_tx = Some(started_tx);
+    // The rig's controls block: they run on a blocking thread, once the
+    // body has started; the transaction runs on this task (an async
+    // closure's future is not `Send` for every lifetime, so it is not
+    // spawned).
+    let killer = tokio::task::spawn_blocking(move || {
+        started_rx.blocking_recv().unwrap();
+        rig.stop(0, StopMode::Immediate).unwrap();
+        rig.promote(1).unwrap();
+        rig
+    });
+    let t = Instant::now();
+    let done = cluster
+        .transaction_with_retry(None, pgline::RetryPolicy::default(), async |tx| {
+            tx.execute("INSERT INTO tx SELECT 1, inet_server_port()", &[])
+                .await?;
+            if let Some(s) = started_tx.take() {
+                let _ = s.send(());
+                // The primary dies while this runs.
+                tx.batch_execute("SELECT pg_sleep(5)").await?;
+            }
+            Ok(())
+        })
+        .await;
+    let took = t.elapsed();
+    let rig = killer.await.unwrap();
+    let done = done.expect("the transaction committed on the new primary");
+    let rows: Vec<(i32, i32)> = cluster
+        .primary()
+        .await
+        .unwrap()
+        .query("SELECT id, node FROM tx", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+        .collect();
+    println!(
+        "transaction with the primary killed mid-body: committed after {} attempts, {took:?}; \
+         rows on R1 {rows:?} (R1 port {})",
+        done.attempts,
+        ports(&rig)[1]
+    );
+    assert_eq!(done.attempts, 2);
+    assert_eq!(
+        rows,
+        vec![(1, i32::from(ports(&rig)[1]))],
+        "one row, from the rerun on R1"
+    );
+    cluster.close().await;
+}

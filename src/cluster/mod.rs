@@ -32,6 +32,7 @@
 //! | `handle` | [`Cluster`], checkouts ([`ClusterClient`]), [`Route`], stats, close |
 //! | `monitor` | the probe task per node and the failover timer task |
 //! | `session` | [`Session`]: read-your-writes with a [`CausalToken`] |
+//! | `transaction` | `Cluster::transaction_with_retry` over the primary |
 //!
 //! How the tokio layer above drives it:
 //!
@@ -70,6 +71,8 @@ pub mod select;
 mod session;
 pub mod staleness;
 pub mod topology;
+#[cfg(feature = "runtime")]
+mod transaction;
 
 #[cfg(test)]
 mod scenarios;
