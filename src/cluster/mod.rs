@@ -1,14 +1,15 @@
-//! The cluster layer's decision core: read preferences, what the router
-//! knows about each node, LSNs and staleness, balancers, the choice of a node
-//! for a request, and the failover state machine.
+//! The cluster layer: one handle over a primary and its replicas, and the
+//! decision core under it (read preferences, what the router knows about
+//! each node, LSNs and staleness, balancers, the choice of a node for a
+//! request, the failover state machine).
 //!
 //! The modules listed first own plain data and pure functions of state,
-//! `now` and injected random values. None of them reads a clock, draws a random number, sleeps or does
-//! I/O, so every routing and failover decision can be replayed in a test;
-//! they must not depend on `pool` or `conn`: the tokio layer (the monitor
-//! with its probe connections, one pool per host, the `Cluster` handle) feeds
-//! probe results, I/O errors and timer wake-ups in, and acts on the decisions
-//! that come out.
+//! `now` and injected random values. None of them reads a clock, draws a
+//! random number, sleeps or does I/O, so every routing and failover
+//! decision can be replayed in a test; they must not depend on `pool` or
+//! `conn`: the tokio layer (the monitor with its probe connections, one
+//! pool per host, the `Cluster` handle) feeds probe results, I/O errors and
+//! timer wake-ups in, and acts on the decisions that come out.
 //!
 //! | module | owns |
 //! |---|---|
