@@ -210,6 +210,11 @@ async fn split_brain_routes_no_write_to_the_old_primary() {
         .unwrap();
     blocking(|| rig.wait_all_replayed().unwrap());
     let mut events = cluster.subscribe();
+    // A connection to P held across the split brain: fenced, it is closed
+    // when released instead of going back to P's pool.
+    let held = cluster.get_node(id(0)).await.unwrap();
+    held.query_one("SELECT 1", &[]).await.unwrap();
+    let broken_before = cluster.pool(id(0)).unwrap().stats().closed.broken;
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, usize, Instant)>::new()));
     let writer = {
@@ -287,6 +292,19 @@ async fn split_brain_routes_no_write_to_the_old_primary() {
     assert_eq!(p_rows_after, 0);
     assert!(to_r1 > 0, "writes moved to R1");
     assert_eq!(cluster.topology().primary(), Some(id(1)));
+    drop(held);
+    let released = Instant::now();
+    while cluster.pool(id(0)).unwrap().stats().closed.broken <= broken_before {
+        assert!(
+            released.elapsed() < Duration::from_secs(2),
+            "the fenced connection went back"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    println!(
+        "the connection to P held across the event was closed {:?} after its release",
+        released.elapsed()
+    );
     cluster.close().await;
 }
 
