@@ -1,14 +1,15 @@
-//! The cluster layer's decision core: read preferences, what the router
-//! knows about each node, LSNs and staleness, balancers, the choice of a node
-//! for a request, and the failover state machine.
+//! The cluster layer: one handle over a primary and its replicas, and the
+//! decision core under it (read preferences, what the router knows about
+//! each node, LSNs and staleness, balancers, the choice of a node for a
+//! request, the failover state machine).
 //!
-//! Owns plain data and pure functions of state, `now` and injected random
-//! values. Nothing here reads a clock, draws a random number, sleeps or does
-//! I/O, so every routing and failover decision can be replayed in a test. It
-//! must not depend on `pool` or `conn`: the tokio layer above (the monitor
-//! with its probe connections, one pool per host, the `Cluster` handle) feeds
-//! probe results, I/O errors and timer wake-ups in, and acts on the decisions
-//! that come out.
+//! The modules listed first own plain data and pure functions of state,
+//! `now` and injected random values. None of them reads a clock, draws a
+//! random number, sleeps or does I/O, so every routing and failover
+//! decision can be replayed in a test; they must not depend on `pool` or
+//! `conn`: the tokio layer (the monitor with its probe connections, one
+//! pool per host, the `Cluster` handle) feeds probe results, I/O errors and
+//! timer wake-ups in, and acts on the decisions that come out.
 //!
 //! | module | owns |
 //! |---|---|
@@ -22,6 +23,17 @@
 //! | [`balancer`] | the balancers that pick one node among candidates |
 //! | [`select`] | the eligible set for a read policy, then the balancer |
 //! | [`failover`] | the failover state machine |
+//! | [`events`] | [`ClusterEvent`], what subscribers are told |
+//!
+//! With the `runtime` feature, the tokio layer sits in files of its own:
+//!
+//! | module | owns |
+//! |---|---|
+//! | `builder` | [`ClusterBuilder`]: settings, one pool per host, the start |
+//! | `handle` | [`Cluster`], checkouts ([`ClusterClient`]), [`Route`], stats, close |
+//! | `monitor` | the probe task per node and the failover timer task |
+//! | `session` | [`Session`]: read-your-writes with a [`CausalToken`] |
+//! | `transaction` | `Cluster::transaction_with_retry` over the primary |
 //!
 //! How the tokio layer above drives it:
 //!
@@ -42,15 +54,26 @@
 //!    connections as they are released ([`Failover::is_fenced`]).
 
 pub mod balancer;
+#[cfg(feature = "runtime")]
+mod builder;
 pub mod causal;
 pub mod error;
+pub mod events;
 pub mod failover;
+#[cfg(feature = "runtime")]
+mod handle;
 pub mod lsn;
+#[cfg(feature = "runtime")]
+mod monitor;
 pub mod preference;
 pub mod probe;
 pub mod select;
+#[cfg(feature = "runtime")]
+mod session;
 pub mod staleness;
 pub mod topology;
+#[cfg(feature = "runtime")]
+mod transaction;
 
 #[cfg(test)]
 mod scenarios;
@@ -58,12 +81,23 @@ mod scenarios;
 mod testing;
 
 pub use balancer::{Balancer, BalancerState, Candidate};
+#[cfg(feature = "runtime")]
+pub use builder::{
+    ClusterBuilder, DEFAULT_IDLE_PING, DEFAULT_RYW_TIMEOUT, DEFAULT_SELECTION_TIMEOUT,
+};
 pub use causal::CausalToken;
 pub use error::ClusterConfigError;
+pub use events::ClusterEvent;
 pub use failover::{Failover, FailoverConfig, FailoverError, FailoverEvent, FailoverState};
+#[cfg(feature = "runtime")]
+pub use handle::{Cluster, ClusterClient, ClusterError, ClusterStats, Route};
 pub use lsn::{Lsn, LsnParseError};
+#[cfg(feature = "runtime")]
+pub use monitor::PROBE_SQL;
 pub use preference::{ReadPolicy, ReadPreference};
 pub use probe::{ProbeParseError, ProbeReport};
 pub use select::{NoEligibleNode, Pick};
+#[cfg(feature = "runtime")]
+pub use session::{CausalRoute, Session};
 pub use staleness::{Crossing, PrimarySamples, Staleness};
 pub use topology::{NodeChange, NodeId, NodeState, Role, RttEwma, Topology, UnknownNode, Zone};

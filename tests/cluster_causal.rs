@@ -1,0 +1,251 @@
+//! Read-your-writes across replicas on a real primary and two streaming
+//! replicas: a session's reads see its writes although both replicas apply
+//! the log late, the token costs no extra round trip, a read with no
+//! caught-up replica and no fallback fails at `ryw_timeout`, and a token
+//! handed over as text carries the guarantee to another session. Numbers
+//! are printed (`--nocapture`).
+
+mod cluster_support;
+
+use std::time::{Duration, Instant};
+
+use cluster_support::{DelayProxy, blocking, builder, id, ports, rig};
+use pgline::cluster::{CausalRoute, CausalToken, Cluster, ClusterError, ReadPreference, Role};
+
+const INTERVAL: Duration = Duration::from_millis(250);
+
+async fn settled(cluster: &Cluster) {
+    let started = Instant::now();
+    loop {
+        let topo = cluster.topology();
+        if topo.primary() == Some(id(0))
+            && topo.nodes()[1..]
+                .iter()
+                .all(|n| n.up && n.role == Role::Standby)
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reads_its_own_writes_from_late_replicas() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .read_preference(ReadPreference::ReplicaPreferred)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE ryw (id bigint)", &[])
+        .await
+        .unwrap();
+    blocking(|| {
+        rig.wait_all_replayed().unwrap();
+        rig.set_apply_delay(1, Duration::from_millis(50)).unwrap();
+        rig.set_apply_delay(2, Duration::from_millis(50)).unwrap();
+    });
+    let mut session = cluster.session();
+    let (mut misses, mut routes) = (0, [0usize; 3]);
+    let mut read_times = Vec::new();
+    for i in 0..200i64 {
+        let before = session.token();
+        session
+            .execute("INSERT INTO ryw VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+        assert!(session.token() > before, "the token moved forward");
+        let t = Instant::now();
+        let (rows, route) = session
+            .query("SELECT count(*) FROM ryw WHERE id = $1", &[&i])
+            .await
+            .unwrap();
+        read_times.push(t.elapsed());
+        if rows[0].get::<i64>(0).unwrap() != 1 {
+            misses += 1;
+        }
+        routes[match route {
+            CausalRoute::KnownReplica => 0,
+            CausalRoute::WaitedReplica => 1,
+            _ => 2,
+        }] += 1;
+    }
+    // Without the token, the same reads miss (the replicas are 50 ms late).
+    let mut plain_misses = 0;
+    for i in 200..220i64 {
+        cluster
+            .execute("INSERT INTO ryw VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+        let n: i64 = cluster
+            .route(ReadPreference::ReplicaOnly)
+            .query_one("SELECT count(*) FROM ryw WHERE id = $1", &[&i])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        plain_misses += usize::from(n != 1);
+    }
+    println!(
+        "200 insert -> causal read loops, replicas 50 ms late: misses {misses}; \
+         read on a known replica {}, after waiting on a replica {}, on the primary {}; \
+         causal read median {:?}; token {}; plain replica reads missing their write: {plain_misses}/20",
+        routes[0],
+        routes[1],
+        routes[2],
+        median(read_times),
+        session.token()
+    );
+    assert_eq!(misses, 0);
+    assert!(
+        routes[0] + routes[1] > 100,
+        "most reads stayed on replicas: {routes:?}"
+    );
+    assert!(plain_misses > 0, "the delay is real");
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_costs_no_extra_round_trip() {
+    let rig = rig();
+    let p = ports(&rig);
+    let far = DelayProxy::start(p[0], Duration::from_millis(20)).await;
+    let cluster = builder(&rig, &[far.port, p[1], p[2]])
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE rt (id bigint)", &[])
+        .await
+        .unwrap();
+    let mut session = cluster.session();
+    let (mut plain, mut causal) = (Vec::new(), Vec::new());
+    for i in 0..30i64 {
+        let t = Instant::now();
+        cluster
+            .execute("INSERT INTO rt VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+        plain.push(t.elapsed());
+        let t = Instant::now();
+        session
+            .execute("INSERT INTO rt VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+        causal.push(t.elapsed());
+    }
+    let (plain, causal) = (median(plain), median(causal));
+    println!(
+        "primary 20 ms away: write median {plain:?} plain, {causal:?} with the token read \
+         in the same pipeline (token {})",
+        session.token()
+    );
+    assert!(
+        causal < plain + Duration::from_millis(10),
+        "no extra 20 ms round trip: {causal:?} vs {plain:?}"
+    );
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_fallback_a_causal_read_fails_at_ryw_timeout() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .read_preference(ReadPreference::ReplicaPreferred)
+        .ryw_fallback_to_primary(false)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE late (id bigint)", &[])
+        .await
+        .unwrap();
+    blocking(|| {
+        rig.wait_all_replayed().unwrap();
+        rig.set_apply_delay(1, Duration::from_secs(3)).unwrap();
+        rig.set_apply_delay(2, Duration::from_secs(3)).unwrap();
+    });
+    let mut session = cluster.session();
+    let mut took = Vec::new();
+    for i in 0..5i64 {
+        session
+            .execute("INSERT INTO late VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let err = session
+            .query("SELECT count(*) FROM late WHERE id = $1", &[&i])
+            .await
+            .unwrap_err();
+        let elapsed = t.elapsed();
+        match ClusterError::of(&err) {
+            Some(ClusterError::NotCaughtUp { token, .. }) => assert_eq!(*token, session.token()),
+            other => panic!("not typed: {other:?} ({err})"),
+        }
+        took.push(elapsed);
+    }
+    println!("causal reads with no replica caught up, fallback off: failed after {took:?}");
+    for t in &took {
+        assert!(
+            *t >= Duration::from_millis(900) && *t <= Duration::from_millis(1100),
+            "1 s ± 0.1 s: {t:?}"
+        );
+    }
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_handed_over_as_text_carries_the_guarantee() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .read_preference(ReadPreference::ReplicaOnly)
+        .ryw_fallback_to_primary(false)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE handed (id bigint)", &[])
+        .await
+        .unwrap();
+    blocking(|| {
+        rig.wait_all_replayed().unwrap();
+        rig.set_apply_delay(1, Duration::from_millis(200)).unwrap();
+        rig.set_apply_delay(2, Duration::from_millis(200)).unwrap();
+    });
+    let mut writer = cluster.session();
+    writer
+        .execute("INSERT INTO handed VALUES (7)", &[])
+        .await
+        .unwrap();
+    let text = writer.token().to_string();
+    let mut reader = cluster.session();
+    let token: CausalToken = text.parse().unwrap();
+    assert!(reader.observe(token));
+    let t = Instant::now();
+    let (rows, route) = reader
+        .query("SELECT count(*) FROM handed WHERE id = 7", &[])
+        .await
+        .unwrap();
+    println!(
+        "token {text} handed over; the reader saw the row on a replica ({route:?}) after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(rows[0].get::<i64>(0).unwrap(), 1);
+    assert_ne!(route, CausalRoute::Primary);
+    cluster.close().await;
+}

@@ -1,0 +1,133 @@
+//! What the cluster tests share: the rig, a cluster over it, the node a
+//! port belongs to, a delaying TCP proxy, and running the rig's blocking
+//! controls from async tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use pgline::cluster::{ClusterBuilder, NodeId};
+use pgline_testkit::{ReplicaSet, ReplicaSetBuilder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const NAMES: [&str; 3] = ["P", "R1", "R2"];
+
+/// A primary and two streaming replicas.
+pub fn rig() -> ReplicaSet {
+    ReplicaSetBuilder::new()
+        .replicas(2)
+        .start()
+        .expect("start a primary and two replicas")
+}
+
+/// Runs one of the rig's blocking controls without stalling the runtime.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// A key=value string over the rig's nodes, node `i` of the cluster at
+/// `ports[i]` on loopback (a node's own port, or a proxy's).
+pub fn conninfo(rig: &ReplicaSet, ports: &[u16]) -> String {
+    let user = rig.primary().server().superuser().to_owned();
+    let hosts = vec!["127.0.0.1"; ports.len()].join(",");
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    format!(
+        "host={hosts} port={} user={user} dbname=postgres sslmode=disable connect_timeout=5",
+        ports.join(",")
+    )
+}
+
+/// The rig's own ports, in node order.
+pub fn ports(rig: &ReplicaSet) -> Vec<u16> {
+    rig.nodes().iter().map(|n| n.port()).collect()
+}
+
+/// A cluster builder over `ports`.
+pub fn builder(rig: &ReplicaSet, ports: &[u16]) -> ClusterBuilder {
+    ClusterBuilder::new(conninfo(rig, ports).parse().expect("conninfo"))
+}
+
+/// The rig node serving a server port.
+pub fn node_of(rig: &ReplicaSet, port: i32) -> usize {
+    rig.nodes()
+        .iter()
+        .position(|n| i32::from(n.port()) == port)
+        .expect("a rig port")
+}
+
+pub fn id(i: usize) -> NodeId {
+    NodeId::new(i)
+}
+
+/// A loopback TCP proxy that delays what the server sends by a settable
+/// number of milliseconds (the latency of a far zone).
+pub struct DelayProxy {
+    pub port: u16,
+    delay_ms: Arc<AtomicU64>,
+}
+
+impl DelayProxy {
+    pub async fn start(upstream: u16, delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let delay_ms = Arc::new(AtomicU64::new(delay.as_millis() as u64));
+        let delays = Arc::clone(&delay_ms);
+        let upstream: SocketAddr = ([127, 0, 0, 1], upstream).into();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let delays = Arc::clone(&delays);
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                        let _ = sw.shutdown().await;
+                    });
+                    // Each chunk is delivered `delay` after it arrived, not
+                    // `delay` after the previous one went out: a pipelined
+                    // burst of replies crosses in one delay, as over a
+                    // long link.
+                    let (tx, mut rx) =
+                        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+                    let reader = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match sr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let ms = delays.load(Ordering::Relaxed);
+                            let due = tokio::time::Instant::now() + Duration::from_millis(ms);
+                            if tx.send((due, buf[..n].to_vec())).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    while let Some((due, chunk)) = rx.recv().await {
+                        tokio::time::sleep_until(due).await;
+                        if cw.write_all(&chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                    reader.abort();
+                    up.abort();
+                });
+            }
+        });
+        Self { port, delay_ms }
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
+    }
+}
