@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::{Delivery, Error, ErrorKind, SqlState};
+use crate::pool::rng::Jitter;
 use crate::pool::{Pool, PooledClient};
 use crate::types::Encode;
 use crate::{Client, Row, ToStatement};
@@ -87,23 +88,11 @@ pub(super) struct State {
     pub(super) failover: Failover,
     pub(super) balancer: BalancerState,
     pub(super) scratch: Vec<Candidate>,
-    pub(super) rng: u64,
+    pub(super) rng: Jitter,
     /// The last lag in bytes seen per node, for threshold crossings.
     pub(super) last_lag: Vec<Option<u64>>,
     /// The last staleness bound seen per node, for threshold crossings.
     pub(super) last_staleness: Vec<Option<Duration>>,
-}
-
-impl State {
-    /// The next value in `[0, 1)` of a SplitMix64 sequence.
-    fn unit(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// The cluster's counters.
@@ -232,19 +221,13 @@ impl Cluster {
     ) -> Self {
         let n = nodes.len();
         let now = Instant::now();
-        let seed = settings.seed.unwrap_or_else(|| {
-            getrandom::u64().unwrap_or_else(|_| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64)
-            })
-        });
+        let rng = settings.seed.map_or_else(Jitter::from_os, Jitter::with_seed);
         let state = State {
             topology: Topology::new(nodes, settings.local_zone.clone(), sample_capacity),
             failover: Failover::new(n, settings.failover, now),
             balancer: BalancerState::new(n),
             scratch: Vec::with_capacity(n),
-            rng: seed,
+            rng,
             last_lag: vec![None; n],
             last_staleness: vec![None; n],
         };
@@ -531,7 +514,7 @@ impl Cluster {
             }
             let picked = {
                 let mut state = lock(&shared.state);
-                let random = [state.unit(), state.unit()];
+                let random = [state.rng.unit(), state.rng.unit()];
                 let State {
                     topology,
                     balancer,

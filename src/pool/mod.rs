@@ -31,7 +31,7 @@ mod health;
 mod id_hash;
 mod maintenance;
 mod policy;
-mod rng;
+pub(crate) mod rng;
 mod shared;
 mod slots;
 mod stats;
