@@ -28,7 +28,7 @@ use crate::conn::engine::shared::{ConnectionStats, Shared, input_error};
 use crate::conn::engine::slot::RequestKind;
 use crate::conn::transport::cancel::CancelToken;
 use crate::conn::transport::endpoint::{Endpoint, ServerRole};
-use crate::error::{CancelOutcome, DbError, Error, ErrorKind};
+use crate::error::{CancelOutcome, DbError, Effect, Error, ErrorKind};
 use crate::proto::frontend::{self, BindTemplate, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::Type;
@@ -438,6 +438,7 @@ impl Client {
                     frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
+            responses.set_effect(Effect::of_sql(sql));
             loop {
                 match responses.next().await? {
                     BackendMessage::ReadyForQuery(_) => return Ok(()),
@@ -467,6 +468,7 @@ impl Client {
                     frontend::query(out, sql).map_err(input_error)
                 })
                 .await?;
+            responses.set_effect(Effect::of_sql(sql));
             let mut result = Vec::new();
             let mut cols: Option<Arc<[Column]>> = None;
             loop {
@@ -536,6 +538,7 @@ impl Client {
                 Ok(())
             })
             .await?;
+        responses.set_effect(Effect::Nothing);
         let mut params = Vec::new();
         let mut cols: Arc<[Column]> = Arc::new([]);
         loop {

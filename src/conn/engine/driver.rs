@@ -165,8 +165,14 @@ impl Driver {
         };
         self.shared.close(reason);
         let in_flight = std::mem::take(&mut self.in_flight);
-        for slot in in_flight {
-            slot.close(self.delivery(&slot));
+        // Whether bytes of a later request reached the socket: the server
+        // may then have answered a request in full and gone on.
+        let deliveries: Vec<Delivery> = in_flight.iter().map(|s| self.delivery(s)).collect();
+        for (i, slot) in in_flight.iter().enumerate() {
+            let followed = deliveries[i + 1..]
+                .iter()
+                .any(|d| matches!(d, Delivery::Written { .. }));
+            slot.close(deliveries[i], followed);
         }
         self.done.send_replace(true);
     }
@@ -835,7 +841,7 @@ mod tests {
         driver.finish(Exit::Failed(CloseReason::PeerClosed));
 
         let delivery = |slot: &Arc<Slot>| match slot.peek_pop(&mut slot.take_queue()) {
-            Poll::Ready(Pop::Closed(delivery)) => delivery,
+            Poll::Ready(Pop::Closed(cut)) => cut.delivery,
             other => panic!("{other:?}"),
         };
         assert_eq!(delivery(&small), Delivery::Written { bytes: written });
