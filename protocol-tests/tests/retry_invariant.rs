@@ -350,3 +350,105 @@ async fn retries_by_class_never_duplicate_or_lose_an_insert() {
         .await
         .unwrap();
 }
+
+/// `Client::transaction_with_retry` runs a transaction again only when it
+/// certainly did not commit: a COMMIT whose reply is lost is returned as
+/// outcome unknown and never run again, and a connection lost inside the
+/// body is returned too (there is no connection left to run it on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_helper_never_runs_an_unknown_commit_again() {
+    const HELPER_APP: &str = "retry_helper";
+    let observer = within(
+        "connect the observer",
+        pgline::connect(&common::url_for(common::upstream().port(), "")),
+    )
+    .await
+    .expect("observer");
+    observer
+        .batch_execute(
+            "DROP TABLE IF EXISTS retry_helper;
+             CREATE TABLE retry_helper (id int NOT NULL)",
+        )
+        .await
+        .unwrap();
+    let proxy = Arc::new(FaultProxy::start(common::upstream()).await);
+    let url = common::url_for(
+        proxy.addr().port(),
+        &format!("&application_name={HELPER_APP}"),
+    );
+    let policy = pgline::RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    };
+
+    // The COMMIT after the body loses its reply, then the link is cut.
+    let client = within("connect", pgline::connect(&url)).await.unwrap();
+    let mut calls = 0;
+    let mut cutter = None;
+    let result = within(
+        "the helper",
+        client.transaction_with_retry(None, policy, async |tx| {
+            calls += 1;
+            tx.execute("INSERT INTO retry_helper (id) VALUES (1)", &[])
+                .await?;
+            cutter = arm(
+                &proxy,
+                Plan {
+                    step: 0,
+                    cut: Cut::LoseReply,
+                    delay: Duration::from_millis(200),
+                },
+            );
+            Ok(())
+        }),
+    )
+    .await;
+    if let Some(cutter) = cutter {
+        cutter.await.unwrap();
+    }
+    let err = result.expect_err("the COMMIT's reply was lost");
+    println!("lost COMMIT: {:?}: {err}", err.retry_class());
+    assert_eq!(err.retry_class(), RetryClass::OutcomeUnknown, "{err:?}");
+    assert_eq!(calls, 1, "an unknown COMMIT was run again");
+
+    // The link is cut inside the body: the error is returned, not retried.
+    let client = within("connect", pgline::connect(&url)).await.unwrap();
+    let mut calls = 0;
+    let result = within(
+        "the helper",
+        client.transaction_with_retry(None, policy, async |tx| {
+            calls += 1;
+            arm(
+                &proxy,
+                Plan {
+                    step: 0,
+                    cut: Cut::Before,
+                    delay: Duration::ZERO,
+                },
+            );
+            tx.execute("INSERT INTO retry_helper (id) VALUES (2)", &[])
+                .await
+                .map(drop)
+        }),
+    )
+    .await;
+    let err = result.expect_err("the link was cut");
+    println!("cut in the body: {:?}: {err}", err.retry_class());
+    assert_eq!(calls, 1, "run again on a dead connection");
+    assert!(client.is_closed());
+
+    common::wait_backend_gone(&observer, HELPER_APP, DEADLINE).await;
+    let rows = observer
+        .query("SELECT id FROM retry_helper", &[])
+        .await
+        .unwrap();
+    let ids: Vec<i32> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+    println!("rows after: {ids:?}");
+    // The unknown COMMIT may have landed; the cut transaction did not.
+    assert!(ids.iter().all(|&id| id == 1) && ids.len() <= 1, "{ids:?}");
+    observer
+        .batch_execute("DROP TABLE retry_helper")
+        .await
+        .unwrap();
+}

@@ -101,19 +101,20 @@ pub(crate) enum Effect {
 }
 
 impl Effect {
-    /// What the SQL text of one request does to the transaction block,
-    /// from its first keyword. Text with more than one statement (a `;`
-    /// followed by anything but blanks) is [`Effect::Unknown`].
-    pub(crate) fn of_sql(sql: &str) -> Self {
+    /// What one statement does to the transaction block, from its first
+    /// keyword: for SQL sent with the extended protocol, which takes one
+    /// statement only. Looks at the first keyword only, so it costs the
+    /// same for any length of SQL.
+    pub(crate) fn of_statement(sql: &str) -> Self {
         let text = skip_blanks_and_comments(sql.as_bytes());
+        // The longest keyword looked for has 7 letters: a longer word is
+        // none of them.
         let word_len = text
             .iter()
+            .take(8)
             .position(|b| !b.is_ascii_alphabetic())
-            .unwrap_or(text.len());
-        let (word, rest) = text.split_at(word_len);
-        if several_statements(rest) {
-            return Self::Unknown;
-        }
+            .unwrap_or(text.len().min(8));
+        let word = &text[..word_len];
         let is = |k: &str| word.eq_ignore_ascii_case(k.as_bytes());
         if is("begin") || is("start") {
             Self::Begin
@@ -125,6 +126,18 @@ impl Effect {
             Self::Unknown
         } else {
             Self::Statement
+        }
+    }
+
+    /// What SQL text sent with the simple protocol does to the
+    /// transaction block: as [`Effect::of_statement`], and
+    /// [`Effect::Unknown`] for text with more than one statement (a `;`
+    /// followed by anything but blanks).
+    pub(crate) fn of_sql(sql: &str) -> Self {
+        if several_statements(sql.as_bytes()) {
+            Self::Unknown
+        } else {
+            Self::of_statement(sql)
         }
     }
 }
@@ -151,10 +164,11 @@ fn skip_blanks_and_comments(mut s: &[u8]) -> &[u8] {
 }
 
 /// Whether a `;` is followed by anything but blanks (a `;` inside a
-/// literal counts too, which only makes the answer more careful).
-fn several_statements(rest: &[u8]) -> bool {
-    match rest.iter().position(|&b| b == b';') {
-        Some(i) => !rest[i + 1..]
+/// literal or a comment counts too, which only makes the answer more
+/// careful).
+fn several_statements(sql: &[u8]) -> bool {
+    match sql.iter().position(|&b| b == b';') {
+        Some(i) => !sql[i + 1..]
             .iter()
             .all(|b| b.is_ascii_whitespace() || *b == b';'),
         None => false,
@@ -511,5 +525,10 @@ mod tests {
         for (sql, want) in table {
             assert_eq!(Effect::of_sql(sql), want, "{sql:?}");
         }
+        // One statement (extended protocol): only the first keyword counts.
+        assert_eq!(Effect::of_statement("SELECT ';'"), Effect::Statement);
+        assert_eq!(Effect::of_statement("COMMITTED"), Effect::Statement);
+        assert_eq!(Effect::of_statement("commit"), Effect::Commit);
+        assert_eq!(Effect::of_statement("  Begin"), Effect::Begin);
     }
 }

@@ -356,7 +356,7 @@ impl Client {
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
             let mut responses = self.request_named(&stmt, params).await?;
-            responses.set_effect(Effect::of_sql(sql));
+            responses.set_effect(Effect::of_statement(sql));
             match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
                 Attempt::Started(started) => return Ok(started),
                 Attempt::Invalidated(e, status) => {
@@ -376,7 +376,7 @@ impl Client {
                 encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
             })
             .await?;
-        responses.set_effect(Effect::of_sql(sql));
+        responses.set_effect(Effect::of_statement(sql));
         Ok(responses)
     }
 
@@ -451,7 +451,7 @@ impl Client {
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
             match self
-                .one_row_named(&stmt, params, Effect::of_sql(sql))
+                .one_row_named(&stmt, params, Effect::of_statement(sql))
                 .await?
             {
                 OneRowOutcome::Done(row) => return Ok(row),

@@ -853,12 +853,31 @@ mod tests {
         );
         assert_eq!(delivery(&behind), Delivery::Unsent);
         assert_eq!(delivery(&never_taken), Delivery::Unsent);
+        // Whether a later request's bytes reached the socket too: the
+        // server may then have finished the earlier one.
+        let followed = |slot: &Arc<Slot>| match slot.peek_pop(&mut slot.take_queue()) {
+            Poll::Ready(Pop::Closed(cut)) => cut.followed,
+            other => panic!("{other:?}"),
+        };
+        assert!(followed(&small));
+        assert!(!followed(&large) && !followed(&behind) && !followed(&never_taken));
+        // Only the first was queued with nothing unanswered ahead of it: the
+        // last ReadyForQuery (idle) says it ran outside a block.
+        use crate::error::Scope;
+        assert_eq!(small.scope(), Scope::Autocommit);
+        for later in [&large, &behind, &never_taken] {
+            assert_eq!(later.scope(), Scope::Unknown);
+        }
         // Refused once closed: nothing of it was written either.
         let refused = shared.submit(Some(shared.slot(1, None, RequestKind::Simple)), |_| {
             Ok::<_, ()>(())
         });
         match refused {
-            Err(Err(e)) => assert_eq!(e.delivery(), Some(Delivery::Unsent), "{e:?}"),
+            Err(Err(e)) => {
+                assert_eq!(e.kind(), crate::error::ErrorKind::Closed, "{e:?}");
+                assert_eq!(e.delivery(), Some(Delivery::Unsent), "{e:?}");
+                assert_eq!(e.retry_class(), crate::error::RetryClass::NotExecuted);
+            }
             other => panic!("{other:?}"),
         }
         assert!(!Delivery::Written { bytes: 100 }.reached(100));
