@@ -21,20 +21,26 @@ use crate::error::{Delivery, ErrorKind, SqlState};
 /// | [`OutcomeUnknown`](Self::OutcomeUnknown) | a COMMIT (or a statement outside a transaction block) may have taken effect | nothing automatically: check, or report |
 /// | [`NotRetryable`](Self::NotRetryable) | the same request would fail the same way | nothing |
 ///
+/// A pool hands out a new connection for each try, so a request that
+/// certainly did not run can go again; one whose outcome is unknown must
+/// not:
+///
 /// ```no_run
-/// # async fn run(pool: &pgline::Client, id: i64) -> Result<(), pgline::Error> {
+/// # async fn run(pool: &pgline::Pool, id: i64) -> Result<(), pgline::Error> {
 /// use pgline::error::RetryClass;
-/// for _ in 0..3 {
+/// let mut tries = 0;
+/// loop {
+///     tries += 1;
 ///     match pool.execute("INSERT INTO t (id) VALUES ($1)", &[&id]).await {
 ///         Ok(_) => return Ok(()),
 ///         // Nothing of it ran: running it again cannot insert twice.
-///         Err(e) if e.retry_class() == RetryClass::NotExecuted => continue,
-///         // The row may or may not be there: look before inserting again.
-///         Err(e) if e.retry_class() == RetryClass::OutcomeUnknown => return Err(e),
+///         Err(e) if e.retry_class() == RetryClass::NotExecuted && tries < 3 => {}
+///         // The row may be there (OutcomeUnknown): look before inserting
+///         // again. Or the error would come back (NotRetryable).
 ///         Err(e) => return Err(e),
 ///     }
 /// }
-/// # Ok(()) }
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -307,9 +313,12 @@ fn server_error_class(code: &SqlState) -> RetryClass {
         SqlState::READ_ONLY_SQL_TRANSACTION => NotExecuted,
         // The session was ended while idle in a block: its COMMIT never came.
         SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT => RetryTransaction,
-        SqlState::ADMIN_SHUTDOWN | SqlState::CRASH_SHUTDOWN | SqlState::CANNOT_CONNECT_NOW => {
-            NotExecuted
-        }
+        // The server is shutting down, not taking connections yet, or
+        // ended an idle session: another try (or host) may succeed.
+        SqlState::ADMIN_SHUTDOWN
+        | SqlState::CRASH_SHUTDOWN
+        | SqlState::CANNOT_CONNECT_NOW
+        | SqlState::IDLE_SESSION_TIMEOUT => NotExecuted,
         ref c if c.class() == "53" => NotExecuted,
         _ => NotRetryable,
     }
@@ -362,6 +371,7 @@ mod tests {
             ("57P01", NotExecuted),
             ("57P02", NotExecuted),
             ("57P03", NotExecuted),
+            ("57P05", NotExecuted),
             ("57014", NotRetryable),
             ("57P04", NotRetryable),
             // Others: the same request fails the same way.
@@ -482,6 +492,52 @@ mod tests {
             classify(ErrorKind::Db, Some(&conflict), Some(e), false),
             RetryTransaction
         );
+    }
+
+    #[test]
+    fn server_errors_by_class_and_delivery() {
+        // A server error that ended a request the connection had accepted
+        // (a FATAL in place of its reply) follows what was written, except
+        // a conflict, which is always a conflict.
+        let codes = [
+            "08006", "08007", "25006", "25P03", "40001", "40P01", "53300", "57P01", "57P03",
+        ];
+        let ends = [
+            (
+                Delivery::Unsent,
+                Scope::Autocommit,
+                Effect::Statement,
+                NotExecuted,
+            ),
+            (
+                Delivery::Unsent,
+                Scope::InBlock,
+                Effect::Statement,
+                RetryTransaction,
+            ),
+            (
+                WRITTEN,
+                Scope::Autocommit,
+                Effect::Statement,
+                OutcomeUnknown,
+            ),
+            (WRITTEN, Scope::InBlock, Effect::Statement, RetryTransaction),
+            (WRITTEN, Scope::InBlock, Effect::Commit, OutcomeUnknown),
+            (WRITTEN, Scope::Unknown, Effect::Nothing, NotExecuted),
+        ];
+        for code in codes {
+            let state = SqlState::from_code(code);
+            let conflict = matches!(code, "40001" | "40P01");
+            for (delivery, scope, effect, class) in ends {
+                let e = ended(delivery, scope, effect);
+                let want = if conflict { RetryTransaction } else { class };
+                assert_eq!(
+                    classify(ErrorKind::Db, Some(&state), Some(e), false),
+                    want,
+                    "{code} {e:?}"
+                );
+            }
+        }
     }
 
     #[test]
