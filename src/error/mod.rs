@@ -30,7 +30,9 @@ type SharedError = Arc<dyn StdError + Send + Sync>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A socket error: connect refused, reset, broken pipe.
+    /// A socket error: connect refused, reset, broken pipe, or the server
+    /// closing the connection under a request (the `io::Error` is the
+    /// source).
     Io,
     /// The TLS handshake or TLS configuration failed.
     Tls,
@@ -40,13 +42,20 @@ pub enum ErrorKind {
     Auth,
     /// The server reported an error; see [`Error::as_db_error`].
     Db,
-    /// The server sent something the protocol does not allow.
+    /// The server sent something the protocol does not allow; the
+    /// connection is closed, and every request it ended reports this kind.
+    /// Never retryable.
     Protocol,
     /// The configuration is invalid or incomplete.
     Config,
     /// An operation did not finish in the time allowed.
     Timeout,
     /// The connection is closed; no further requests can be made on it.
+    /// A request made once the close was known reports this kind (with the
+    /// close's cause as source), as does a request ended by a close the
+    /// client asked for. A request the connection's failure ended reports
+    /// the failure's own kind instead ([`ErrorKind::Io`],
+    /// [`ErrorKind::Protocol`], [`ErrorKind::Db`] for the server's FATAL).
     Closed,
     /// A value could not be converted between Rust and PostgreSQL (wrong
     /// type, NULL into a non-`Option`, out of range).
