@@ -356,7 +356,7 @@ impl Client {
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
             let mut responses = self.request_named(&stmt, params).await?;
-            responses.set_effect(Effect::of_statement(sql));
+            responses.set_effect(entry.effect);
             match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
                 Attempt::Started(started) => return Ok(started),
                 Attempt::Invalidated(e, status) => {
@@ -450,10 +450,7 @@ impl Client {
         let mut retried = false;
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
-            match self
-                .one_row_named(&stmt, params, Effect::of_statement(sql))
-                .await?
-            {
+            match self.one_row_named(&stmt, params, entry.effect).await? {
                 OneRowOutcome::Done(row) => return Ok(row),
                 OneRowOutcome::Invalidated(e, status) => {
                     self.invalidated(sql, &entry, e, status, &mut retried)?;
