@@ -114,6 +114,9 @@ struct Inner {
     /// much of it reached the socket and what it was doing to the
     /// transaction block. `None` for every other error.
     ended: Option<Ended>,
+    /// A server error reported for a request queued inside a transaction
+    /// block (the error aborted the block).
+    in_block: bool,
 }
 
 /// How much of a request reached the socket before the connection ended
@@ -159,6 +162,7 @@ impl Error {
             context,
             source,
             ended: None,
+            in_block: false,
         }))
     }
 
@@ -180,6 +184,13 @@ impl Error {
         self
     }
 
+    /// A server error for a request queued inside a transaction block:
+    /// the error aborted the block.
+    pub(crate) fn in_block(mut self) -> Self {
+        self.0.in_block = true;
+        self
+    }
+
     /// The same error with another kind (same message, source and record
     /// of the request).
     pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
@@ -193,6 +204,7 @@ impl Error {
     pub(crate) fn repeat(&self) -> Self {
         let mut error = Self::new(self.0.kind, self.0.context.clone(), self.0.source.clone());
         error.0.ended = self.0.ended;
+        error.0.in_block = self.0.in_block;
         error
     }
 
@@ -291,6 +303,7 @@ impl Error {
             self.0.kind,
             own_code,
             self.0.ended,
+            self.0.in_block,
             self.cancel_outcome().is_some(),
         )
     }

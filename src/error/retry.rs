@@ -49,15 +49,17 @@ pub enum RetryClass {
     /// socket, or the server refused it in a way that proves it had no
     /// effect (`25006` read-only transaction, `53…` insufficient
     /// resources, `57P03` cannot connect now), or connecting failed. Running
-    /// it again is safe. (If it was part of a transaction block that the
-    /// connection lost, the class is [`RetryTransaction`](Self::RetryTransaction)
-    /// instead.)
+    /// it again is safe. (Inside a transaction block, such a server error
+    /// aborts the block, and a lost connection loses it: the class is then
+    /// [`RetryTransaction`](Self::RetryTransaction).)
     NotExecuted,
     /// The transaction the request belongs to certainly did not commit and
-    /// is over: a serialization failure (`40001`), a deadlock (`40P01`), or
-    /// a connection lost inside a transaction block before its COMMIT was
-    /// written. Run the whole transaction again from its start (on a live
-    /// connection); running only the failed statement again is not enough.
+    /// is over: a serialization failure (`40001`), a deadlock (`40P01`), a
+    /// server error of the [`NotExecuted`](Self::NotExecuted) kind inside a
+    /// block (which aborts it), or a connection lost inside a block before
+    /// its COMMIT was written. Run the whole transaction again from its
+    /// start (on a live connection); running only the failed statement
+    /// again is not enough.
     RetryTransaction,
     /// The request may or may not have taken effect: a COMMIT, or a
     /// statement outside a transaction block (which commits on its own),
@@ -248,12 +250,15 @@ impl Ended {
 
 /// The retry class of an error of `kind`, with the server's `code` (for
 /// [`ErrorKind::Db`]), `ended` when the error ended a request the
-/// connection had accepted, and `cancelled` when it is a query timeout
-/// that sent a cancel request.
+/// connection had accepted, `in_block` when the server reported the error
+/// for a request queued inside a transaction block (which the error
+/// aborts), and `cancelled` when it is a query timeout that sent a cancel
+/// request.
 pub(crate) fn classify(
     kind: ErrorKind,
     code: Option<&SqlState>,
     ended: Option<Ended>,
+    in_block: bool,
     cancelled: bool,
 ) -> RetryClass {
     use RetryClass::*;
@@ -265,11 +270,16 @@ pub(crate) fn classify(
         | ErrorKind::Type
         | ErrorKind::InvalidInput => NotRetryable,
         ErrorKind::Db => match (code, ended) {
+            (Some(c), _) if is_transaction_conflict(c) => RetryTransaction,
             // A FATAL in place of the request's reply: the session is gone
             // with the request in flight.
-            (Some(c), _) if is_transaction_conflict(c) => RetryTransaction,
             (_, Some(ended)) => ended.class(),
-            (Some(c), None) => server_error_class(c),
+            (Some(c), None) => match server_error_class(c) {
+                // The statement had no effect, but the error aborted the
+                // block around it: the block runs again, not the statement.
+                NotExecuted if in_block => RetryTransaction,
+                class => class,
+            },
             (None, None) => NotRetryable,
         },
         ErrorKind::Io | ErrorKind::Closed | ErrorKind::Tls => match ended {
@@ -382,7 +392,32 @@ mod tests {
         for (code, want) in table {
             let code = SqlState::from_code(code);
             assert_eq!(
-                classify(ErrorKind::Db, Some(&code), None, false),
+                classify(ErrorKind::Db, Some(&code), None, false, false),
+                want,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_error_inside_a_block_reruns_the_block() {
+        // No effect, but the block is aborted: the whole transaction again.
+        for code in ["25006", "53300", "57P03", "08006"] {
+            let code = SqlState::from_code(code);
+            assert_eq!(
+                classify(ErrorKind::Db, Some(&code), None, true, false),
+                RetryTransaction,
+                "{code}"
+            );
+        }
+        for (code, want) in [
+            ("40001", RetryTransaction),
+            ("23505", NotRetryable),
+            ("08007", OutcomeUnknown),
+        ] {
+            let code = SqlState::from_code(code);
+            assert_eq!(
+                classify(ErrorKind::Db, Some(&code), None, true, false),
                 want,
                 "{code}"
             );
@@ -404,7 +439,11 @@ mod tests {
             (ErrorKind::InvalidInput, false, NotRetryable),
         ];
         for (kind, cancelled, want) in table {
-            assert_eq!(classify(kind, None, None, cancelled), want, "{kind:?}");
+            assert_eq!(
+                classify(kind, None, None, false, cancelled),
+                want,
+                "{kind:?}"
+            );
         }
     }
 
@@ -442,7 +481,11 @@ mod tests {
         ] {
             for (delivery, scope, effect, want) in table {
                 let e = ended(delivery, scope, effect);
-                assert_eq!(classify(kind, None, Some(e), false), want, "{kind:?} {e:?}");
+                assert_eq!(
+                    classify(kind, None, Some(e), false, false),
+                    want,
+                    "{kind:?} {e:?}"
+                );
             }
         }
         // A later request written too: the server may have finished this
@@ -452,7 +495,7 @@ mod tests {
             ..ended(WRITTEN, InBlock, Statement)
         };
         assert_eq!(
-            classify(ErrorKind::Io, None, Some(followed), false),
+            classify(ErrorKind::Io, None, Some(followed), false, false),
             OutcomeUnknown
         );
     }
@@ -480,7 +523,7 @@ mod tests {
         ];
         for (e, want) in table {
             assert_eq!(
-                classify(ErrorKind::Db, Some(&shutdown), Some(e), false),
+                classify(ErrorKind::Db, Some(&shutdown), Some(e), false, false),
                 want,
                 "{e:?}"
             );
@@ -489,7 +532,7 @@ mod tests {
         let conflict = SqlState::SERIALIZATION_FAILURE;
         let e = ended(WRITTEN, Scope::Autocommit, Effect::Statement);
         assert_eq!(
-            classify(ErrorKind::Db, Some(&conflict), Some(e), false),
+            classify(ErrorKind::Db, Some(&conflict), Some(e), false, false),
             RetryTransaction
         );
     }
@@ -532,7 +575,7 @@ mod tests {
                 let e = ended(delivery, scope, effect);
                 let want = if conflict { RetryTransaction } else { class };
                 assert_eq!(
-                    classify(ErrorKind::Db, Some(&state), Some(e), false),
+                    classify(ErrorKind::Db, Some(&state), Some(e), false, false),
                     want,
                     "{code} {e:?}"
                 );
@@ -547,7 +590,7 @@ mod tests {
                 for effect in [Effect::Statement, Effect::Begin, Effect::Commit] {
                     let e = ended(delivery, scope, effect);
                     assert_eq!(
-                        classify(ErrorKind::Protocol, None, Some(e), false),
+                        classify(ErrorKind::Protocol, None, Some(e), false, false),
                         NotRetryable
                     );
                 }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::conn::client::handle::{Client, passes_in_simple_query};
 use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
-use crate::error::{Effect, Error, ErrorKind, RetryClass};
+use crate::error::{Effect, Error, ErrorKind, RetryClass, SqlState};
 use crate::proto::{BackendMessage, frontend};
 
 /// Transaction isolation levels.
@@ -438,10 +438,14 @@ pub struct Retried<T> {
 /// Whether the helper runs the transaction again after `e`: only when the
 /// whole transaction certainly did not commit
 /// ([`RetryClass::RetryTransaction`]: a serialization failure, a deadlock)
-/// and the connection can still run it. Never after
-/// [`RetryClass::OutcomeUnknown`]: the transaction may have committed.
+/// and this connection can still run it: it is open, and the error is not
+/// its session refusing writes (25006, which the same session would
+/// repeat). Never after [`RetryClass::OutcomeUnknown`]: the transaction
+/// may have committed.
 fn retryable(e: &Error, client: &Client) -> bool {
-    e.retry_class() == RetryClass::RetryTransaction && !client.is_closed()
+    e.retry_class() == RetryClass::RetryTransaction
+        && !client.is_closed()
+        && e.code() != Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
 }
 
 fn random_unit() -> f64 {

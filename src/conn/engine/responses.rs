@@ -17,7 +17,7 @@ use bytes::{Buf, Bytes};
 use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::shared::{Shared, proto_error};
 use crate::conn::engine::slot::{Cut, Pop, Reply, Slot};
-use crate::error::{Delivery, Effect, Ended, Error, Severity};
+use crate::error::{Delivery, Effect, Ended, Error, Scope, Severity};
 use crate::proto::backend::{CopyData, DataRow};
 use crate::proto::frame_run::{next_in_run, peek_in_run};
 use crate::proto::{BackendMessage, Frame, TransactionStatus};
@@ -71,9 +71,11 @@ impl Responses {
     }
 
     /// A message as the request's result: an ErrorResponse becomes the
-    /// server's error. A FATAL one ends the session with the request in
-    /// flight: its error records that, as a lost connection's would. The
-    /// server stops at it, so no later request ran.
+    /// server's error, marked when the request was queued inside a
+    /// transaction block (the error aborts it). A FATAL one ends the
+    /// session with the request in flight: its error records that, as a
+    /// lost connection's would. The server stops at it, so no later request
+    /// ran.
     #[inline]
     fn server_error(
         &self,
@@ -84,10 +86,14 @@ impl Responses {
                 let db = fields.to_db_error();
                 let fatal = matches!(db.severity(), Some(Severity::Fatal | Severity::Panic));
                 let error = Error::db(db);
-                if !fatal {
-                    return Err(error);
-                }
                 let scope = self.slot.as_ref().map_or(Default::default(), |s| s.scope());
+                if !fatal {
+                    return Err(if scope == Scope::InBlock {
+                        error.in_block()
+                    } else {
+                        error
+                    });
+                }
                 Err(error.with_ended(Ended {
                     // The server answered it: all of it had arrived.
                     delivery: Delivery::Written { bytes: u64::MAX },
