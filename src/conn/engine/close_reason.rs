@@ -1,7 +1,11 @@
 //! Why a connection ended: one typed record, set once (the first reason
-//! wins) and turned into the closed error every later caller gets, with the
-//! underlying cause (the socket's `io::Error`, the `ProtoError`, the
-//! server's `DbError`, the session parameter) as that error's source.
+//! wins) and turned into the error of every request it ended and of every
+//! request made afterwards, with the underlying cause (the socket's
+//! `io::Error`, the `ProtoError`, the server's `DbError`, the session
+//! parameter) as that error's source, shared by all of them. A request it
+//! ended gets the cause's kind (`Io`, `Protocol`, `Db`;
+//! [`CloseReason::to_error`]); a later one gets `Closed`
+//! ([`CloseReason::refusal`]).
 //!
 //! Owns the reasons and their wording. Must not decide when a connection
 //! closes: the driver, the reply readers and the client handle do, and hand
