@@ -7,6 +7,9 @@
 //! not look at sockets or clocks: everything it needs is recorded by the
 //! engine and handed in, so the table tests below cover every case.
 
+// The records are made by the runtime layers only.
+#![cfg_attr(not(feature = "runtime"), allow(dead_code))]
+
 use crate::error::{Delivery, ErrorKind, SqlState};
 
 /// What a caller may safely do after an error: the answer of
