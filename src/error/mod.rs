@@ -184,6 +184,16 @@ impl Error {
         self
     }
 
+    /// For a request the connection refused or ended: what the request
+    /// does to the transaction block, as its sender knows (the connection
+    /// records only how far it got).
+    pub(crate) fn with_effect(mut self, effect: Effect) -> Self {
+        if let Some(ended) = &mut self.0.ended {
+            ended.effect = effect;
+        }
+        self
+    }
+
     /// A server error for a request queued inside a transaction block:
     /// the error aborted the block.
     pub(crate) fn in_block(mut self) -> Self {
@@ -555,6 +565,13 @@ mod tests {
         let unsent = Error::closed().with_delivery(Delivery::Unsent);
         assert_eq!(unsent.retry_class(), RetryClass::NotExecuted);
         assert_eq!(unsent.code(), None);
+        // A COMMIT refused once the close was known: its block is lost, so
+        // the whole transaction runs again, never the COMMIT alone.
+        let commit = unsent.with_effect(Effect::Commit);
+        assert_eq!(commit.retry_class(), RetryClass::RetryTransaction);
+        // Only a request's record takes an effect.
+        let connect = Error::msg(ErrorKind::Io, "refused").with_effect(Effect::Commit);
+        assert_eq!(connect.retry_class(), RetryClass::NotExecuted);
     }
 
     #[test]

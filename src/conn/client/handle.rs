@@ -437,7 +437,8 @@ impl Client {
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(input_error)
                 })
-                .await?;
+                .await
+                .map_err(|e| e.with_effect(Effect::of_sql(sql)))?;
             responses.set_effect(Effect::of_sql(sql));
             loop {
                 match responses.next().await? {
@@ -467,7 +468,8 @@ impl Client {
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(input_error)
                 })
-                .await?;
+                .await
+                .map_err(|e| e.with_effect(Effect::of_sql(sql)))?;
             responses.set_effect(Effect::of_sql(sql));
             let mut result = Vec::new();
             let mut cols: Option<Arc<[Column]>> = None;
@@ -537,7 +539,8 @@ impl Client {
                 frontend::sync(out);
                 Ok(())
             })
-            .await?;
+            .await
+            .map_err(|e| e.with_effect(Effect::Nothing))?;
         responses.set_effect(Effect::Nothing);
         let mut params = Vec::new();
         let mut cols: Arc<[Column]> = Arc::new([]);

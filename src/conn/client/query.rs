@@ -355,7 +355,10 @@ impl Client {
         let mut retried = false;
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
-            let mut responses = self.request_named(&stmt, params).await?;
+            let mut responses = self
+                .request_named(&stmt, params)
+                .await
+                .map_err(|e| e.with_effect(entry.effect))?;
             responses.set_effect(entry.effect);
             match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
                 Attempt::Started(started) => return Ok(started),
@@ -375,7 +378,8 @@ impl Client {
                 encode_unnamed_parse(out, sql, &types)?;
                 encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
             })
-            .await?;
+            .await
+            .map_err(|e| e.with_effect(Effect::of_statement(sql)))?;
         responses.set_effect(Effect::of_statement(sql));
         Ok(responses)
     }
@@ -431,7 +435,10 @@ impl Client {
         params: &Params<'_>,
         effect: Effect,
     ) -> Result<OneRowOutcome, Error> {
-        let mut responses = self.request_named(stmt, params).await?;
+        let mut responses = self
+            .request_named(stmt, params)
+            .await
+            .map_err(|e| e.with_effect(effect))?;
         responses.set_effect(effect);
         let mut reader = OneRow::new(stmt.columns_arc().clone());
         read_one_row(&mut responses, &mut reader).await

@@ -195,7 +195,8 @@ impl Client {
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(input_error)
                 })
-                .await?;
+                .await
+                .map_err(|e| e.with_effect(Effect::of_sql(sql)))?;
             responses.set_effect(Effect::of_sql(sql));
             queued();
             let mut tag = None;
