@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use pgline::error::{ErrorKind, SqlState};
+use pgline::error::{ErrorKind, RetryClass, SqlState};
 use pgline::{Client, Config, Params};
 
 fn config() -> Config {
@@ -464,8 +464,27 @@ async fn killing_the_backend_fails_every_request_in_flight() {
     bounded(async {
         while let Some(result) = calls.next().await {
             let err = result.unwrap().unwrap_err();
+            // The server's FATAL, or the socket's end as an I/O error with
+            // its cause; `Closed` (with the same cause) only for a request
+            // made once the close was known, which was then not sent.
+            match err.kind() {
+                ErrorKind::Closed => {
+                    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+                    assert_eq!(err.retry_class(), RetryClass::NotExecuted, "{err:?}");
+                }
+                ErrorKind::Db => assert_eq!(err.code(), Some(&SqlState::ADMIN_SHUTDOWN)),
+                ErrorKind::Io => assert!(
+                    std::error::Error::source(&err)
+                        .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
+                    "{err:?}"
+                ),
+                other => panic!("{other:?}: {err:?}"),
+            }
             assert!(
-                err.is_closed() || err.code() == Some(&SqlState::ADMIN_SHUTDOWN),
+                matches!(
+                    err.retry_class(),
+                    RetryClass::OutcomeUnknown | RetryClass::NotExecuted
+                ),
                 "{err:?}"
             );
             failed += 1;

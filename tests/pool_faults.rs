@@ -8,10 +8,10 @@ mod pool_support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use pgline::error::ErrorKind;
+use pgline::error::{ErrorKind, RetryClass, SqlState};
 use pgline::pool::{Backoff, HealthState, Pool, PoolEvent};
 use pgline_testkit::ServerBuilder;
-use pool_support::{backends, bounded, config_for, eventually};
+use pool_support::{backends, bounded, config_for, eventually, server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_backends_are_replaced_by_fresh_connections() {
@@ -118,7 +118,15 @@ async fn stopped_server_brings_the_pool_down_and_a_restart_brings_it_back() {
     while let Ok(event) = events.try_recv() {
         match event {
             PoolEvent::Health(change) => seen.push(change.to),
-            PoolEvent::ConnectFailed { error, .. } => connect_failures.push(error.kind()),
+            PoolEvent::ConnectFailed { error, .. } => {
+                // The socket's io::Error itself, not its text.
+                let io = std::error::Error::source(&*error)
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .map(std::io::Error::kind);
+                assert!(io.is_some(), "{error:?}");
+                assert_eq!(error.retry_class(), RetryClass::NotExecuted, "{error:?}");
+                connect_failures.push(error.kind());
+            }
             _ => {}
         }
     }
@@ -176,5 +184,41 @@ async fn background_checks_replace_dead_idle_connections_without_traffic() {
     .await;
     assert_eq!(pool.stats().acquires, 0);
     assert_eq!(pool.stats().created, 4);
+    pool.close(Duration::from_secs(5)).await;
+}
+
+/// A server error at connect reaches the pool's watchers as the same typed
+/// error the acquire gets: kind `Db`, the server's `DbError` reachable
+/// (code 3D000), not its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_failed_events_carry_the_servers_typed_error() {
+    let mut config = config_for(server(), "pool_event_db");
+    config.dbname("no_such_database");
+    let pool = Pool::builder(config)
+        .max_size(1)
+        .min_idle(0)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    let mut events = pool.subscribe();
+    let err = bounded(pool.acquire()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Db, "{err:?}");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_CATALOG_NAME), "{err:?}");
+    let event_error = loop {
+        match events.try_recv() {
+            Ok(PoolEvent::ConnectFailed { error, .. }) => break error,
+            Ok(_) => {}
+            Err(e) => panic!("no ConnectFailed event: {e:?}"),
+        }
+    };
+    assert_eq!(event_error.kind(), ErrorKind::Db, "{event_error:?}");
+    let db = event_error
+        .as_db_error()
+        .expect("the server's DbError itself");
+    assert_eq!(db.code(), &SqlState::INVALID_CATALOG_NAME);
+    assert_eq!(Some(db.message()), err.as_db_error().map(|d| d.message()));
+    assert_eq!(event_error.to_string(), err.to_string());
+    assert_eq!(event_error.retry_class(), RetryClass::NotRetryable);
     pool.close(Duration::from_secs(5)).await;
 }

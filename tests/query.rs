@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pgline::error::{ErrorKind, SqlState};
+use pgline::error::{ErrorKind, RetryClass, SqlState};
 use pgline::{Client, SimpleQueryMessage};
 
 async fn connect() -> Client {
@@ -232,14 +232,38 @@ async fn a_lost_connection_fails_waiting_requests() {
         .unwrap();
     assert!(killed.get::<bool>(0).unwrap());
     let err = bounded(waiting).await.unwrap().unwrap_err();
-    // Either the server's FATAL 57P01 reached the request, or the socket closed first.
-    assert!(
-        err.code() == Some(&SqlState::ADMIN_SHUTDOWN) || err.is_closed(),
-        "unexpected error: {err:?}"
-    );
+    // Either the server's FATAL 57P01 reached the request, or the socket
+    // closed first: an I/O error with the socket's error as its source.
+    assert_ended_by_the_backends_death(&err);
+    // A statement outside a block was sent and got no reply: it may have
+    // committed.
+    assert_eq!(err.retry_class(), RetryClass::OutcomeUnknown, "{err:?}");
+    assert!(err.is_outcome_unknown());
     let err = bounded(client.query("SELECT 1", &[])).await.unwrap_err();
     assert!(err.is_closed(), "{err:?}");
+    // Refused without being sent: certainly not executed.
+    assert_eq!(err.retry_class(), RetryClass::NotExecuted, "{err:?}");
     assert!(client.is_closed());
+}
+
+/// The error of a request in flight when its backend was terminated: the
+/// server's `57P01` (kind `Db`), or kind `Io` with the socket's
+/// `io::Error` reachable through `source()`.
+fn assert_ended_by_the_backends_death(err: &pgline::Error) {
+    match err.kind() {
+        ErrorKind::Db => assert_eq!(err.code(), Some(&SqlState::ADMIN_SHUTDOWN), "{err:?}"),
+        ErrorKind::Io => {
+            let mut source = std::error::Error::source(err);
+            while let Some(s) = source {
+                if s.downcast_ref::<std::io::Error>().is_some() {
+                    return;
+                }
+                source = s.source();
+            }
+            panic!("no io::Error in the source chain: {err:?}");
+        }
+        other => panic!("kind {other:?}: {err:?}"),
+    }
 }
 
 #[tokio::test]

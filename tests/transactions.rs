@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use pgline::error::{ErrorKind, SqlState};
+use pgline::error::{ErrorKind, RetryClass, SqlState};
 use pgline::{Client, IsolationLevel, RetryPolicy};
 
 async fn connect() -> Client {
@@ -115,6 +115,9 @@ async fn isolation_and_read_only_are_in_effect() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION));
+    // The statement had no effect, but it aborted the block: the whole
+    // transaction is what may run again (on a server that takes writes).
+    assert_eq!(err.retry_class(), RetryClass::RetryTransaction, "{err:?}");
     // COMMIT of the failed transaction rolls back, and says so.
     let err = tx.commit().await.unwrap_err();
     assert!(err.to_string().contains("rolled back"), "{err}");
@@ -223,4 +226,43 @@ async fn retry_helper_gives_up_after_max_attempts_and_passes_other_errors() {
     assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
     assert_eq!(client.transaction_status(), pgline::TransactionStatus::Idle);
+
+    // A read-only refusal aborts the block (RetryTransaction), but this
+    // session would refuse again: the helper returns it at once.
+    let calls = AtomicU32::new(0);
+    let err = client
+        .transaction_with_retry(None, policy, async |tx| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tx.batch_execute("SET TRANSACTION READ ONLY").await?;
+            tx.execute("CREATE TEMP TABLE helper_read_only (v int4)", &[])
+                .await?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION));
+    assert_eq!(err.retry_class(), RetryClass::RetryTransaction, "{err:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
+}
+
+/// A write refused by a read-only session outside a block (25006) did not
+/// run: it is safe to send it again, e.g. to the primary.
+#[tokio::test]
+async fn a_read_only_refusal_outside_a_block_was_not_executed() {
+    let client = connect().await;
+    client
+        .batch_execute("SET default_transaction_read_only = on")
+        .await
+        .unwrap();
+    let err = client
+        .execute("CREATE TEMP TABLE read_only_refusal (v int4)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION));
+    assert_eq!(err.retry_class(), RetryClass::NotExecuted, "{err:?}");
+    assert!(err.is_transient() && !err.is_outcome_unknown());
+    client
+        .batch_execute("RESET default_transaction_read_only")
+        .await
+        .unwrap();
 }

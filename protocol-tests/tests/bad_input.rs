@@ -8,7 +8,7 @@ mod common;
 use std::future::Future;
 use std::time::Duration;
 
-use pgline::error::ErrorKind;
+use pgline::error::{ErrorKind, RetryClass};
 use pgline::{Client, Config, Error, SimpleQueryMessage};
 use pgline_protocol_tests::wire::{self, header, message};
 use pgline_protocol_tests::{FakeServer, Script};
@@ -77,16 +77,13 @@ const BROKEN: &[ErrorKind] = &[ErrorKind::Protocol, ErrorKind::Closed, ErrorKind
 const PROTOCOL: &[ErrorKind] = &[ErrorKind::Protocol];
 
 /// A fatal protocol violation seen while a request is in flight: the
-/// request fails with the protocol error, as `Protocol` or as `Closed`
-/// carrying it (the connection is closed because of it).
+/// request fails with the protocol error, kind `Protocol` (the connection
+/// is closed because of it), and is not retryable.
 fn protocol_broken<T: std::fmt::Debug>(client: &Client, result: Result<T, Error>) {
     let err = result.expect_err("the call must fail");
     eprintln!("outcome: {:?}: {err}", err.kind());
-    assert!(
-        matches!(err.kind(), ErrorKind::Protocol | ErrorKind::Closed),
-        "got {:?} ({err})",
-        err.kind()
-    );
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
+    assert_eq!(err.retry_class(), RetryClass::NotRetryable, "{err:?}");
     assert!(err.to_string().contains("protocol error"), "{err}");
     assert!(
         client.is_closed(),
@@ -390,6 +387,61 @@ async fn query_unknown_message_type() {
         connected(|s| s.expect(b'Q').send(message(b'!', b"\x01\x02")).stall()).await;
     let result = within("query", client.simple_query("SELECT 1")).await;
     protocol_broken(&client, result);
+    drop(client);
+    server.finish().await.unwrap();
+}
+
+/// Garbage from the server with three requests in flight: each request
+/// the close ended reports `Protocol` with the decoder's `ProtoError` as its
+/// source and is not retryable; a request made afterwards is `Closed`,
+/// carries the same cause, and was not sent (so it may go elsewhere).
+#[tokio::test]
+async fn garbage_fails_every_request_in_flight_as_protocol_not_retryable() {
+    let (server, client) = connected(|s| {
+        s.expect_sync()
+            .send(header(b'C', 3))
+            .send(&b"garbage"[..])
+            .stall()
+    })
+    .await;
+    let (a, b, c) = within("pipelined queries", async {
+        tokio::join!(
+            client.query("SELECT 1", &[]),
+            client.query("SELECT 2", &[]),
+            client.execute("INSERT INTO t VALUES (3)", &[]),
+        )
+    })
+    .await;
+    for (name, result) in [
+        ("first", a.map(drop)),
+        ("second", b.map(drop)),
+        ("third", c.map(drop)),
+    ] {
+        let err = result.expect_err(name);
+        eprintln!("{name}: {:?} {:?}: {err}", err.kind(), err.retry_class());
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{name}: {err:?}");
+        assert_eq!(
+            err.retry_class(),
+            RetryClass::NotRetryable,
+            "{name}: {err:?}"
+        );
+        assert!(!err.is_transient() && !err.is_outcome_unknown(), "{name}");
+        let proto = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<pgline::proto::ProtoError>());
+        assert!(proto.is_some(), "{name}: the typed cause: {err:?}");
+    }
+    assert!(client.is_closed());
+    let later = within("a later query", client.query("SELECT 4", &[]))
+        .await
+        .expect_err("the connection is closed");
+    assert_eq!(later.kind(), ErrorKind::Closed, "{later:?}");
+    assert_eq!(later.retry_class(), RetryClass::NotExecuted, "{later:?}");
+    assert!(
+        std::error::Error::source(&later)
+            .and_then(|s| s.downcast_ref::<pgline::proto::ProtoError>())
+            .is_some(),
+        "{later:?}"
+    );
     drop(client);
     server.finish().await.unwrap();
 }

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use pgline::error::ErrorKind;
+use pgline::error::{ErrorKind, RetryClass, SqlState};
 use pgline::proto::{BackendMessage, FrameSplitter};
 use pgline::{Client, Config};
 use pgline_protocol_tests::{Direction, Fault, FaultProxy};
@@ -67,6 +67,15 @@ async fn cut_mid_query() {
     .await;
     let err = result.expect_err("the query cannot finish");
     assert_cut(&err, &client);
+    // It was in flight: the socket's end, with its io::Error, and a
+    // statement outside a block that may have run.
+    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
+    assert!(
+        std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>()),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_class(), RetryClass::OutcomeUnknown, "{err:?}");
+    assert_eq!(err.code(), Some(&SqlState::TRANSACTION_RESOLUTION_UNKNOWN));
     // A new connection through the same proxy works.
     let again = through(&proxy, "").await;
     let row = again.query_one("SELECT 41 + 1", &[]).await.unwrap();
@@ -100,6 +109,17 @@ async fn cut_mid_transaction_leaves_nothing_and_keeps_acknowledged_commits() {
         .await
         .expect_err("the commit cannot be acknowledged");
     assert_cut(&err, &client);
+    // Written before the cut was seen, the COMMIT's outcome is unknown;
+    // refused after it, the transaction is lost and may run again. Never
+    // "not executed" alone: the INSERT before it would be lost.
+    let class = err.retry_class();
+    assert!(
+        matches!(
+            class,
+            RetryClass::OutcomeUnknown | RetryClass::RetryTransaction
+        ),
+        "{class:?}: {err:?}"
+    );
 
     common::wait_backend_gone(&observer, "fault-tx", DEADLINE).await;
     let ids: Vec<i32> = observer

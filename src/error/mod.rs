@@ -8,21 +8,31 @@
 //! [`std::error::Error::source`].
 
 mod db;
+mod retry;
 mod sqlstate;
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 pub use db::{DbError, Severity};
+pub use retry::RetryClass;
+#[cfg_attr(not(feature = "runtime"), allow(unused_imports))]
+pub(crate) use retry::{Effect, Ended, Scope};
 pub use sqlstate::SqlState;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
+/// A cause shared by every error that repeats it (one failure can end
+/// many requests; each gets the same typed source).
+type SharedError = Arc<dyn StdError + Send + Sync>;
 
 /// What went wrong, at the level a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A socket error: connect refused, reset, broken pipe.
+    /// A socket error: connect refused, reset, broken pipe, or the server
+    /// closing the connection under a request (the `io::Error` is the
+    /// source).
     Io,
     /// The TLS handshake or TLS configuration failed.
     Tls,
@@ -32,13 +42,20 @@ pub enum ErrorKind {
     Auth,
     /// The server reported an error; see [`Error::as_db_error`].
     Db,
-    /// The server sent something the protocol does not allow.
+    /// The server sent something the protocol does not allow; the
+    /// connection is closed, and every request it ended reports this kind.
+    /// Never retryable.
     Protocol,
     /// The configuration is invalid or incomplete.
     Config,
     /// An operation did not finish in the time allowed.
     Timeout,
     /// The connection is closed; no further requests can be made on it.
+    /// A request made once the close was known reports this kind (with the
+    /// close's cause as source), as does a request ended by a close the
+    /// client asked for. A request the connection's failure ended reports
+    /// the failure's own kind instead ([`ErrorKind::Io`],
+    /// [`ErrorKind::Protocol`], [`ErrorKind::Db`] for the server's FATAL).
     Closed,
     /// A value could not be converted between Rust and PostgreSQL (wrong
     /// type, NULL into a non-`Option`, out of range).
@@ -74,9 +91,10 @@ impl fmt::Display for ErrorKind {
 /// The error type of every fallible pgline operation.
 ///
 /// It is opaque: match on [`Error::kind`], or ask with the predicates
-/// ([`is_closed`](Error::is_closed), [`is_timeout`](Error::is_timeout),
-/// [`is_transient`](Error::is_transient)); a server error is reachable with
-/// [`as_db_error`](Error::as_db_error) and [`code`](Error::code).
+/// ([`is_closed`](Error::is_closed), [`is_timeout`](Error::is_timeout)),
+/// or ask what is safe to do again ([`retry_class`](Error::retry_class));
+/// a server error is reachable with [`as_db_error`](Error::as_db_error)
+/// and [`code`](Error::code).
 ///
 /// ```
 /// # fn check(err: &pgline::Error) {
@@ -91,10 +109,14 @@ pub struct Error(Box<Inner>);
 struct Inner {
     kind: ErrorKind,
     context: Option<String>,
-    source: Option<BoxError>,
+    source: Option<SharedError>,
     /// For an error that ended a request the connection had accepted: how
-    /// much of it reached the socket. `None` for every other error.
-    delivery: Option<Delivery>,
+    /// much of it reached the socket and what it was doing to the
+    /// transaction block. `None` for every other error.
+    ended: Option<Ended>,
+    /// A server error reported for a request queued inside a transaction
+    /// block (the error aborted the block).
+    in_block: bool,
 }
 
 /// How much of a request reached the socket before the connection ended
@@ -134,41 +156,72 @@ impl Delivery {
 // The constructors are used by the runtime layers only.
 #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 impl Error {
-    fn new(kind: ErrorKind, context: Option<String>, source: Option<BoxError>) -> Self {
+    fn new(kind: ErrorKind, context: Option<String>, source: Option<SharedError>) -> Self {
         Self(Box::new(Inner {
             kind,
             context,
             source,
-            delivery: None,
+            ended: None,
+            in_block: false,
         }))
     }
 
     /// This error ended a request the connection had accepted; `delivery`
-    /// says how much of it reached the socket.
-    pub(crate) fn with_delivery(mut self, delivery: Delivery) -> Self {
-        self.0.delivery = Some(delivery);
+    /// says how much of it reached the socket (nothing else is known of
+    /// the request).
+    #[cfg(test)]
+    pub(crate) fn with_delivery(self, delivery: Delivery) -> Self {
+        self.with_ended(Ended {
+            delivery,
+            ..Ended::unsent()
+        })
+    }
+
+    /// This error ended a request the connection had accepted, as `ended`
+    /// records.
+    pub(crate) fn with_ended(mut self, ended: Ended) -> Self {
+        self.0.ended = Some(ended);
+        self
+    }
+
+    /// For a request the connection refused or ended: what the request
+    /// does to the transaction block, as its sender knows (the connection
+    /// records only how far it got).
+    pub(crate) fn with_effect(mut self, effect: Effect) -> Self {
+        if let Some(ended) = &mut self.0.ended {
+            ended.effect = effect;
+        }
+        self
+    }
+
+    /// A server error for a request queued inside a transaction block:
+    /// the error aborted the block.
+    pub(crate) fn in_block(mut self) -> Self {
+        self.0.in_block = true;
+        self
+    }
+
+    /// The same error with another kind (same message, source and record
+    /// of the request).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
         self
     }
 
     /// The same failure again, for another of the requests it ended: the
-    /// same kind, message and delivery; the source, which cannot be cloned,
-    /// is kept as its text.
+    /// same kind, message, record of the request and source (shared, so
+    /// every copy downcasts to the same typed cause).
     pub(crate) fn repeat(&self) -> Self {
-        let context = match (&self.0.context, &self.0.source) {
-            (Some(c), Some(s)) => Some(format!("{c}: {s}")),
-            (Some(c), None) => Some(c.clone()),
-            (None, Some(s)) => Some(s.to_string()),
-            (None, None) => None,
-        };
-        let mut error = Self::new(self.0.kind, context, None);
-        error.0.delivery = self.0.delivery;
+        let mut error = Self::new(self.0.kind, self.0.context.clone(), self.0.source.clone());
+        error.0.ended = self.0.ended;
+        error.0.in_block = self.0.in_block;
         error
     }
 
     /// How much of the request this error ended reached the socket, when
     /// the error ended a request the connection had accepted.
     pub(crate) fn delivery(&self) -> Option<Delivery> {
-        self.0.delivery
+        self.0.ended.map(|e| e.delivery)
     }
 
     /// An error of `kind` with a message and no underlying cause.
@@ -183,12 +236,21 @@ impl Error {
         context: Option<String>,
         source: impl Into<BoxError>,
     ) -> Self {
-        Self::new(kind, context, Some(source.into()))
+        Self::new(kind, context, Some(SharedError::from(source.into())))
+    }
+
+    /// An error of `kind` caused by a `source` other errors share.
+    pub(crate) fn with_shared_source(
+        kind: ErrorKind,
+        context: Option<String>,
+        source: SharedError,
+    ) -> Self {
+        Self::new(kind, context, Some(source))
     }
 
     /// A server-reported error.
     pub(crate) fn db(err: DbError) -> Self {
-        Self::new(ErrorKind::Db, None, Some(Box::new(err)))
+        Self::new(ErrorKind::Db, None, Some(Arc::new(err)))
     }
 
     /// The same error with `context` added: for a server error it is shown after the
@@ -216,9 +278,15 @@ impl Error {
         self.0.source.as_ref()?.downcast_ref::<DbError>()
     }
 
-    /// The server's SQLSTATE, when the server reported an error.
+    /// The server's SQLSTATE, when the server reported an error; for an
+    /// error whose outcome is unknown ([`RetryClass::OutcomeUnknown`])
+    /// without a server error, `08007` (`transaction_resolution_unknown`).
     pub fn code(&self) -> Option<&SqlState> {
-        self.as_db_error().map(DbError::code)
+        match self.as_db_error() {
+            Some(db) => Some(db.code()),
+            None if self.is_outcome_unknown() => Some(&OUTCOME_UNKNOWN),
+            None => None,
+        }
     }
 
     /// The connection is closed and cannot be used again.
@@ -231,22 +299,49 @@ impl Error {
         self.0.kind == ErrorKind::Timeout
     }
 
-    /// Retrying on another connection (or the same host later) may succeed:
-    /// I/O errors, timeouts, closed connections, and server errors of class
-    /// 08 (connection exception), 57P01..57P03 (shutdown, cannot connect now),
-    /// 40001 (serialization failure) and 40P01 (deadlock).
+    /// What is safe to do again after this error: run the request again
+    /// ([`RetryClass::NotExecuted`]), run its whole transaction again
+    /// ([`RetryClass::RetryTransaction`]), nothing because it may have
+    /// taken effect ([`RetryClass::OutcomeUnknown`]), or nothing because it
+    /// would fail again ([`RetryClass::NotRetryable`]). Derived from the
+    /// kind, the server's SQLSTATE and, for a request the connection
+    /// ended, how much of it reached the socket and whether a transaction
+    /// block was open. See [`RetryClass`] for an example.
+    pub fn retry_class(&self) -> RetryClass {
+        let own_code = self.as_db_error().map(DbError::code);
+        retry::classify(
+            self.0.kind,
+            own_code,
+            self.0.ended,
+            self.0.in_block,
+            self.cancel_outcome().is_some(),
+        )
+    }
+
+    /// The request may or may not have taken effect (a COMMIT, or a
+    /// statement outside a transaction block, reached the server and no
+    /// reply came): never retry it blindly. Same as
+    /// `retry_class() == RetryClass::OutcomeUnknown`; [`Error::code`] is
+    /// then `08007` unless the server sent an error of its own.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.retry_class() == RetryClass::OutcomeUnknown
+    }
+
+    /// Retrying may succeed and is safe: the request certainly did not
+    /// execute, or its whole transaction can be run again
+    /// ([`RetryClass::NotExecuted`] or [`RetryClass::RetryTransaction`];
+    /// which one matters, so prefer [`Error::retry_class`]). An error whose
+    /// outcome is unknown is not transient.
     pub fn is_transient(&self) -> bool {
-        match self.0.kind {
-            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed => true,
-            ErrorKind::Db => self.code().is_some_and(|c| {
-                let code = c.code();
-                code.starts_with("08")
-                    || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
-            }),
-            _ => false,
-        }
+        matches!(
+            self.retry_class(),
+            RetryClass::NotExecuted | RetryClass::RetryTransaction
+        )
     }
 }
+
+/// The code [`Error::code`] reports for an outcome-unknown error.
+static OUTCOME_UNKNOWN: SqlState = SqlState::TRANSACTION_RESOLUTION_UNKNOWN;
 
 impl Error {
     /// For a call that timed out: what became of the cancel request sent
@@ -328,8 +423,8 @@ impl fmt::Debug for Error {
         if let Some(source) = &self.0.source {
             d.field("source", source);
         }
-        if let Some(delivery) = &self.0.delivery {
-            d.field("delivery", delivery);
+        if let Some(ended) = &self.0.ended {
+            d.field("ended", ended);
         }
         d.finish()
     }
@@ -412,7 +507,7 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_error_keeps_kind_text_and_delivery() {
+    fn a_repeated_error_keeps_kind_text_delivery_and_typed_source() {
         let first = Error::with_source(
             ErrorKind::Io,
             Some("reading from the server".into()),
@@ -421,8 +516,62 @@ mod tests {
         .with_delivery(Delivery::Written { bytes: 7 });
         let again = first.repeat();
         assert_eq!(again.kind(), ErrorKind::Io);
-        assert_eq!(again.to_string(), format!("I/O error: {first}"));
+        assert_eq!(again.to_string(), first.to_string());
         assert_eq!(again.delivery(), Some(Delivery::Written { bytes: 7 }));
+        assert_eq!(again.retry_class(), first.retry_class());
+        let io = again
+            .source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .expect("the io::Error itself, shared");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+
+        let db = Error::db(DbError::from_fields([
+            (b'S', "FATAL"),
+            (b'C', "57P01"),
+            (b'M', "terminating connection due to administrator command"),
+        ]));
+        assert_eq!(db.repeat().code(), Some(&SqlState::ADMIN_SHUTDOWN));
+    }
+
+    #[test]
+    fn an_outcome_unknown_error_reports_08007() {
+        let lost = Error::with_source(
+            ErrorKind::Io,
+            None,
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        )
+        .with_ended(Ended {
+            delivery: Delivery::Written { bytes: 3 },
+            followed: false,
+            scope: Scope::Autocommit,
+            effect: Effect::Statement,
+        });
+        assert_eq!(lost.kind(), ErrorKind::Io);
+        assert!(lost.is_outcome_unknown() && !lost.is_transient());
+        assert_eq!(lost.code(), Some(&SqlState::TRANSACTION_RESOLUTION_UNKNOWN));
+        assert!(lost.as_db_error().is_none());
+
+        // A server error keeps its own code.
+        let fatal =
+            Error::db(DbError::from_fields([(b'S', "FATAL"), (b'C', "57P01")])).with_ended(Ended {
+                delivery: Delivery::Written { bytes: 3 },
+                followed: false,
+                scope: Scope::Autocommit,
+                effect: Effect::Commit,
+            });
+        assert!(fatal.is_outcome_unknown());
+        assert_eq!(fatal.code(), Some(&SqlState::ADMIN_SHUTDOWN));
+
+        let unsent = Error::closed().with_delivery(Delivery::Unsent);
+        assert_eq!(unsent.retry_class(), RetryClass::NotExecuted);
+        assert_eq!(unsent.code(), None);
+        // A COMMIT refused once the close was known: its block is lost, so
+        // the whole transaction runs again, never the COMMIT alone.
+        let commit = unsent.with_effect(Effect::Commit);
+        assert_eq!(commit.retry_class(), RetryClass::RetryTransaction);
+        // Only a request's record takes an effect.
+        let connect = Error::msg(ErrorKind::Io, "refused").with_effect(Effect::Commit);
+        assert_eq!(connect.retry_class(), RetryClass::NotExecuted);
     }
 
     #[test]

@@ -22,9 +22,10 @@ pub enum PoolEvent {
     ConnectFailed {
         /// Failures in a row, this one included.
         failures: u32,
-        /// The connect's error, with its kind and message (its underlying
-        /// cause, such as the server's error, is kept as text; the caller
-        /// of the acquire gets the original). Shared by every watcher.
+        /// The connect's error: the same kind, message and typed source
+        /// (the server's `DbError`, the socket's `io::Error`, the
+        /// `ProtoError`) as the error the caller of the acquire gets.
+        /// Shared by every watcher.
         error: Arc<Error>,
     },
     /// A connection was closed by the pool.

@@ -29,7 +29,7 @@ use crate::conn::engine::shared::{ConnectionStats, Shared, input_error};
 use crate::conn::engine::slot::RequestKind;
 use crate::conn::transport::cancel::CancelToken;
 use crate::conn::transport::endpoint::{Endpoint, ServerRole};
-use crate::error::{CancelOutcome, DbError, Error, ErrorKind};
+use crate::error::{CancelOutcome, DbError, Effect, Error, ErrorKind};
 use crate::proto::frontend::{self, BindTemplate, ProtocolVersion, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::Type;
@@ -432,7 +432,9 @@ impl Client {
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(input_error)
                 })
-                .await?;
+                .await
+                .map_err(|e| e.with_effect(Effect::of_sql(sql)))?;
+            responses.set_effect(Effect::of_sql(sql));
             loop {
                 match responses.next().await? {
                     BackendMessage::ReadyForQuery(_) => return Ok(()),
@@ -461,7 +463,9 @@ impl Client {
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(input_error)
                 })
-                .await?;
+                .await
+                .map_err(|e| e.with_effect(Effect::of_sql(sql)))?;
+            responses.set_effect(Effect::of_sql(sql));
             let mut result = Vec::new();
             let mut cols: Option<Arc<[Column]>> = None;
             loop {
@@ -530,7 +534,9 @@ impl Client {
                 frontend::sync(out);
                 Ok(())
             })
-            .await?;
+            .await
+            .map_err(|e| e.with_effect(Effect::Nothing))?;
+        responses.set_effect(Effect::Nothing);
         let mut params = Vec::new();
         let mut cols: Arc<[Column]> = Arc::new([]);
         loop {

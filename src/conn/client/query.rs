@@ -31,7 +31,7 @@ use crate::conn::client::stmt_cache::{CachedStatement, explain_name_clash};
 use crate::conn::engine::responses::{Responses, poll_stream, violation};
 use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
-use crate::error::{Error, ErrorKind, SqlState};
+use crate::error::{Effect, Error, ErrorKind, SqlState};
 use crate::proto::frontend::{self, BindError, BindTemplate, Target};
 use crate::proto::{BackendMessage, TransactionStatus};
 use crate::types::{Encode, Type, TypeError};
@@ -355,7 +355,11 @@ impl Client {
         let mut retried = false;
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
-            let responses = self.request_named(&stmt, params).await?;
+            let mut responses = self
+                .request_named(&stmt, params)
+                .await
+                .map_err(|e| e.with_effect(entry.effect))?;
+            responses.set_effect(entry.effect);
             match wait_bound(responses, stmt.columns_arc().clone(), false).await? {
                 Attempt::Started(started) => return Ok(started),
                 Attempt::Invalidated(e, status) => {
@@ -369,11 +373,15 @@ impl Client {
     /// statement, with the parameters' own types.
     async fn request_unnamed(&self, sql: &str, params: &Params<'_>) -> Result<Responses, Error> {
         let types: Vec<Type> = params.iter().map(|p| p.preferred_type()).collect();
-        self.request(1, RequestKind::Extended, |out| {
-            encode_unnamed_parse(out, sql, &types)?;
-            encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
-        })
-        .await
+        let mut responses = self
+            .request(1, RequestKind::Extended, |out| {
+                encode_unnamed_parse(out, sql, &types)?;
+                encode_bind_execute(out, BindOf::Name(""), &types, params, true, true)
+            })
+            .await
+            .map_err(|e| e.with_effect(Effect::of_statement(sql)))?;
+        responses.set_effect(Effect::of_statement(sql));
+        Ok(responses)
     }
 
     /// Queues Bind/Execute/Sync of a named statement.
@@ -425,8 +433,13 @@ impl Client {
         &self,
         stmt: &Statement,
         params: &Params<'_>,
+        effect: Effect,
     ) -> Result<OneRowOutcome, Error> {
-        let mut responses = self.request_named(stmt, params).await?;
+        let mut responses = self
+            .request_named(stmt, params)
+            .await
+            .map_err(|e| e.with_effect(effect))?;
+        responses.set_effect(effect);
         let mut reader = OneRow::new(stmt.columns_arc().clone());
         read_one_row(&mut responses, &mut reader).await
     }
@@ -444,7 +457,7 @@ impl Client {
         let mut retried = false;
         loop {
             let (entry, stmt) = self.cached_statement(sql).await?;
-            match self.one_row_named(&stmt, params).await? {
+            match self.one_row_named(&stmt, params, entry.effect).await? {
                 OneRowOutcome::Done(row) => return Ok(row),
                 OneRowOutcome::Invalidated(e, status) => {
                     self.invalidated(sql, &entry, e, status, &mut retried)?;
@@ -506,7 +519,10 @@ impl Client {
     ) -> Result<Option<Row>, Error> {
         self.timed(|| async {
             match statement.kind() {
-                sealed::Kind::Prepared(stmt) => self.one_row_named(stmt, params).await?.into_row(),
+                sealed::Kind::Prepared(stmt) => self
+                    .one_row_named(stmt, params, Effect::Unknown)
+                    .await?
+                    .into_row(),
                 sealed::Kind::Sql(sql) if self.uses_named_cache() => {
                     self.one_row_cached(sql, params).await
                 }

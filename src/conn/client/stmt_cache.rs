@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::conn::client::handle::Statement;
-use crate::error::{Error, SqlState};
+use crate::error::{Effect, Error, SqlState};
 use crate::types::Type;
 
 /// What a statement cache name clash means, added to the server's error.
@@ -48,6 +48,9 @@ pub(crate) fn explain_name_clash(error: Error) -> Error {
 pub(crate) struct CachedStatement {
     pub(crate) name: String,
     pub(crate) prepared: OnceCell<Statement>,
+    /// What the statement does to the transaction block, read from its
+    /// SQL once (each run's error records it).
+    pub(crate) effect: Effect,
 }
 
 #[derive(Debug)]
@@ -157,6 +160,7 @@ impl StatementCache {
         let statement = Arc::new(CachedStatement {
             name: format!("{}c{}", self.prefix, self.next_id),
             prepared: OnceCell::new(),
+            effect: Effect::of_statement(sql),
         });
         self.next_id += 1;
         self.entries.entry(sql.to_owned()).or_default().push(Entry {

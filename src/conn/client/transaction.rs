@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::conn::client::handle::{Client, passes_in_simple_query};
 use crate::conn::engine::shared::input_error;
 use crate::conn::engine::slot::RequestKind;
-use crate::error::{Error, ErrorKind, SqlState};
+use crate::error::{Effect, Error, ErrorKind, RetryClass, SqlState};
 use crate::proto::{BackendMessage, frontend};
 
 /// Transaction isolation levels.
@@ -195,7 +195,9 @@ impl Client {
                 .request(1, RequestKind::Simple, |out| {
                     frontend::query(out, sql).map_err(input_error)
                 })
-                .await?;
+                .await
+                .map_err(|e| e.with_effect(Effect::of_sql(sql)))?;
+            responses.set_effect(Effect::of_sql(sql));
             queued();
             let mut tag = None;
             loop {
@@ -434,11 +436,17 @@ pub struct Retried<T> {
     pub attempts: u32,
 }
 
-fn retryable(e: &Error) -> bool {
-    matches!(
-        e.code(),
-        Some(&SqlState::SERIALIZATION_FAILURE | &SqlState::DEADLOCK_DETECTED)
-    )
+/// Whether the helper runs the transaction again after `e`: only when the
+/// whole transaction certainly did not commit
+/// ([`RetryClass::RetryTransaction`]: a serialization failure, a deadlock)
+/// and this connection can still run it: it is open, and the error is not
+/// its session refusing writes (25006, which the same session would
+/// repeat). Never after [`RetryClass::OutcomeUnknown`]: the transaction
+/// may have committed.
+fn retryable(e: &Error, client: &Client) -> bool {
+    e.retry_class() == RetryClass::RetryTransaction
+        && !client.is_closed()
+        && e.code() != Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
 }
 
 fn random_unit() -> f64 {
@@ -451,10 +459,14 @@ fn random_unit() -> f64 {
 
 impl Client {
     /// Runs `body` in a transaction started by `builder` options and
-    /// commits; on a serialization failure (`40001`) or deadlock (`40P01`),
-    /// in the body or at commit, rolls back, waits (exponential backoff with
-    /// jitter) and runs it again, up to `policy.max_attempts` in all. Other
-    /// errors are returned at once. On success, reports the attempts made.
+    /// commits; on an error whose [`RetryClass`] is
+    /// [`RetryTransaction`](RetryClass::RetryTransaction) (a serialization
+    /// failure `40001` or deadlock `40P01`, in the body or at commit) while
+    /// the connection is still open, rolls back, waits (exponential backoff
+    /// with jitter) and runs it again, up to `policy.max_attempts` in all.
+    /// Other errors are returned at once; an outcome-unknown COMMIT
+    /// ([`RetryClass::OutcomeUnknown`]) is never run again. On success,
+    /// reports the attempts made.
     ///
     /// ```no_run
     /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
@@ -501,7 +513,7 @@ impl Client {
                         attempts: attempt,
                     });
                 }
-                Err(e) if retryable(&e) && attempt < max => {
+                Err(e) if retryable(&e, self) && attempt < max => {
                     let delay = policy.delay(attempt, random_unit());
                     tracing::debug!(attempt, ?delay, error = %e, "retrying the transaction");
                     tokio::time::sleep(delay).await;

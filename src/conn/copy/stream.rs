@@ -118,12 +118,12 @@ impl Client {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| shared.closed_error())?;
+            .map_err(|_| shared.refused_error())?;
         let permit = shared
             .in_flight
             .enter()
             .await
-            .map_err(|_| shared.closed_error())?;
+            .map_err(|_| shared.refused_error())?;
         let slot = shared.slot(1, Some(permit), RequestKind::Copy);
         shared.copy_start(slot.clone(), sql)?;
         let starting = CopyStarting {

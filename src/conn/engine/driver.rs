@@ -167,8 +167,14 @@ impl Driver {
         };
         self.shared.close(reason);
         let in_flight = std::mem::take(&mut self.in_flight);
-        for slot in in_flight {
-            slot.close(self.delivery(&slot));
+        // Whether bytes of a later request reached the socket: the server
+        // may then have answered a request in full and gone on.
+        let deliveries: Vec<Delivery> = in_flight.iter().map(|s| self.delivery(s)).collect();
+        for (i, slot) in in_flight.iter().enumerate() {
+            let followed = deliveries[i + 1..]
+                .iter()
+                .any(|d| matches!(d, Delivery::Written { .. }));
+            slot.close(deliveries[i], followed);
         }
         self.done.send_replace(true);
     }
@@ -843,7 +849,7 @@ mod tests {
         driver.finish(Exit::Failed(CloseReason::PeerClosed));
 
         let delivery = |slot: &Arc<Slot>| match slot.peek_pop(&mut slot.take_queue()) {
-            Poll::Ready(Pop::Closed(delivery)) => delivery,
+            Poll::Ready(Pop::Closed(cut)) => cut.delivery,
             other => panic!("{other:?}"),
         };
         assert_eq!(delivery(&small), Delivery::Written { bytes: written });
@@ -855,12 +861,31 @@ mod tests {
         );
         assert_eq!(delivery(&behind), Delivery::Unsent);
         assert_eq!(delivery(&never_taken), Delivery::Unsent);
+        // Whether a later request's bytes reached the socket too: the
+        // server may then have finished the earlier one.
+        let followed = |slot: &Arc<Slot>| match slot.peek_pop(&mut slot.take_queue()) {
+            Poll::Ready(Pop::Closed(cut)) => cut.followed,
+            other => panic!("{other:?}"),
+        };
+        assert!(followed(&small));
+        assert!(!followed(&large) && !followed(&behind) && !followed(&never_taken));
+        // Only the first was queued with nothing unanswered ahead of it: the
+        // last ReadyForQuery (idle) says it ran outside a block.
+        use crate::error::Scope;
+        assert_eq!(small.scope(), Scope::Autocommit);
+        for later in [&large, &behind, &never_taken] {
+            assert_eq!(later.scope(), Scope::Unknown);
+        }
         // Refused once closed: nothing of it was written either.
         let refused = shared.submit(Some(shared.slot(1, None, RequestKind::Simple)), |_| {
             Ok::<_, ()>(())
         });
         match refused {
-            Err(Err(e)) => assert_eq!(e.delivery(), Some(Delivery::Unsent), "{e:?}"),
+            Err(Err(e)) => {
+                assert_eq!(e.kind(), crate::error::ErrorKind::Closed, "{e:?}");
+                assert_eq!(e.delivery(), Some(Delivery::Unsent), "{e:?}");
+                assert_eq!(e.retry_class(), crate::error::RetryClass::NotExecuted);
+            }
             other => panic!("{other:?}"),
         }
         assert!(!Delivery::Written { bytes: 100 }.reached(100));

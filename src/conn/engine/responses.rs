@@ -16,8 +16,8 @@ use bytes::{Buf, Bytes};
 
 use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::shared::{Shared, proto_error};
-use crate::conn::engine::slot::{Pop, Reply, Slot};
-use crate::error::Error;
+use crate::conn::engine::slot::{Cut, Pop, Reply, Slot};
+use crate::error::{Delivery, Effect, Ended, Error, Scope, Severity};
 use crate::proto::backend::{CopyData, DataRow, tag};
 use crate::proto::frame_run::{next_in_run, peek_in_run};
 use crate::proto::{BackendMessage, Frame, TransactionStatus};
@@ -33,6 +33,9 @@ pub(crate) struct Responses {
     shared: Arc<Shared>,
     /// Registered with the driver to be woken by socket readiness.
     driving: bool,
+    /// What the request does to the transaction block, as its sender
+    /// said: part of the record an error that ends it carries.
+    effect: Effect,
 }
 
 impl Responses {
@@ -43,6 +46,63 @@ impl Responses {
             slot: Some(slot),
             shared,
             driving: false,
+            effect: Effect::Unknown,
+        }
+    }
+
+    /// Says what the request does to the transaction block (before its
+    /// replies are read; unknown by default, which counts as possibly
+    /// committing).
+    pub(crate) fn set_effect(&mut self, effect: Effect) {
+        self.effect = effect;
+    }
+
+    /// The error of this request, ended by the connection's close as `cut`
+    /// records.
+    #[cold]
+    fn cut_error(&self, cut: Cut) -> Error {
+        let scope = self.slot.as_ref().map_or(Default::default(), |s| s.scope());
+        self.shared.closed_error().with_ended(Ended {
+            delivery: cut.delivery,
+            followed: cut.followed,
+            scope,
+            effect: self.effect,
+        })
+    }
+
+    /// A message as the request's result: an ErrorResponse becomes the
+    /// server's error, marked when the request was queued inside a
+    /// transaction block (the error aborts it). A FATAL one ends the
+    /// session with the request in flight: its error records that, as a
+    /// lost connection's would. The server stops at it, so no later request
+    /// ran.
+    #[inline]
+    fn server_error(
+        &self,
+        message: Result<BackendMessage, Error>,
+    ) -> Result<BackendMessage, Error> {
+        match message {
+            Ok(BackendMessage::ErrorResponse(fields)) => {
+                let db = fields.to_db_error();
+                let fatal = matches!(db.severity(), Some(Severity::Fatal | Severity::Panic));
+                let error = Error::db(db);
+                let scope = self.slot.as_ref().map_or(Default::default(), |s| s.scope());
+                if !fatal {
+                    return Err(if scope == Scope::InBlock {
+                        error.in_block()
+                    } else {
+                        error
+                    });
+                }
+                Err(error.with_ended(Ended {
+                    // The server answered it: all of it had arrived.
+                    delivery: Delivery::Written { bytes: u64::MAX },
+                    followed: false,
+                    scope,
+                    effect: self.effect,
+                }))
+            }
+            other => other,
         }
     }
 
@@ -87,9 +147,7 @@ impl Responses {
         }
         match pop {
             Poll::Ready(Pop::Reply(reply)) => Poll::Ready(self.open(reply)),
-            Poll::Ready(Pop::Closed(delivery)) => {
-                Poll::Ready(Err(self.shared.closed_error().with_delivery(delivery)))
-            }
+            Poll::Ready(Pop::Closed(cut)) => Poll::Ready(Err(self.cut_error(cut))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -119,12 +177,10 @@ impl Responses {
             match slot.peek_pop(&mut self.queue) {
                 Poll::Pending => return None,
                 Poll::Ready(Pop::Reply(reply)) => self.open(reply),
-                Poll::Ready(Pop::Closed(delivery)) => {
-                    Err(self.shared.closed_error().with_delivery(delivery))
-                }
+                Poll::Ready(Pop::Closed(cut)) => Err(self.cut_error(cut)),
             }
         };
-        Some(server_error(message))
+        Some(self.server_error(message))
     }
 
     /// The first message of a reply.
@@ -199,7 +255,10 @@ impl Responses {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<BackendMessage, Error>> {
-        self.poll_message(cx).map(server_error)
+        match self.poll_message(cx) {
+            Poll::Ready(message) => Poll::Ready(self.server_error(message)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// The next message; an ErrorResponse becomes the server's error.
@@ -245,16 +304,6 @@ pub(crate) fn poll_stream(
             Poll::Ready(Some(Err(e)))
         }
         Poll::Pending => Poll::Pending,
-    }
-}
-
-/// A message as the request's result: an ErrorResponse becomes the
-/// server's error.
-#[inline]
-fn server_error(message: Result<BackendMessage, Error>) -> Result<BackendMessage, Error> {
-    match message {
-        Ok(BackendMessage::ErrorResponse(fields)) => Err(Error::db(fields.to_db_error())),
-        other => other,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::conn::engine::lifecycle::Lifecycle;
 use crate::conn::engine::role_cell::RoleCell;
 use crate::conn::engine::slot::{RequestKind, Slot};
 use crate::conn::engine::sync;
-use crate::error::{DbError, Delivery, Error, ErrorKind};
+use crate::error::{DbError, Delivery, Ended, Error, ErrorKind, Scope};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
 
 /// A callback for server notices (NoticeResponse).
@@ -154,6 +154,9 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     /// Requests queued or in flight whose replies have not all arrived.
     pub(crate) outstanding: AtomicUsize,
+    /// Requests were unanswered when the connection closed: the last
+    /// ReadyForQuery's status may not be the session's last state.
+    closed_mid_request: AtomicBool,
     /// The driver, for callers that read their own replies. Weak: the
     /// driver task owns it, so a runtime that drops the task closes the
     /// socket.
@@ -213,6 +216,7 @@ impl Shared {
             notice_handler: Mutex::new(None),
             counters: Arc::default(),
             outstanding: AtomicUsize::new(0),
+            closed_mid_request: AtomicBool::new(false),
             io: OnceLock::new(),
         }
     }
@@ -293,6 +297,7 @@ impl Shared {
             // The request's own bytes start after the Closes riding along:
             // those have no effect a caller could see.
             slot.set_position(first_byte as u64);
+            slot.set_scope(self.scope_of_next());
             if deferred {
                 ws.deferred_slots.push_back(slot);
             } else {
@@ -479,9 +484,11 @@ impl Shared {
         drop(w);
         // Not taken by the driver: none of their bytes were written.
         for slot in queued {
-            slot.close(Delivery::Unsent);
+            slot.close(Delivery::Unsent, false);
         }
-        self.outstanding.store(0, Ordering::Release);
+        if self.outstanding.swap(0, Ordering::AcqRel) != 0 {
+            self.closed_mid_request.store(true, Ordering::Release);
+        }
         self.write_room.notify_waiters();
         // Wakes every caller waiting for room in the pipeline.
         self.in_flight.close();
@@ -519,16 +526,41 @@ impl Shared {
     }
 
     /// The error for a request refused because the connection is closed:
-    /// none of it was written.
+    /// kind `Closed` (with the close's cause as its source), none of it
+    /// written, in the block (or not) the last reply left open.
     pub(crate) fn refused_error(&self) -> Error {
-        self.closed_error().with_delivery(Delivery::Unsent)
+        let error = match lock(&self.closed_reason).as_ref() {
+            Some(reason) => reason.refusal(),
+            None => Error::closed(),
+        };
+        error.with_ended(Ended {
+            scope: self.scope_of_next(),
+            ..Ended::unsent()
+        })
     }
 
-    /// The error a caller gets once the connection is gone.
+    /// The error of a request the close ended: the kind of its cause
+    /// ([`CloseReason::to_error`]).
     pub(crate) fn closed_error(&self) -> Error {
         match lock(&self.closed_reason).as_ref() {
             Some(reason) => reason.to_error(),
             None => Error::closed(),
+        }
+    }
+
+    /// Whether a request queued now runs in an open transaction block:
+    /// known from the last ReadyForQuery when no request is unanswered
+    /// (the driver records a status before it counts the request that
+    /// brought it as answered) and none was when the connection closed.
+    fn scope_of_next(&self) -> Scope {
+        if self.outstanding.load(Ordering::Acquire) != 0
+            || self.closed_mid_request.load(Ordering::Acquire)
+        {
+            return Scope::Unknown;
+        }
+        match self.transaction_status() {
+            TransactionStatus::Idle => Scope::Autocommit,
+            TransactionStatus::InTransaction | TransactionStatus::Failed => Scope::InBlock,
         }
     }
 }

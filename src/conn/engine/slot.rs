@@ -15,7 +15,7 @@
 //! has written when it fails the request.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -23,7 +23,7 @@ use bytes::Bytes;
 
 use crate::conn::engine::close_reason::CloseReason;
 use crate::conn::engine::gate::Pass;
-use crate::error::Delivery;
+use crate::error::{Delivery, Scope};
 use crate::proto::BackendMessage;
 
 /// Messages queued in a slot before the driver stops reading the socket.
@@ -83,9 +83,17 @@ pub(crate) enum Push {
 #[derive(Debug)]
 pub(crate) enum Pop {
     Reply(Reply),
-    /// The connection closed before the request was answered in full;
-    /// this much of the request had reached the socket.
-    Closed(Delivery),
+    /// The connection closed before the request was answered in full.
+    Closed(Cut),
+}
+
+/// Where a request stood when the connection ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cut {
+    /// How much of the request had reached the socket.
+    pub(crate) delivery: Delivery,
+    /// Bytes of a later request had reached the socket too.
+    pub(crate) followed: bool,
 }
 
 /// What a caller that finds nothing routed yet leaves behind.
@@ -112,9 +120,8 @@ struct State {
     driver_waker: Option<Waker>,
     /// ReadyForQuery messages still expected.
     ready_left: usize,
-    /// The connection closed with this request unanswered; this much of
-    /// it had reached the socket.
-    closed: Option<Delivery>,
+    /// The connection closed with this request unanswered, standing so.
+    closed: Option<Cut>,
     /// The caller went away: drop whatever arrives.
     abandoned: bool,
     /// Held while the request is in flight; bounds the pipeline depth.
@@ -160,6 +167,10 @@ pub(crate) struct Slot {
     /// with bytes written; a slot failed before the driver took it sent
     /// nothing. No allocation and one relaxed store per request.
     position: AtomicU64,
+    /// Whether a transaction block was open when the request was queued
+    /// ([`Scope`] as a byte), set under the shared write lock like
+    /// `position` and read by the caller after the slot closed.
+    scope: AtomicU8,
 }
 
 impl Slot {
@@ -188,6 +199,8 @@ impl Slot {
         s.closed = None;
         s.abandoned = false;
         s.permit = permit;
+        drop(s);
+        self.set_scope(Scope::Unknown);
     }
 
     /// Driver side: hands over messages from the front of `batch` until the
@@ -290,11 +303,32 @@ impl Slot {
         self.position.fetch_add(base, Ordering::Relaxed);
     }
 
+    /// Records whether a transaction block was open when the request was
+    /// queued (under the shared write lock).
+    pub(crate) fn set_scope(&self, scope: Scope) {
+        let byte = match scope {
+            Scope::Autocommit => 0,
+            Scope::InBlock => 1,
+            Scope::Unknown => 2,
+        };
+        self.scope.store(byte, Ordering::Relaxed);
+    }
+
+    /// Whether a transaction block was open when the request was queued.
+    pub(crate) fn scope(&self) -> Scope {
+        match self.scope.load(Ordering::Relaxed) {
+            0 => Scope::Autocommit,
+            1 => Scope::InBlock,
+            _ => Scope::Unknown,
+        }
+    }
+
     /// The connection is gone; wake the caller. `delivery` is how much of
-    /// the request reached the socket.
-    pub(crate) fn close(&self, delivery: Delivery) {
+    /// the request reached the socket, `followed` whether bytes of a later
+    /// request did too.
+    pub(crate) fn close(&self, delivery: Delivery, followed: bool) {
         let mut s = self.lock();
-        s.closed = Some(delivery);
+        s.closed = Some(Cut { delivery, followed });
         s.permit = None;
         let waker = s.waker.take();
         drop(s);
@@ -349,8 +383,8 @@ impl Slot {
             }
             return Poll::Pending;
         }
-        if let Some(delivery) = s.closed {
-            return Poll::Ready(Pop::Closed(delivery));
+        if let Some(cut) = s.closed {
+            return Poll::Ready(Pop::Closed(cut));
         }
         match wait {
             Wait::Register(cx) => {

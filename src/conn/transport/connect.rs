@@ -38,7 +38,7 @@ use crate::conn::transport::host_choice::{
 };
 use crate::conn::transport::socket::{Keepalive, Socket};
 use crate::conn::transport::tls::{self, TlsOptions};
-use crate::error::{Error, ErrorKind, SqlState};
+use crate::error::{DbError, Error, ErrorKind, SqlState};
 use crate::proto::backend::SslResponse;
 use crate::proto::frontend::{self, ProtocolVersion};
 use crate::proto::startup::{
@@ -236,7 +236,9 @@ struct Failed {
 
 impl Failed {
     fn at(stage: Stage, error: Error) -> Self {
-        let next = after_failure(stage, error.code());
+        // The server's own code only (not the 08007 an outcome-unknown
+        // error reports): a lost connection is not the server refusing.
+        let next = after_failure(stage, error.as_db_error().map(DbError::code));
         Self { error, next }
     }
 }
