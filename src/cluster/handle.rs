@@ -25,7 +25,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::error::{Delivery, Error, ErrorKind, SqlState};
+use crate::error::{Error, ErrorKind, RetryClass, SqlState};
 use crate::pool::rng::Jitter;
 use crate::pool::{Pool, PooledClient};
 use crate::types::Encode;
@@ -889,20 +889,19 @@ impl Route<'_> {
         if !self.cluster.shared.settings.retry_once {
             return None;
         }
-        if err.delivery() == Some(Delivery::Unsent) {
-            // Certainly not executed: no byte of it reached the socket.
-            return Some(Retry::AnyNode);
+        match err.retry_class() {
+            // Certainly not executed, or its one-statement transaction was
+            // rolled back (a routed call runs on a connection of its own).
+            RetryClass::NotExecuted | RetryClass::RetryTransaction => Some(Retry::AnyNode),
+            // A read lost after it was sent may have run, but running it
+            // again changes nothing; a route that may read from a replica
+            // declares its work read-only. Anything else with an unknown
+            // outcome goes back to the caller.
+            RetryClass::OutcomeUnknown if self.policy.preference.may_use_replica() => {
+                Some(Retry::OtherNode)
+            }
+            _ => None,
         }
-        // A read lost after it was sent may have run, but running it again
-        // changes nothing; a route that may read from a replica declares
-        // its work read-only. Anything else with an unknown outcome goes
-        // back to the caller.
-        let lost = matches!(err.kind(), ErrorKind::Io | ErrorKind::Closed)
-            || err.code().is_some_and(|c| {
-                let code = c.code();
-                code.starts_with("08") || code.starts_with("57P")
-            });
-        (lost && self.policy.preference.may_use_replica()).then_some(Retry::OtherNode)
     }
 }
 

@@ -6,41 +6,36 @@
 //! or deadlock is retried as [`Client::transaction_with_retry`] does, and
 //! a connection lost before the COMMIT was sent (the server rolls the
 //! transaction back) runs the closure again from the start on the primary
-//! the cluster finds next. A failure of the COMMIT itself is returned: its
-//! outcome is unknown.
+//! the cluster finds next. What may run again is decided by
+//! [`Error::retry_class`]: a COMMIT whose outcome is unknown is returned,
+//! never rerun.
 //!
 //! [`Client::transaction_with_retry`]: crate::Client::transaction_with_retry
 
-use crate::error::{Error, ErrorKind, SqlState};
+use crate::error::{Error, RetryClass, SqlState};
+use crate::pool::rng::Jitter;
 use crate::{IsolationLevel, Retried, RetryPolicy, Transaction};
 
 use super::handle::Cluster;
 
-/// Serialization failures and deadlocks: the transaction as a whole may
-/// succeed when run again.
-fn conflict(e: &Error) -> bool {
+/// Whether the whole transaction may run again after `e`: it certainly
+/// did not commit (a conflict, a block lost before its COMMIT was written,
+/// or a start that never ran). A COMMIT whose outcome is unknown is not.
+fn rerun(e: &Error) -> bool {
+    matches!(
+        e.retry_class(),
+        RetryClass::RetryTransaction | RetryClass::NotExecuted
+    )
+}
+
+/// A serialization failure or deadlock: others are writing the same rows,
+/// so the next attempt waits a little (a lost primary is waited for by the
+/// checkout instead).
+fn is_conflict(e: &Error) -> bool {
     matches!(
         e.code(),
         Some(&SqlState::SERIALIZATION_FAILURE | &SqlState::DEADLOCK_DETECTED)
     )
-}
-
-/// The connection to the primary was lost (or the server is going away):
-/// an uncommitted transaction on it is gone.
-fn lost(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Io | ErrorKind::Closed)
-        || e.code().is_some_and(|c| {
-            let code = c.code();
-            code.starts_with("08") || code.starts_with("57P")
-        })
-}
-
-fn random_unit() -> f64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        return 0.5;
-    }
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Cluster {
@@ -48,8 +43,9 @@ impl Cluster {
     /// again (up to `policy.max_attempts` in all) after a serialization
     /// failure or deadlock, or after losing the primary before the COMMIT
     /// was sent: then on the primary elected next, which the checkout waits
-    /// for (up to the failover machine's `primary_wait`). A failed COMMIT
-    /// is returned, never retried: it may have committed.
+    /// for (up to the failover machine's `primary_wait`). A COMMIT whose
+    /// outcome is unknown ([`RetryClass::OutcomeUnknown`]) is returned,
+    /// never retried: it may have committed.
     pub async fn transaction_with_retry<T, F>(
         &self,
         isolation: Option<IsolationLevel>,
@@ -60,6 +56,7 @@ impl Cluster {
         F: AsyncFnMut(&Transaction<'_>) -> Result<T, Error>,
     {
         let max = policy.max_attempts.max(1);
+        let jitter = Jitter::from_os();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -81,7 +78,7 @@ impl Cluster {
                                     attempts: attempt,
                                 });
                             }
-                            Err(e) if conflict(&e) && attempt < max => e,
+                            Err(e) if rerun(&e) && attempt < max => e,
                             Err(e) => return Err(e),
                         }
                     }
@@ -92,12 +89,12 @@ impl Cluster {
                     }
                 },
             };
-            if attempt >= max || !(conflict(&error) || lost(&error)) {
+            if attempt >= max || !rerun(&error) {
                 return Err(error);
             }
             drop(conn);
-            if conflict(&error) {
-                tokio::time::sleep(policy.delay(attempt, random_unit())).await;
+            if is_conflict(&error) {
+                tokio::time::sleep(policy.delay(attempt, jitter.unit())).await;
             }
         }
     }
