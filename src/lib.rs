@@ -9,7 +9,7 @@
 //! | [`config`] | connection settings: URL, key=value, environment, `.pgpass`, service file | reads files only when asked |
 //! | `conn` | sockets, TLS, the pipelining driver, the [`Client`], statement cache, COPY, transactions | tokio (`runtime` feature) |
 //! | [`pool`] | the connection pool: warming, health, recycling, fairness, leak watch | tokio (`runtime` feature) |
-//! | [`observe`] | hooks and counters used by every layer | none |
+//! | [`observe`] | hooks at every phase (connect, acquire, release, prepare, query, batch, COPY) and the stats structs | none |
 //!
 //! # Features
 //!

@@ -304,6 +304,30 @@ impl Client {
         &self,
         sql: &str,
     ) -> Result<(Arc<CachedStatement>, Statement), Error> {
+        if self.hooks.prepares().is_some() {
+            let call = async {
+                let hit = self.cached_already(sql);
+                (self.cached_statement_plain(sql).await, hit)
+            };
+            return Box::pin(self.observe_prepare(sql, call)).await;
+        }
+        self.cached_statement_plain(sql).await
+    }
+
+    /// Whether `sql` is prepared in the cache (a look that does not count
+    /// as a use).
+    fn cached_already(&self, sql: &str) -> bool {
+        self.shared()
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_prepared(sql)
+    }
+
+    async fn cached_statement_plain(
+        &self,
+        sql: &str,
+    ) -> Result<(Arc<CachedStatement>, Statement), Error> {
         let lookup = self
             .shared()
             .statements
@@ -470,6 +494,25 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.query_plain(statement, params);
+            return Box::pin(self.observe_query(
+                "query",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |rows: &Vec<Row>| Some(rows.len() as u64),
+            ))
+            .await;
+        }
+        self.query_plain(statement, params).await
+    }
+
+    async fn query_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
         self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             let mut rows = Vec::new();
@@ -488,7 +531,26 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        match self.query_opt(statement, params).await? {
+        if self.hooks.queries().is_some() {
+            let call = self.query_one_plain(statement, params);
+            return Box::pin(self.observe_query(
+                "query_one",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |_: &Row| Some(1),
+            ))
+            .await;
+        }
+        self.query_one_plain(statement, params).await
+    }
+
+    async fn query_one_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Row, Error> {
+        match self.query_opt_plain(statement, params).await? {
             Some(row) => Ok(row),
             None => Err(Error::msg(
                 ErrorKind::Type,
@@ -500,6 +562,25 @@ impl Client {
     /// Runs a statement and returns at most one row; several rows are an
     /// error.
     pub async fn query_opt<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.query_opt_plain(statement, params);
+            return Box::pin(self.observe_query(
+                "query_opt",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |row: &Option<Row>| Some(u64::from(row.is_some())),
+            ))
+            .await;
+        }
+        self.query_opt_plain(statement, params).await
+    }
+
+    async fn query_opt_plain<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: &Params<'_>,
@@ -519,6 +600,25 @@ impl Client {
 
     /// Runs a statement and returns the number of rows it affected.
     pub async fn execute<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<u64, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.execute_plain(statement, params);
+            return Box::pin(self.observe_query(
+                "execute",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |n: &u64| Some(*n),
+            ))
+            .await;
+        }
+        self.execute_plain(statement, params).await
+    }
+
+    async fn execute_plain<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: &Params<'_>,
@@ -545,8 +645,35 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<RowStream, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.query_stream_plain(statement, params);
+            return Box::pin(self.observe_query(
+                "query_stream",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |_: &RowStream| None,
+            ))
+            .await;
+        }
+        self.query_stream_plain(statement, params).await
+    }
+
+    async fn query_stream_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<RowStream, Error> {
         self.timed(|| async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
             .await
+    }
+}
+
+/// The SQL of what runs, as written.
+fn sql_of<S: ToStatement + ?Sized>(statement: &S) -> &str {
+    match statement.kind() {
+        sealed::Kind::Sql(sql) => sql,
+        sealed::Kind::Prepared(stmt) => stmt.sql(),
     }
 }
 
