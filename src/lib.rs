@@ -22,6 +22,7 @@
 //! | `chrono` | no | `chrono` `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` for date/time/timestamp/timestamptz |
 //! | `time` | no | `time` `Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` for date/time/timestamp/timestamptz |
 //! | `rust_decimal` | no | `rust_decimal::Decimal` for `numeric` |
+//! | `metrics` | no | `observe::Metrics`: OpenTelemetry-named metrics through the `metrics` facade |
 //!
 //! Without `runtime`, `proto`, `types` and `config` build with no tokio at all,
 //! so the protocol core can be fuzzed and tested byte for byte.

@@ -23,6 +23,9 @@ mod connect;
 mod copy;
 mod hook_data;
 mod hooks;
+pub mod metric_names;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod pool_figures;
 pub(crate) mod pool_stats;
 mod prepare;
@@ -37,6 +40,8 @@ pub use copy::{CopyDirection, CopyEnd, CopyHook, CopyStart};
 pub use hook_data::HookData;
 pub(crate) use hooks::Pending;
 pub use hooks::{AllHooks, Hooks};
+#[cfg(feature = "metrics")]
+pub use metrics::Metrics;
 pub use pool_figures::PoolFigures;
 pub use pool_stats::{CloseReason, ClosedCounts, LATENCY_BUCKETS, LatencyHistogram, PoolStats};
 pub use prepare::{PrepareEnd, PrepareHook, PrepareStart};

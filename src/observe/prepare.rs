@@ -29,6 +29,9 @@ pub trait PrepareHook: Send + Sync + 'static {
 pub struct PrepareStart<'a> {
     /// The SQL.
     pub sql: &'a str,
+    /// Whether this is a statement-cache lookup (else an explicit
+    /// `prepare`).
+    pub from_cache: bool,
     /// The connection's server.
     pub server: &'a ServerInfo,
 }
@@ -42,6 +45,11 @@ pub struct PrepareEnd<'a> {
     /// Whether the statement was found already prepared (a cache hit: no
     /// round trip).
     pub already_prepared: bool,
+    /// Whether this was a statement-cache lookup (else an explicit
+    /// `prepare`).
+    pub from_cache: bool,
+    /// Statements the lookup evicted from the cache to make room.
+    pub evicted: u64,
     /// Time from `prepare_start` to now.
     pub elapsed: Duration,
     /// The error, when it failed.

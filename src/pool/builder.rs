@@ -329,8 +329,10 @@ impl PoolBuilder {
     }
 
     /// Installs hooks (after earlier ones): the acquire and release hooks
-    /// run on this pool's checkouts and returns, and every hook is added
-    /// to the connections it opens (after the configuration's own).
+    /// run on this pool's checkouts and returns, and the query, prepare,
+    /// batch and COPY hooks are added to the connections it opens (after
+    /// the configuration's own). Connect hooks belong on the
+    /// [`Config`](crate::Config): the connector makes the attempts.
     pub fn hooks(&mut self, hooks: crate::observe::Hooks) -> &mut Self {
         self.settings.hooks = self.settings.hooks.merged(&hooks);
         self

@@ -229,14 +229,14 @@ impl PoolShared {
     async fn acquire_plain(
         self: &Arc<Self>,
         site: &'static Location<'static>,
-        mut times: Option<&mut AcquireTimes>,
+        times: Option<&mut AcquireTimes>,
     ) -> Result<PooledClient, Error> {
         let start = Instant::now();
         if self.is_closed() {
             return Err(self.closed_error());
         }
         let timeout = self.settings.acquire_timeout;
-        let inner = self.acquire_inner(times.as_deref_mut());
+        let inner = self.acquire_inner(times);
         tokio::pin!(inner);
         // Most acquires find an idle connection at once: only one that has
         // to wait arms a timer (with the deadline counted from `start`).

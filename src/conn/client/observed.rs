@@ -60,14 +60,22 @@ impl Client {
     pub(crate) async fn observe_prepare<T>(
         &self,
         sql: &str,
+        from_cache: bool,
         call: impl Future<Output = (Result<T, Error>, bool)>,
     ) -> Result<T, Error> {
         let Some(hooks) = self.hooks.prepares() else {
             return call.await.0;
         };
         let server = &self.inner.server;
-        let pending = Pending::start(hooks, |h| h.prepare_start(&PrepareStart { sql, server }));
+        let start = PrepareStart {
+            sql,
+            from_cache,
+            server,
+        };
+        let pending = Pending::start(hooks, |h| h.prepare_start(&start));
+        let evictions = self.statement_cache_stats().evictions;
         let (result, already_prepared) = call.await;
+        let evicted = self.statement_cache_stats().evictions - evictions;
         let error = result.as_ref().err();
         pending.end(hooks, |h, data, elapsed| {
             h.prepare_end(
@@ -75,6 +83,8 @@ impl Client {
                 &PrepareEnd {
                     sql,
                     already_prepared,
+                    from_cache,
+                    evicted,
                     elapsed,
                     error,
                     server,

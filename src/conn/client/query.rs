@@ -309,7 +309,7 @@ impl Client {
                 let hit = self.cached_already(sql);
                 (self.cached_statement_plain(sql).await, hit)
             };
-            return Box::pin(self.observe_prepare(sql, call)).await;
+            return Box::pin(self.observe_prepare(sql, true, call)).await;
         }
         self.cached_statement_plain(sql).await
     }

@@ -842,7 +842,7 @@ async fn finish(
     } = outcome;
     let config = plan.config;
     let mut server = crate::observe::ServerInfo::new(
-        target_host(&target),
+        &target_host(&target),
         target.port,
         config
             .get_dbname()
