@@ -17,7 +17,7 @@ use super::{
     CopyHook, HookData, PoolFigures, PrepareEnd, PrepareHook, QueryEnd, QueryHook, Release,
     ReleaseDecision, ReleaseHook, ServerInfo,
 };
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 /// Records pgline's metrics; install with `Hooks::new().all(Metrics::new())`
 /// on a [`Config`](crate::Config) or a [`PoolBuilder`](crate::PoolBuilder).
@@ -95,26 +95,7 @@ fn server_labels(server: &ServerInfo, operation: &'static str, n: usize) -> Vec<
 fn error_type(error: &Error) -> SharedString {
     match error.code() {
         Some(code) => SharedString::from_owned(code.code().to_owned()),
-        None => SharedString::const_str(kind_name(error.kind())),
-    }
-}
-
-/// The error kind as a label value.
-pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Io => "io",
-        ErrorKind::Tls => "tls",
-        ErrorKind::Auth => "auth",
-        ErrorKind::Db => "db",
-        ErrorKind::Protocol => "protocol",
-        ErrorKind::Config => "config",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Closed => "closed",
-        ErrorKind::Type => "type",
-        ErrorKind::InvalidInput => "invalid_input",
-        // Kinds added later are still a bounded label.
-        #[allow(unreachable_patterns)]
-        _ => "other",
+        None => SharedString::const_str(super::error_kind_name(error.kind())),
     }
 }
 

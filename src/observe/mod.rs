@@ -17,10 +17,14 @@
 //! | batch | [`BatchHook`] | a batch, and each statement's outcome |
 //! | COPY | [`CopyHook`] | COPY IN and COPY OUT |
 
+// Without the runtime nothing calls the hooks; the types stay public.
+#![cfg_attr(not(feature = "runtime"), allow(dead_code, unused_imports))]
+
 mod acquire;
 mod batch;
 mod connect;
 mod copy;
+mod error_kind;
 mod hook_data;
 mod hooks;
 pub mod metric_names;
@@ -32,11 +36,14 @@ mod prepare;
 mod query;
 mod release;
 mod server;
+#[cfg(feature = "runtime")]
+mod spans;
 
 pub use acquire::{AcquireEnd, AcquireHook, AcquireStart, Checkout, CheckoutDecision};
 pub use batch::{BatchEnd, BatchHook, BatchStart, BatchStatement};
 pub use connect::{ConnectEnd, ConnectHook, ConnectStart};
 pub use copy::{CopyDirection, CopyEnd, CopyHook, CopyStart};
+pub(crate) use error_kind::error_kind_name;
 pub use hook_data::HookData;
 pub(crate) use hooks::Pending;
 pub use hooks::{AllHooks, Hooks};
@@ -48,6 +55,8 @@ pub use prepare::{PrepareEnd, PrepareHook, PrepareStart};
 pub use query::{QueryEnd, QueryHook, QueryStart};
 pub use release::{Release, ReleaseDecision, ReleaseHook};
 pub use server::ServerInfo;
+#[cfg(feature = "runtime")]
+pub use spans::Spans;
 
 /// Per-connection and per-pool counters, re-exported where the rest of
 /// the stats live.

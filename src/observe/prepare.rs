@@ -32,6 +32,9 @@ pub struct PrepareStart<'a> {
     /// Whether this is a statement-cache lookup (else an explicit
     /// `prepare`).
     pub from_cache: bool,
+    /// Whether the cache held the statement prepared when the lookup
+    /// started (another task may still prepare it first).
+    pub cached: bool,
     /// The connection's server.
     pub server: &'a ServerInfo,
 }

@@ -569,7 +569,7 @@ impl Client {
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
         if self.hooks.prepares().is_some() {
             let call = async { (self.prepare_typed_plain(sql, types).await, false) };
-            return Box::pin(self.observe_prepare(sql, false, call)).await;
+            return Box::pin(self.observe_prepare(sql, false, false, call)).await;
         }
         self.prepare_typed_plain(sql, types).await
     }

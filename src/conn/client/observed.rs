@@ -61,6 +61,7 @@ impl Client {
         &self,
         sql: &str,
         from_cache: bool,
+        cached: bool,
         call: impl Future<Output = (Result<T, Error>, bool)>,
     ) -> Result<T, Error> {
         let Some(hooks) = self.hooks.prepares() else {
@@ -70,6 +71,7 @@ impl Client {
         let start = PrepareStart {
             sql,
             from_cache,
+            cached,
             server,
         };
         let pending = Pending::start(hooks, |h| h.prepare_start(&start));

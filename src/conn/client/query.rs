@@ -305,11 +305,14 @@ impl Client {
         sql: &str,
     ) -> Result<(Arc<CachedStatement>, Statement), Error> {
         if self.hooks.prepares().is_some() {
+            let cached = self.cached_already(sql);
             let call = async {
-                let hit = self.cached_already(sql);
-                (self.cached_statement_plain(sql).await, hit)
+                let result = self.cached_statement_plain(sql).await;
+                // A lookup that waits for another task's preparation
+                // reports a miss: it did wait for a Parse.
+                (result, cached)
             };
-            return Box::pin(self.observe_prepare(sql, true, call)).await;
+            return Box::pin(self.observe_prepare(sql, true, cached, call)).await;
         }
         self.cached_statement_plain(sql).await
     }

@@ -871,7 +871,15 @@ async fn finish(
     );
     let io = Io::new(driver);
     shared.set_io(&io);
-    tokio::spawn(io.run());
+    let task = tracing::info_span!(
+        target: "pgline",
+        "pgline.connection",
+        server.address = &*server.address,
+        server.port = server.port,
+        db.namespace = &*server.namespace,
+        pgline.backend_pid = server.backend_pid,
+    );
+    tokio::spawn(tracing::Instrument::instrument(io.run(), task));
     let inner = ClientInner {
         shared,
         driver_done: done_rx,
