@@ -276,19 +276,30 @@ impl fmt::Debug for Hooks {
     }
 }
 
-/// What the start methods of one phase's hooks returned, and when.
+/// What the start methods of one phase's hooks returned, and when. The
+/// first two are kept inline: one or two hooks per phase allocate nothing
+/// here.
 #[derive(Debug)]
 pub(crate) struct Pending {
-    data: Vec<HookData>,
+    inline: [HookData; 2],
+    more: Vec<HookData>,
     at: Instant,
 }
 
 impl Pending {
     /// Calls every hook's start method.
     pub(crate) fn start<H: ?Sized>(hooks: &[Arc<H>], f: impl Fn(&H) -> HookData) -> Self {
-        let data = hooks.iter().map(|h| f(h)).collect();
+        let mut inline = [HookData::none(), HookData::none()];
+        let mut more = Vec::new();
+        for (i, h) in hooks.iter().enumerate() {
+            match inline.get_mut(i) {
+                Some(slot) => *slot = f(h),
+                None => more.push(f(h)),
+            }
+        }
         Self {
-            data,
+            inline,
+            more,
             at: Instant::now(),
         }
     }
@@ -300,7 +311,7 @@ impl Pending {
 
     /// Calls every hook with its data, borrowed (between start and end).
     pub(crate) fn each<H: ?Sized>(&self, hooks: &[Arc<H>], f: impl Fn(&H, &HookData)) {
-        for (h, d) in hooks.iter().zip(&self.data) {
+        for (h, d) in hooks.iter().zip(self.inline.iter().chain(&self.more)) {
             f(h, d);
         }
     }
@@ -308,7 +319,7 @@ impl Pending {
     /// Calls every hook's end method with its data and the elapsed time.
     pub(crate) fn end<H: ?Sized>(self, hooks: &[Arc<H>], f: impl Fn(&H, HookData, Duration)) {
         let elapsed = self.at.elapsed();
-        for (h, d) in hooks.iter().zip(self.data) {
+        for (h, d) in hooks.iter().zip(self.inline.into_iter().chain(self.more)) {
             f(h, d, elapsed);
         }
     }

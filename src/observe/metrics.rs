@@ -7,9 +7,11 @@
 //! is recorded and nothing is paid. Labels are bounded: server, database,
 //! API verb, error type, pool name; the SQL text never is one.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use metrics::{Label, SharedString, Unit};
+use metrics::{Histogram, Label, SharedString, Unit};
 
 use super::metric_names as n;
 use super::{
@@ -21,9 +23,61 @@ use crate::error::Error;
 
 /// Records pgline's metrics; install with `Hooks::new().all(Metrics::new())`
 /// on a [`Config`](crate::Config) or a [`PoolBuilder`](crate::PoolBuilder).
+///
+/// The histogram of successful operations is registered once per server,
+/// database and operation and kept (clones share it), so a query costs a
+/// map lookup rather than building its labels: install the recorder
+/// before the first operation is recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    _private: (),
+    durations: Arc<RwLock<HashMap<DurationKey, Histogram, BuildHasherDefault<KeyHasher>>>>,
+}
+
+/// A multiply-rotate hasher (FxHash's): the keys are a few short label
+/// strings the application chose, so no flooding defence is needed, and
+/// SipHash would cost more than the rest of the recording.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// What labels a successful operation's duration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DurationKey {
+    namespace: Arc<str>,
+    address: Arc<str>,
+    port: u16,
+    operation: &'static str,
 }
 
 impl Metrics {
@@ -31,7 +85,42 @@ impl Metrics {
     /// recorder installed now.
     pub fn new() -> Self {
         Self::describe();
-        Self { _private: () }
+        Self::default()
+    }
+
+    /// Records an operation's duration, and its error if it failed.
+    fn operation(
+        &self,
+        server: &ServerInfo,
+        operation: &'static str,
+        seconds: f64,
+        error: Option<&Error>,
+    ) {
+        if error.is_some() {
+            return failed_operation(server, operation, seconds, error);
+        }
+        let key = DurationKey {
+            namespace: Arc::clone(&server.namespace),
+            address: Arc::clone(&server.address),
+            port: server.port,
+            operation,
+        };
+        let known = self
+            .durations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let histogram = known.unwrap_or_else(|| {
+            let histogram =
+                metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0));
+            self.durations
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, histogram.clone());
+            histogram
+        });
+        histogram.record(seconds);
     }
 
     /// Describes every metric (unit, help text) to the current recorder.
@@ -100,7 +189,12 @@ fn error_type(error: &Error) -> SharedString {
 }
 
 /// Records an operation's duration, and its error if it failed.
-fn operation(server: &ServerInfo, operation: &'static str, seconds: f64, error: Option<&Error>) {
+fn failed_operation(
+    server: &ServerInfo,
+    operation: &'static str,
+    seconds: f64,
+    error: Option<&Error>,
+) {
     let mut labels = server_labels(server, operation, 2);
     if let Some(error) = error {
         let kind = error_type(error);
@@ -144,7 +238,7 @@ fn pool_gauges(pool: &PoolFigures<'_>) {
 
 impl QueryHook for Metrics {
     fn query_end(&self, _: HookData, q: &QueryEnd<'_>) {
-        operation(q.server, q.operation, q.elapsed.as_secs_f64(), q.error);
+        self.operation(q.server, q.operation, q.elapsed.as_secs_f64(), q.error);
     }
 }
 
@@ -163,14 +257,14 @@ impl PrepareHook for Metrics {
             }
         }
         if !p.already_prepared {
-            operation(p.server, "prepare", p.elapsed.as_secs_f64(), p.error);
+            self.operation(p.server, "prepare", p.elapsed.as_secs_f64(), p.error);
         }
     }
 }
 
 impl BatchHook for Metrics {
     fn batch_end(&self, _: HookData, b: &BatchEnd<'_>) {
-        operation(b.server, "batch", b.elapsed.as_secs_f64(), b.error);
+        self.operation(b.server, "batch", b.elapsed.as_secs_f64(), b.error);
     }
 }
 
@@ -188,7 +282,7 @@ impl CopyHook for Metrics {
         };
         metrics::counter!(n::COPY_ROWS, labels()).increment(c.rows.unwrap_or(0));
         metrics::counter!(n::COPY_BYTES, labels()).increment(c.bytes);
-        operation(
+        self.operation(
             c.server,
             c.direction.operation_name(),
             c.elapsed.as_secs_f64(),
