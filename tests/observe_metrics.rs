@@ -155,6 +155,10 @@ fn a_scripted_workload_records_every_metric_with_its_labels() {
         &DebugValue::Counter(4)
     );
     assert_eq!(
+        value("counter", n::STATEMENT_CACHE_EVICTIONS, &db),
+        &DebugValue::Counter(0)
+    );
+    assert_eq!(
         value(
             "counter",
             n::ERRORS,
@@ -232,7 +236,7 @@ fn a_scripted_workload_records_every_metric_with_its_labels() {
     assert_eq!(gauge(n::CONNECTION_IDLE_MIN, &[]), 0.0);
     assert_eq!(gauge(n::CONNECTION_PENDING, &[]), 0.0);
     // Nothing else was recorded, and no label holds SQL.
-    assert_eq!(all.len(), 22, "{all:#?}");
+    assert_eq!(all.len(), 23, "{all:#?}");
     for (_, _, l) in all.keys() {
         assert!(l.iter().all(|(_, v)| !v.contains("SELECT")), "{l:?}");
     }

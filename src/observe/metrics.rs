@@ -252,7 +252,9 @@ impl PrepareHook for Metrics {
                 n::STATEMENT_CACHE_MISSES
             };
             metrics::counter!(name, db()).increment(1);
-            if p.evicted > 0 {
+            // Only a miss can evict; counted even when 0, so the series
+            // exists from the first miss on.
+            if !p.already_prepared {
                 metrics::counter!(n::STATEMENT_CACHE_EVICTIONS, db()).increment(p.evicted);
             }
         }
@@ -310,9 +312,9 @@ impl AcquireHook for Metrics {
         if let Some(connect) = a.connect {
             metrics::histogram!(n::CONNECTION_CREATE_TIME, name()).record(connect.as_secs_f64());
         }
-        if a.timed_out {
-            metrics::counter!(n::CONNECTION_TIMEOUTS, name()).increment(1);
-        }
+        // Counted even when 0, so the series exists before the first
+        // timeout (alerts on its rate need it).
+        metrics::counter!(n::CONNECTION_TIMEOUTS, name()).increment(u64::from(a.timed_out));
         pool_gauges(&a.pool);
     }
 }
