@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::config::StatementCacheMode;
 use crate::conn::client::copy_sql::{CopyStdio, copy_stdio};
 use crate::conn::client::notify::Notifications;
+use crate::conn::client::observed::Cold;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
@@ -471,7 +472,7 @@ impl Client {
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         if self.hooks.queries().is_some() {
             let call = self.batch_execute_plain(sql);
-            return Box::pin(self.observe_query("batch_execute", Some(sql), 0, call, |_| None))
+            return Cold::new(self.observe_query("batch_execute", Some(sql), 0, call, |_| None))
                 .await;
         }
         self.batch_execute_plain(sql).await
@@ -516,7 +517,7 @@ impl Client {
                         .count() as u64,
                 )
             };
-            return Box::pin(self.observe_query("simple_query", Some(sql), 0, call, rows)).await;
+            return Cold::new(self.observe_query("simple_query", Some(sql), 0, call, rows)).await;
         }
         self.simple_query_plain(sql).await
     }
@@ -569,7 +570,7 @@ impl Client {
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
         if self.hooks.prepares().is_some() {
             let call = async { (self.prepare_typed_plain(sql, types).await, false) };
-            return Box::pin(self.observe_prepare(sql, false, false, call)).await;
+            return Cold::new(self.observe_prepare(sql, false, false, call)).await;
         }
         self.prepare_typed_plain(sql, types).await
     }

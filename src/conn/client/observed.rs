@@ -6,6 +6,8 @@
 //! A call whose future is dropped before it finishes reports no end.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::conn::client::handle::Client;
 use crate::error::Error;
@@ -158,5 +160,26 @@ impl CopyObserver {
 impl Drop for CopyObserver {
     fn drop(&mut self) {
         self.report(None, 0, None);
+    }
+}
+
+/// An observed call's future, boxed and polled out of line: the plain
+/// call's future holds only this pointer, and its poll only a call, so
+/// the hooks' code does not weigh on a call made without them.
+pub(crate) struct Cold<F>(Pin<Box<F>>);
+
+impl<F: Future> Cold<F> {
+    #[inline(never)]
+    pub(crate) fn new(call: F) -> Self {
+        Self(Box::pin(call))
+    }
+}
+
+impl<F: Future> Future for Cold<F> {
+    type Output = F::Output;
+
+    #[inline(never)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.0.as_mut().poll(cx)
     }
 }

@@ -21,6 +21,7 @@ use bytes::BytesMut;
 use crate::config::StatementCacheMode;
 use crate::conn::client::batch_rows::BatchRows;
 use crate::conn::client::handle::{Client, Statement};
+use crate::conn::client::observed::Cold;
 use crate::conn::client::query::{
     BindOf, Params, ToStatement, encode_bind_execute, encode_statement, encode_unnamed_parse,
     sealed,
@@ -205,7 +206,7 @@ impl<'a> Batch<'a> {
     /// connection was already closed): none ran.
     pub async fn run_independent(self) -> Result<Vec<StatementOutcome>, Error> {
         if self.client.hooks.batches().is_some() {
-            return Box::pin(self.run_observed("run_independent", true)).await;
+            return Cold::new(self.run_observed("run_independent", true)).await;
         }
         self.run(true).await
     }
@@ -222,7 +223,7 @@ impl<'a> Batch<'a> {
     /// queued.
     pub async fn run_atomic(self) -> Result<Vec<StatementOutcome>, Error> {
         if self.client.hooks.batches().is_some() {
-            return Box::pin(self.run_observed("run_atomic", false)).await;
+            return Cold::new(self.run_observed("run_atomic", false)).await;
         }
         self.run(false).await
     }

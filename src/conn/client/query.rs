@@ -25,6 +25,7 @@ use crate::conn::client::copy_sql::CopyStdio;
 use crate::conn::client::handle::{
     Client, Statement, Unprepared, copy_needs_copy_api, refuse_copy_stdio,
 };
+use crate::conn::client::observed::Cold;
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::{CachedStatement, explain_name_clash};
@@ -312,7 +313,7 @@ impl Client {
                 // reports a miss: it did wait for a Parse.
                 (result, cached)
             };
-            return Box::pin(self.observe_prepare(sql, true, cached, call)).await;
+            return Cold::new(self.observe_prepare(sql, true, cached, call)).await;
         }
         self.cached_statement_plain(sql).await
     }
@@ -499,7 +500,7 @@ impl Client {
     ) -> Result<Vec<Row>, Error> {
         if self.hooks.queries().is_some() {
             let call = self.query_plain(statement, params);
-            return Box::pin(self.observe_query(
+            return Cold::new(self.observe_query(
                 "query",
                 Some(sql_of(statement)),
                 params.len(),
@@ -511,11 +512,11 @@ impl Client {
         self.query_plain(statement, params).await
     }
 
-    async fn query_plain<S: ToStatement + ?Sized>(
+    fn query_plain<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: &Params<'_>,
-    ) -> Result<Vec<Row>, Error> {
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> {
         self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             let mut rows = Vec::new();
@@ -524,7 +525,6 @@ impl Client {
             }
             Ok(rows)
         })
-        .await
     }
 
     /// Runs a statement and returns exactly one row; zero or several rows
@@ -535,8 +535,8 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<Row, Error> {
         if self.hooks.queries().is_some() {
-            let call = self.query_one_plain(statement, params);
-            return Box::pin(self.observe_query(
+            let call = async { exactly_one(self.query_opt_plain(statement, params).await?) };
+            return Cold::new(self.observe_query(
                 "query_one",
                 Some(sql_of(statement)),
                 params.len(),
@@ -545,21 +545,7 @@ impl Client {
             ))
             .await;
         }
-        self.query_one_plain(statement, params).await
-    }
-
-    async fn query_one_plain<S: ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        params: &Params<'_>,
-    ) -> Result<Row, Error> {
-        match self.query_opt_plain(statement, params).await? {
-            Some(row) => Ok(row),
-            None => Err(Error::msg(
-                ErrorKind::Type,
-                "query_one expected exactly one row, got 0",
-            )),
-        }
+        exactly_one(self.query_opt_plain(statement, params).await?)
     }
 
     /// Runs a statement and returns at most one row; several rows are an
@@ -571,7 +557,7 @@ impl Client {
     ) -> Result<Option<Row>, Error> {
         if self.hooks.queries().is_some() {
             let call = self.query_opt_plain(statement, params);
-            return Box::pin(self.observe_query(
+            return Cold::new(self.observe_query(
                 "query_opt",
                 Some(sql_of(statement)),
                 params.len(),
@@ -583,11 +569,11 @@ impl Client {
         self.query_opt_plain(statement, params).await
     }
 
-    async fn query_opt_plain<S: ToStatement + ?Sized>(
+    fn query_opt_plain<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: &Params<'_>,
-    ) -> Result<Option<Row>, Error> {
+    ) -> impl Future<Output = Result<Option<Row>, Error>> {
         self.timed(|| async {
             match statement.kind() {
                 sealed::Kind::Prepared(stmt) => self.one_row_named(stmt, params).await?.into_row(),
@@ -598,7 +584,6 @@ impl Client {
                 sealed::Kind::Sql(sql) => Box::pin(self.one_row_unnamed(sql, params)).await,
             }
         })
-        .await
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -609,7 +594,7 @@ impl Client {
     ) -> Result<u64, Error> {
         if self.hooks.queries().is_some() {
             let call = self.execute_plain(statement, params);
-            return Box::pin(self.observe_query(
+            return Cold::new(self.observe_query(
                 "execute",
                 Some(sql_of(statement)),
                 params.len(),
@@ -621,11 +606,11 @@ impl Client {
         self.execute_plain(statement, params).await
     }
 
-    async fn execute_plain<S: ToStatement + ?Sized>(
+    fn execute_plain<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: &Params<'_>,
-    ) -> Result<u64, Error> {
+    ) -> impl Future<Output = Result<u64, Error>> {
         self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             while let Some(row) = stream.next().await {
@@ -633,7 +618,6 @@ impl Client {
             }
             Ok(stream.rows_affected().unwrap_or(0))
         })
-        .await
     }
 
     /// Runs a statement and returns its rows as a stream, as they arrive.
@@ -650,7 +634,7 @@ impl Client {
     ) -> Result<RowStream, Error> {
         if self.hooks.queries().is_some() {
             let call = self.query_stream_plain(statement, params);
-            return Box::pin(self.observe_query(
+            return Cold::new(self.observe_query(
                 "query_stream",
                 Some(sql_of(statement)),
                 params.len(),
@@ -662,14 +646,19 @@ impl Client {
         self.query_stream_plain(statement, params).await
     }
 
-    async fn query_stream_plain<S: ToStatement + ?Sized>(
+    fn query_stream_plain<S: ToStatement + ?Sized>(
         &self,
         statement: &S,
         params: &Params<'_>,
-    ) -> Result<RowStream, Error> {
+    ) -> impl Future<Output = Result<RowStream, Error>> {
         self.timed(|| async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
-            .await
     }
+}
+
+/// `query_one`'s verdict on `query_opt`'s answer.
+#[inline]
+fn exactly_one(row: Option<Row>) -> Result<Row, Error> {
+    row.ok_or_else(|| Error::msg(ErrorKind::Type, "query_one expected exactly one row, got 0"))
 }
 
 /// The SQL of what runs, as written.
