@@ -16,6 +16,15 @@
 //! | query | [`QueryHook`] | each query call |
 //! | batch | [`BatchHook`] | a batch, and each statement's outcome |
 //! | COPY | [`CopyHook`] | COPY IN and COPY OUT |
+//!
+//! Two hooks come with the crate, each implementing every phase:
+//! `Metrics` (feature `metrics`: OpenTelemetry-named metrics through the
+//! `metrics` facade, names in [`metric_names`]) and `Spans` (feature
+//! `runtime`: a `tracing` span per operation). Install them with
+//! `Hooks::new().all(Metrics::new()).all(Spans)`.
+//!
+//! The stats snapshots ([`PoolStats`] and the connection's counters) live
+//! here too, `#[non_exhaustive]`, so adding a counter breaks no one.
 
 // Without the runtime nothing calls the hooks; the types stay public.
 #![cfg_attr(not(feature = "runtime"), allow(dead_code, unused_imports))]
