@@ -20,6 +20,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 #[derive(Debug, Clone)]
 struct Captured {
     name: &'static str,
+    parent: Option<u64>,
     fields: BTreeMap<String, String>,
     opened: Instant,
     closed: Option<Instant>,
@@ -42,13 +43,19 @@ impl Visit for Fields<'_> {
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let parent = if attrs.is_contextual() {
+            ctx.current_span().id().map(Id::into_u64)
+        } else {
+            attrs.parent().map(Id::into_u64)
+        };
         let mut fields = BTreeMap::new();
         attrs.record(&mut Fields(&mut fields));
         self.spans.lock().unwrap().insert(
             id.into_u64(),
             Captured {
                 name: attrs.metadata().name(),
+                parent,
                 fields,
                 opened: Instant::now(),
                 closed: None,
@@ -138,7 +145,9 @@ fn each_span_kind_has_its_exact_fields() {
             })
         })
     });
-    let spans: Vec<Captured> = capture.spans.lock().unwrap().values().cloned().collect();
+    let by_id = capture.spans.lock().unwrap().clone();
+    let parent_name = |s: &Captured| s.parent.and_then(|p| by_id.get(&p)).map(|p| p.name);
+    let spans: Vec<Captured> = by_id.values().cloned().collect();
     let keys = |s: &Captured| s.fields.keys().cloned().collect::<BTreeSet<_>>();
     let find = |name: &str, op: Option<&str>| -> Vec<&Captured> {
         spans
@@ -216,6 +225,20 @@ fn each_span_kind_has_its_exact_fields() {
     for p in &prepares {
         assert_eq!(keys(p), with(&COMMON, &["db.query.text"]));
     }
+    // Nesting: a cache miss's prepare inside its query or batch, the
+    // first acquire's connect inside the acquire.
+    let parents: Vec<_> = prepares.iter().map(|p| parent_name(p)).collect();
+    assert_eq!(
+        parents,
+        [
+            Some("pgline.query"),
+            Some("pgline.query"),
+            Some("pgline.batch"),
+            Some("pgline.batch")
+        ]
+    );
+    assert_eq!(parent_name(connect[0]), Some("pgline.acquire"));
+    assert_eq!(parent_name(query[0]), None);
     let batches = find("pgline.batch", None);
     assert_eq!(batches.len(), 2);
     assert_eq!(keys(batches[0]), set(&COMMON));

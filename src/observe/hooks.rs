@@ -304,6 +304,18 @@ impl Pending {
         }
     }
 
+    /// The first `tracing` span a start method returned: the call runs
+    /// inside it, so the spans of what it does (a prepare inside a query,
+    /// a connect inside an acquire) are its children.
+    #[cfg(feature = "runtime")]
+    pub(crate) fn span(&self) -> Option<tracing::Span> {
+        self.inline
+            .iter()
+            .chain(&self.more)
+            .find_map(|d| d.get::<tracing::Span>())
+            .cloned()
+    }
+
     /// Time since the start.
     pub(crate) fn elapsed(&self) -> Duration {
         self.at.elapsed()

@@ -5,9 +5,11 @@
 //! misses and explicit prepares), `pgline.batch`, `pgline.copy`,
 //! `pgline.connect` and `pgline.acquire`, all at INFO under the target
 //! `pgline`. `db.query.text` is the SQL as written, with its `$n`
-//! placeholders; parameter values are never recorded. A span opened by a
-//! hook has the caller's current span as parent; spans of one call are
-//! siblings, not nested.
+//! placeholders; parameter values are never recorded. A span's parent is
+//! the caller's current span, and the observed call runs inside it, so
+//! what it does nests: a cache miss's `pgline.prepare` under its
+//! `pgline.query` or `pgline.batch`, the `pgline.connect` of a new
+//! connection under its `pgline.acquire`.
 
 use tracing::field::Empty;
 use tracing::{Span, info_span};

@@ -181,36 +181,12 @@ impl PoolShared {
         let start = AcquireStart::new(self.figures());
         let pending = Pending::start(hooks, |h| h.acquire_start(&start));
         let mut times = AcquireTimes::default();
-        let result = loop {
-            let guard = match self.acquire_plain(site, Some(&mut times)).await {
-                Ok(guard) => guard,
-                Err(e) => break Err(e),
-            };
-            let checkout = Checkout::new(guard.client().server_info(), guard.age(), times.fresh);
-            let verdict = hooks
-                .iter()
-                .map(|h| h.checkout(&checkout))
-                .find(|d| *d != CheckoutDecision::Keep)
-                .unwrap_or(CheckoutDecision::Keep);
-            match verdict {
-                CheckoutDecision::Keep => break Ok(guard),
-                CheckoutDecision::Discard if pending.elapsed() < self.settings.acquire_timeout => {
-                    guard.discard(CloseReason::Hook);
-                }
-                CheckoutDecision::Discard => {
-                    guard.discard(CloseReason::Hook);
-                    self.counters.acquire_timed_out();
-                    break Err(self.timeout_error(self.settings.acquire_timeout));
-                }
-                _ => {
-                    guard.discard(CloseReason::Hook);
-                    break Err(Error::msg(
-                        ErrorKind::Closed,
-                        "an acquire hook discarded the connection and failed the acquire",
-                    ));
-                }
-            }
-        };
+        let span = pending.span().unwrap_or_else(tracing::Span::none);
+        let result = tracing::Instrument::instrument(
+            self.acquire_checked(site, hooks, &pending, &mut times),
+            span,
+        )
+        .await;
         let error = result.as_ref().err();
         times.timed_out |= error.is_some_and(Error::is_timeout);
         let figures = self.figures();
@@ -224,6 +200,46 @@ impl PoolShared {
             h.acquire_end(data, &end)
         });
         result
+    }
+
+    /// Acquires until the checkout hooks keep a connection (or fail it).
+    async fn acquire_checked(
+        self: &Arc<Self>,
+        site: &'static Location<'static>,
+        hooks: &[Arc<dyn AcquireHook>],
+        pending: &Pending,
+        times: &mut AcquireTimes,
+    ) -> Result<PooledClient, Error> {
+        loop {
+            let guard = match self.acquire_plain(site, Some(&mut *times)).await {
+                Ok(guard) => guard,
+                Err(e) => return Err(e),
+            };
+            let checkout = Checkout::new(guard.client().server_info(), guard.age(), times.fresh);
+            let verdict = hooks
+                .iter()
+                .map(|h| h.checkout(&checkout))
+                .find(|d| *d != CheckoutDecision::Keep)
+                .unwrap_or(CheckoutDecision::Keep);
+            match verdict {
+                CheckoutDecision::Keep => return Ok(guard),
+                CheckoutDecision::Discard if pending.elapsed() < self.settings.acquire_timeout => {
+                    guard.discard(CloseReason::Hook);
+                }
+                CheckoutDecision::Discard => {
+                    guard.discard(CloseReason::Hook);
+                    self.counters.acquire_timed_out();
+                    return Err(self.timeout_error(self.settings.acquire_timeout));
+                }
+                _ => {
+                    guard.discard(CloseReason::Hook);
+                    return Err(Error::msg(
+                        ErrorKind::Closed,
+                        "an acquire hook discarded the connection and failed the acquire",
+                    ));
+                }
+            }
+        }
     }
 
     async fn acquire_plain(

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use tracing::Instrument;
+
 use crate::conn::client::handle::Client;
 use crate::error::Error;
 use crate::observe::{
@@ -36,7 +38,10 @@ impl Client {
             server,
         };
         let pending = Pending::start(hooks, |h| h.query_start(&start));
-        let result = call.await;
+        let result = match pending.span() {
+            Some(span) => call.instrument(span).await,
+            None => call.await,
+        };
         let (rows, error) = match &result {
             Ok(v) => (rows(v), None),
             Err(e) => (None, Some(e)),
@@ -78,7 +83,10 @@ impl Client {
         };
         let pending = Pending::start(hooks, |h| h.prepare_start(&start));
         let evictions = self.statement_cache_stats().evictions;
-        let (result, already_prepared) = call.await;
+        let (result, already_prepared) = match pending.span() {
+            Some(span) => call.instrument(span).await,
+            None => call.await,
+        };
         let evicted = self.statement_cache_stats().evictions - evictions;
         let error = result.as_ref().err();
         pending.end(hooks, |h, data, elapsed| {
