@@ -9,7 +9,7 @@
 //! | [`config`] | connection settings: URL, key=value, environment, `.pgpass`, service file | reads files only when asked |
 //! | `conn` | sockets, TLS, the pipelining driver, the [`Client`], statement cache, COPY, transactions | tokio (`runtime` feature) |
 //! | [`pool`] | the connection pool: warming, health, recycling, fairness, leak watch | tokio (`runtime` feature) |
-//! | [`observe`] | hooks and counters used by every layer | none |
+//! | [`observe`] | hooks at every phase (connect, acquire, release, prepare, query, batch, COPY) and the stats structs | none |
 //!
 //! # Features
 //!
@@ -22,6 +22,7 @@
 //! | `chrono` | no | `chrono` `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` for date/time/timestamp/timestamptz |
 //! | `time` | no | `time` `Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` for date/time/timestamp/timestamptz |
 //! | `rust_decimal` | no | `rust_decimal::Decimal` for `numeric` |
+//! | `metrics` | no | `observe::Metrics`: OpenTelemetry-named metrics through the `metrics` facade |
 //!
 //! Without `runtime`, `proto`, `types` and `config` build with no tokio at all,
 //! so the protocol core can be fuzzed and tested byte for byte.

@@ -1,7 +1,7 @@
 //! The bench binary's command line.
 //!
 //! Owns: parsing `--quick | --full`, `--only NAME`, `--drivers a,b`,
-//! `--rounds N`, `--out DIR`. Must not: run anything.
+//! `--rounds N`, `--out DIR`, `--observe`. Must not: run anything.
 
 use std::path::PathBuf;
 
@@ -20,11 +20,14 @@ pub struct Options {
     pub rounds: Option<usize>,
     /// Where `latest.md` and `latest.json` go; `None` writes nothing.
     pub out_dir: Option<PathBuf>,
+    /// Run pgline with its metrics and span hooks installed, a Prometheus
+    /// recorder and a `tracing` registry (the cost of observability on).
+    pub observe: bool,
 }
 
 /// The usage text.
 pub const USAGE: &str = "usage: pgline-bench [--quick|--full] [--only NAME]... \
-[--drivers pgline,libpq,tokio-postgres] [--rounds N] [--out DIR | --no-write]";
+[--drivers pgline,libpq,tokio-postgres] [--rounds N] [--out DIR | --no-write] [--observe]";
 
 impl Options {
     /// Parses the arguments after the program name.
@@ -38,6 +41,7 @@ impl Options {
                 env!("CARGO_MANIFEST_DIR"),
                 "/results"
             ))),
+            observe: false,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -61,6 +65,7 @@ impl Options {
                 }
                 "--out" => options.out_dir = Some(PathBuf::from(value("--out")?)),
                 "--no-write" => options.out_dir = None,
+                "--observe" => options.observe = true,
                 // Criterion-style flags cargo passes to bench binaries.
                 "--bench" => {}
                 other => {

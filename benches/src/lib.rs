@@ -27,6 +27,7 @@ pub mod env;
 pub mod libpq;
 pub mod machine;
 pub mod measure;
+pub mod observed;
 pub mod report;
 pub mod rounds;
 pub mod stats;

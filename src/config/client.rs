@@ -87,6 +87,8 @@ pub(super) struct ClientSettings {
     coalesce_replies: bool,
     /// `Some(Duration::ZERO)`: explicitly no timeout.
     pub(super) query_timeout: Option<Duration>,
+    /// Hooks every connection made from this configuration calls.
+    hooks: crate::observe::Hooks,
 }
 
 impl Default for ClientSettings {
@@ -98,6 +100,7 @@ impl Default for ClientSettings {
             max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
             coalesce_replies: true,
             query_timeout: None,
+            hooks: crate::observe::Hooks::new(),
         }
     }
 }
@@ -196,5 +199,18 @@ impl Config {
     /// See [`Config::query_timeout`]; `None` when there is none.
     pub fn get_query_timeout(&self) -> Option<Duration> {
         self.client.query_timeout.filter(|t| !t.is_zero())
+    }
+
+    /// Installs hooks (replacing earlier ones): every connection made from
+    /// this configuration, pooled or not, calls them. See
+    /// [`observe`](crate::observe).
+    pub fn hooks(&mut self, hooks: crate::observe::Hooks) -> &mut Self {
+        self.client.hooks = hooks;
+        self
+    }
+
+    /// The installed hooks.
+    pub fn get_hooks(&self) -> &crate::observe::Hooks {
+        &self.client.hooks
     }
 }

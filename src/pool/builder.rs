@@ -77,6 +77,10 @@ pub(crate) struct PoolSettings {
     pub(crate) backoff: Backoff,
     pub(crate) maintenance_interval: Duration,
     pub(crate) setup: Option<SetupFn>,
+    /// `db.client.connection.pool.name` in hook events and metrics.
+    pub(crate) name: Arc<str>,
+    /// Hooks of acquire and release, and added to every connection opened.
+    pub(crate) hooks: crate::observe::Hooks,
 }
 
 impl fmt::Debug for PoolSettings {
@@ -97,6 +101,8 @@ impl fmt::Debug for PoolSettings {
             .field("backoff", &self.backoff)
             .field("maintenance_interval", &self.maintenance_interval)
             .field("setup", &self.setup.as_ref().map(|_| "<fn>"))
+            .field("name", &self.name)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -120,6 +126,8 @@ impl Default for PoolSettings {
             backoff: Backoff::default(),
             maintenance_interval: Duration::from_secs(1),
             setup: None,
+            name: Arc::from("default"),
+            hooks: crate::observe::Hooks::new(),
         }
     }
 }
@@ -310,6 +318,23 @@ impl PoolBuilder {
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         self.settings.setup = Some(Arc::new(move |client| Box::pin(setup(client))));
+        self
+    }
+
+    /// The pool's name, as hook events and metrics report it
+    /// (`db.client.connection.pool.name`); default `default`.
+    pub fn name(&mut self, name: &str) -> &mut Self {
+        self.settings.name = Arc::from(name);
+        self
+    }
+
+    /// Installs hooks (after earlier ones): the acquire and release hooks
+    /// run on this pool's checkouts and returns, and the query, prepare,
+    /// batch and COPY hooks are added to the connections it opens (after
+    /// the configuration's own). Connect hooks belong on the
+    /// [`Config`](crate::Config): the connector makes the attempts.
+    pub fn hooks(&mut self, hooks: crate::observe::Hooks) -> &mut Self {
+        self.settings.hooks = self.settings.hooks.merged(&hooks);
         self
     }
 

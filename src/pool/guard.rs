@@ -56,6 +56,18 @@ impl PooledClient {
         self.acquired.elapsed()
     }
 
+    /// Closes the connection instead of returning it (an acquire hook
+    /// refused it).
+    pub(crate) fn discard(mut self, reason: super::stats::CloseReason) {
+        if let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) {
+            super::shared::lock(&self.shared.slots)
+                .in_use
+                .remove(&conn.id);
+            self.shared.discard(conn, reason);
+            drop(permit);
+        }
+    }
+
     /// How long ago the connection was opened.
     pub fn age(&self) -> Duration {
         self.conn
@@ -84,7 +96,7 @@ impl fmt::Debug for PooledClient {
 impl Drop for PooledClient {
     fn drop(&mut self) {
         if let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) {
-            self.shared.release(conn, permit);
+            self.shared.release(conn, permit, self.acquired);
         }
     }
 }

@@ -27,6 +27,10 @@ use super::rng::Jitter;
 use super::slots::{Conn, SizeCounter, Slot, Slots};
 use super::stats::{CloseReason, Counters, LiveFigures, PoolStats};
 use crate::error::{Error, ErrorKind};
+use crate::observe::{
+    AcquireEnd, AcquireHook, AcquireStart, Checkout, CheckoutDecision, Pending, PoolFigures,
+    Release, ReleaseDecision,
+};
 use crate::proto::TransactionStatus;
 
 /// Events kept for slow watchers before they lag.
@@ -148,12 +152,107 @@ impl PoolShared {
         self: &Arc<Self>,
         site: &'static Location<'static>,
     ) -> Result<PooledClient, Error> {
+        if let Some(hooks) = self.settings.hooks.acquires() {
+            return Box::pin(self.acquire_observed(site, hooks)).await;
+        }
+        self.acquire_plain(site, None).await
+    }
+
+    /// The pool's figures for hook events.
+    pub(crate) fn figures(&self) -> PoolFigures<'_> {
+        let live = self.live();
+        let mut figures = PoolFigures::new(&self.settings.name);
+        figures.idle = live.idle;
+        figures.used = live.in_use;
+        figures.pending = live.waiters;
+        figures.max = live.max_size;
+        figures.min_idle = self.settings.min_idle;
+        figures
+    }
+
+    /// An acquire between the acquire hooks' start and end, with their
+    /// checkout verdicts: a discarded connection is closed and another
+    /// taken, within the same acquire timeout.
+    async fn acquire_observed(
+        self: &Arc<Self>,
+        site: &'static Location<'static>,
+        hooks: &[Arc<dyn AcquireHook>],
+    ) -> Result<PooledClient, Error> {
+        let start = AcquireStart::new(self.figures());
+        let pending = Pending::start(hooks, |h| h.acquire_start(&start));
+        let mut times = AcquireTimes::default();
+        let span = pending.span().unwrap_or_else(tracing::Span::none);
+        let result = tracing::Instrument::instrument(
+            self.acquire_checked(site, hooks, &pending, &mut times),
+            span,
+        )
+        .await;
+        let error = result.as_ref().err();
+        times.timed_out |= error.is_some_and(Error::is_timeout);
+        let figures = self.figures();
+        pending.end(hooks, |h, data, elapsed| {
+            let mut end = AcquireEnd::new(figures, elapsed);
+            end.queue_wait = times.queue_wait;
+            end.connect = times.connect;
+            end.ping = times.ping;
+            end.timed_out = times.timed_out;
+            end.error = error;
+            h.acquire_end(data, &end)
+        });
+        result
+    }
+
+    /// Acquires until the checkout hooks keep a connection (or fail it).
+    async fn acquire_checked(
+        self: &Arc<Self>,
+        site: &'static Location<'static>,
+        hooks: &[Arc<dyn AcquireHook>],
+        pending: &Pending,
+        times: &mut AcquireTimes,
+    ) -> Result<PooledClient, Error> {
+        loop {
+            let guard = match self.acquire_plain(site, Some(&mut *times)).await {
+                Ok(guard) => guard,
+                Err(e) => return Err(e),
+            };
+            let checkout = Checkout::new(guard.client().server_info(), guard.age(), times.fresh);
+            let verdict = hooks
+                .iter()
+                .map(|h| h.checkout(&checkout))
+                .find(|d| *d != CheckoutDecision::Keep)
+                .unwrap_or(CheckoutDecision::Keep);
+            match verdict {
+                CheckoutDecision::Keep => return Ok(guard),
+                CheckoutDecision::Discard if pending.elapsed() < self.settings.acquire_timeout => {
+                    guard.discard(CloseReason::Hook);
+                }
+                CheckoutDecision::Discard => {
+                    guard.discard(CloseReason::Hook);
+                    self.counters.acquire_timed_out();
+                    return Err(self.timeout_error(self.settings.acquire_timeout));
+                }
+                _ => {
+                    guard.discard(CloseReason::Hook);
+                    return Err(Error::msg(
+                        ErrorKind::Closed,
+                        "an acquire hook discarded the connection and failed the acquire",
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn acquire_plain(
+        self: &Arc<Self>,
+        site: &'static Location<'static>,
+        times: Option<&mut AcquireTimes>,
+    ) -> Result<PooledClient, Error> {
         let start = Instant::now();
         if self.is_closed() {
             return Err(self.closed_error());
         }
         let timeout = self.settings.acquire_timeout;
-        let inner = self.acquire_inner();
+        let inner = self.acquire_inner(times);
         tokio::pin!(inner);
         // Most acquires find an idle connection at once: only one that has
         // to wait arms a timer (with the deadline counted from `start`).
@@ -179,29 +278,45 @@ impl PoolShared {
         Ok(PooledClient::new(Arc::clone(self), conn, permit, now))
     }
 
-    async fn acquire_inner(&self) -> Result<(Conn, OwnedSemaphorePermit), Error> {
+    async fn acquire_inner(
+        &self,
+        mut times: Option<&mut AcquireTimes>,
+    ) -> Result<(Conn, OwnedSemaphorePermit), Error> {
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => permit,
             Err(TryAcquireError::Closed) => return Err(self.closed_error()),
             Err(TryAcquireError::NoPermits) => {
                 let _waiting = WaiterCount::enter(&self.waiters);
-                Arc::clone(&self.permits)
+                let waited = times.is_some().then(Instant::now);
+                let permit = Arc::clone(&self.permits)
                     .acquire_owned()
                     .await
-                    .map_err(|_| self.closed_error())?
+                    .map_err(|_| self.closed_error())?;
+                if let (Some(times), Some(since)) = (times.as_deref_mut(), waited) {
+                    times.queue_wait += since.elapsed();
+                }
+                permit
             }
         };
         let mut waits = 0u32;
         loop {
             let taken = lock(&self.slots).take_idle();
             if let Some(idle) = taken {
-                match self.check_idle(idle.conn, idle.since).await {
+                match self
+                    .check_idle(idle.conn, idle.since, times.as_deref_mut())
+                    .await
+                {
                     Checked::Usable(conn) => return Ok((conn, permit)),
                     Checked::Discarded => continue,
                 }
             }
             if let Some(slot) = self.size.reserve() {
+                let since = times.is_some().then(Instant::now);
                 let conn = self.open(slot).await?;
+                if let (Some(times), Some(since)) = (times, since) {
+                    times.connect = Some(since.elapsed());
+                    times.fresh = true;
+                }
                 return Ok((conn, permit));
             }
             // Full, but not by permit holders: a connection is on its way
@@ -217,7 +332,12 @@ impl PoolShared {
     }
 
     /// Decides whether an idle connection can be handed out.
-    async fn check_idle(&self, conn: Conn, idle_since: Instant) -> Checked {
+    async fn check_idle(
+        &self,
+        conn: Conn,
+        idle_since: Instant,
+        times: Option<&mut AcquireTimes>,
+    ) -> Checked {
         let now = Instant::now();
         if conn.client.is_closed() {
             self.discard(conn, CloseReason::Broken);
@@ -227,11 +347,16 @@ impl PoolShared {
             self.discard(conn, CloseReason::Lifetime);
             return Checked::Discarded;
         }
-        if needs_test_on_acquire(idle_since, now, self.settings.test_on_acquire)
-            && !self.round_trip(&conn).await
-        {
-            self.discard(conn, CloseReason::HealthCheck);
-            return Checked::Discarded;
+        if needs_test_on_acquire(idle_since, now, self.settings.test_on_acquire) {
+            let alive = self.round_trip(&conn).await;
+            if let Some(times) = times {
+                times.ping = Some(now.elapsed());
+                times.fresh = false;
+            }
+            if !alive {
+                self.discard(conn, CloseReason::HealthCheck);
+                return Checked::Discarded;
+            }
         }
         Checked::Usable(conn)
     }
@@ -254,7 +379,10 @@ impl PoolShared {
             return Err(err);
         }
         let result = async {
-            let client = self.connector.connect().await?;
+            let mut client = self.connector.connect().await?;
+            if !self.settings.hooks.is_empty() {
+                client = client.with_hooks(&self.settings.hooks);
+            }
             if let Some(setup) = &self.settings.setup {
                 setup(client.clone()).await?;
             }
@@ -341,7 +469,12 @@ impl PoolShared {
     /// Takes a connection back from a guard: straight to the idle list when
     /// clean, through a rollback/reset task otherwise, closed when broken or
     /// expired.
-    pub(crate) fn release(self: &Arc<Self>, conn: Conn, permit: OwnedSemaphorePermit) {
+    pub(crate) fn release(
+        self: &Arc<Self>,
+        conn: Conn,
+        permit: OwnedSemaphorePermit,
+        acquired: Instant,
+    ) {
         let now = Instant::now();
         if self.is_closed() {
             lock(&self.slots).in_use.remove(&conn.id);
@@ -352,9 +485,41 @@ impl PoolShared {
             Some(CloseReason::Broken)
         } else if lifetime_expired(conn.expires_at, now) {
             Some(CloseReason::Lifetime)
+        } else if self.released_by_hooks(&conn, acquired) == ReleaseDecision::Discard {
+            Some(CloseReason::Hook)
         } else {
             None
         };
+        self.release_as(conn, permit, reason, now);
+    }
+
+    /// The release hooks' verdict: the first that does not keep decides.
+    fn released_by_hooks(&self, conn: &Conn, acquired: Instant) -> ReleaseDecision {
+        let Some(hooks) = self.settings.hooks.releases() else {
+            return ReleaseDecision::Keep;
+        };
+        let release = Release::new(
+            self.figures(),
+            conn.client.server_info(),
+            acquired.elapsed(),
+            conn.client.is_closed(),
+        );
+        hooks
+            .iter()
+            .map(|h| h.release(&release))
+            .find(|d| *d != ReleaseDecision::Keep)
+            .unwrap_or(ReleaseDecision::Keep)
+    }
+
+    /// Closes the connection for `reason`, or puts it back (through a
+    /// rollback/reset task when it needs one).
+    fn release_as(
+        self: &Arc<Self>,
+        conn: Conn,
+        permit: OwnedSemaphorePermit,
+        reason: Option<CloseReason>,
+        now: Instant,
+    ) {
         if let Some(reason) = reason {
             lock(&self.slots).in_use.remove(&conn.id);
             self.discard(conn, reason);
@@ -501,4 +666,14 @@ impl Drop for WaiterCount<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Where an observed acquire's time went.
+#[derive(Debug, Default)]
+pub(crate) struct AcquireTimes {
+    queue_wait: Duration,
+    connect: Option<Duration>,
+    ping: Option<Duration>,
+    fresh: bool,
+    timed_out: bool,
 }

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), BenchError> {
     let options = Options::parse(std::env::args().skip(1))?;
+    if options.observe {
+        pgline_benches::observed::enable();
+    }
     let date = utc_now();
     let machine = machine::describe();
     eprintln!(

@@ -98,7 +98,12 @@ pub fn runtime() -> Result<Runtime, BenchError> {
 
 /// Connects pgline (plain TCP).
 pub async fn pgline_client(env: &BenchEnv) -> Result<pgline::Client, BenchError> {
-    Ok(pgline::connect(&env.pgline_conninfo(Tls::Off)).await?)
+    let mut config: pgline::Config = env
+        .pgline_conninfo(Tls::Off)
+        .parse()
+        .map_err(|e: pgline::config::ConfigError| BenchError::new(e.to_string()))?;
+    config.hooks(crate::observed::hooks());
+    Ok(pgline::Connector::new(config).connect().await?)
 }
 
 /// Connects tokio-postgres (plain TCP) and spawns its connection task on the

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::config::StatementCacheMode;
 use crate::conn::client::copy_sql::{CopyStdio, copy_stdio};
 use crate::conn::client::notify::Notifications;
+use crate::conn::client::observed::Cold;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
@@ -51,6 +52,8 @@ pub(crate) struct ClientInner {
     pub(crate) next_statement: AtomicU64,
     pub(crate) cache_mode: StatementCacheMode,
     pub(crate) types: crate::types::TypeCache,
+    /// Where the connection goes, as hook events and metrics label it.
+    pub(crate) server: crate::observe::ServerInfo,
 }
 
 impl Drop for ClientInner {
@@ -73,6 +76,7 @@ impl Drop for ClientInner {
 pub struct Client {
     pub(crate) inner: Arc<ClientInner>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) hooks: crate::observe::Hooks,
 }
 
 impl std::fmt::Debug for Client {
@@ -98,6 +102,8 @@ pub struct Statement {
 #[derive(Debug)]
 struct StatementInner {
     name: String,
+    /// The SQL it was prepared from (hooks and spans report it).
+    sql: Box<str>,
     params: Vec<Type>,
     columns: Arc<[Column]>,
     /// Its Bind's fixed bytes (binary parameters and results), when the
@@ -154,6 +160,7 @@ impl Drop for Unprepared<'_> {
 impl Statement {
     pub(crate) fn new(
         name: String,
+        sql: &str,
         params: Vec<Type>,
         columns: Arc<[Column]>,
         owner: Option<Weak<Shared>>,
@@ -162,6 +169,7 @@ impl Statement {
         Self {
             inner: Arc::new(StatementInner {
                 name,
+                sql: sql.into(),
                 params,
                 columns,
                 bind,
@@ -173,6 +181,10 @@ impl Statement {
     /// The server-side name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+    /// The SQL it was prepared from.
+    pub fn sql(&self) -> &str {
+        &self.inner.sql
     }
     /// The parameter types, as the server inferred or was told.
     pub fn params(&self) -> &[Type] {
@@ -191,10 +203,15 @@ impl Statement {
 }
 
 impl Client {
-    pub(crate) fn new(inner: ClientInner, timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        inner: ClientInner,
+        timeout: Option<Duration>,
+        hooks: crate::observe::Hooks,
+    ) -> Self {
         Self {
             inner: Arc::new(inner),
             timeout,
+            hooks,
         }
     }
 
@@ -231,6 +248,7 @@ impl Client {
         Self {
             inner: self.inner.clone(),
             timeout: Some(timeout),
+            hooks: self.hooks.clone(),
         }
     }
 
@@ -239,7 +257,28 @@ impl Client {
         Self {
             inner: self.inner.clone(),
             timeout: None,
+            hooks: self.hooks.clone(),
         }
+    }
+
+    /// A handle to the same connection that also calls `hooks` (after its
+    /// own).
+    pub fn with_hooks(&self, hooks: &crate::observe::Hooks) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            timeout: self.timeout,
+            hooks: self.hooks.merged(hooks),
+        }
+    }
+
+    /// Where the connection goes, as hook events and metrics label it.
+    pub fn server_info(&self) -> &crate::observe::ServerInfo {
+        &self.inner.server
+    }
+
+    /// The hooks this handle calls.
+    pub fn hooks(&self) -> &crate::observe::Hooks {
+        &self.hooks
     }
 
     /// Runs `call` under this handle's timeout, cancelling the server-side
@@ -426,6 +465,15 @@ impl Client {
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.batch_execute_plain(sql);
+            return Cold::new(self.observe_query("batch_execute", Some(sql), 0, call, |_| None))
+                .await;
+        }
+        self.batch_execute_plain(sql).await
+    }
+
+    async fn batch_execute_plain(&self, sql: &str) -> Result<(), Error> {
         refuse_copy_stdio(sql)?;
         self.timed(|| async {
             let mut responses = self
@@ -457,6 +505,21 @@ impl Client {
 
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.simple_query_plain(sql);
+            let rows = |m: &Vec<SimpleQueryMessage>| {
+                Some(
+                    m.iter()
+                        .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
+                        .count() as u64,
+                )
+            };
+            return Cold::new(self.observe_query("simple_query", Some(sql), 0, call, rows)).await;
+        }
+        self.simple_query_plain(sql).await
+    }
+
+    async fn simple_query_plain(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         refuse_copy_stdio(sql)?;
         self.timed(|| async {
             let mut responses = self
@@ -504,6 +567,14 @@ impl Client {
 
     /// Prepares a statement, declaring the types of some or all parameters.
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
+        if self.hooks.prepares().is_some() {
+            let call = async { (self.prepare_typed_plain(sql, types).await, false) };
+            return Cold::new(self.observe_prepare(sql, false, false, call)).await;
+        }
+        self.prepare_typed_plain(sql, types).await
+    }
+
+    async fn prepare_typed_plain(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
         let id = self.inner.next_statement.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}s{id}", self.shared().statement_prefix);
         let owner = Some(Arc::downgrade(self.shared()));
@@ -554,7 +625,7 @@ impl Client {
                 Ok(BackendMessage::RowDescription(d)) => cols = columns(&d),
                 Ok(BackendMessage::NoData) => {}
                 Ok(BackendMessage::ReadyForQuery(_)) => {
-                    return Ok(Statement::new(name, params, cols, owner));
+                    return Ok(Statement::new(name, sql, params, cols, owner));
                 }
                 Ok(other) => return Err(responses.violation(&other, "a Parse/Describe response")),
             }

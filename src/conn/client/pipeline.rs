@@ -21,6 +21,7 @@ use bytes::BytesMut;
 use crate::config::StatementCacheMode;
 use crate::conn::client::batch_rows::BatchRows;
 use crate::conn::client::handle::{Client, Statement};
+use crate::conn::client::observed::Cold;
 use crate::conn::client::query::{
     BindOf, Params, ToStatement, encode_bind_execute, encode_statement, encode_unnamed_parse,
     sealed,
@@ -29,6 +30,7 @@ use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::engine::responses::Responses;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
+use crate::observe::{BatchEnd, BatchStart, BatchStatement, Pending};
 use crate::proto::BackendMessage;
 use crate::types::Type;
 
@@ -203,6 +205,9 @@ impl<'a> Batch<'a> {
     /// batch was queued (preparing its statements failed, or the
     /// connection was already closed): none ran.
     pub async fn run_independent(self) -> Result<Vec<StatementOutcome>, Error> {
+        if self.client.hooks.batches().is_some() {
+            return Cold::new(self.run_observed("run_independent", true)).await;
+        }
         self.run(true).await
     }
 
@@ -217,7 +222,64 @@ impl<'a> Batch<'a> {
     /// [`StatementOutcome::Failed`]. An `Err` means no statement was
     /// queued.
     pub async fn run_atomic(self) -> Result<Vec<StatementOutcome>, Error> {
+        if self.client.hooks.batches().is_some() {
+            return Cold::new(self.run_observed("run_atomic", false)).await;
+        }
         self.run(false).await
+    }
+
+    /// [`run`](Self::run) between the batch hooks' start and end, with
+    /// each statement's outcome reported in between.
+    async fn run_observed(
+        self,
+        operation: &'static str,
+        sync_each: bool,
+    ) -> Result<Vec<StatementOutcome>, Error> {
+        let client = self.client;
+        let Some(hooks) = client.hooks.batches() else {
+            return self.run(sync_each).await;
+        };
+        let server = &client.inner.server;
+        let size = self.entries.len();
+        let start = BatchStart {
+            operation,
+            size,
+            server,
+        };
+        let pending = Pending::start(hooks, |h| h.batch_start(&start));
+        let result = match pending.span() {
+            Some(span) => tracing::Instrument::instrument(self.run(sync_each), span).await,
+            None => self.run(sync_each).await,
+        };
+        if let Ok(outcomes) = &result {
+            for (index, outcome) in outcomes.iter().enumerate() {
+                let rows = match outcome {
+                    StatementOutcome::Ran { rows_affected, .. } => *rows_affected,
+                    _ => None,
+                };
+                let statement = BatchStatement {
+                    index,
+                    ran: outcome.ran(),
+                    rows,
+                    error: outcome.error(),
+                };
+                pending.each(hooks, |h, data| h.batch_statement(data, &statement));
+            }
+        }
+        let error = result.as_ref().err();
+        pending.end(hooks, |h, data, elapsed| {
+            h.batch_end(
+                data,
+                &BatchEnd {
+                    operation,
+                    size,
+                    elapsed,
+                    error,
+                    server,
+                },
+            )
+        });
+        result
     }
 
     async fn plan(&self) -> Result<Vec<Planned<'a>>, Error> {

@@ -25,6 +25,7 @@ use crate::conn::client::copy_sql::CopyStdio;
 use crate::conn::client::handle::{
     Client, Statement, Unprepared, copy_needs_copy_api, refuse_copy_stdio,
 };
+use crate::conn::client::observed::Cold;
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::{CachedStatement, explain_name_clash};
@@ -304,6 +305,33 @@ impl Client {
         &self,
         sql: &str,
     ) -> Result<(Arc<CachedStatement>, Statement), Error> {
+        if self.hooks.prepares().is_some() {
+            let cached = self.cached_already(sql);
+            let call = async {
+                let result = self.cached_statement_plain(sql).await;
+                // A lookup that waits for another task's preparation
+                // reports a miss: it did wait for a Parse.
+                (result, cached)
+            };
+            return Cold::new(self.observe_prepare(sql, true, cached, call)).await;
+        }
+        self.cached_statement_plain(sql).await
+    }
+
+    /// Whether `sql` is prepared in the cache (a look that does not count
+    /// as a use).
+    fn cached_already(&self, sql: &str) -> bool {
+        self.shared()
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_prepared(sql)
+    }
+
+    async fn cached_statement_plain(
+        &self,
+        sql: &str,
+    ) -> Result<(Arc<CachedStatement>, Statement), Error> {
         let lookup = self
             .shared()
             .statements
@@ -483,6 +511,25 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.query_plain(statement, params);
+            return Cold::new(self.observe_query(
+                "query",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |rows: &Vec<Row>| Some(rows.len() as u64),
+            ))
+            .await;
+        }
+        self.query_plain(statement, params).await
+    }
+
+    fn query_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> {
         self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             let mut rows = Vec::new();
@@ -491,7 +538,6 @@ impl Client {
             }
             Ok(rows)
         })
-        .await
     }
 
     /// Runs a statement and returns exactly one row; zero or several rows
@@ -501,13 +547,18 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        match self.query_opt(statement, params).await? {
-            Some(row) => Ok(row),
-            None => Err(Error::msg(
-                ErrorKind::Type,
-                "query_one expected exactly one row, got 0",
-            )),
+        if self.hooks.queries().is_some() {
+            let call = async { exactly_one(self.query_opt_plain(statement, params).await?) };
+            return Cold::new(self.observe_query(
+                "query_one",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |_: &Row| Some(1),
+            ))
+            .await;
         }
+        exactly_one(self.query_opt_plain(statement, params).await?)
     }
 
     /// Runs a statement and returns at most one row; several rows are an
@@ -517,6 +568,25 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.query_opt_plain(statement, params);
+            return Cold::new(self.observe_query(
+                "query_opt",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |row: &Option<Row>| Some(u64::from(row.is_some())),
+            ))
+            .await;
+        }
+        self.query_opt_plain(statement, params).await
+    }
+
+    fn query_opt_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> impl Future<Output = Result<Option<Row>, Error>> {
         self.timed(|| async {
             match statement.kind() {
                 sealed::Kind::Prepared(stmt) => self
@@ -530,7 +600,6 @@ impl Client {
                 sealed::Kind::Sql(sql) => Box::pin(self.one_row_unnamed(sql, params)).await,
             }
         })
-        .await
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -539,6 +608,25 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.execute_plain(statement, params);
+            return Cold::new(self.observe_query(
+                "execute",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |n: &u64| Some(*n),
+            ))
+            .await;
+        }
+        self.execute_plain(statement, params).await
+    }
+
+    fn execute_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> impl Future<Output = Result<u64, Error>> {
         self.timed(|| async {
             let mut stream = RowStream::new(self.start_query(statement, params).await?);
             while let Some(row) = stream.next().await {
@@ -546,7 +634,6 @@ impl Client {
             }
             Ok(stream.rows_affected().unwrap_or(0))
         })
-        .await
     }
 
     /// Runs a statement and returns its rows as a stream, as they arrive.
@@ -561,8 +648,40 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<RowStream, Error> {
+        if self.hooks.queries().is_some() {
+            let call = self.query_stream_plain(statement, params);
+            return Cold::new(self.observe_query(
+                "query_stream",
+                Some(sql_of(statement)),
+                params.len(),
+                call,
+                |_: &RowStream| None,
+            ))
+            .await;
+        }
+        self.query_stream_plain(statement, params).await
+    }
+
+    fn query_stream_plain<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> impl Future<Output = Result<RowStream, Error>> {
         self.timed(|| async { Ok(RowStream::new(self.start_query(statement, params).await?)) })
-            .await
+    }
+}
+
+/// `query_one`'s verdict on `query_opt`'s answer.
+#[inline]
+fn exactly_one(row: Option<Row>) -> Result<Row, Error> {
+    row.ok_or_else(|| Error::msg(ErrorKind::Type, "query_one expected exactly one row, got 0"))
+}
+
+/// The SQL of what runs, as written.
+fn sql_of<S: ToStatement + ?Sized>(statement: &S) -> &str {
+    match statement.kind() {
+        sealed::Kind::Sql(sql) => sql,
+        sealed::Kind::Prepared(stmt) => stmt.sql(),
     }
 }
 

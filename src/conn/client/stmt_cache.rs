@@ -62,6 +62,7 @@ struct Entry {
 
 /// Counters of the statement cache, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct StatementCacheStats {
     /// Lookups that found a statement.
     pub hits: u64,
@@ -133,6 +134,15 @@ impl StatementCache {
             len: self.len,
             ..self.stats
         }
+    }
+
+    /// Whether `sql` (with no declared types) has a prepared statement; not
+    /// counted as a use.
+    pub(crate) fn is_prepared(&self, sql: &str) -> bool {
+        self.entries.get(sql).is_some_and(|list| {
+            list.iter()
+                .any(|e| e.types.is_empty() && e.statement.prepared.get().is_some())
+        })
     }
 
     /// Finds the statement for `sql` with these declared types, or makes a

@@ -39,11 +39,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::conn::client::handle::{Client, unexpected};
+use crate::conn::client::observed::CopyObserver;
 use crate::conn::engine::buf_pool::BufferPool;
 use crate::conn::engine::responses::{Responses, poll_stream, violation};
 use crate::conn::engine::shared::Shared;
 use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
+use crate::observe::CopyDirection;
 use crate::proto::{BackendMessage, Format, frontend};
 
 /// Small writes are gathered until this many bytes, then sent as one
@@ -64,6 +66,7 @@ const PROGRESS_ROWS: u64 = 256;
 
 /// How far a COPY has got, readable while it runs (e.g. for a progress bar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CopyProgress {
     /// Rows so far: counted by the binary row writer and reader, and for
     /// COPY OUT (one CopyData per row); 0 for raw COPY IN data, whose rows
@@ -97,6 +100,7 @@ pub struct CopyInSink {
     /// Column formats announced by the server.
     format: Format,
     _lock: OwnedSemaphorePermit,
+    observer: Option<CopyObserver>,
 }
 
 impl std::fmt::Debug for CopyInSink {
@@ -112,6 +116,22 @@ impl Client {
     /// Starts `COPY … FROM STDIN` (any format: text, CSV, binary, with
     /// their options) and returns the sink for its data.
     pub async fn copy_in(&self, sql: &str) -> Result<CopyInSink, Error> {
+        match CopyObserver::start(self, CopyDirection::In, sql) {
+            None => self.copy_in_plain(sql).await,
+            Some(observer) => match Box::pin(self.copy_in_plain(sql)).await {
+                Ok(mut sink) => {
+                    sink.observer = Some(observer);
+                    Ok(sink)
+                }
+                Err(e) => {
+                    observer.end(None, 0, Some(&e));
+                    Err(e)
+                }
+            },
+        }
+    }
+
+    async fn copy_in_plain(&self, sql: &str) -> Result<CopyInSink, Error> {
         let shared = self.shared().clone();
         let lock = shared
             .copy_lock
@@ -170,6 +190,7 @@ impl Client {
             current: CopyProgress::default(),
             format,
             _lock: lock,
+            observer: None,
         })
     }
 }
@@ -356,6 +377,16 @@ impl CopyInSink {
 
     /// Ends the data (CopyDone) and returns the number of rows copied.
     pub async fn finish(mut self) -> Result<u64, Error> {
+        let observer = self.observer.take();
+        let result = self.finish_data().await;
+        if let Some(observer) = observer {
+            let rows = result.as_ref().ok().copied();
+            observer.end(rows, self.current.bytes, result.as_ref().err());
+        }
+        result
+    }
+
+    async fn finish_data(&mut self) -> Result<u64, Error> {
         if !self.gather.is_empty() {
             self.room().await?;
             self.append_gathered()?;
@@ -419,11 +450,28 @@ pub struct CopyOutStream {
     progress: watch::Sender<CopyProgress>,
     current: CopyProgress,
     rows_affected: Option<u64>,
+    observer: Option<CopyObserver>,
 }
 
 impl Client {
     /// Starts `COPY … TO STDOUT` and returns the stream of its data.
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
+        match CopyObserver::start(self, CopyDirection::Out, sql) {
+            None => self.copy_out_plain(sql).await,
+            Some(observer) => match Box::pin(self.copy_out_plain(sql)).await {
+                Ok(mut stream) => {
+                    stream.observer = Some(observer);
+                    Ok(stream)
+                }
+                Err(e) => {
+                    observer.end(None, 0, Some(&e));
+                    Err(e)
+                }
+            },
+        }
+    }
+
+    async fn copy_out_plain(&self, sql: &str) -> Result<CopyOutStream, Error> {
         let mut responses = self
             .request(1, RequestKind::Simple, |out| {
                 frontend::query(out, sql).map_err(crate::conn::engine::shared::input_error)
@@ -438,6 +486,7 @@ impl Client {
                         progress: watch::channel(CopyProgress::default()).0,
                         current: CopyProgress::default(),
                         rows_affected: None,
+                        observer: None,
                     });
                 }
                 BackendMessage::CloseComplete => {}
@@ -493,7 +542,10 @@ impl CopyOutStream {
         loop {
             let message = match poll_stream(&mut self.responses, cx) {
                 Poll::Ready(Some(Ok(m))) => m,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Err(e))) => {
+                    self.observe_end(Some(&e));
+                    return Poll::Ready(Some(Err(e)));
+                }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             };
@@ -506,14 +558,25 @@ impl CopyOutStream {
                 BackendMessage::ReadyForQuery(_) => {
                     self.responses = None;
                     self.progress.send_replace(self.current);
+                    self.observe_end(None);
                     return Poll::Ready(None);
                 }
                 other => {
                     let error = violation(&self.responses, &other, "COPY data");
                     self.responses = None;
+                    self.observe_end(Some(&error));
                     return Poll::Ready(Some(Err(error)));
                 }
             }
+        }
+    }
+
+    /// Reports the end to the COPY hooks, if they are watching.
+    fn observe_end(&mut self, error: Option<&Error>) {
+        if let Some(observer) = self.observer.take() {
+            let rows = self.rows_affected.or(Some(self.current.rows));
+            let rows = if error.is_some() { None } else { rows };
+            observer.end(rows, self.current.bytes, error);
         }
     }
 

@@ -18,6 +18,7 @@ pub(crate) const DEFAULT_MAX_HELD: usize = 16 * 1024 * 1024;
 
 /// Counters of a [`BufferPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct BufferPoolStats {
     /// Buffers handed out from the pool.
     pub hits: u64,

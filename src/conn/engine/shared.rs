@@ -36,6 +36,7 @@ const SLOT_POOL_SIZE: usize = 64;
 
 /// Counters of one connection's traffic, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ConnectionStats {
     /// Requests queued (each ends with its own Sync or Query).
     pub requests: u64,

@@ -297,7 +297,12 @@ async fn connect_resolved(
     let mut last_error = None;
     loop {
         for target in &targets {
-            match connect_host(&plan, target, pass, rng).await {
+            let attempt = connect_host(&plan, target, pass, rng);
+            let result = match config.get_hooks().connects() {
+                None => attempt.await,
+                Some(hooks) => Box::pin(observe_connect(hooks, config, target, attempt)).await,
+            };
+            match result {
                 Ok(client) => return Ok(client),
                 Err(failed) => {
                     tracing::debug!(error = %failed.error, "connection attempt failed");
@@ -314,6 +319,49 @@ async fn connect_resolved(
         }
     }
     Err(last_error.unwrap_or_else(|| Error::msg(ErrorKind::Config, "no host to connect to")))
+}
+
+/// Runs one host attempt between the connect hooks' start and end.
+async fn observe_connect(
+    hooks: &[Arc<dyn crate::observe::ConnectHook>],
+    config: &Config,
+    target: &Target,
+    attempt: impl Future<Output = Result<Client, Failed>>,
+) -> Result<Client, Failed> {
+    use crate::observe::{ConnectEnd, ConnectStart, Pending};
+    let host = target_host(target);
+    let host = host.as_str();
+    let port = target.port;
+    let namespace = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or_default();
+    let start = ConnectStart {
+        host,
+        port,
+        namespace,
+    };
+    let pending = Pending::start(hooks, |h| h.connect_start(&start));
+    let result = attempt.await;
+    let (backend_pid, error) = match &result {
+        Ok(client) => (Some(client.backend_pid()), None),
+        Err(failed) => (None, Some(&failed.error)),
+    };
+    pending.end(hooks, |h, data, elapsed| {
+        h.connect_end(
+            data,
+            &ConnectEnd {
+                host,
+                port,
+                namespace,
+                elapsed,
+                backend_pid,
+                role_accepted: result.is_ok(),
+                error,
+            },
+        )
+    });
+    result
 }
 
 /// Tries one host's addresses in turn. An `Err` is either
@@ -787,6 +835,15 @@ async fn finish(
         ..
     } = outcome;
     let config = plan.config;
+    let mut server = crate::observe::ServerInfo::new(
+        &target_host(&target),
+        target.port,
+        config
+            .get_dbname()
+            .or(config.get_user())
+            .unwrap_or_default(),
+    );
+    server.backend_pid = backend_key.as_ref().map_or(0, |k| k.process_id);
     let shared = Arc::new(Shared::new(
         parameters,
         transaction_status,
@@ -808,7 +865,15 @@ async fn finish(
     );
     let io = Io::new(driver);
     shared.set_io(&io);
-    tokio::spawn(io.run());
+    let task = tracing::info_span!(
+        target: "pgline",
+        "pgline.connection",
+        server.address = &*server.address,
+        server.port = server.port,
+        db.namespace = &*server.namespace,
+        pgline.backend_pid = server.backend_pid,
+    );
+    tokio::spawn(tracing::Instrument::instrument(io.run(), task));
     let inner = ClientInner {
         shared,
         driver_done: done_rx,
@@ -823,8 +888,13 @@ async fn finish(
         next_statement: AtomicU64::new(0),
         cache_mode: config.get_statement_cache_mode(),
         types: Default::default(),
+        server,
     };
-    Ok(Client::new(inner, config.get_query_timeout()))
+    Ok(Client::new(
+        inner,
+        config.get_query_timeout(),
+        config.get_hooks().clone(),
+    ))
 }
 
 enum StartupFailure {

@@ -1,0 +1,193 @@
+//! Calls to the query, prepare and COPY hooks around the client's calls.
+//!
+//! Owns the observed variants of the client's public calls: each public
+//! call tests its handle's hooks once and, when some are installed, runs
+//! through here (boxed, so the unobserved call's future does not grow).
+//! A call whose future is dropped before it finishes reports no end.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tracing::Instrument;
+
+use crate::conn::client::handle::Client;
+use crate::error::Error;
+use crate::observe::{
+    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareStart, QueryEnd, QueryStart,
+};
+
+impl Client {
+    /// Runs `call` between the query hooks' start and end.
+    pub(crate) async fn observe_query<T>(
+        &self,
+        operation: &'static str,
+        sql: Option<&str>,
+        params: usize,
+        call: impl Future<Output = Result<T, Error>>,
+        rows: impl FnOnce(&T) -> Option<u64>,
+    ) -> Result<T, Error> {
+        let Some(hooks) = self.hooks.queries() else {
+            return call.await;
+        };
+        let server = &self.inner.server;
+        let start = QueryStart {
+            operation,
+            sql,
+            params,
+            server,
+        };
+        let pending = Pending::start(hooks, |h| h.query_start(&start));
+        let result = match pending.span() {
+            Some(span) => call.instrument(span).await,
+            None => call.await,
+        };
+        let (rows, error) = match &result {
+            Ok(v) => (rows(v), None),
+            Err(e) => (None, Some(e)),
+        };
+        pending.end(hooks, |h, data, elapsed| {
+            h.query_end(
+                data,
+                &QueryEnd {
+                    operation,
+                    sql,
+                    elapsed,
+                    rows,
+                    error,
+                    server,
+                },
+            )
+        });
+        result
+    }
+
+    /// Runs a preparation between the prepare hooks' start and end;
+    /// `call` answers the result and whether it was already prepared.
+    pub(crate) async fn observe_prepare<T>(
+        &self,
+        sql: &str,
+        from_cache: bool,
+        cached: bool,
+        call: impl Future<Output = (Result<T, Error>, bool)>,
+    ) -> Result<T, Error> {
+        let Some(hooks) = self.hooks.prepares() else {
+            return call.await.0;
+        };
+        let server = &self.inner.server;
+        let start = PrepareStart {
+            sql,
+            from_cache,
+            cached,
+            server,
+        };
+        let pending = Pending::start(hooks, |h| h.prepare_start(&start));
+        let evictions = self.statement_cache_stats().evictions;
+        let (result, already_prepared) = match pending.span() {
+            Some(span) => call.instrument(span).await,
+            None => call.await,
+        };
+        let evicted = self.statement_cache_stats().evictions - evictions;
+        let error = result.as_ref().err();
+        pending.end(hooks, |h, data, elapsed| {
+            h.prepare_end(
+                data,
+                &PrepareEnd {
+                    sql,
+                    already_prepared,
+                    from_cache,
+                    evicted,
+                    elapsed,
+                    error,
+                    server,
+                },
+            )
+        });
+        result
+    }
+}
+
+/// A COPY between the COPY hooks' start and end: kept by the sink or
+/// stream until the COPY ends; dropped before that, it reports the end
+/// with no row count.
+pub(crate) struct CopyObserver {
+    client: Client,
+    direction: CopyDirection,
+    sql: Box<str>,
+    pending: Option<Pending>,
+}
+
+impl std::fmt::Debug for CopyObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyObserver")
+            .field("direction", &self.direction)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CopyObserver {
+    /// Calls the COPY hooks' start, when `client` has any.
+    pub(crate) fn start(client: &Client, direction: CopyDirection, sql: &str) -> Option<Self> {
+        let hooks = client.hooks.copies()?;
+        let start = CopyStart {
+            direction,
+            sql,
+            server: &client.inner.server,
+        };
+        let pending = Pending::start(hooks, |h| h.copy_start(&start));
+        Some(Self {
+            client: client.clone(),
+            direction,
+            sql: sql.into(),
+            pending: Some(pending),
+        })
+    }
+
+    /// Calls the COPY hooks' end.
+    pub(crate) fn end(mut self, rows: Option<u64>, bytes: u64, error: Option<&Error>) {
+        self.report(rows, bytes, error);
+    }
+
+    fn report(&mut self, rows: Option<u64>, bytes: u64, error: Option<&Error>) {
+        let (Some(pending), Some(hooks)) = (self.pending.take(), self.client.hooks.copies()) else {
+            return;
+        };
+        let end = |elapsed| CopyEnd {
+            direction: self.direction,
+            sql: &self.sql,
+            rows,
+            bytes,
+            elapsed,
+            error,
+            server: &self.client.inner.server,
+        };
+        pending.end(hooks, |h, data, elapsed| h.copy_end(data, &end(elapsed)));
+    }
+}
+
+impl Drop for CopyObserver {
+    fn drop(&mut self) {
+        self.report(None, 0, None);
+    }
+}
+
+/// An observed call's future, boxed and polled out of line: the plain
+/// call's future holds only this pointer, and its poll only a call, so
+/// the hooks' code does not weigh on a call made without them.
+pub(crate) struct Cold<F>(Pin<Box<F>>);
+
+impl<F: Future> Cold<F> {
+    #[inline(never)]
+    pub(crate) fn new(call: F) -> Self {
+        Self(Box::pin(call))
+    }
+}
+
+impl<F: Future> Future for Cold<F> {
+    type Output = F::Output;
+
+    #[inline(never)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}

@@ -1,0 +1,333 @@
+//! Metrics through the `metrics` facade (feature `metrics`).
+//!
+//! Owns [`Metrics`], a hook for every phase that records what the phase
+//! reports under the names in [`metric_names`](super::metric_names). The
+//! application installs the exporter (a Prometheus endpoint, OTLP, …)
+//! and this hook ([`Hooks::all`](super::Hooks::all)); with neither, nothing
+//! is recorded and nothing is paid. Labels are bounded: server, database,
+//! API verb, error type, pool name; the SQL text never is one.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use metrics::{Histogram, Label, SharedString, Unit};
+
+use super::metric_names as n;
+use super::{
+    AcquireEnd, AcquireHook, BatchEnd, BatchHook, ConnectEnd, ConnectHook, CopyDirection, CopyEnd,
+    CopyHook, HookData, PoolFigures, PrepareEnd, PrepareHook, QueryEnd, QueryHook, Release,
+    ReleaseDecision, ReleaseHook, ServerInfo,
+};
+use crate::error::Error;
+
+/// Records pgline's metrics; install with `Hooks::new().all(Metrics::new())`
+/// on a [`Config`](crate::Config) or a [`PoolBuilder`](crate::PoolBuilder).
+///
+/// The histogram of successful operations is registered once per server,
+/// database and operation and kept (clones share it), so a query costs a
+/// map lookup rather than building its labels: install the recorder
+/// before the first operation is recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    durations: Arc<RwLock<HashMap<DurationKey, Histogram, BuildHasherDefault<KeyHasher>>>>,
+}
+
+/// A multiply-rotate hasher (FxHash's): the keys are a few short label
+/// strings the application chose, so no flooding defence is needed, and
+/// SipHash would cost more than the rest of the recording.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// What labels a successful operation's duration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DurationKey {
+    namespace: Arc<str>,
+    address: Arc<str>,
+    port: u16,
+    operation: &'static str,
+}
+
+impl Metrics {
+    /// The hook. Describes the metrics (units and help text) to the
+    /// recorder installed now.
+    pub fn new() -> Self {
+        Self::describe();
+        Self::default()
+    }
+
+    /// Records an operation's duration, and its error if it failed.
+    fn operation(
+        &self,
+        server: &ServerInfo,
+        operation: &'static str,
+        seconds: f64,
+        error: Option<&Error>,
+    ) {
+        if error.is_some() {
+            return failed_operation(server, operation, seconds, error);
+        }
+        let key = DurationKey {
+            namespace: Arc::clone(&server.namespace),
+            address: Arc::clone(&server.address),
+            port: server.port,
+            operation,
+        };
+        let known = self
+            .durations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let histogram = known.unwrap_or_else(|| {
+            let histogram =
+                metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0));
+            self.durations
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, histogram.clone());
+            histogram
+        });
+        histogram.record(seconds);
+    }
+
+    /// Describes every metric (unit, help text) to the current recorder.
+    pub fn describe() {
+        use metrics::{describe_counter, describe_gauge, describe_histogram};
+        describe_histogram!(
+            n::OPERATION_DURATION,
+            Unit::Seconds,
+            "Duration of database client operations."
+        );
+        describe_gauge!(
+            n::CONNECTION_COUNT,
+            "Connections in the pool, by state (idle, used)."
+        );
+        describe_gauge!(n::CONNECTION_MAX, "The pool's maximum size.");
+        describe_gauge!(n::CONNECTION_IDLE_MAX, "Most idle connections allowed.");
+        describe_gauge!(n::CONNECTION_IDLE_MIN, "Fewest idle connections kept.");
+        describe_gauge!(n::CONNECTION_PENDING, "Acquires waiting for a connection.");
+        describe_counter!(n::CONNECTION_TIMEOUTS, "Acquires that timed out.");
+        describe_histogram!(
+            n::CONNECTION_CREATE_TIME,
+            Unit::Seconds,
+            "Time to open a connection for an acquire."
+        );
+        describe_histogram!(
+            n::CONNECTION_WAIT_TIME,
+            Unit::Seconds,
+            "Time to obtain a connection from the pool."
+        );
+        describe_histogram!(
+            n::CONNECTION_USE_TIME,
+            Unit::Seconds,
+            "Time a connection was held between acquire and release."
+        );
+        describe_counter!(n::STATEMENT_CACHE_HITS, "Statement cache hits.");
+        describe_counter!(n::STATEMENT_CACHE_MISSES, "Statement cache misses.");
+        describe_counter!(n::STATEMENT_CACHE_EVICTIONS, "Statement cache evictions.");
+        describe_counter!(n::COPY_ROWS, "Rows copied by COPY.");
+        describe_counter!(n::COPY_BYTES, Unit::Bytes, "COPY data bytes.");
+        describe_counter!(n::ERRORS, "Failed operations by error type.");
+        describe_counter!(n::CONNECT_ATTEMPTS, "Connect attempts, one per host tried.");
+    }
+}
+
+fn shared(s: &Arc<str>) -> SharedString {
+    SharedString::from_shared(Arc::clone(s))
+}
+
+/// The labels every operation metric carries.
+fn server_labels(server: &ServerInfo, operation: &'static str, n: usize) -> Vec<Label> {
+    let mut labels = Vec::with_capacity(5 + n);
+    labels.push(Label::from_static_parts(n::DB_SYSTEM_NAME, "postgresql"));
+    labels.push(Label::new(n::DB_NAMESPACE, shared(&server.namespace)));
+    labels.push(Label::from_static_parts(n::DB_OPERATION_NAME, operation));
+    labels.push(Label::new(n::SERVER_ADDRESS, shared(&server.address)));
+    labels.push(Label::new(n::SERVER_PORT, server.port.to_string()));
+    labels
+}
+
+/// `error.type`: the SQLSTATE when the server sent one, else the kind.
+fn error_type(error: &Error) -> SharedString {
+    match error.code() {
+        Some(code) => SharedString::from_owned(code.code().to_owned()),
+        None => SharedString::const_str(super::error_kind_name(error.kind())),
+    }
+}
+
+/// Records an operation's duration, and its error if it failed.
+fn failed_operation(
+    server: &ServerInfo,
+    operation: &'static str,
+    seconds: f64,
+    error: Option<&Error>,
+) {
+    let mut labels = server_labels(server, operation, 2);
+    if let Some(error) = error {
+        let kind = error_type(error);
+        labels.push(Label::new(n::ERROR_TYPE, kind.clone()));
+        if let Some(code) = error.code() {
+            labels.push(Label::new(
+                n::DB_RESPONSE_STATUS_CODE,
+                code.code().to_owned(),
+            ));
+        }
+        let errors = vec![
+            Label::new(n::ERROR_TYPE, kind),
+            Label::from_static_parts(n::DB_OPERATION_NAME, operation),
+            Label::new(n::DB_NAMESPACE, shared(&server.namespace)),
+        ];
+        metrics::counter!(n::ERRORS, errors).increment(1);
+    }
+    metrics::histogram!(n::OPERATION_DURATION, labels).record(seconds);
+}
+
+fn pool_label(pool: &PoolFigures<'_>) -> Label {
+    Label::new(n::POOL_NAME, pool.name.to_owned())
+}
+
+/// Sets the pool gauges from an event's figures.
+fn pool_gauges(pool: &PoolFigures<'_>) {
+    let name = pool_label(pool);
+    let state = |s: &'static str| {
+        vec![
+            name.clone(),
+            Label::from_static_parts(n::CONNECTION_STATE, s),
+        ]
+    };
+    metrics::gauge!(n::CONNECTION_COUNT, state("idle")).set(pool.idle as f64);
+    metrics::gauge!(n::CONNECTION_COUNT, state("used")).set(pool.used as f64);
+    metrics::gauge!(n::CONNECTION_MAX, vec![name.clone()]).set(pool.max as f64);
+    metrics::gauge!(n::CONNECTION_IDLE_MAX, vec![name.clone()]).set(pool.max as f64);
+    metrics::gauge!(n::CONNECTION_IDLE_MIN, vec![name.clone()]).set(pool.min_idle as f64);
+    metrics::gauge!(n::CONNECTION_PENDING, vec![name]).set(pool.pending as f64);
+}
+
+impl QueryHook for Metrics {
+    fn query_end(&self, _: HookData, q: &QueryEnd<'_>) {
+        self.operation(q.server, q.operation, q.elapsed.as_secs_f64(), q.error);
+    }
+}
+
+impl PrepareHook for Metrics {
+    fn prepare_end(&self, _: HookData, p: &PrepareEnd<'_>) {
+        let db = || vec![Label::new(n::DB_NAMESPACE, shared(&p.server.namespace))];
+        if p.from_cache {
+            let name = if p.already_prepared {
+                n::STATEMENT_CACHE_HITS
+            } else {
+                n::STATEMENT_CACHE_MISSES
+            };
+            metrics::counter!(name, db()).increment(1);
+            // Only a miss can evict; counted even when 0, so the series
+            // exists from the first miss on.
+            if !p.already_prepared {
+                metrics::counter!(n::STATEMENT_CACHE_EVICTIONS, db()).increment(p.evicted);
+            }
+        }
+        if !p.already_prepared {
+            self.operation(p.server, "prepare", p.elapsed.as_secs_f64(), p.error);
+        }
+    }
+}
+
+impl BatchHook for Metrics {
+    fn batch_end(&self, _: HookData, b: &BatchEnd<'_>) {
+        self.operation(b.server, "batch", b.elapsed.as_secs_f64(), b.error);
+    }
+}
+
+impl CopyHook for Metrics {
+    fn copy_end(&self, _: HookData, c: &CopyEnd<'_>) {
+        let direction = match c.direction {
+            CopyDirection::In => "in",
+            _ => "out",
+        };
+        let labels = || {
+            vec![
+                Label::from_static_parts(n::COPY_DIRECTION, direction),
+                Label::new(n::DB_NAMESPACE, shared(&c.server.namespace)),
+            ]
+        };
+        metrics::counter!(n::COPY_ROWS, labels()).increment(c.rows.unwrap_or(0));
+        metrics::counter!(n::COPY_BYTES, labels()).increment(c.bytes);
+        self.operation(
+            c.server,
+            c.direction.operation_name(),
+            c.elapsed.as_secs_f64(),
+            c.error,
+        );
+    }
+}
+
+impl ConnectHook for Metrics {
+    fn connect_end(&self, _: HookData, c: &ConnectEnd<'_>) {
+        let outcome = if c.error.is_none() { "ok" } else { "error" };
+        let labels = vec![
+            Label::from_static_parts(n::OUTCOME, outcome),
+            Label::new(n::SERVER_ADDRESS, c.host.to_owned()),
+            Label::new(n::SERVER_PORT, c.port.to_string()),
+        ];
+        metrics::counter!(n::CONNECT_ATTEMPTS, labels).increment(1);
+    }
+}
+
+impl AcquireHook for Metrics {
+    fn acquire_end(&self, _: HookData, a: &AcquireEnd<'_>) {
+        let name = || vec![pool_label(&a.pool)];
+        metrics::histogram!(n::CONNECTION_WAIT_TIME, name()).record(a.elapsed.as_secs_f64());
+        if let Some(connect) = a.connect {
+            metrics::histogram!(n::CONNECTION_CREATE_TIME, name()).record(connect.as_secs_f64());
+        }
+        // Counted even when 0, so the series exists before the first
+        // timeout (alerts on its rate need it).
+        metrics::counter!(n::CONNECTION_TIMEOUTS, name()).increment(u64::from(a.timed_out));
+        pool_gauges(&a.pool);
+    }
+}
+
+impl ReleaseHook for Metrics {
+    fn release(&self, r: &Release<'_>) -> ReleaseDecision {
+        metrics::histogram!(n::CONNECTION_USE_TIME, vec![pool_label(&r.pool)])
+            .record(r.held_for.as_secs_f64());
+        // The figures are from before the connection is back.
+        let mut after = r.pool;
+        after.used = after.used.saturating_sub(1);
+        after.idle += 1;
+        pool_gauges(&after);
+        ReleaseDecision::Keep
+    }
+}
