@@ -85,6 +85,14 @@ impl Responses {
             Ok(BackendMessage::ErrorResponse(fields)) => {
                 let db = fields.to_db_error();
                 let fatal = matches!(db.severity(), Some(Severity::Fatal | Severity::Panic));
+                if fatal {
+                    // The session is over: refuse new requests from now on,
+                    // rather than from when the driver reads the socket's
+                    // end (a request queued in between would be taken for a
+                    // live connection's).
+                    self.shared
+                        .abort(CloseReason::ServerEnded(Box::new(db.clone())));
+                }
                 let error = Error::db(db);
                 let scope = self.slot.as_ref().map_or(Default::default(), |s| s.scope());
                 if !fatal {
