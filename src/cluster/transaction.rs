@@ -61,11 +61,7 @@ impl Cluster {
         loop {
             attempt += 1;
             let conn = self.primary().await?;
-            let mut builder = conn.build_transaction();
-            if let Some(level) = isolation {
-                builder = builder.isolation_level(level);
-            }
-            let error = match builder.start().await {
+            let error = match conn.build_transaction_at(isolation).start().await {
                 Err(e) => e,
                 Ok(tx) => match body(&tx).await {
                     Ok(value) => {

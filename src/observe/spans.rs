@@ -51,28 +51,46 @@ fn error_type(error: &Error) -> &str {
     }
 }
 
-impl QueryHook for Spans {
-    fn query_start(&self, q: &QueryStart<'_>) -> HookData {
-        let span = info_span!(
+/// A client span named `$name` carrying the fields every pgline span has:
+/// kind and system first, `$fields` next, then the outcome fields
+/// [`close`] fills in on failure.
+macro_rules! client_span {
+    ($name:literal, $($fields:tt)*) => {
+        info_span!(
             target: "pgline",
-            "pgline.query",
+            $name,
             otel.kind = "client",
             db.system.name = "postgresql",
+            $($fields)*
+            db.response.status_code = Empty,
+            error.type = Empty,
+            error.message = Empty,
+            otel.status_code = Empty,
+        )
+    };
+}
+
+/// The span as the hook's data, or nothing when no subscriber wants it.
+fn opened(span: Span) -> HookData {
+    if span.is_disabled() {
+        HookData::none()
+    } else {
+        HookData::new(span)
+    }
+}
+
+impl QueryHook for Spans {
+    fn query_start(&self, q: &QueryStart<'_>) -> HookData {
+        let span = client_span!(
+            "pgline.query",
             db.namespace = &*q.server.namespace,
             db.operation.name = q.operation,
             db.query.text = q.sql,
             server.address = &*q.server.address,
             server.port = q.server.port,
             db.response.returned_rows = Empty,
-            db.response.status_code = Empty,
-            error.type = Empty,
-            error.message = Empty,
-            otel.status_code = Empty,
         );
-        if span.is_disabled() {
-            return HookData::none();
-        }
-        HookData::new(span)
+        opened(span)
     }
     fn query_end(&self, data: HookData, q: &QueryEnd<'_>) {
         close(data, q.error, q.rows);
@@ -84,25 +102,15 @@ impl PrepareHook for Spans {
         if p.cached {
             return HookData::none();
         }
-        let span = info_span!(
-            target: "pgline",
+        let span = client_span!(
             "pgline.prepare",
-            otel.kind = "client",
-            db.system.name = "postgresql",
             db.namespace = &*p.server.namespace,
             db.operation.name = "prepare",
             db.query.text = p.sql,
             server.address = &*p.server.address,
             server.port = p.server.port,
-            db.response.status_code = Empty,
-            error.type = Empty,
-            error.message = Empty,
-            otel.status_code = Empty,
         );
-        if span.is_disabled() {
-            return HookData::none();
-        }
-        HookData::new(span)
+        opened(span)
     }
     fn prepare_end(&self, data: HookData, p: &PrepareEnd<'_>) {
         close(data, p.error, None);
@@ -111,29 +119,19 @@ impl PrepareHook for Spans {
 
 impl BatchHook for Spans {
     fn batch_start(&self, b: &BatchStart<'_>) -> HookData {
-        let span = info_span!(
-            target: "pgline",
+        let span = client_span!(
             "pgline.batch",
-            otel.kind = "client",
-            db.system.name = "postgresql",
             db.namespace = &*b.server.namespace,
             db.operation.name = "batch",
             db.operation.batch.size = Empty,
             server.address = &*b.server.address,
             server.port = b.server.port,
-            db.response.status_code = Empty,
-            error.type = Empty,
-            error.message = Empty,
-            otel.status_code = Empty,
         );
-        if span.is_disabled() {
-            return HookData::none();
-        }
         // The convention: a batch of one is not a batch.
-        if b.size >= 2 {
+        if b.size >= 2 && !span.is_disabled() {
             span.record("db.operation.batch.size", b.size);
         }
-        HookData::new(span)
+        opened(span)
     }
     fn batch_end(&self, data: HookData, b: &BatchEnd<'_>) {
         close(data, b.error, None);
@@ -142,11 +140,8 @@ impl BatchHook for Spans {
 
 impl CopyHook for Spans {
     fn copy_start(&self, c: &CopyStart<'_>) -> HookData {
-        let span = info_span!(
-            target: "pgline",
+        let span = client_span!(
             "pgline.copy",
-            otel.kind = "client",
-            db.system.name = "postgresql",
             db.namespace = &*c.server.namespace,
             db.operation.name = c.direction.operation_name(),
             db.query.text = c.sql,
@@ -154,15 +149,8 @@ impl CopyHook for Spans {
             server.port = c.server.port,
             db.response.returned_rows = Empty,
             pgline.copy.bytes = Empty,
-            db.response.status_code = Empty,
-            error.type = Empty,
-            error.message = Empty,
-            otel.status_code = Empty,
         );
-        if span.is_disabled() {
-            return HookData::none();
-        }
-        HookData::new(span)
+        opened(span)
     }
     fn copy_end(&self, data: HookData, c: &CopyEnd<'_>) {
         if let Some(span) = data.get::<Span>() {
@@ -174,24 +162,14 @@ impl CopyHook for Spans {
 
 impl ConnectHook for Spans {
     fn connect_start(&self, c: &ConnectStart<'_>) -> HookData {
-        let span = info_span!(
-            target: "pgline",
+        let span = client_span!(
             "pgline.connect",
-            otel.kind = "client",
-            db.system.name = "postgresql",
             db.namespace = c.namespace,
             server.address = c.host,
             server.port = c.port,
             pgline.backend_pid = Empty,
-            db.response.status_code = Empty,
-            error.type = Empty,
-            error.message = Empty,
-            otel.status_code = Empty,
         );
-        if span.is_disabled() {
-            return HookData::none();
-        }
-        HookData::new(span)
+        opened(span)
     }
     fn connect_end(&self, data: HookData, c: &ConnectEnd<'_>) {
         if let (Some(span), Some(pid)) = (data.get::<Span>(), c.backend_pid) {
@@ -203,21 +181,11 @@ impl ConnectHook for Spans {
 
 impl AcquireHook for Spans {
     fn acquire_start(&self, a: &AcquireStart<'_>) -> HookData {
-        let span = info_span!(
-            target: "pgline",
+        let span = client_span!(
             "pgline.acquire",
-            otel.kind = "client",
-            db.system.name = "postgresql",
             db.client.connection.pool.name = a.pool.name,
-            db.response.status_code = Empty,
-            error.type = Empty,
-            error.message = Empty,
-            otel.status_code = Empty,
         );
-        if span.is_disabled() {
-            return HookData::none();
-        }
-        HookData::new(span)
+        opened(span)
     }
     fn acquire_end(&self, data: HookData, a: &AcquireEnd<'_>) {
         close(data, a.error, None);

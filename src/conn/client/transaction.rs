@@ -256,6 +256,18 @@ impl Client {
         }
     }
 
+    /// A transaction builder with `isolation` when one is given (the retry
+    /// helpers' starting point).
+    pub(crate) fn build_transaction_at(
+        &self,
+        isolation: Option<IsolationLevel>,
+    ) -> TransactionBuilder<'_> {
+        TransactionBuilder {
+            isolation,
+            ..self.build_transaction()
+        }
+    }
+
     /// Opens a repeatable-read transaction and exports its snapshot
     /// (`pg_export_snapshot()`), for other sessions to share with
     /// [`TransactionBuilder::snapshot`] — e.g. parallel COPY OUT readers
@@ -494,11 +506,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut builder = self.build_transaction();
-            if let Some(level) = isolation {
-                builder = builder.isolation_level(level);
-            }
-            let tx = builder.start().await?;
+            let tx = self.build_transaction_at(isolation).start().await?;
             let outcome = match body(&tx).await {
                 Ok(value) => tx.commit().await.map(|()| value),
                 Err(e) => {
