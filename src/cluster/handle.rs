@@ -221,7 +221,9 @@ impl Cluster {
     ) -> Self {
         let n = nodes.len();
         let now = Instant::now();
-        let rng = settings.seed.map_or_else(Jitter::from_os, Jitter::with_seed);
+        let rng = settings
+            .seed
+            .map_or_else(Jitter::from_os, Jitter::with_seed);
         let state = State {
             topology: Topology::new(nodes, settings.local_zone.clone(), sample_capacity),
             failover: Failover::new(n, settings.failover, now),

@@ -21,6 +21,7 @@ mod transport;
 
 pub use client::batch_rows::{BatchRows, BatchRowsIter};
 pub use client::handle::{Client, Statement};
+pub use client::listener::{Listener, ListenerEvent, Reconnect};
 pub use client::notify::{Notification, Notifications};
 pub use client::pipeline::{Batch, StatementOutcome};
 pub use client::query::{Params, RowStream, ToStatement};

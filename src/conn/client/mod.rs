@@ -8,6 +8,7 @@
 pub(crate) mod batch_rows;
 pub(crate) mod copy_sql;
 pub(crate) mod handle;
+pub(crate) mod listener;
 pub(crate) mod notify;
 pub(crate) mod one_row;
 pub(crate) mod pipeline;
