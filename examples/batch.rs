@@ -17,7 +17,7 @@
 //! cargo run --example batch
 //! ```
 
-use pgline::{Client, StatementOutcome};
+use pgline::{Batch, Client, StatementOutcome};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -103,15 +103,16 @@ async fn atomic(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A thousand inserts in one round trip. The parameters are borrowed for
-/// the batch's lifetime, so they are built first and pushed after.
+/// A thousand inserts in one round trip. `push_owned` takes each
+/// statement's values by value (a tuple), so the loop needs no second
+/// vector to keep them alive; `push` borrows them instead.
 async fn bulk(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
-    let rows: Vec<(i32, String)> = (100..1100).map(|i| (i, format!("item {i}"))).collect();
-    let params: Vec<[&(dyn pgline::types::Encode + Sync); 2]> =
-        rows.iter().map(|(id, name)| [id as _, name as _]).collect();
-    let mut batch = client.batch();
-    for p in &params {
-        batch.push("INSERT INTO batch_items VALUES ($1, $2)", p);
+    let mut batch = Batch::with_capacity(client, 1000);
+    for i in 100..1100i32 {
+        batch.push_owned(
+            "INSERT INTO batch_items VALUES ($1, $2)",
+            (i, format!("item {i}")),
+        );
     }
     let before = client.connection_stats();
     let outcomes = batch.run_atomic().await?;

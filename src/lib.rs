@@ -72,10 +72,10 @@ pub use conn::{
     Batch, BatchRows, BatchRowsIter, BinaryCopyInWriter, BinaryCopyOutReader, BinaryCopyRow,
     BufferPool, BufferPoolStats, CancelToken, Client, Column, ColumnIndex, ConnectionStats,
     Connector, CopyInSink, CopyOutReader, CopyOutStream, CopyProgress, Endpoint, ExportedSnapshot,
-    IsolationLevel, Listener, ListenerEvent, Notification, Notifications, Params, Reconnect,
-    Retried, RetryPolicy, Row, RowStream, ServerRole, SimpleQueryMessage, SimpleQueryRow,
-    Statement, StatementCacheStats, StatementOutcome, ToStatement, Transaction, TransactionBuilder,
-    connect, copy_in_parallel,
+    IntoOwnedParams, IsolationLevel, Listener, ListenerEvent, Notification, Notifications,
+    OwnedParam, Params, Reconnect, Retried, RetryPolicy, Row, RowStream, ServerRole,
+    SimpleQueryMessage, SimpleQueryRow, Statement, StatementCacheStats, StatementOutcome,
+    ToStatement, Transaction, TransactionBuilder, connect, copy_in_parallel,
 };
 pub use error::Error;
 #[cfg(feature = "derive")]

@@ -358,3 +358,42 @@ async fn a_failing_single_row_query_leaves_the_status_current() {
     assert_eq!(e.code(), Some(&SqlState::DIVISION_BY_ZERO), "{e}");
     assert_eq!(int4(&client, &divide, &[&1i32]).await, 1);
 }
+
+/// `RowStream::next` and `CopyOutStream::next` are inherent methods that
+/// also win over `StreamExt::next` when it is in scope; mixing both
+/// spellings on one stream reads every item once, in order.
+#[tokio::test]
+async fn inherent_next_and_stream_ext_next_read_the_same_stream() {
+    use futures_util::StreamExt;
+
+    let client = connect().await;
+    let mut rows = client
+        .query_stream("SELECT i FROM generate_series(1, 6) i", &[])
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        // Alternate: the inherent method, then the trait's.
+        let Some(row) = rows.next().await else { break };
+        seen.push(row.unwrap().get::<i32>(0).unwrap());
+        let Some(row) = StreamExt::next(&mut rows).await else {
+            break;
+        };
+        seen.push(row.unwrap().get::<i32>(0).unwrap());
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(rows.rows_affected(), Some(6));
+
+    let mut out = client
+        .copy_out("COPY (SELECT i FROM generate_series(1, 4) i) TO STDOUT")
+        .await
+        .unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = out.next().await {
+        chunks.push(chunk.unwrap());
+        if let Some(chunk) = StreamExt::next(&mut out).await {
+            chunks.push(chunk.unwrap());
+        }
+    }
+    assert_eq!(chunks.concat(), b"1\n2\n3\n4\n");
+}
