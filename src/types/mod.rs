@@ -5,6 +5,10 @@
 //! a socket: values go into and come out of byte slices. The full catalogue
 //! of types (numeric, dates, arrays, ranges, user types) grows here; this
 //! module starts with the types every query needs.
+//!
+//! `std::time::SystemTime` is a `timestamptz` with no feature (microseconds,
+//! truncated toward the past); the `chrono` and `time` features add their
+//! calendar types.
 
 mod array;
 mod bits;
@@ -42,6 +46,7 @@ mod primitive;
 mod range;
 mod reader;
 mod registry;
+mod system_time;
 mod text;
 mod uuid;
 #[cfg(feature = "chrono")]
