@@ -131,6 +131,28 @@ async fn listen_while_disconnected_takes_effect_on_reconnect() {
         .execute("SELECT pg_terminate_backend($1)", &[&(pid as i32)])
         .await
         .unwrap();
+    // Wait until the backend is gone, so the LISTEN below meets a dead
+    // connection (answered by the FATAL 57P01, or refused as closed).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let alive: i64 = sender
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&(pid as i32)],
+            )
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        if alive == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backend {pid} still alive"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     // The loss is seen only when recv runs; until then LISTEN on the dead
     // connection is recorded for the reconnect.
     listener.listen("b").await.unwrap();
@@ -213,4 +235,51 @@ async fn a_full_buffer_drops_the_newest_and_counts_them() {
         .expect("the next notification")
         .unwrap();
     assert_eq!(n.payload(), "after");
+}
+
+/// A server that stays down: `recv` gives up with the connect error after
+/// the configured attempts (no hang), keeps the channels, and once the
+/// server is back the next `recv` reconnects, reports why the old
+/// connection ended, and notifications flow on the same channel.
+#[tokio::test]
+async fn a_server_that_stays_down_fails_recv_after_the_attempts_and_recovers() {
+    let mut server = pgline_testkit::ServerBuilder::new().start().unwrap();
+    let config: Config = server.url("postgres", None, "postgres").parse().unwrap();
+    let mut listener = Listener::connect(&config).await.unwrap();
+    listener
+        .reconnect_backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .max_reconnect_attempts(Some(3));
+    listener.listen("back").await.unwrap();
+
+    server.stop().unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(30), listener.recv())
+        .await
+        .expect("recv gives up within 30 s")
+        .expect_err("the server is down");
+    println!("gave up after 3 attempts: {err}");
+    assert_eq!(listener.backend_pid(), None);
+    assert_eq!(listener.reconnects(), 0);
+    assert_eq!(listener.channels().collect::<Vec<_>>(), ["back"]);
+
+    server.restart().unwrap();
+    match next_event(&mut listener).await {
+        ListenerEvent::Reconnected(r) => {
+            assert_eq!(r.reconnects, 1);
+            assert_eq!(
+                r.attempts, 1,
+                "the failures before the Err are not counted again"
+            );
+            // Fast shutdown: FATAL 57P01, or the socket's end.
+            assert!(r.cause.is_closed(), "cause: {}", r.cause);
+        }
+        other => panic!("expected a reconnect, got {other:?}"),
+    }
+    let sender = pgline::connect(&server.url("postgres", None, "postgres"))
+        .await
+        .unwrap();
+    sender.batch_execute("NOTIFY back, 'again'").await.unwrap();
+    match next_event(&mut listener).await {
+        ListenerEvent::Notification(n) => assert_eq!(n.payload(), "again"),
+        other => panic!("expected the notification, got {other:?}"),
+    }
 }

@@ -19,7 +19,7 @@ use crate::backoff;
 use crate::conn::client::handle::Client;
 use crate::conn::client::notify::{Notification, Notifications};
 use crate::conn::transport::connect::Connector;
-use crate::error::Error;
+use crate::error::{Error, Severity};
 
 /// What [`Listener::recv`] returns.
 #[derive(Debug)]
@@ -136,15 +136,17 @@ impl Listener {
     }
 
     /// Listens to `channel` (an exact, case-sensitive name: it is quoted).
-    /// While disconnected, the channel is recorded and listened to on
-    /// reconnect.
+    /// While disconnected, or when the connection is lost during the
+    /// call, the channel is recorded, `Ok` is returned, and the next
+    /// reconnect listens to it. Other errors (a refused LISTEN) leave the
+    /// channel out.
     pub async fn listen(&mut self, channel: &str) -> Result<(), Error> {
         if !self.channels.insert(channel.to_owned()) {
             return Ok(());
         }
         let sql = format!("LISTEN {}", quote_identifier(channel));
         match self.run_on_live(&sql).await {
-            Err(e) if !e.is_closed() => {
+            Err(e) if !ends_session(&e) => {
                 self.channels.remove(channel);
                 Err(e)
             }
@@ -159,7 +161,7 @@ impl Listener {
         }
         let sql = format!("UNLISTEN {}", quote_identifier(channel));
         match self.run_on_live(&sql).await {
-            Err(e) if !e.is_closed() => Err(e),
+            Err(e) if !ends_session(&e) => Err(e),
             _ => Ok(()),
         }
     }
@@ -265,6 +267,17 @@ impl Listener {
     }
 }
 
+/// Whether `e` means the connection is gone: closed, or a FATAL/PANIC
+/// from the server (a terminated backend answers the request in flight
+/// with FATAL 57P01 before closing). The channel set then stands, and the
+/// next reconnect issues it.
+fn ends_session(e: &Error) -> bool {
+    e.is_closed()
+        || e.as_db_error()
+            .and_then(|db| db.severity())
+            .is_some_and(|s| matches!(s, Severity::Fatal | Severity::Panic))
+}
+
 fn take_stream(client: &Client) -> Result<Notifications, Error> {
     // A fresh connection's stream is always there to take.
     client.notifications().ok_or_else(Error::closed)
@@ -290,6 +303,24 @@ mod tests {
         assert_eq!(quote_identifier("jobs"), "\"jobs\"");
         assert_eq!(quote_identifier("Mixed Case"), "\"Mixed Case\"");
         assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn fatal_and_closed_errors_end_the_session_others_do_not() {
+        use crate::error::DbError;
+        let db = |severity: &str, code: &str| {
+            Error::db(DbError::from_fields([
+                (b'S', severity),
+                (b'V', severity),
+                (b'C', code),
+                (b'M', "m"),
+            ]))
+        };
+        // A backend terminated while a LISTEN was in flight answers it so.
+        assert!(ends_session(&db("FATAL", "57P01")));
+        assert!(ends_session(&db("PANIC", "XX000")));
+        assert!(ends_session(&Error::closed()));
+        assert!(!ends_session(&db("ERROR", "42601")));
     }
 
     #[test]
