@@ -59,13 +59,13 @@ for ex in "${examples[@]}"; do
   done
   left=$(pgrep -f -- "$dir" || true)
   if [ -n "$left" ]; then
-    status="$status; server processes left behind: $(echo "$left" | tr '\n' ' ')"
+    status="$status; FAILED: processes left behind: $(echo "$left" | tr '\n' ' ')"
     # shellcheck disable=SC2086
     kill -9 $left 2>/dev/null || true
     failed=1
   fi
   if [ -n "$(ls -A "$dir")" ]; then
-    status="$status; files left behind in $dir: $(ls -A "$dir" | tr '\n' ' ')"
+    status="$status; FAILED: files left behind in $dir: $(ls -A "$dir" | tr '\n' ' ')"
     failed=1
   fi
   printf 'example %-14s %6d ms  %s\n' "$ex" "$ms" "$status"
