@@ -74,8 +74,8 @@ pub use conn::{
     Connector, CopyInSink, CopyOutReader, CopyOutStream, CopyProgress, Endpoint, ExportedSnapshot,
     IntoOwnedParams, IsolationLevel, Listener, ListenerEvent, Notification, Notifications,
     OwnedParam, Params, Reconnect, Retried, RetryPolicy, Row, RowStream, ServerRole,
-    SimpleQueryMessage, SimpleQueryRow, Statement, StatementCacheStats, StatementOutcome,
-    ToStatement, Transaction, TransactionBuilder, connect, copy_in_parallel,
+    SimpleQueryMessage, SimpleQueryRow, SimpleQueryStream, Statement, StatementCacheStats,
+    StatementOutcome, ToStatement, Transaction, TransactionBuilder, connect, copy_in_parallel,
 };
 pub use error::Error;
 #[cfg(feature = "derive")]

@@ -26,6 +26,7 @@ pub use client::notify::{Notification, Notifications};
 pub use client::pipeline::{Batch, IntoOwnedParams, OwnedParam, StatementOutcome};
 pub use client::query::{Params, RowStream, ToStatement};
 pub use client::row::{Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow};
+pub use client::simple_stream::SimpleQueryStream;
 pub use client::stmt_cache::StatementCacheStats;
 pub use client::transaction::{
     ExportedSnapshot, IsolationLevel, Retried, RetryPolicy, Transaction, TransactionBuilder,

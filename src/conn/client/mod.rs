@@ -15,6 +15,7 @@ pub(crate) mod pipeline;
 pub(crate) mod query;
 pub(crate) mod row;
 pub(crate) mod row_access;
+pub(crate) mod simple_stream;
 pub(crate) mod stmt_cache;
 pub(crate) mod transaction;
 pub(crate) mod type_lookup;
