@@ -308,6 +308,47 @@ async fn batch_statements_return_zero_one_or_many_rows() {
     assert_eq!(values, [vec![], vec![7], vec![1, 2, 3]]);
 }
 
+/// Owned parameters: a loop pushes 1,000 statements without a second
+/// vector of values, mixed with borrowed ones, on the cached (prepared)
+/// path and on the unnamed path; every row lands with its own values.
+#[tokio::test]
+async fn batch_push_owned_sends_each_statement_its_own_values() {
+    for cache in [true, false] {
+        let url = pgline_testkit::shared().url("pgline", Some("pgline-secret"), "pgline");
+        let mut config: pgline::Config = url.parse().unwrap();
+        if !cache {
+            config.statement_cache_mode(pgline::config::StatementCacheMode::UnnamedOnly);
+        }
+        let client = config.connect().await.unwrap();
+        client
+            .batch_execute("CREATE TEMP TABLE owned (id int4, name text, score float8)")
+            .await
+            .unwrap();
+        let insert = "INSERT INTO owned VALUES ($1, $2, $3)";
+        let mut batch = pgline::Batch::with_capacity(&client, 1001);
+        batch.push(insert, &[&-1i32, &"borrowed", &0.5f64]);
+        for i in 0..1000i32 {
+            batch.push_owned(insert, (i, format!("item {i}"), f64::from(i) / 4.0));
+        }
+        assert_eq!(batch.len(), 1001);
+        let outcomes = batch.run_atomic().await.unwrap();
+        assert!(outcomes.iter().all(pgline::StatementOutcome::ran));
+        let rows = client
+            .query("SELECT id, name, score FROM owned ORDER BY id", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1001);
+        let first: (i32, &str) = (rows[0].get(0).unwrap(), rows[0].get(1).unwrap());
+        assert_eq!(first, (-1, "borrowed"));
+        for (i, row) in rows[1..].iter().enumerate() {
+            let i = i as i32;
+            assert_eq!(row.get::<i32>(0).unwrap(), i);
+            assert_eq!(row.get::<&str>(1).unwrap(), format!("item {i}"));
+            assert_eq!(row.get::<f64>(2).unwrap(), f64::from(i) / 4.0);
+        }
+    }
+}
+
 fn outcome_kind(outcome: &pgline::StatementOutcome) -> &'static str {
     if outcome.ran() {
         "ran"

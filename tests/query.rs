@@ -382,3 +382,118 @@ async fn a_failing_single_row_query_leaves_the_status_current() {
     assert_eq!(e.code(), Some(&SqlState::DIVISION_BY_ZERO), "{e}");
     assert_eq!(int4(&client, &divide, &[&1i32]).await, 1);
 }
+
+/// `RowStream::next` and `CopyOutStream::next` are inherent methods that
+/// also win over `StreamExt::next` when it is in scope; mixing both
+/// spellings on one stream reads every item once, in order.
+#[tokio::test]
+async fn inherent_next_and_stream_ext_next_read_the_same_stream() {
+    use futures_util::StreamExt;
+
+    let client = connect().await;
+    let mut rows = client
+        .query_stream("SELECT i FROM generate_series(1, 6) i", &[])
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        // Alternate: the inherent method, then the trait's.
+        let Some(row) = rows.next().await else { break };
+        seen.push(row.unwrap().get::<i32>(0).unwrap());
+        let Some(row) = StreamExt::next(&mut rows).await else {
+            break;
+        };
+        seen.push(row.unwrap().get::<i32>(0).unwrap());
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(rows.rows_affected(), Some(6));
+
+    let mut out = client
+        .copy_out("COPY (SELECT i FROM generate_series(1, 4) i) TO STDOUT")
+        .await
+        .unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = out.next().await {
+        chunks.push(chunk.unwrap());
+        if let Some(chunk) = StreamExt::next(&mut out).await {
+            chunks.push(chunk.unwrap());
+        }
+    }
+    assert_eq!(chunks.concat(), b"1\n2\n3\n4\n");
+}
+
+/// Renders simple-query messages for comparison.
+fn render(messages: &[SimpleQueryMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| match m {
+            SimpleQueryMessage::Row(row) => format!(
+                "row {:?}",
+                (0..row.columns().len())
+                    .map(|i| row.get(i))
+                    .collect::<Vec<_>>()
+            ),
+            SimpleQueryMessage::CommandComplete(n) => format!("complete {n:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// The streamed simple query yields what `simple_query` gathers, one
+/// message at a time; a failing statement is the last item (the ones
+/// after it do not run); a stream dropped half-read leaves the connection
+/// in step.
+#[tokio::test]
+async fn simple_query_stream_yields_what_simple_query_gathers() {
+    let client = connect().await;
+    let sql = "SELECT g, NULL::text FROM generate_series(1, 3) g; ; SELECT 'x' AS x; CREATE TEMP TABLE IF NOT EXISTS ss (v int4)";
+    let gathered = client.simple_query(sql).await.unwrap();
+    let mut stream = client.simple_query_stream(sql).await.unwrap();
+    let mut streamed = Vec::new();
+    while let Some(message) = stream.next().await {
+        streamed.push(message.unwrap());
+    }
+    assert_eq!(render(&streamed), render(&gathered));
+    assert_eq!(streamed.len(), 7, "{:?}", render(&streamed));
+
+    let mut stream = client
+        .simple_query_stream("SELECT 1; SELECT 1/0; INSERT INTO ss VALUES (3)")
+        .await
+        .unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await {
+        items.push(item);
+    }
+    assert_eq!(items.len(), 3);
+    assert!(matches!(
+        items[1],
+        Ok(SimpleQueryMessage::CommandComplete(Some(1)))
+    ));
+    let err = items[2].as_ref().unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM ss", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 0, "the statement after the error did not run");
+
+    let mut stream = client
+        .simple_query_stream("SELECT g FROM generate_series(1, 200000) g")
+        .await
+        .unwrap();
+    for want in 1..=1000 {
+        match stream.next().await.unwrap().unwrap() {
+            SimpleQueryMessage::Row(row) => assert_eq!(row.get(0), Some(&*want.to_string())),
+            other => panic!("expected a row, got {other:?}"),
+        }
+    }
+    drop(stream);
+    let one: i32 = bounded(client.query_one("SELECT 1", &[]))
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(one, 1);
+}

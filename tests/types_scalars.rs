@@ -409,3 +409,56 @@ async fn column_metadata() {
     assert_ne!(cols[0].table_oid(), 0);
     assert_eq!(cols[2].table_oid(), 0);
 }
+
+/// `std::time::SystemTime` is a `timestamptz` with no feature: the server
+/// reads what was sent, answers with the same instant, and `now()` decodes
+/// to the system clock's reading (within a wide margin: the server runs on
+/// this machine).
+#[tokio::test]
+async fn system_time_is_timestamptz_without_a_feature() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    let client = connect().await;
+    client.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+    let cases = [
+        (UNIX_EPOCH, "1970-01-01 00:00:00+00"),
+        (
+            UNIX_EPOCH + Duration::from_micros(946_684_800_000_001),
+            "2000-01-01 00:00:00.000001+00",
+        ),
+        (
+            UNIX_EPOCH - Duration::from_secs(86_400 * 365),
+            "1969-01-01 00:00:00+00",
+        ),
+    ];
+    for (t, text) in cases {
+        let row = client
+            .query_one(
+                "SELECT $1::timestamptz::text, $2::text::timestamptz",
+                &[&t, &text],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<&str>(0).unwrap(), text);
+        assert_eq!(row.get::<SystemTime>(1).unwrap(), t);
+    }
+    let before = SystemTime::now();
+    let server_now: SystemTime = client
+        .query_one("SELECT clock_timestamp()", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    let after = SystemTime::now();
+    assert!(
+        server_now + Duration::from_secs(60) > before
+            && server_now < after + Duration::from_secs(60)
+    );
+    let err = client
+        .query_one("SELECT 'infinity'::timestamptz", &[])
+        .await
+        .unwrap()
+        .get::<SystemTime>(0)
+        .unwrap_err();
+    assert!(err.to_string().contains("SystemTime"), "{err}");
+}

@@ -28,7 +28,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ::pgline::types::Type::UNKNOWN_PARAM
             }
             fn accepts(&self, ty: ::pgline::types::Type) -> bool {
-                ::pgline::types::accepts_composite(ty)
+                ::pgline::__private::accepts_composite(ty)
             }
             fn encode(
                 &self,
@@ -43,7 +43,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         impl<'__pgline_row> ::pgline::types::Decode<'__pgline_row> for #ident #ty_generics #where_clause {
             fn accepts(ty: ::pgline::types::Type) -> bool {
-                ::pgline::types::accepts_composite(ty)
+                ::pgline::__private::accepts_composite(ty)
             }
             fn decode(
                 ty: ::pgline::types::Type,

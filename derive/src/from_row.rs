@@ -92,11 +92,11 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         } else {
             let decode = |index: TokenStream| {
                 if let Some(source) = &fa.try_from {
-                    quote!(::pgline::types::decode_column_try_from::<#source, #ty, _>(row, #index)?)
+                    quote!(::pgline::__private::decode_column_try_from::<#source, #ty, _>(row, #index)?)
                 } else if fa.json {
-                    quote!(::pgline::types::decode_column_json::<#ty, _>(row, #index)?)
+                    quote!(::pgline::__private::decode_column_json::<#ty, _>(row, #index)?)
                 } else {
-                    quote!(::pgline::types::decode_column::<#ty, _>(row, #index)?)
+                    quote!(::pgline::__private::decode_column::<#ty, _>(row, #index)?)
                 }
             };
             if fa.default {
@@ -114,7 +114,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             } else {
                 column_types.push(quote!(::pgline::types::ColumnRef));
                 FieldPlan {
-                    resolve: quote!(::pgline::types::require_column::<Self, _>(row, prefix, #column)?),
+                    resolve: quote!(::pgline::__private::require_column::<Self, _>(row, prefix, #column)?),
                     read: decode(quote!(columns.#idx)),
                 }
             }

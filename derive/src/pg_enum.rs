@@ -38,7 +38,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ::pgline::types::Type::UNKNOWN_PARAM
             }
             fn accepts(&self, ty: ::pgline::types::Type) -> bool {
-                ::pgline::types::accepts_enum(ty)
+                ::pgline::__private::accepts_enum(ty)
             }
             fn encode(
                 &self,
@@ -48,19 +48,19 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 let label = match self {
                     #(Self::#variants => #labels,)*
                 };
-                ::pgline::types::encode_enum_label(label, out)
+                ::pgline::__private::encode_enum_label(label, out)
             }
         }
 
         impl<'__pgline_row> ::pgline::types::Decode<'__pgline_row> for #ident #ty_generics #where_clause {
             fn accepts(ty: ::pgline::types::Type) -> bool {
-                ::pgline::types::accepts_enum(ty)
+                ::pgline::__private::accepts_enum(ty)
             }
             fn decode(
                 ty: ::pgline::types::Type,
                 raw: &'__pgline_row [u8],
             ) -> ::core::result::Result<Self, ::pgline::types::TypeError> {
-                match ::pgline::types::decode_enum_label(ty, raw)? {
+                match ::pgline::__private::decode_enum_label(ty, raw)? {
                     #(#labels => ::core::result::Result::Ok(Self::#variants),)*
                     other => ::core::result::Result::Err(
                         ::pgline::types::TypeError::conversion::<Self>(

@@ -98,6 +98,8 @@
 mod client;
 mod env;
 mod error;
+// Entry points of the fuzz targets (fuzz/): no stability promise.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod key_value;

@@ -21,10 +21,12 @@ mod transport;
 
 pub use client::batch_rows::{BatchRows, BatchRowsIter};
 pub use client::handle::{Client, Statement};
+pub use client::listener::{Listener, ListenerEvent, Reconnect};
 pub use client::notify::{Notification, Notifications};
-pub use client::pipeline::{Batch, StatementOutcome};
+pub use client::pipeline::{Batch, IntoOwnedParams, OwnedParam, StatementOutcome};
 pub use client::query::{Params, RowStream, ToStatement};
 pub use client::row::{Column, ColumnIndex, Row, SimpleQueryMessage, SimpleQueryRow};
+pub use client::simple_stream::SimpleQueryStream;
 pub use client::stmt_cache::StatementCacheStats;
 pub use client::transaction::{
     ExportedSnapshot, IsolationLevel, Retried, RetryPolicy, Transaction, TransactionBuilder,

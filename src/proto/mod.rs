@@ -11,6 +11,17 @@
 //! tokio: it takes and returns bytes, so every decoder is reachable from
 //! unit tests and fuzz targets without a socket.
 //!
+//! # Stability
+//!
+//! `proto` is public so that tools can speak the protocol without a
+//! connection (proxies, test servers, capture decoders), but it is the
+//! driver's internals: its types follow the wire and the engine's needs,
+//! and they may change in any minor release (new message fields, renamed
+//! accessors, new error variants). Applications should use the
+//! [`Client`](crate::Client) layer, whose API is what semantic versioning
+//! covers. The enums here are `#[non_exhaustive]` where the protocol can
+//! grow.
+//!
 //! ```
 //! use bytes::BytesMut;
 //! use pgline::proto::{BackendMessage, FrameSplitter, TransactionStatus};
@@ -30,6 +41,8 @@ pub mod copy;
 pub mod error;
 pub mod frame;
 pub mod frontend;
+// Entry points of the fuzz targets (fuzz/): no stability promise.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod nul;

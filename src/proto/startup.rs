@@ -32,7 +32,7 @@
 //! [`BadNegotiation`]. Under protocol 3.0 the cancel key must be 4 bytes.
 //!
 //! Every ParameterStatus is checked with
-//! [`check_parameter`](crate::proto::session::check_parameter): a session
+//! [`check_parameter`]: a session
 //! parameter the codecs rely on holding a value pgline cannot honour
 //! (`client_encoding` other than UTF8, …) fails the exchange with
 //! [`StartupError::UnsupportedParameter`].

@@ -11,10 +11,11 @@ use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
 
+use super::derive_support::{decode_column, require_column};
 use super::{
     ColumnRef, Decode, Encode, FromRow, PgArray, PgBits, PgDate, PgInet, PgInterval, PgMacAddr,
     PgMacAddr8, PgMoney, PgMultirange, PgNumeric, PgRange, PgTime, PgTimeTz, PgTimestamp,
-    PgTimestampTz, PgUuid, RowAccess, Type, TypeError, decode_column, decode_value, require_column,
+    PgTimestampTz, PgUuid, RowAccess, Type, TypeError, decode_value,
 };
 use crate::proto::{BackendMessage, DataRow, Frame, RowDescription};
 

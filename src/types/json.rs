@@ -22,9 +22,10 @@ use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::derive_support::decode_column;
 use super::from_row::{ColumnRef, RowAccess};
 use super::text::text_bytes;
-use super::{Decode, Encode, IsNull, Type, TypeError, decode_column};
+use super::{Decode, Encode, IsNull, Type, TypeError};
 
 /// A value sent and read as JSON: `Json(my_struct)`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

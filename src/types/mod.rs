@@ -5,6 +5,10 @@
 //! a socket: values go into and come out of byte slices. The full catalogue
 //! of types (numeric, dates, arrays, ranges, user types) grows here; this
 //! module starts with the types every query needs.
+//!
+//! `std::time::SystemTime` is a `timestamptz` with no feature (microseconds,
+//! truncated toward the past); the `chrono` and `time` features add their
+//! calendar types.
 
 mod array;
 mod bits;
@@ -12,8 +16,24 @@ mod composite;
 mod datetime;
 mod error;
 mod from_row;
+// Entry points of the fuzz targets (fuzz/): no stability promise.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+
+/// What derive-generated code calls (re-exported as `pgline::__private`).
+/// Not part of the API: no stability promise, hidden from the docs.
+#[doc(hidden)]
+pub mod derive_support {
+    pub use super::composite::{
+        accepts_composite, accepts_enum, decode_enum_label, encode_enum_label,
+    };
+    pub use super::from_row::{
+        decode_column, decode_column_at, decode_column_try_from, require_column,
+    };
+    #[cfg(feature = "serde_json")]
+    pub use super::json::decode_column_json;
+}
 mod hstore;
 mod interval;
 #[cfg(feature = "serde_json")]
@@ -26,6 +46,7 @@ mod primitive;
 mod range;
 mod reader;
 mod registry;
+mod system_time;
 mod text;
 mod uuid;
 #[cfg(feature = "chrono")]
@@ -39,19 +60,13 @@ mod with_uuid;
 
 pub use array::{ArrayDimension, MAX_DIMENSIONS, PgArray};
 pub use bits::{PgBits, PgMoney};
-pub use composite::{
-    CompositeReader, CompositeWriter, accepts_composite, accepts_enum, decode_enum_label,
-    encode_enum_label,
-};
+pub use composite::{CompositeReader, CompositeWriter};
 pub use datetime::{PgDate, PgTime, PgTimeTz, PgTimestamp, PgTimestampTz};
 pub use error::{ColumnError, ConversionError, MissingColumn, TypeError};
-pub use from_row::{
-    ColumnRef, FromRow, RowAccess, RowMapper, decode_column, decode_column_at,
-    decode_column_try_from, from_rows, require_column,
-};
+pub use from_row::{ColumnRef, FromRow, RowAccess, RowMapper, from_rows};
 pub use interval::PgInterval;
 #[cfg(feature = "serde_json")]
-pub use json::{Json, decode_column_json};
+pub use json::Json;
 pub use json_text::JsonText;
 pub use net::{PgInet, PgMacAddr, PgMacAddr8};
 pub use numeric::{MAX_DSCALE, ParseNumericError, PgNumeric};

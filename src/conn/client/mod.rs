@@ -8,6 +8,7 @@
 pub(crate) mod batch_rows;
 pub(crate) mod copy_sql;
 pub(crate) mod handle;
+pub(crate) mod listener;
 pub(crate) mod notify;
 pub(crate) mod observed;
 pub(crate) mod one_row;
@@ -15,6 +16,7 @@ pub(crate) mod pipeline;
 pub(crate) mod query;
 pub(crate) mod row;
 pub(crate) mod row_access;
+pub(crate) mod simple_stream;
 pub(crate) mod stmt_cache;
 pub(crate) mod transaction;
 pub(crate) mod type_lookup;

@@ -5,6 +5,8 @@
 //! order the server sent them, whether or not queries are running.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -47,16 +49,36 @@ impl Notification {
 /// The stream of a connection's notifications, from
 /// [`Client::notifications`](crate::Client::notifications).
 ///
-/// It ends when the connection closes. Notifications are buffered until
-/// read, so a listener that stops reading should drop the stream.
+/// It ends when the connection closes; notifications sent while no
+/// connection listens are not delivered (see
+/// [`Listener`](crate::Listener), which reconnects and says so).
+///
+/// # Buffering and overflow
+///
+/// A connection holds up to [`Notifications::CAPACITY`] notifications not
+/// yet read, from its start (before the stream is taken, too). When that
+/// buffer is full, each newer notification is **dropped** and counted in
+/// [`Notifications::dropped`]; the connection never waits for the reader,
+/// so a slow listener cannot stall the queries sharing its connection.
+/// Once the stream is dropped, notifications are discarded uncounted.
 #[derive(Debug)]
 pub struct Notifications {
-    rx: mpsc::UnboundedReceiver<Notification>,
+    rx: mpsc::Receiver<Notification>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl Notifications {
-    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Notification>) -> Self {
-        Self { rx }
+    /// Notifications a connection buffers until they are read.
+    pub const CAPACITY: usize = crate::conn::engine::shared::NOTIFICATION_BUFFER;
+
+    pub(crate) fn new((rx, dropped): (mpsc::Receiver<Notification>, Arc<AtomicU64>)) -> Self {
+        Self { rx, dropped }
+    }
+
+    /// Notifications this connection dropped because its buffer was full
+    /// (since the connection opened).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// The next notification, or `None` once the connection has closed.

@@ -32,7 +32,7 @@ use crate::conn::engine::slot::RequestKind;
 use crate::error::{Error, ErrorKind};
 use crate::observe::{BatchEnd, BatchStart, BatchStatement, Pending};
 use crate::proto::BackendMessage;
-use crate::types::Type;
+use crate::types::{Encode, Type};
 
 /// What happened to one statement of a batch.
 ///
@@ -117,7 +117,76 @@ impl StatementOutcome {
 
 struct Entry<'a> {
     statement: sealed::Kind<'a>,
-    params: &'a Params<'a>,
+    params: EntryParams<'a>,
+}
+
+/// A parameter value a batch owns (see [`Batch::push_owned`]).
+pub type OwnedParam = Box<dyn Encode + Send + Sync>;
+
+/// Parameter values handed to a batch by value: a tuple of up to 12
+/// values (each `Encode + Send + Sync + 'static`), `()`, or a
+/// `Vec<OwnedParam>`.
+pub trait IntoOwnedParams {
+    /// The values, boxed.
+    fn into_owned_params(self) -> Vec<OwnedParam>;
+}
+
+impl IntoOwnedParams for Vec<OwnedParam> {
+    fn into_owned_params(self) -> Vec<OwnedParam> {
+        self
+    }
+}
+
+impl IntoOwnedParams for () {
+    fn into_owned_params(self) -> Vec<OwnedParam> {
+        Vec::new()
+    }
+}
+
+macro_rules! tuple_params {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Encode + Send + Sync + 'static),+> IntoOwnedParams for ($($t,)+) {
+            fn into_owned_params(self) -> Vec<OwnedParam> {
+                vec![$(Box::new(self.$i) as OwnedParam),+]
+            }
+        }
+    };
+}
+tuple_params!(A 0);
+tuple_params!(A 0, B 1);
+tuple_params!(A 0, B 1, C 2);
+tuple_params!(A 0, B 1, C 2, D 3);
+tuple_params!(A 0, B 1, C 2, D 3, E 4);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+
+/// A statement's parameters: borrowed for the batch's lifetime, or owned
+/// by it.
+enum EntryParams<'a> {
+    Borrowed(&'a Params<'a>),
+    Owned(Vec<OwnedParam>),
+}
+
+impl EntryParams<'_> {
+    /// Calls `f` with the parameters as the encoders take them (owned
+    /// ones through a vector of references made for the call).
+    fn with<R>(&self, f: impl FnOnce(&Params<'_>) -> R) -> R {
+        match self {
+            Self::Borrowed(params) => f(params),
+            Self::Owned(values) => {
+                let refs: Vec<&(dyn Encode + Sync)> = values
+                    .iter()
+                    .map(|v| &**v as &(dyn Encode + Sync))
+                    .collect();
+                f(&refs)
+            }
+        }
+    }
 }
 
 /// A list of statements sent in one flush. From [`Client::batch`].
@@ -164,15 +233,21 @@ impl Planned<'_> {
 impl Client {
     /// An empty batch of statements to send in one flush.
     pub fn batch(&self) -> Batch<'_> {
-        Batch {
-            client: self,
-            entries: Vec::new(),
-        }
+        Batch::with_capacity(self, 0)
     }
 }
 
 impl<'a> Batch<'a> {
-    /// Adds a statement (SQL text or a prepared [`Statement`]).
+    /// An empty batch on `client` with room for `capacity` statements.
+    pub fn with_capacity(client: &'a Client, capacity: usize) -> Self {
+        Batch {
+            client,
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Adds a statement (SQL text or a prepared [`Statement`]) with
+    /// parameters borrowed for the batch's lifetime.
     pub fn push<S: ToStatement + ?Sized>(
         &mut self,
         statement: &'a S,
@@ -180,7 +255,32 @@ impl<'a> Batch<'a> {
     ) -> &mut Self {
         self.entries.push(Entry {
             statement: sealed::Sealed::kind(statement),
-            params,
+            params: EntryParams::Borrowed(params),
+        });
+        self
+    }
+
+    /// Adds a statement with parameters the batch owns: a tuple of values,
+    /// so a loop can push statements without keeping their values alive
+    /// elsewhere.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &pgline::Client) -> Result<(), pgline::Error> {
+    /// let mut batch = pgline::Batch::with_capacity(client, 1000);
+    /// for i in 0..1000i32 {
+    ///     batch.push_owned("INSERT INTO t VALUES ($1, $2)", (i, format!("item {i}")));
+    /// }
+    /// batch.run_atomic().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn push_owned<S: ToStatement + ?Sized>(
+        &mut self,
+        statement: &'a S,
+        params: impl IntoOwnedParams,
+    ) -> &mut Self {
+        self.entries.push(Entry {
+            statement: sealed::Sealed::kind(statement),
+            params: EntryParams::Owned(params.into_owned_params()),
         });
         self
     }
@@ -195,8 +295,9 @@ impl<'a> Batch<'a> {
         self.entries.is_empty()
     }
 
-    /// Sends the statements with a Sync after each: every statement runs on
-    /// its own, and a failure affects only the statement that failed.
+    /// **A Sync per statement** (independent statements): every statement
+    /// runs on its own, and a failure affects only the statement that
+    /// failed.
     ///
     /// One outcome per statement, in order. When the connection is lost or
     /// the call times out part way, the statements answered before keep
@@ -204,6 +305,8 @@ impl<'a> Batch<'a> {
     /// [`StatementOutcome::Unknown`]. An `Err` means no statement of the
     /// batch was queued (preparing its statements failed, or the
     /// connection was already closed): none ran.
+    #[doc(alias = "sync_each")]
+    #[doc(alias = "sync_per_statement")]
     pub async fn run_independent(self) -> Result<Vec<StatementOutcome>, Error> {
         if self.client.hooks.batches().is_some() {
             return Cold::new(self.run_observed("run_independent", true)).await;
@@ -211,7 +314,7 @@ impl<'a> Batch<'a> {
         self.run(true).await
     }
 
-    /// Sends the statements with one Sync at the end: after the first error
+    /// **One Sync at the end** (atomic statements): after the first error
     /// the rest are skipped by the server (and, outside an explicit
     /// transaction, what ran is rolled back with the failed one).
     ///
@@ -221,6 +324,8 @@ impl<'a> Batch<'a> {
     /// [`StatementOutcome::NotSent`], and errors already received stay
     /// [`StatementOutcome::Failed`]. An `Err` means no statement was
     /// queued.
+    #[doc(alias = "one_sync")]
+    #[doc(alias = "single_sync")]
     pub async fn run_atomic(self) -> Result<Vec<StatementOutcome>, Error> {
         if self.client.hooks.batches().is_some() {
             return Cold::new(self.run_observed("run_atomic", false)).await;
@@ -308,7 +413,9 @@ impl<'a> Batch<'a> {
                 }
                 sealed::Kind::Sql(sql) => Planned::Unnamed {
                     sql,
-                    types: entry.params.iter().map(|p| p.preferred_type()).collect(),
+                    types: entry
+                        .params
+                        .with(|params| params.iter().map(|p| p.preferred_type()).collect()),
                 },
             };
             last_sql = match entry.statement {
@@ -498,11 +605,15 @@ fn encode(
         let sync = sync_each || i == last;
         match plan {
             Planned::Prepared(stmt) => {
-                encode_statement(out, stmt, entry.params, sync)?;
+                entry
+                    .params
+                    .with(|params| encode_statement(out, stmt, params, sync))?;
             }
             Planned::Unnamed { sql, types } => {
                 encode_unnamed_parse(out, sql, types)?;
-                encode_bind_execute(out, BindOf::Name(""), types, entry.params, true, sync)?;
+                entry.params.with(|params| {
+                    encode_bind_execute(out, BindOf::Name(""), types, params, true, sync)
+                })?;
             }
         }
     }

@@ -742,6 +742,12 @@ async fn wait_bound(
 ///
 /// From [`Client::query_stream`]. After the last row,
 /// [`rows_affected`](Self::rows_affected) gives the command's row count.
+///
+/// `next` is an inherent method, so reading needs no extra import. With
+/// `futures::StreamExt` in scope, `.next()` still resolves to it, and it
+/// yields exactly what `StreamExt::next` would, so either spelling
+/// is right. The other combinators (`map`, `try_collect`, …) come from the
+/// `Stream` implementation.
 #[derive(Debug)]
 pub struct RowStream {
     responses: Option<Responses>,
@@ -770,6 +776,8 @@ impl RowStream {
     }
 
     /// The next row, or `None` at the end.
+    ///
+    /// The same as `StreamExt::next` (see the type's docs).
     pub async fn next(&mut self) -> Option<Result<Row, Error>> {
         std::future::poll_fn(|cx| self.poll_row(cx)).await
     }

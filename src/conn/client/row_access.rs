@@ -5,7 +5,8 @@
 //! Owns no decoding of its own: everything goes through `types`.
 
 use crate::error::{Error, ErrorKind};
-use crate::types::{Decode, FromRow, RowAccess, RowMapper, Type, TypeError, decode_column_at};
+use crate::types::derive_support::decode_column_at;
+use crate::types::{Decode, FromRow, RowAccess, RowMapper, Type, TypeError};
 
 use crate::conn::client::row::{ColumnIndex, Row};
 

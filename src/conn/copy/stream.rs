@@ -443,6 +443,12 @@ impl Drop for CopyInSink {
 
 /// A running `COPY … TO STDOUT`: a [`Stream`] of data chunks (for text and
 /// CSV, one row per chunk). From [`Client::copy_out`].
+///
+/// `next` is an inherent method, so reading needs no extra import. With
+/// `futures::StreamExt` in scope, `.next()` still resolves to it, and it
+/// yields exactly what `StreamExt::next` would, so either spelling
+/// is right. The other combinators (`map`, `try_collect`, …) come from the
+/// `Stream` implementation.
 #[derive(Debug)]
 pub struct CopyOutStream {
     responses: Option<Responses>,
@@ -518,6 +524,8 @@ impl CopyOutStream {
     }
 
     /// The next chunk, or `None` at the end.
+    ///
+    /// The same as `StreamExt::next` (see the type's docs).
     pub async fn next(&mut self) -> Option<Result<Bytes, Error>> {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
     }

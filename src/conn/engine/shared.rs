@@ -31,6 +31,10 @@ use crate::proto::{ProtoError, TransactionStatus, frontend};
 /// A callback for server notices (NoticeResponse).
 pub(crate) type NoticeHandler = Arc<dyn Fn(&DbError) + Send + Sync>;
 
+/// Notifications a connection holds until they are read, whether or not
+/// the stream was taken (see [`Notifications`](crate::Notifications)).
+pub(crate) const NOTIFICATION_BUFFER: usize = 8192;
+
 /// Slots kept for reuse, so a steady stream of requests allocates none.
 const SLOT_POOL_SIZE: usize = 64;
 
@@ -145,8 +149,12 @@ pub(crate) struct Shared {
     /// The start of this connection's statement names (random per connection,
     /// see `stmt_cache`), for the cache's and for explicitly prepared ones.
     pub(crate) statement_prefix: String,
-    notifications_tx: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
-    notifications_rx: Mutex<Option<mpsc::UnboundedReceiver<Notification>>>,
+    /// Bounded at [`NOTIFICATION_BUFFER`]: see `notify` for the overflow
+    /// policy.
+    notifications_tx: Mutex<Option<mpsc::Sender<Notification>>>,
+    notifications_rx: Mutex<Option<mpsc::Receiver<Notification>>>,
+    /// Notifications dropped because the buffer was full.
+    notifications_dropped: Arc<AtomicU64>,
     /// The notification stream was taken: someone listens besides the
     /// callers waiting for replies.
     notifications_taken: AtomicBool,
@@ -190,7 +198,7 @@ impl Shared {
         status: TransactionStatus,
         limits: Limits,
     ) -> Self {
-        let (notifications_tx, notifications_rx) = mpsc::unbounded_channel();
+        let (notifications_tx, notifications_rx) = mpsc::channel(NOTIFICATION_BUFFER);
         // Without a random source, names fall back to a fixed tag: still unique
         // within the connection, only not across clients of a shared session.
         let statement_prefix = statement_prefix(getrandom::u64().unwrap_or(0));
@@ -213,6 +221,7 @@ impl Shared {
             statement_prefix,
             notifications_tx: Mutex::new(Some(notifications_tx)),
             notifications_rx: Mutex::new(Some(notifications_rx)),
+            notifications_dropped: Arc::default(),
             notifications_taken: AtomicBool::new(false),
             notice_handler: Mutex::new(None),
             counters: Arc::default(),
@@ -433,13 +442,16 @@ impl Shared {
             .store(status.as_byte(), Ordering::Release);
     }
 
-    /// Takes the notification stream's receiver (once).
-    pub(crate) fn take_notifications(&self) -> Option<mpsc::UnboundedReceiver<Notification>> {
+    /// Takes the notification stream's receiver (once), with the counter
+    /// of notifications dropped on overflow.
+    pub(crate) fn take_notifications(
+        &self,
+    ) -> Option<(mpsc::Receiver<Notification>, Arc<AtomicU64>)> {
         let rx = lock(&self.notifications_rx).take();
         if rx.is_some() {
             self.notifications_taken.store(true, Ordering::Relaxed);
         }
-        rx
+        rx.map(|rx| (rx, self.notifications_dropped.clone()))
     }
 
     /// Whether the notification stream was taken.
@@ -448,9 +460,16 @@ impl Shared {
     }
 
     pub(crate) fn notify(&self, notification: Notification) {
-        if let Some(tx) = lock(&self.notifications_tx).as_ref() {
-            // Nobody listening is fine: notifications are dropped then.
-            let _ = tx.send(notification);
+        // Overflow policy: a full buffer drops the newest notification and
+        // counts it. Waiting for the reader instead would stall every reply
+        // on the connection behind a slow listener. A dropped stream means
+        // nobody listens: nothing is counted then.
+        let sent = match lock(&self.notifications_tx).as_ref() {
+            Some(tx) => tx.try_send(notification),
+            None => return,
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = sent {
+            self.notifications_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -6,8 +6,8 @@
 //! PostgreSQL server (through `pgline-testkit`) and removes it at the end.
 //!
 //! ```text
-//! cargo run --example pool_demo
-//! DATABASE_URL=postgres://me@localhost/mydb cargo run --example pool_demo
+//! cargo run --example pool
+//! DATABASE_URL=postgres://me@localhost/mydb cargo run --example pool
 //! ```
 
 #[cfg(feature = "runtime")]
@@ -25,7 +25,7 @@ mod demo {
             println!("DATABASE_URL is not set: started a throwaway PostgreSQL server");
         }
         let mut config: Config = url.parse()?;
-        config.application_name("pool_demo");
+        config.application_name("pool");
 
         let started = Instant::now();
         let pool = Pool::builder(config)
@@ -131,5 +131,5 @@ fn main() {
 
 #[cfg(not(feature = "runtime"))]
 fn main() {
-    eprintln!("pool_demo needs the `runtime` feature");
+    eprintln!("pool needs the `runtime` feature");
 }
