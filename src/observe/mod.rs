@@ -16,6 +16,7 @@
 //! | query | [`QueryHook`] | each query call |
 //! | batch | [`BatchHook`] | a batch, and each statement's outcome |
 //! | COPY | [`CopyHook`] | COPY IN and COPY OUT |
+//! | cluster | [`ClusterHook`] | each monitor step (node role, up, lag, staleness), role changes, failover, split brain, fencing, lag thresholds, routing, retries |
 //!
 //! Two hooks come with the crate, each implementing every phase:
 //! `Metrics` (feature `metrics`: OpenTelemetry-named metrics through the
@@ -31,6 +32,7 @@
 
 mod acquire;
 mod batch;
+mod cluster;
 mod connect;
 mod copy;
 mod error_kind;
@@ -50,6 +52,9 @@ mod spans;
 
 pub use acquire::{AcquireEnd, AcquireHook, AcquireStart, Checkout, CheckoutDecision};
 pub use batch::{BatchEnd, BatchHook, BatchStart, BatchStatement};
+pub use cluster::{
+    ClusterChange, ClusterHook, ClusterNode, NodeRole, NodeSample, Retried, Routing,
+};
 pub use connect::{ConnectEnd, ConnectHook, ConnectStart};
 pub use copy::{CopyDirection, CopyEnd, CopyHook, CopyStart};
 pub(crate) use error_kind::error_kind_name;
