@@ -250,9 +250,19 @@ async fn cluster_metrics_and_readiness_follow_a_failover() {
         "the first election"
     );
     assert_eq!(changes(&before, "primary_lost"), 0.0);
-    assert!(
-        before.keys().all(|k| k.1 != n::CLUSTER_FAILOVERS),
-        "no failover yet"
+    assert_eq!(
+        get(&before, "counter", n::CLUSTER_FAILOVERS, node(0, &[])),
+        Some(0.0),
+        "no failover yet, but the series exists"
+    );
+    assert_eq!(
+        value(
+            &before,
+            "counter",
+            n::RETRIES,
+            &[(n::RETRY_CLASS, "not_executed")]
+        ),
+        Some(0.0)
     );
     println!(
         "settled: replica lag/staleness {lags:?}; reads per replica {} / {}",
