@@ -366,6 +366,9 @@ impl ReleaseHook for Metrics {
 /// The retry classes a cluster retries (`RetryClass::name`).
 const RETRIED_CLASSES: [&str; 3] = ["not_executed", "retry_transaction", "outcome_unknown"];
 
+/// The changes alerts watch the increase of (`ClusterChange::name`).
+const ALERTED_CHANGES: [&str; 3] = ["split_brain", "primary_lost", "no_primary"];
+
 /// The labels naming a cluster node.
 fn node_labels(node: &ClusterNode<'_>, extra: usize) -> Vec<Label> {
     let mut labels = Vec::with_capacity(2 + extra);
@@ -392,10 +395,13 @@ impl ClusterHook for Metrics {
             .set(known(s.lag_bytes.map(|b| b as f64)));
         metrics::gauge!(n::CLUSTER_NODE_STALENESS, node_labels(&s.node, 0))
             .set(known(s.staleness.map(|d| d.as_secs_f64())));
-        // Counted even when 0, so the series exist before the first
-        // failover and retry (alerts on their increase need them).
-        if s.role == NodeRole::Primary {
-            metrics::counter!(n::CLUSTER_FAILOVERS, node_labels(&s.node, 0)).increment(0);
+        // Counted even when 0, so the series exist before the first role
+        // change, failover and retry (alerts on their increase need them).
+        metrics::counter!(n::CLUSTER_ROLE_CHANGES, node_labels(&s.node, 0)).increment(0);
+        metrics::counter!(n::CLUSTER_FAILOVERS, node_labels(&s.node, 0)).increment(0);
+        for change in ALERTED_CHANGES {
+            let labels = vec![Label::from_static_parts(n::CLUSTER_CHANGE, change)];
+            metrics::counter!(n::CLUSTER_CHANGES, labels).increment(0);
         }
         for class in RETRIED_CLASSES {
             let labels = vec![Label::from_static_parts(n::RETRY_CLASS, class)];
