@@ -256,9 +256,14 @@ impl Retried {
     }
 }
 
-/// Called by a [`Cluster`](crate::cluster::Cluster)'s monitor and router.
-/// Every method has an empty default; the monitor calls them with its
-/// lock released, off the query path.
+/// Called by a [`Cluster`](crate::cluster::Cluster)'s monitor and router;
+/// installed with [`Hooks::cluster`](super::Hooks::cluster) or
+/// [`Hooks::all`](super::Hooks::all) on its builder. Every method has an
+/// empty default. The monitor's calls ([`node_sample`](Self::node_sample),
+/// [`cluster_change`](Self::cluster_change)) run on its task with the
+/// cluster's lock released, off the query path; [`routing`](Self::routing)
+/// and [`retried`](Self::retried) run on the caller's task, so they must
+/// be quick.
 pub trait ClusterHook: Send + Sync + 'static {
     /// Every node's state after each monitor step (a probe, a timer, an
     /// I/O error on the primary).

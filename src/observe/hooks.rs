@@ -138,7 +138,8 @@ struct HookSet {
 /// Installed with [`Config::hooks`](crate::Config::hooks) (every
 /// connection made from that configuration, pooled or not, calls them) and
 /// [`PoolBuilder::hooks`] (the pool's acquire and release, and the
-/// connections it opens). Cheap to clone; two sets are equal when they
+/// connections it opens), and `ClusterBuilder::hooks` (the cluster hooks,
+/// and every host's pool as `PoolBuilder::hooks`). Cheap to clone; two sets are equal when they
 /// are the same set.
 ///
 /// ```

@@ -42,7 +42,7 @@ pub const ERRORS: &str = "pgline.errors";
 /// (`ok`, `error`).
 pub const CONNECT_ATTEMPTS: &str = "pgline.connect.attempts";
 /// Counter: calls run a second time, by `pgline.retry.class` (the
-/// [`RetryClass`](crate::RetryClass) of the error that caused it).
+/// [`RetryClass`](crate::error::RetryClass) of the error that caused it).
 pub const RETRIES: &str = "pgline.retries";
 /// Gauge, per node (`server.address`, `server.port`) and
 /// `pgline.cluster.role` (`primary`, `standby`, `fenced`, `down`,

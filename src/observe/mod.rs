@@ -1,9 +1,10 @@
 //! Hooks, metrics and spans: how an operator sees what pgline does.
 //!
 //! Owns the hook traits (one per phase, each a start/end pair where the
-//! start returns a [`HookData`] handed to the end), the [`Hooks`] set that
-//! a [`Config`](crate::Config) or [`PoolBuilder`](crate::PoolBuilder)
-//! carries, and the event structs the layers fill in. Every layer calls
+//! start returns a [`HookData`] handed to the end; the cluster's are
+//! points), the [`Hooks`] set that a [`Config`](crate::Config), a
+//! [`PoolBuilder`](crate::PoolBuilder) or a cluster builder carries, and
+//! the event structs the layers fill in. Every layer calls
 //! it; it calls none of them. With no hook installed a call site costs a
 //! pointer test: no clock read, no allocation.
 //!
