@@ -4,14 +4,16 @@
 #   - every metric name in the dashboard's and the alerts' expressions
 #     appears in that scrape;
 #   - `promtool check rules` and `promtool test rules` pass.
-# Needs promtool (Debian/Ubuntu: the prometheus package) and a PostgreSQL
-# for the example (DATABASE_URL, or the testkit's throwaway server).
+# Needs promtool (Debian/Ubuntu: the prometheus package) and PostgreSQL
+# for the example: it runs with --rig (CLUSTER_URL, or the testkit's
+# throwaway primary and two replicas) so the scrape carries the pool's and
+# the cluster's series.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scrape=$(mktemp)
 trap 'rm -f "$scrape"' EXIT
-OBSERVABILITY_ADDR=127.0.0.1:0 cargo run -q --example observability --features metrics -- --scrape-once >"$scrape"
+OBSERVABILITY_ADDR=127.0.0.1:0 cargo run -q --example observability --features metrics -- --rig --scrape-once >"$scrape"
 echo "== promtool check metrics (the example's scrape: $(grep -vc '^#' "$scrape") samples)"
 promtool check metrics <"$scrape"
 

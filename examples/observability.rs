@@ -5,7 +5,13 @@
 //! runs.
 //!
 //! Connects to `DATABASE_URL` when it is set; otherwise starts a throwaway
-//! PostgreSQL server (through `pgline-testkit`). Listens on
+//! PostgreSQL server (through `pgline-testkit`). With `--rig`, it runs over
+//! a primary and two replicas instead (`CLUSTER_URL`, a multi-host
+//! connection string, or a throwaway rig): a [`Cluster`] with the same
+//! hooks adds the `pgline.cluster.*` metrics, and `/readyz` answers
+//! [`Cluster::readiness`]: 200 while a primary is elected (with
+//! `--read-only`, while a replica is eligible), else 503 with the nodes,
+//! their roles and lag as JSON. Listens on
 //! `OBSERVABILITY_ADDR` (default `127.0.0.1:9187`). With `--scrape-once`
 //! it runs the workload for a moment, prints one scrape of `/metrics` on
 //! stdout and exits (for `promtool check metrics`).
@@ -13,6 +19,7 @@
 //! ```text
 //! cargo run --example observability --features metrics
 //! curl -s localhost:9187/metrics; curl -si localhost:9187/readyz
+//! cargo run --example observability --features metrics -- --rig
 //! cargo run -q --example observability --features metrics -- --scrape-once | promtool check metrics
 //! ```
 //!
@@ -23,9 +30,11 @@
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pgline::cluster::{Cluster, ReadPreference};
 use pgline::observe::metric_names::{self as n, DURATION_BUCKETS};
 use pgline::observe::{Hooks, Metrics, Spans};
 use pgline::pool::{HealthState, Pool};
+use pgline_testkit::{ReplicaSet, ReplicaSetBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -41,17 +50,54 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let scrape_once = std::env::args().any(|a| a == "--scrape-once");
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let scrape_once = flag("--scrape-once");
     let metrics = install_recorder()?;
-    let (url, server) =
-        pgline_testkit::database_url_or_start("observe", "observe-secret", "observe")?;
-    if server.is_some() {
+    let hooks = Hooks::new().all(Metrics::new()).all(Spans);
+    // Connect attempts are made by the connector, from the config.
+    let connect_hooks = Hooks::new().connect(Metrics::new()).connect(Spans);
+    let mut _rig: Option<ReplicaSet> = None;
+    let cluster = if flag("--rig") {
+        let conninfo = match std::env::var("CLUSTER_URL") {
+            Ok(url) => url,
+            Err(_) => {
+                let rig = ReplicaSetBuilder::new().replicas(2).start()?;
+                eprintln!("CLUSTER_URL is not set: started a primary and 2 replicas");
+                let user = rig.primary().server().superuser().to_owned();
+                let conninfo = rig.multi_host_key_value(&[0, 1, 2], &user, None, "postgres");
+                _rig = Some(rig);
+                conninfo
+            }
+        };
+        let mut config: pgline::Config = conninfo.parse()?;
+        config.hooks(connect_hooks.clone());
+        let cluster = Cluster::builder(config)
+            .monitor_interval(Duration::from_millis(250))
+            .read_preference(ReadPreference::ReplicaPreferred)
+            .retry_once(true)
+            .hooks(hooks.clone())
+            .connect()
+            .await?;
+        Some((cluster, flag("--read-only")))
+    } else {
+        None
+    };
+    // The pool's server: DATABASE_URL, else the rig's primary, else a
+    // throwaway server.
+    let rig_primary = _rig.as_ref().map(|rig| {
+        let user = rig.primary().server().superuser().to_owned();
+        rig.node(0).url(&user, None, "postgres")
+    });
+    let (url, _server) = match (std::env::var("DATABASE_URL"), rig_primary) {
+        (Err(_), Some(url)) => (url, None),
+        _ => pgline_testkit::database_url_or_start("observe", "observe-secret", "observe")?,
+    };
+    if _server.is_some() {
         eprintln!("DATABASE_URL is not set: started a throwaway PostgreSQL server");
     }
-    let hooks = Hooks::new().all(Metrics::new()).all(Spans);
     let mut config: pgline::Config = url.parse()?;
-    // Connect attempts are made by the connector, from the config.
-    config.hooks(Hooks::new().connect(Metrics::new()).connect(Spans));
+    config.hooks(connect_hooks);
     let pool = Pool::builder(config)
         .name("example")
         .max_size(4)
@@ -59,14 +105,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .hooks(hooks)
         .connect()
         .await?;
+    let ready = match &cluster {
+        Some((cluster, read_only)) => Readiness::Cluster(cluster.clone(), *read_only),
+        None => Readiness::Pool(pool.clone()),
+    };
     let addr = std::env::var("OBSERVABILITY_ADDR").unwrap_or_else(|_| "127.0.0.1:9187".into());
     let listener = TcpListener::bind(&addr).await?;
     let addr = listener.local_addr()?;
     eprintln!("serving /metrics, /healthz and /readyz on http://{addr}");
-    tokio::spawn(serve(listener, metrics.clone(), pool.clone()));
+    tokio::spawn(serve(listener, metrics.clone(), ready));
     let workload = tokio::spawn(workload(pool.clone()));
+    if let Some((cluster, _)) = &cluster {
+        tokio::spawn(cluster_workload(cluster.clone()));
+    }
     if scrape_once {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(if cluster.is_some() {
+            1500
+        } else {
+            500
+        }))
+        .await;
         let (status, body) = get(addr, "/metrics").await?;
         if status != 200 {
             return Err(format!("/metrics answered {status}").into());
@@ -74,6 +132,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         print!("{body}");
         workload.abort();
         pool.close(Duration::from_secs(5)).await;
+        if let Some((cluster, _)) = cluster {
+            cluster.close().await;
+        }
         return Ok(());
     }
     workload.await?;
@@ -210,15 +271,34 @@ async fn workload(pool: Pool) {
     }
 }
 
-async fn serve(listener: TcpListener, metrics: PrometheusHandle, pool: Pool) {
+/// A write and a read through the cluster every 50 ms.
+async fn cluster_workload(cluster: Cluster) {
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        let _ = cluster.execute("SELECT 1", &[]).await;
+        let _ = cluster.query_one("SELECT 1", &[]).await;
+    }
+}
+
+/// What `/readyz` reports on.
+#[derive(Clone)]
+enum Readiness {
+    /// The pool's health.
+    Pool(Pool),
+    /// [`Cluster::readiness`]; `true` for a read-only service.
+    Cluster(Cluster, bool),
+}
+
+async fn serve(listener: TcpListener, metrics: PrometheusHandle, ready: Readiness) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let metrics = metrics.clone();
-        let pool = pool.clone();
+        let ready = ready.clone();
         tokio::spawn(async move {
-            let _ = respond(stream, &metrics, &pool).await;
+            let _ = respond(stream, &metrics, &ready).await;
         });
     }
 }
@@ -227,7 +307,7 @@ async fn serve(listener: TcpListener, metrics: PrometheusHandle, pool: Pool) {
 async fn respond(
     mut stream: TcpStream,
     metrics: &PrometheusHandle,
-    pool: &Pool,
+    ready: &Readiness,
 ) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -253,7 +333,13 @@ async fn respond(
         }
         "/healthz" => reply(&mut stream, 200, "text/plain", "ok\n").await,
         "/readyz" => {
-            let (status, body) = readiness(pool);
+            let (status, body) = match ready {
+                Readiness::Pool(pool) => readiness(pool),
+                Readiness::Cluster(cluster, read_only) => {
+                    let r = cluster.readiness(*read_only);
+                    (r.http_status(), r.to_json() + "\n")
+                }
+            };
             reply(&mut stream, status, "application/json", &body).await
         }
         _ => reply(&mut stream, 404, "text/plain", "not found\n").await,

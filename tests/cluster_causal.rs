@@ -9,7 +9,7 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{DelayProxy, blocking, builder, id, ports, rig};
+use cluster_support::{DelayProxy, RoundTripProxy, blocking, builder, id, ports, rig};
 use pgline::cluster::{CausalRoute, CausalToken, Cluster, ClusterError, ReadPreference, Role};
 
 const INTERVAL: Duration = Duration::from_millis(250);
@@ -154,6 +154,83 @@ async fn the_token_costs_no_extra_round_trip() {
     assert!(
         causal < plain + Duration::from_millis(10),
         "no extra 20 ms round trip: {causal:?} vs {plain:?}"
+    );
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_costs_no_extra_round_trip_by_count() {
+    let rig = rig();
+    let p = ports(&rig);
+    let proxy = RoundTripProxy::start(p[0]).await;
+    let cluster = builder(&rig, &[proxy.port, p[1], p[2]])
+        .monitor_interval(INTERVAL)
+        .pool(|pool| {
+            pool.max_size(1);
+        })
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE rt_count (id bigint)", &[])
+        .await
+        .unwrap();
+    let mut session = cluster.session();
+    // Warm both statement caches, so neither side pays a Parse below.
+    for i in 0..3i64 {
+        cluster
+            .execute("INSERT INTO rt_count VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+        session
+            .execute("INSERT INTO rt_count VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+    }
+    const WRITES: u64 = 30;
+    let start = proxy.trips();
+    for i in 0..WRITES as i64 {
+        cluster
+            .execute("INSERT INTO rt_count VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+    }
+    let plain_end = proxy.trips();
+    let token_before = session.token();
+    for i in 0..WRITES as i64 {
+        session
+            .execute("INSERT INTO rt_count VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+    }
+    let causal_end = proxy.trips();
+    let plain = (
+        plain_end.rounds - start.rounds,
+        plain_end.messages - start.messages,
+    );
+    let causal = (
+        causal_end.rounds - plain_end.rounds,
+        causal_end.messages - plain_end.messages,
+    );
+    println!(
+        "{WRITES} writes through a counting proxy: plain {} round trips, {} messages; \
+         with the causal token {} round trips, {} messages (token {token_before} -> {})",
+        plain.0,
+        plain.1,
+        causal.0,
+        causal.1,
+        session.token()
+    );
+    assert!(session.token() > token_before, "the token moved");
+    assert!(plain.0 >= WRITES, "every write is at least one round trip");
+    assert!(
+        causal.0 <= plain.0,
+        "the token adds no round trip: {causal:?} vs {plain:?}"
+    );
+    assert!(
+        causal.1 > plain.1,
+        "the token's read is pipelined: more messages, same round trips"
     );
     cluster.close().await;
 }

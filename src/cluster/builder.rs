@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::Connector;
 use crate::config::{Config, TargetSessionAttrs};
 use crate::error::{Error, ErrorKind};
+use crate::observe::Hooks;
 use crate::pool::{Pool, PoolBuilder, WarmUp};
 
 use super::balancer::Balancer;
@@ -78,6 +79,7 @@ pub(super) struct ClusterSettings {
     pub(super) ryw_timeout: Duration,
     pub(super) ryw_fallback_to_primary: bool,
     pub(super) retry_once: bool,
+    pub(super) hooks: Hooks,
 }
 
 impl fmt::Debug for ClusterBuilder {
@@ -114,6 +116,7 @@ impl ClusterBuilder {
                 ryw_timeout: DEFAULT_RYW_TIMEOUT,
                 ryw_fallback_to_primary: true,
                 retry_once: false,
+                hooks: Hooks::new(),
             },
             pool_setup: None,
         }
@@ -241,6 +244,18 @@ impl ClusterBuilder {
         self
     }
 
+    /// Installs hooks (after earlier ones): the cluster hooks see every
+    /// monitor step, role change, failover, split brain, fencing, lag
+    /// threshold crossing, checkout routing and retry; the pool and
+    /// connection hooks go to every host's pool, as
+    /// [`PoolBuilder::hooks`] (connect hooks belong on the [`Config`]).
+    /// Each host's pool is named `host:port` unless [`pool`](Self::pool)
+    /// names it.
+    pub fn hooks(&mut self, hooks: Hooks) -> &mut Self {
+        self.settings.hooks = self.settings.hooks.merged(&hooks);
+        self
+    }
+
     /// Checks every setting without connecting.
     pub fn validate(&self) -> Result<(), ClusterConfigError> {
         let s = &self.settings;
@@ -272,10 +287,10 @@ impl ClusterBuilder {
             .map_err(|e| Error::with_source(ErrorKind::Config, None, e))?;
         let mut config = self.config.clone();
         config.target_session_attrs(TargetSessionAttrs::Any);
-        let hosts = config
+        let targets = config
             .targets()
-            .map_err(|e| Error::with_source(ErrorKind::Config, None, e))?
-            .len();
+            .map_err(|e| Error::with_source(ErrorKind::Config, None, e))?;
+        let hosts = targets.len();
         if hosts == 0 {
             return Err(Error::msg(
                 ErrorKind::Config,
@@ -290,11 +305,13 @@ impl ClusterBuilder {
         }
         let mut pools = Vec::with_capacity(hosts);
         let mut nodes = Vec::with_capacity(hosts);
-        for index in 0..hosts {
+        for (index, target) in targets.iter().enumerate() {
             let mut builder = Pool::with_connector(Connector::for_host(config.clone(), index));
             builder
                 .test_on_acquire(Some(self.settings.idle_ping))
-                .warm_up(WarmUp::Background);
+                .warm_up(WarmUp::Background)
+                .name(&format!("{}:{}", target.host, target.port))
+                .hooks(self.settings.hooks.clone());
             if let Some(setup) = &self.pool_setup {
                 setup(&mut builder);
             }
@@ -316,9 +333,14 @@ impl ClusterBuilder {
             .map_or(PrimarySamples::DEFAULT_CAPACITY, |bound| {
                 PrimarySamples::capacity_for(bound, self.settings.monitor_interval)
             });
+        let addresses = targets
+            .iter()
+            .map(|t| (t.host.to_string(), t.port))
+            .collect();
         Ok(Cluster::start(
             config,
             pools,
+            addresses,
             nodes,
             capacity,
             self.settings.clone(),

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, RetryClass, SqlState};
+use crate::observe::{ClusterNode, NodeRole, Retried, Routing};
 use crate::pool::rng::Jitter;
 use crate::pool::{Pool, PooledClient};
 use crate::types::Encode;
@@ -57,7 +58,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// and [`get`](Self::get) holds a connection for several statements.
 #[derive(Clone)]
 pub struct Cluster {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
 /// The state every clone of a [`Cluster`] and its tasks share.
@@ -80,6 +81,8 @@ pub(super) struct Shared {
     /// current by the monitor, so a release reads it without the lock.
     pub(super) fenced: Vec<AtomicBool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Per node, its host and port, for the cluster hooks.
+    pub(super) addresses: Vec<(String, u16)>,
 }
 
 /// What the router knows and keeps between decisions, behind one lock.
@@ -93,6 +96,9 @@ pub(super) struct State {
     pub(super) last_lag: Vec<Option<u64>>,
     /// The last staleness bound seen per node, for threshold crossings.
     pub(super) last_staleness: Vec<Option<Duration>>,
+    /// When the primary was lost, while no new one is elected: the
+    /// failover's length goes to the cluster hooks with the election.
+    pub(super) primary_lost_at: Option<Instant>,
 }
 
 /// The cluster's counters.
@@ -215,6 +221,7 @@ impl Cluster {
     pub(super) fn start(
         config: Config,
         pools: Vec<Pool>,
+        addresses: Vec<(String, u16)>,
         nodes: Vec<NodeState>,
         sample_capacity: usize,
         settings: ClusterSettings,
@@ -232,6 +239,7 @@ impl Cluster {
             rng,
             last_lag: vec![None; n],
             last_staleness: vec![None; n],
+            primary_lost_at: None,
         };
         let counters = Counters {
             checkouts: (0..n).map(|_| AtomicU64::new(0)).collect(),
@@ -250,6 +258,7 @@ impl Cluster {
             counters,
             fenced: (0..n).map(|_| AtomicBool::new(false)).collect(),
             tasks: Mutex::new(Vec::new()),
+            addresses,
         });
         super::monitor::spawn(&shared);
         Self { shared }
@@ -558,6 +567,7 @@ impl Cluster {
                     };
                     let limit = self.wait_limit(&policy, deadline);
                     if now >= limit {
+                        shared.routed(policy.preference, Err(reason));
                         return Err(Error::with_source(
                             ErrorKind::Timeout,
                             None,
@@ -620,6 +630,7 @@ impl Cluster {
                 }
             }
             shared.counters.checkouts[pick.node.index()].fetch_add(1, Relaxed);
+            shared.routed(policy.preference, Ok((pick.node, pick.role)));
             if policy.preference == ReadPreference::Primary {
                 shared.counters.primary_checkouts.fetch_add(1, Relaxed);
                 if conn.server_role().is_standby() == Some(true) {
@@ -685,6 +696,51 @@ impl fmt::Debug for Cluster {
             .field("policy", &self.shared.settings.policy)
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Node `node` for the cluster hooks.
+    pub(super) fn hook_node(&self, node: NodeId) -> ClusterNode<'_> {
+        let (address, port) = self
+            .addresses
+            .get(node.index())
+            .map_or(("", 0), |(a, p)| (a.as_str(), *p));
+        ClusterNode::new(node.index(), address, port)
+    }
+
+    /// Tells the cluster hooks where a checkout went, or why it found no
+    /// node.
+    fn routed(&self, preference: ReadPreference, outcome: Result<(NodeId, Role), NoEligibleNode>) {
+        let Some(hooks) = self.settings.hooks.clusters() else {
+            return;
+        };
+        let routing = match outcome {
+            Ok((node, role)) => Routing::routed(
+                preference.name(),
+                self.hook_node(node),
+                match role {
+                    Role::Primary => NodeRole::Primary,
+                    Role::Standby => NodeRole::Standby,
+                    Role::Unknown => NodeRole::Unknown,
+                },
+            ),
+            Err(reason) => Routing::rejected(preference.name(), reason.name()),
+        };
+        for hook in hooks {
+            hook.routing(&routing);
+        }
+    }
+
+    /// Tells the cluster hooks a call is run again.
+    fn retried(&self, class: RetryClass, other_node: bool) {
+        let Some(hooks) = self.settings.hooks.clusters() else {
+            return;
+        };
+        let retried = Retried::new(class.name(), other_node);
+        for hook in hooks {
+            hook.retried(&retried);
+        }
     }
 }
 
@@ -821,6 +877,10 @@ macro_rules! routed {
                         exclude = Some(node);
                     }
                     $route.cluster.shared.counters.retries.fetch_add(1, Relaxed);
+                    $route
+                        .cluster
+                        .shared
+                        .retried(err.retry_class(), retry == Retry::OtherNode);
                     continue;
                 }
             }

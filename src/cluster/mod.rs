@@ -32,6 +32,7 @@
 //! | `builder` | [`ClusterBuilder`]: settings, one pool per host, the start |
 //! | `handle` | [`Cluster`], checkouts ([`ClusterClient`]), [`Route`], stats, close |
 //! | `monitor` | the probe task per node and the failover timer task |
+//! | `readiness` | [`Readiness`]: whether a service over the cluster can work now (`/readyz`) |
 //! | `session` | [`Session`]: read-your-writes with a [`CausalToken`] |
 //! | `transaction` | `Cluster::transaction_with_retry` over the primary |
 //!
@@ -67,6 +68,8 @@ pub mod lsn;
 mod monitor;
 pub mod preference;
 pub mod probe;
+#[cfg(feature = "runtime")]
+mod readiness;
 pub mod select;
 #[cfg(feature = "runtime")]
 mod session;
@@ -96,6 +99,8 @@ pub use lsn::{Lsn, LsnParseError};
 pub use monitor::PROBE_SQL;
 pub use preference::{ReadPolicy, ReadPreference};
 pub use probe::{ProbeParseError, ProbeReport};
+#[cfg(feature = "runtime")]
+pub use readiness::{NodeReadiness, Readiness};
 pub use select::{NoEligibleNode, Pick};
 #[cfg(feature = "runtime")]
 pub use session::{CausalRoute, Session};

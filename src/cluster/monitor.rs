@@ -22,10 +22,14 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::{Client, SimpleQueryMessage};
 
+use crate::observe::{ClusterChange, NodeRole, NodeSample};
+
 use super::events::ClusterEvent;
+use super::failover::FailoverEvent;
 use super::handle::{Shared, State};
 use super::probe::ProbeReport;
-use super::staleness::threshold_crossing;
+use super::readiness::{NodeView, node_view};
+use super::staleness::{Crossing, threshold_crossing};
 use super::topology::{NodeId, Role};
 
 /// The probe: role, position (replay on a standby, write position on a
@@ -177,7 +181,7 @@ impl Shared {
     /// Takes in one probe's outcome for `node`: the failover machine first
     /// (it decides the primary), then the topology, then the events.
     fn record(&self, node: NodeId, outcome: Option<(ProbeReport, Duration)>) {
-        let mut events = Vec::new();
+        let mut out = Outbox::default();
         {
             let mut state = self.lock();
             let now = Instant::now();
@@ -197,52 +201,52 @@ impl Shared {
             };
             if let Ok(change) = change {
                 if change.came_up() {
-                    events.push(ClusterEvent::NodeUp { node });
+                    out.events.push(ClusterEvent::NodeUp { node });
                 }
                 if change.went_down() {
-                    events.push(ClusterEvent::NodeDown { node });
+                    out.events.push(ClusterEvent::NodeDown { node });
                 }
                 if let Some((from, to)) = change.role_changed() {
-                    events.push(ClusterEvent::RoleChanged { node, from, to });
+                    out.events
+                        .push(ClusterEvent::RoleChanged { node, from, to });
                 }
             }
-            self.thresholds(&mut state, node, now, &mut events);
-            self.drive(&mut state, &mut events);
+            self.thresholds(&mut state, node, now, &mut out.events);
+            self.drive(&mut state, &mut out, now);
         }
-        self.publish(events);
+        self.publish(out);
     }
 
     /// The failover timer fired.
     fn handle_timeout(&self) {
-        let mut events = Vec::new();
+        let mut out = Outbox::default();
         {
             let mut state = self.lock();
-            let _ = state.failover.handle_timeout(Instant::now());
-            self.drive(&mut state, &mut events);
+            let now = Instant::now();
+            let _ = state.failover.handle_timeout(now);
+            self.drive(&mut state, &mut out, now);
         }
-        self.publish(events);
+        self.publish(out);
     }
 
     /// A connection picked as primary failed with an I/O error.
     pub(super) fn primary_io_error(&self, node: NodeId) {
-        let mut events = Vec::new();
+        let mut out = Outbox::default();
         {
             let mut state = self.lock();
-            if state
-                .failover
-                .handle_primary_io_error(node, Instant::now())
-                .is_err()
-            {
+            let now = Instant::now();
+            if state.failover.handle_primary_io_error(node, now).is_err() {
                 return;
             }
-            self.drive(&mut state, &mut events);
+            self.drive(&mut state, &mut out, now);
         }
-        self.publish(events);
+        self.publish(out);
     }
 
     /// Acts on the failover machine's outputs: its primary into the
-    /// topology, its probe requests to the nodes' tasks, its events out.
-    fn drive(&self, state: &mut State, events: &mut Vec<ClusterEvent>) {
+    /// topology, its probe requests to the nodes' tasks, its events out;
+    /// with cluster hooks installed, every node's sample too.
+    fn drive(&self, state: &mut State, out: &mut Outbox, now: Instant) {
         let primary = state.failover.primary();
         state.topology.set_primary(primary);
         for (i, fenced) in self.fenced.iter().enumerate() {
@@ -254,9 +258,23 @@ impl Shared {
             }
         }
         while let Some(event) = state.failover.poll_event() {
-            events.push(ClusterEvent::Failover(event));
+            match event {
+                FailoverEvent::PrimaryLost { .. } => {
+                    state.primary_lost_at.get_or_insert(now);
+                }
+                FailoverEvent::PrimaryElected { .. } => {
+                    out.elected_after = state.primary_lost_at.take().map(|t| now - t);
+                }
+                _ => {}
+            }
+            out.events.push(ClusterEvent::Failover(event));
         }
         self.timer.notify_one();
+        if self.settings.hooks.clusters().is_some() {
+            out.samples = (0..self.pools.len())
+                .map(|i| node_view(state, NodeId::new(i), now))
+                .collect();
+        }
     }
 
     /// The lag and staleness threshold crossings of `node` at `now`.
@@ -300,13 +318,111 @@ impl Shared {
         state.last_staleness[i] = staleness;
     }
 
-    /// Publishes `events` and wakes the checkouts waiting for a change.
-    /// Sending on the broadcast never waits: a subscriber that lags loses
-    /// the oldest events.
-    fn publish(&self, events: Vec<ClusterEvent>) {
-        for event in events {
+    /// Publishes the events, wakes the checkouts waiting for a change,
+    /// then calls the cluster hooks (the lock is released). Sending on the
+    /// broadcast never waits: a subscriber that lags loses the oldest
+    /// events.
+    fn publish(&self, out: Outbox) {
+        for &event in &out.events {
             let _ = self.events.send(event);
         }
         self.version.send_modify(|v| *v = v.wrapping_add(1));
+        let Some(hooks) = self.settings.hooks.clusters() else {
+            return;
+        };
+        for event in &out.events {
+            let change = self.change(event, out.elected_after);
+            for hook in hooks {
+                hook.cluster_change(&change);
+            }
+        }
+        for (i, s) in out.samples.iter().enumerate() {
+            let sample = NodeSample::new(
+                self.hook_node(NodeId::new(i)),
+                s.role,
+                s.up,
+                s.lag_bytes,
+                s.staleness,
+            );
+            for hook in hooks {
+                hook.node_sample(&sample);
+            }
+        }
+    }
+
+    /// An event as the cluster hooks see it.
+    fn change(&self, event: &ClusterEvent, elected_after: Option<Duration>) -> ClusterChange<'_> {
+        let node = |n: NodeId| self.hook_node(n);
+        match *event {
+            ClusterEvent::NodeUp { node: n } => ClusterChange::NodeUp { node: node(n) },
+            ClusterEvent::NodeDown { node: n } => ClusterChange::NodeDown { node: node(n) },
+            ClusterEvent::RoleChanged { node: n, from, to } => ClusterChange::RoleChanged {
+                node: node(n),
+                from: reported(from),
+                to: reported(to),
+            },
+            ClusterEvent::LagThresholdCrossed {
+                node: n,
+                crossing,
+                lag_bytes,
+            } => ClusterChange::LagThreshold {
+                node: node(n),
+                above: crossing == Crossing::Above,
+                lag_bytes,
+            },
+            ClusterEvent::StalenessThresholdCrossed {
+                node: n,
+                crossing,
+                staleness,
+            } => ClusterChange::StalenessThreshold {
+                node: node(n),
+                above: crossing == Crossing::Above,
+                staleness,
+            },
+            ClusterEvent::Failover(f) => match f {
+                FailoverEvent::PrimaryLost { node: n } => {
+                    ClusterChange::PrimaryLost { node: node(n) }
+                }
+                FailoverEvent::PrimaryElected { node: n, timeline } => {
+                    ClusterChange::PrimaryElected {
+                        node: node(n),
+                        timeline,
+                        after: elected_after,
+                    }
+                }
+                FailoverEvent::SplitBrainSuspected { winner, loser, .. } => {
+                    ClusterChange::SplitBrain {
+                        winner: node(winner),
+                        loser: node(loser),
+                    }
+                }
+                FailoverEvent::StalePrimaryFenced { node: n, .. } => {
+                    ClusterChange::Fenced { node: node(n) }
+                }
+                FailoverEvent::NoPrimary { .. } => ClusterChange::NoPrimary,
+                FailoverEvent::RejoinedAsStandby { node: n } => {
+                    ClusterChange::RejoinedAsStandby { node: node(n) }
+                }
+            },
+        }
+    }
+}
+
+/// What one monitor step publishes once the lock is released.
+#[derive(Default)]
+struct Outbox {
+    events: Vec<ClusterEvent>,
+    /// How long there was no primary, when this step elected one.
+    elected_after: Option<Duration>,
+    /// Every node's state, when cluster hooks are installed.
+    samples: Vec<NodeView>,
+}
+
+/// A role a probe reported, as the hooks name it.
+fn reported(role: Role) -> NodeRole {
+    match role {
+        Role::Primary => NodeRole::Primary,
+        Role::Standby => NodeRole::Standby,
+        Role::Unknown => NodeRole::Unknown,
     }
 }

@@ -77,6 +77,19 @@ pub enum RetryClass {
     NotRetryable,
 }
 
+impl RetryClass {
+    /// A short name for metrics labels and logs (`not_executed`,
+    /// `retry_transaction`, `outcome_unknown`, `not_retryable`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NotExecuted => "not_executed",
+            Self::RetryTransaction => "retry_transaction",
+            Self::OutcomeUnknown => "outcome_unknown",
+            Self::NotRetryable => "not_retryable",
+        }
+    }
+}
+
 /// Whether a transaction block was open when a request was queued, as the
 /// connection knew from the last ReadyForQuery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::acquire::AcquireHook;
 use super::batch::BatchHook;
+use super::cluster::ClusterHook;
 use super::connect::ConnectHook;
 use super::copy::CopyHook;
 use super::hook_data::HookData;
@@ -21,12 +22,26 @@ use super::release::ReleaseHook;
 /// A hook for every phase: implemented for any type that implements all
 /// the phase traits, and installed for all of them by [`Hooks::all`].
 pub trait AllHooks:
-    ConnectHook + AcquireHook + ReleaseHook + PrepareHook + QueryHook + BatchHook + CopyHook
+    ConnectHook
+    + AcquireHook
+    + ReleaseHook
+    + PrepareHook
+    + QueryHook
+    + BatchHook
+    + CopyHook
+    + ClusterHook
 {
 }
 
 impl<T> AllHooks for T where
-    T: ConnectHook + AcquireHook + ReleaseHook + PrepareHook + QueryHook + BatchHook + CopyHook
+    T: ConnectHook
+        + AcquireHook
+        + ReleaseHook
+        + PrepareHook
+        + QueryHook
+        + BatchHook
+        + CopyHook
+        + ClusterHook
 {
 }
 
@@ -91,6 +106,20 @@ impl<H: CopyHook + ?Sized> CopyHook for Arc<H> {
         (**self).copy_end(d, c)
     }
 }
+impl<H: ClusterHook + ?Sized> ClusterHook for Arc<H> {
+    fn node_sample(&self, s: &super::NodeSample<'_>) {
+        (**self).node_sample(s)
+    }
+    fn cluster_change(&self, c: &super::ClusterChange<'_>) {
+        (**self).cluster_change(c)
+    }
+    fn routing(&self, r: &super::Routing<'_>) {
+        (**self).routing(r)
+    }
+    fn retried(&self, r: &super::Retried) {
+        (**self).retried(r)
+    }
+}
 
 #[derive(Clone, Default)]
 struct HookSet {
@@ -101,6 +130,7 @@ struct HookSet {
     query: Vec<Arc<dyn QueryHook>>,
     batch: Vec<Arc<dyn BatchHook>>,
     copy: Vec<Arc<dyn CopyHook>>,
+    cluster: Vec<Arc<dyn ClusterHook>>,
 }
 
 /// Hooks to call at each phase, in the order they were added.
@@ -108,7 +138,8 @@ struct HookSet {
 /// Installed with [`Config::hooks`](crate::Config::hooks) (every
 /// connection made from that configuration, pooled or not, calls them) and
 /// [`PoolBuilder::hooks`] (the pool's acquire and release, and the
-/// connections it opens). Cheap to clone; two sets are equal when they
+/// connections it opens), and `ClusterBuilder::hooks` (the cluster hooks,
+/// and every host's pool as `PoolBuilder::hooks`). Cheap to clone; two sets are equal when they
 /// are the same set.
 ///
 /// ```
@@ -155,7 +186,8 @@ impl Hooks {
             s.prepare.push(hook.clone());
             s.query.push(hook.clone());
             s.batch.push(hook.clone());
-            s.copy.push(hook);
+            s.copy.push(hook.clone());
+            s.cluster.push(hook);
         })
     }
 
@@ -194,6 +226,12 @@ impl Hooks {
         self.edit(|s| s.copy.push(Arc::new(hook)))
     }
 
+    /// Adds a cluster hook (installed on a
+    /// [`ClusterBuilder`](crate::cluster::ClusterBuilder)).
+    pub fn cluster(self, hook: impl ClusterHook) -> Self {
+        self.edit(|s| s.cluster.push(Arc::new(hook)))
+    }
+
     /// These hooks, then `other`'s.
     pub fn merged(&self, other: &Self) -> Self {
         match (&self.set, &other.set) {
@@ -208,6 +246,7 @@ impl Hooks {
                 s.query.extend(b.query.iter().cloned());
                 s.batch.extend(b.batch.iter().cloned());
                 s.copy.extend(b.copy.iter().cloned());
+                s.cluster.extend(b.cluster.iter().cloned());
                 Self {
                     set: Some(Arc::new(s)),
                 }
@@ -241,6 +280,9 @@ impl Hooks {
     pub(crate) fn copies(&self) -> Option<&[Arc<dyn CopyHook>]> {
         non_empty(&self.set.as_ref()?.copy)
     }
+    pub(crate) fn clusters(&self) -> Option<&[Arc<dyn ClusterHook>]> {
+        non_empty(&self.set.as_ref()?.cluster)
+    }
 }
 
 fn non_empty<T>(v: &[T]) -> Option<&[T]> {
@@ -272,6 +314,7 @@ impl fmt::Debug for Hooks {
             .field("query", &s.query.len())
             .field("batch", &s.batch.len())
             .field("copy", &s.copy.len())
+            .field("cluster", &s.cluster.len())
             .finish()
     }
 }

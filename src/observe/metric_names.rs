@@ -41,6 +41,39 @@ pub const ERRORS: &str = "pgline.errors";
 /// Counter: connect attempts (one per host tried), by `pgline.outcome`
 /// (`ok`, `error`).
 pub const CONNECT_ATTEMPTS: &str = "pgline.connect.attempts";
+/// Counter: calls run a second time, by `pgline.retry.class` (the
+/// [`RetryClass`](crate::error::RetryClass) of the error that caused it).
+pub const RETRIES: &str = "pgline.retries";
+/// Gauge, per node (`server.address`, `server.port`) and
+/// `pgline.cluster.role` (`primary`, `standby`, `fenced`, `down`,
+/// `unknown`): 1 for the role the router sees the node in, 0 for the
+/// others.
+pub const CLUSTER_NODE_ROLE: &str = "pgline.cluster.node.role";
+/// Gauge, per node: 1 while its probes answer, else 0.
+pub const CLUSTER_NODE_UP: &str = "pgline.cluster.node.up";
+/// Gauge, bytes, per node: how far its replay is behind the primary's
+/// log (0 on the primary; NaN when unknown).
+pub const CLUSTER_NODE_LAG: &str = "pgline.cluster.node.lag";
+/// Gauge, seconds, per node: the upper bound of how stale its data is
+/// (0 on the primary; NaN when unknown).
+pub const CLUSTER_NODE_STALENESS: &str = "pgline.cluster.node.staleness";
+/// Counter, per node: roles a node's probe reported that differ from the
+/// previous known one (a role learned at the first probe is no change).
+pub const CLUSTER_ROLE_CHANGES: &str = "pgline.cluster.role_changes";
+/// Counter, per new primary: primaries elected after one was lost.
+pub const CLUSTER_FAILOVERS: &str = "pgline.cluster.failovers";
+/// Counter: the monitor's and the failover machine's decisions, by
+/// `pgline.cluster.change` (`primary_lost`, `primary_elected`,
+/// `split_brain`, `fenced`, `no_primary`, `node_down`, …).
+pub const CLUSTER_CHANGES: &str = "pgline.cluster.changes";
+/// Counter: cluster checkouts routed, by `pgline.cluster.read_preference`
+/// (`primary` for writes), `pgline.cluster.role` and node.
+pub const CLUSTER_ROUTED: &str = "pgline.cluster.routed";
+/// Counter: cluster checkouts that found no eligible node, by
+/// `pgline.cluster.read_preference` and `pgline.cluster.reason`
+/// (`no_primary`, `no_replica`, `all_too_stale`, `not_caught_up`,
+/// `all_down`).
+pub const CLUSTER_REJECTED: &str = "pgline.cluster.rejected";
 
 /// `db.system.name`; always `postgresql`.
 pub const DB_SYSTEM_NAME: &str = "db.system.name";
@@ -66,6 +99,17 @@ pub const CONNECTION_STATE: &str = "db.client.connection.state";
 pub const COPY_DIRECTION: &str = "pgline.copy.direction";
 /// `pgline.outcome`: `ok` or `error`.
 pub const OUTCOME: &str = "pgline.outcome";
+/// `pgline.retry.class`: `not_executed`, `retry_transaction`,
+/// `outcome_unknown`.
+pub const RETRY_CLASS: &str = "pgline.retry.class";
+/// `pgline.cluster.role`: a node's role as the router sees it.
+pub const CLUSTER_ROLE: &str = "pgline.cluster.role";
+/// `pgline.cluster.change`: what the monitor or failover machine decided.
+pub const CLUSTER_CHANGE: &str = "pgline.cluster.change";
+/// `pgline.cluster.read_preference`: `primary`, `replica-preferred`, ….
+pub const CLUSTER_READ_PREFERENCE: &str = "pgline.cluster.read_preference";
+/// `pgline.cluster.reason`: why a checkout found no eligible node.
+pub const CLUSTER_REASON: &str = "pgline.cluster.reason";
 
 /// The bucket bounds (seconds) OpenTelemetry suggests for
 /// [`OPERATION_DURATION`]; buckets are the exporter's business, e.g.

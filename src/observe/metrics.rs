@@ -15,9 +15,10 @@ use metrics::{Histogram, Label, SharedString, Unit};
 
 use super::metric_names as n;
 use super::{
-    AcquireEnd, AcquireHook, BatchEnd, BatchHook, ConnectEnd, ConnectHook, CopyDirection, CopyEnd,
-    CopyHook, HookData, PoolFigures, PrepareEnd, PrepareHook, QueryEnd, QueryHook, Release,
-    ReleaseDecision, ReleaseHook, ServerInfo,
+    AcquireEnd, AcquireHook, BatchEnd, BatchHook, ClusterChange, ClusterHook, ClusterNode,
+    ConnectEnd, ConnectHook, CopyDirection, CopyEnd, CopyHook, HookData, NodeRole, NodeSample,
+    PoolFigures, PrepareEnd, PrepareHook, QueryEnd, QueryHook, Release, ReleaseDecision,
+    ReleaseHook, Retried, Routing, ServerInfo,
 };
 use crate::error::Error;
 
@@ -162,6 +163,36 @@ impl Metrics {
         describe_counter!(n::COPY_BYTES, Unit::Bytes, "COPY data bytes.");
         describe_counter!(n::ERRORS, "Failed operations by error type.");
         describe_counter!(n::CONNECT_ATTEMPTS, "Connect attempts, one per host tried.");
+        describe_counter!(n::RETRIES, "Calls retried automatically, by retry class.");
+        describe_gauge!(
+            n::CLUSTER_NODE_ROLE,
+            "1 for the role the router sees each node in, 0 for the others."
+        );
+        describe_gauge!(n::CLUSTER_NODE_UP, "Whether the node answers its probes.");
+        describe_gauge!(
+            n::CLUSTER_NODE_LAG,
+            Unit::Bytes,
+            "How far the node's replay is behind the primary's log."
+        );
+        describe_gauge!(
+            n::CLUSTER_NODE_STALENESS,
+            Unit::Seconds,
+            "Upper bound of how stale the node's data is."
+        );
+        describe_counter!(
+            n::CLUSTER_ROLE_CHANGES,
+            "Role changes a node's probe reported."
+        );
+        describe_counter!(n::CLUSTER_FAILOVERS, "Primaries elected after a loss.");
+        describe_counter!(
+            n::CLUSTER_CHANGES,
+            "Monitor and failover decisions, by kind."
+        );
+        describe_counter!(n::CLUSTER_ROUTED, "Cluster checkouts routed to a node.");
+        describe_counter!(
+            n::CLUSTER_REJECTED,
+            "Cluster checkouts that found no eligible node, by reason."
+        );
     }
 }
 
@@ -329,5 +360,92 @@ impl ReleaseHook for Metrics {
         after.idle += 1;
         pool_gauges(&after);
         ReleaseDecision::Keep
+    }
+}
+
+/// The retry classes a cluster retries (`RetryClass::name`).
+const RETRIED_CLASSES: [&str; 3] = ["not_executed", "retry_transaction", "outcome_unknown"];
+
+/// The changes alerts watch the increase of (`ClusterChange::name`).
+const ALERTED_CHANGES: [&str; 3] = ["split_brain", "primary_lost", "no_primary"];
+
+/// The labels naming a cluster node.
+fn node_labels(node: &ClusterNode<'_>, extra: usize) -> Vec<Label> {
+    let mut labels = Vec::with_capacity(2 + extra);
+    labels.push(Label::new(n::SERVER_ADDRESS, node.address.to_owned()));
+    labels.push(Label::new(n::SERVER_PORT, node.port.to_string()));
+    labels
+}
+
+/// A gauge value that may be unknown: NaN, which no alert threshold
+/// matches and a dashboard draws as a gap.
+fn known(value: Option<f64>) -> f64 {
+    value.unwrap_or(f64::NAN)
+}
+
+impl ClusterHook for Metrics {
+    fn node_sample(&self, s: &NodeSample<'_>) {
+        for role in NodeRole::ALL {
+            let mut labels = node_labels(&s.node, 1);
+            labels.push(Label::from_static_parts(n::CLUSTER_ROLE, role.name()));
+            metrics::gauge!(n::CLUSTER_NODE_ROLE, labels).set(f64::from(u8::from(s.role == role)));
+        }
+        metrics::gauge!(n::CLUSTER_NODE_UP, node_labels(&s.node, 0)).set(f64::from(u8::from(s.up)));
+        metrics::gauge!(n::CLUSTER_NODE_LAG, node_labels(&s.node, 0))
+            .set(known(s.lag_bytes.map(|b| b as f64)));
+        metrics::gauge!(n::CLUSTER_NODE_STALENESS, node_labels(&s.node, 0))
+            .set(known(s.staleness.map(|d| d.as_secs_f64())));
+        // Counted even when 0, so the series exist before the first role
+        // change, failover and retry (alerts on their increase need them).
+        metrics::counter!(n::CLUSTER_ROLE_CHANGES, node_labels(&s.node, 0)).increment(0);
+        metrics::counter!(n::CLUSTER_FAILOVERS, node_labels(&s.node, 0)).increment(0);
+        for change in ALERTED_CHANGES {
+            let labels = vec![Label::from_static_parts(n::CLUSTER_CHANGE, change)];
+            metrics::counter!(n::CLUSTER_CHANGES, labels).increment(0);
+        }
+        for class in RETRIED_CLASSES {
+            let labels = vec![Label::from_static_parts(n::RETRY_CLASS, class)];
+            metrics::counter!(n::RETRIES, labels).increment(0);
+        }
+    }
+
+    fn cluster_change(&self, change: &ClusterChange<'_>) {
+        let kind = vec![Label::from_static_parts(n::CLUSTER_CHANGE, change.name())];
+        metrics::counter!(n::CLUSTER_CHANGES, kind).increment(1);
+        match change {
+            // A role learned for the first time is no change.
+            ClusterChange::RoleChanged { node, from, .. } if *from != NodeRole::Unknown => {
+                metrics::counter!(n::CLUSTER_ROLE_CHANGES, node_labels(node, 0)).increment(1);
+            }
+            ClusterChange::PrimaryElected {
+                node,
+                after: Some(_),
+                ..
+            } => {
+                metrics::counter!(n::CLUSTER_FAILOVERS, node_labels(node, 0)).increment(1);
+            }
+            _ => {}
+        }
+    }
+
+    fn routing(&self, r: &Routing<'_>) {
+        let preference = Label::from_static_parts(n::CLUSTER_READ_PREFERENCE, r.preference);
+        if let Some((node, role)) = &r.routed {
+            let mut labels = node_labels(node, 2);
+            labels.push(preference);
+            labels.push(Label::from_static_parts(n::CLUSTER_ROLE, role.name()));
+            metrics::counter!(n::CLUSTER_ROUTED, labels).increment(1);
+        } else if let Some(reason) = r.rejected {
+            let labels = vec![
+                preference,
+                Label::from_static_parts(n::CLUSTER_REASON, reason),
+            ];
+            metrics::counter!(n::CLUSTER_REJECTED, labels).increment(1);
+        }
+    }
+
+    fn retried(&self, r: &Retried) {
+        let labels = vec![Label::from_static_parts(n::RETRY_CLASS, r.class)];
+        metrics::counter!(n::RETRIES, labels).increment(1);
     }
 }

@@ -1,9 +1,10 @@
 //! Hooks, metrics and spans: how an operator sees what pgline does.
 //!
 //! Owns the hook traits (one per phase, each a start/end pair where the
-//! start returns a [`HookData`] handed to the end), the [`Hooks`] set that
-//! a [`Config`](crate::Config) or [`PoolBuilder`](crate::PoolBuilder)
-//! carries, and the event structs the layers fill in. Every layer calls
+//! start returns a [`HookData`] handed to the end; the cluster's are
+//! points), the [`Hooks`] set that a [`Config`](crate::Config), a
+//! [`PoolBuilder`](crate::PoolBuilder) or a cluster builder carries, and
+//! the event structs the layers fill in. Every layer calls
 //! it; it calls none of them. With no hook installed a call site costs a
 //! pointer test: no clock read, no allocation.
 //!
@@ -16,6 +17,7 @@
 //! | query | [`QueryHook`] | each query call |
 //! | batch | [`BatchHook`] | a batch, and each statement's outcome |
 //! | COPY | [`CopyHook`] | COPY IN and COPY OUT |
+//! | cluster | [`ClusterHook`] | each monitor step (node role, up, lag, staleness), role changes, failover, split brain, fencing, lag thresholds, routing, retries |
 //!
 //! Two hooks come with the crate, each implementing every phase:
 //! `Metrics` (feature `metrics`: OpenTelemetry-named metrics through the
@@ -31,6 +33,7 @@
 
 mod acquire;
 mod batch;
+mod cluster;
 mod connect;
 mod copy;
 mod error_kind;
@@ -50,6 +53,9 @@ mod spans;
 
 pub use acquire::{AcquireEnd, AcquireHook, AcquireStart, Checkout, CheckoutDecision};
 pub use batch::{BatchEnd, BatchHook, BatchStart, BatchStatement};
+pub use cluster::{
+    ClusterChange, ClusterHook, ClusterNode, NodeRole, NodeSample, Retried, Routing,
+};
 pub use connect::{ConnectEnd, ConnectHook, ConnectStart};
 pub use copy::{CopyDirection, CopyEnd, CopyHook, CopyStart};
 pub(crate) use error_kind::error_kind_name;

@@ -15,9 +15,10 @@ use tracing::field::Empty;
 use tracing::{Span, info_span};
 
 use super::{
-    AcquireEnd, AcquireHook, AcquireStart, BatchEnd, BatchHook, BatchStart, ConnectEnd,
-    ConnectHook, ConnectStart, CopyEnd, CopyHook, CopyStart, HookData, PrepareEnd, PrepareHook,
-    PrepareStart, QueryEnd, QueryHook, QueryStart, Release, ReleaseDecision, ReleaseHook,
+    AcquireEnd, AcquireHook, AcquireStart, BatchEnd, BatchHook, BatchStart, ClusterChange,
+    ClusterHook, ConnectEnd, ConnectHook, ConnectStart, CopyEnd, CopyHook, CopyStart, HookData,
+    PrepareEnd, PrepareHook, PrepareStart, QueryEnd, QueryHook, QueryStart, Release,
+    ReleaseDecision, ReleaseHook,
 };
 use crate::error::Error;
 
@@ -195,5 +196,19 @@ impl AcquireHook for Spans {
 impl ReleaseHook for Spans {
     fn release(&self, _: &Release<'_>) -> ReleaseDecision {
         ReleaseDecision::Keep
+    }
+}
+
+/// Cluster changes become `tracing` events (INFO, target `pgline`) in
+/// whatever span is current; samples, routing and retries are metrics'
+/// business.
+impl ClusterHook for Spans {
+    fn cluster_change(&self, change: &ClusterChange<'_>) {
+        tracing::info!(
+            target: "pgline",
+            change = change.name(),
+            detail = ?change,
+            "pgline cluster change"
+        );
     }
 }

@@ -131,3 +131,153 @@ impl DelayProxy {
             .store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 }
+
+/// What a [`RoundTripProxy`] counted on one connection.
+#[derive(Debug, Default)]
+struct ConnCounts {
+    /// The connection carried the monitor's probe query.
+    probe: std::sync::atomic::AtomicBool,
+    /// Round trips: client sends that follow a reply (or open the
+    /// connection). A pipelined burst in several writes is one.
+    rounds: AtomicU64,
+    /// Frontend messages (the startup message included).
+    messages: AtomicU64,
+    /// The server sent something since the client last did.
+    replied: std::sync::atomic::AtomicBool,
+}
+
+/// Round trips and frontend messages counted by a [`RoundTripProxy`],
+/// over the connections that are not the monitor's probe connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trips {
+    pub rounds: u64,
+    pub messages: u64,
+}
+
+/// A loopback TCP proxy that counts, per connection, the round trips the
+/// client makes and the protocol messages it sends, telling the monitor's
+/// probe connection (the one that sends `PROBE_SQL`) apart.
+pub struct RoundTripProxy {
+    pub port: u16,
+    conns: Arc<std::sync::Mutex<Vec<Arc<ConnCounts>>>>,
+}
+
+impl RoundTripProxy {
+    pub async fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: Arc<std::sync::Mutex<Vec<Arc<ConnCounts>>>> = Arc::default();
+        let all = Arc::clone(&conns);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let counts = Arc::new(ConnCounts::default());
+                all.lock().unwrap().push(Arc::clone(&counts));
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let down_counts = Arc::clone(&counts);
+                    let down = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match sr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            down_counts.replied.store(true, Ordering::SeqCst);
+                            if cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = cw.shutdown().await;
+                    });
+                    let probe = pgline::cluster::PROBE_SQL.as_bytes();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut frames = FrameCounter::default();
+                    let mut first = true;
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buf[..n];
+                        if counts.replied.swap(false, Ordering::SeqCst) || first {
+                            counts.rounds.fetch_add(1, Ordering::SeqCst);
+                        }
+                        first = false;
+                        let messages = frames.feed(chunk);
+                        counts.messages.fetch_add(messages, Ordering::SeqCst);
+                        if chunk.windows(probe.len()).any(|w| w == probe) {
+                            counts.probe.store(true, Ordering::SeqCst);
+                        }
+                        if sw.write_all(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                    let _ = down.await;
+                });
+            }
+        });
+        Self { port, conns }
+    }
+
+    /// The counts so far over every connection but the probe's.
+    pub fn trips(&self) -> Trips {
+        let conns = self.conns.lock().unwrap();
+        let mut trips = Trips {
+            rounds: 0,
+            messages: 0,
+        };
+        for c in conns.iter().filter(|c| !c.probe.load(Ordering::SeqCst)) {
+            trips.rounds += c.rounds.load(Ordering::SeqCst);
+            trips.messages += c.messages.load(Ordering::SeqCst);
+        }
+        trips
+    }
+}
+
+/// Counts the frontend messages in a byte stream fed in chunks: the
+/// startup message (a length, no tag), then tag + length messages.
+#[derive(Default)]
+struct FrameCounter {
+    started: bool,
+    /// The header bytes of the message being read.
+    header: Vec<u8>,
+    /// Body bytes of the current message still to skip.
+    skip: usize,
+}
+
+impl FrameCounter {
+    fn feed(&mut self, mut chunk: &[u8]) -> u64 {
+        let mut messages = 0;
+        while !chunk.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(chunk.len());
+                self.skip -= n;
+                chunk = &chunk[n..];
+                continue;
+            }
+            let header_len = if self.started { 5 } else { 4 };
+            let need = header_len - self.header.len();
+            let n = need.min(chunk.len());
+            self.header.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            if self.header.len() < header_len {
+                break;
+            }
+            let len_bytes: [u8; 4] = self.header[header_len - 4..].try_into().unwrap();
+            let len = u32::from_be_bytes(len_bytes) as usize;
+            // The length counts itself but not the tag.
+            self.skip = len.saturating_sub(4);
+            self.header.clear();
+            self.started = true;
+            messages += 1;
+        }
+        messages
+    }
+}
