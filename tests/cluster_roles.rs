@@ -426,16 +426,28 @@ async fn a_slow_subscriber_delays_no_query() {
         }
         (worst, n, seen.load(Ordering::Relaxed))
     }
-    let (base, base_n, _) = run(&cluster, &mut rig, false).await;
-    let (slow, slow_n, events) = run(&cluster, &mut rig, true).await;
-    println!(
-        "worst read latency: {base:?} over {base_n} reads without a subscriber, \
-         {slow:?} over {slow_n} reads with one sleeping 1 s per event ({events} events)"
-    );
-    assert!(events >= 1, "the subscriber saw events");
+    // A subscriber that held the cluster up would delay reads by up to 1 s
+    // in every attempt; a busy machine's scheduling delays one read by
+    // tens of ms now and then. So the pair is measured up to three times
+    // and one attempt within the bound passes.
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let (base, base_n, _) = run(&cluster, &mut rig, false).await;
+        let (slow, slow_n, events) = run(&cluster, &mut rig, true).await;
+        println!(
+            "worst read latency: {base:?} over {base_n} reads without a subscriber, \
+             {slow:?} over {slow_n} reads with one sleeping 1 s per event ({events} events)"
+        );
+        assert!(events >= 1, "the subscriber saw events");
+        attempts.push((slow, base));
+        if slow <= base + Duration::from_millis(10) {
+            break;
+        }
+    }
+    let (slow, base) = *attempts.last().unwrap();
     assert!(
         slow <= base + Duration::from_millis(10),
-        "{slow:?} vs {base:?}"
+        "every attempt (with, without): {attempts:?}"
     );
     cluster.close().await;
 }
