@@ -9,26 +9,10 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{DelayProxy, RoundTripProxy, blocking, builder, id, ports, rig};
-use pgline::cluster::{CausalRoute, CausalToken, Cluster, ClusterError, ReadPreference, Role};
+use cluster_support::{DelayProxy, RoundTripProxy, blocking, builder, ports, rig, settled};
+use pgline::cluster::{CausalRoute, CausalToken, ClusterError, ReadPreference};
 
 const INTERVAL: Duration = Duration::from_millis(250);
-
-async fn settled(cluster: &Cluster) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        if topo.primary() == Some(id(0))
-            && topo.nodes()[1..]
-                .iter()
-                .all(|n| n.up && n.role == Role::Standby)
-        {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

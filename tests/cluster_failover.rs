@@ -13,29 +13,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig};
-use pgline::cluster::{Cluster, ClusterEvent, FailoverEvent, ReadPreference, Role, select};
+use cluster_support::{blocking, builder, id, ports, rig, settled};
+use pgline::cluster::{ClusterEvent, FailoverEvent, ReadPreference, select};
 use pgline_testkit::StopMode;
 
 const INTERVAL: Duration = Duration::from_millis(250);
 const WRITERS: u64 = 200;
 const READERS: usize = 20;
-
-async fn settled(cluster: &Cluster) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        if topo.primary() == Some(id(0))
-            && topo.nodes()[1..]
-                .iter()
-                .all(|n| n.up && n.role == Role::Standby)
-        {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_killed_under_load_then_promoted_loses_and_duplicates_nothing() {

@@ -8,28 +8,12 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig};
-use pgline::cluster::{Balancer, Cluster, ReadPreference, Role};
+use cluster_support::{blocking, builder, ports, rig, settled};
+use pgline::cluster::{Balancer, Cluster, ReadPreference};
 use pgline_testkit::ReplicaSet;
 
 const INTERVAL: Duration = Duration::from_millis(250);
 const SLOW_READ: &str = "SELECT inet_server_port() FROM pg_sleep(1)";
-
-async fn settled(cluster: &Cluster) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        if topo.primary() == Some(id(0))
-            && topo.nodes()[1..]
-                .iter()
-                .all(|n| n.up && n.role == Role::Standby)
-        {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Terminates, on the first of `nodes` where one runs, the backends running
 /// `pattern`; returns that node.

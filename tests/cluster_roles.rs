@@ -11,27 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig};
+use cluster_support::{blocking, builder, id, ports, rig, settled};
 use pgline::cluster::{Cluster, ClusterEvent, FailoverEvent, Role};
 use pgline_testkit::StopMode;
 
 const INTERVAL: Duration = Duration::from_millis(250);
-
-async fn settled(cluster: &Cluster) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        if topo.primary() == Some(id(0))
-            && topo.nodes()[1..]
-                .iter()
-                .all(|n| n.up && n.role == Role::Standby)
-        {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Leaves `n` idle connections in R1's pool, each used once as a standby.
 async fn warm_r1(cluster: &Cluster, n: usize) {

@@ -8,8 +8,8 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{DelayProxy, blocking, builder, id, ports, rig};
-use pgline::cluster::{Balancer, Cluster, ClusterError, NoEligibleNode, ReadPreference, Role};
+use cluster_support::{DelayProxy, blocking, builder, id, ports, rig, settled, settled_with};
+use pgline::cluster::{Balancer, Cluster, ClusterError, NoEligibleNode, ReadPreference};
 use pgline::error::ErrorKind;
 use pgline_testkit::StopMode;
 
@@ -17,26 +17,6 @@ const INTERVAL: Duration = Duration::from_millis(250);
 
 /// Waits until the monitor has seen `primary` as primary and every node in
 /// `standbys` as an up standby.
-async fn settled(cluster: &Cluster, primary: usize, standbys: &[usize]) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        let ok = topo.primary() == Some(id(primary))
-            && standbys.iter().all(|&i| {
-                let n = topo.node(id(i)).unwrap();
-                n.up && n.role == Role::Standby
-            });
-        if ok {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "topology did not settle: {topo:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Runs `n` reads through `preference` and counts where they landed.
 /// Node `i` of every cluster here is node `i` of the rig, through a proxy
 /// or not; `rig_ports` are the servers' own ports.
@@ -100,7 +80,7 @@ async fn each_preference_routes_to_its_nodes() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster, 0, &[1, 2]).await;
+    settled(&cluster).await;
     println!("{:<18} {:>4} {:>4} {:>4}", "preference", "P", "R1", "R2");
     for preference in ReadPreference::ALL {
         let counts = spread(&cluster, &rp, preference, 60).await;
@@ -192,7 +172,7 @@ async fn replica_only_without_replicas_fails_typed_within_the_selection_timeout(
         .connect()
         .await
         .unwrap();
-    settled(&cluster, 0, &[1, 2]).await;
+    settled(&cluster).await;
     blocking(|| {
         rig.stop(1, StopMode::Fast).unwrap();
         rig.stop(2, StopMode::Fast).unwrap();
@@ -214,7 +194,7 @@ async fn replica_only_without_replicas_fails_typed_within_the_selection_timeout(
                 .connect()
                 .await
                 .unwrap();
-            settled(&c, 0, &[]).await;
+            settled_with(&c, 0, &[], |_| true).await;
             c
         };
         let started = Instant::now();
@@ -258,7 +238,7 @@ async fn local_zone_reads_never_cross_while_it_has_a_node() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster, 0, &[1, 2]).await;
+    settled(&cluster).await;
     for preference in [ReadPreference::Nearest, ReadPreference::ReplicaPreferred] {
         let counts = spread(&cluster, &rp, preference, 100).await;
         println!(
@@ -302,7 +282,7 @@ async fn least_in_flight_avoids_a_loaded_replica() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster, 0, &[1, 2]).await;
+    settled(&cluster).await;
     let mut sleepers = Vec::new();
     for _ in 0..8 {
         let conn = cluster.get_node(id(1)).await.unwrap();
@@ -343,7 +323,7 @@ async fn latency_aware_moves_reads_off_a_slow_replica() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster, 0, &[1, 2]).await;
+    settled(&cluster).await;
     let before = spread_concurrent(&cluster, &rp, ReadPreference::ReplicaOnly, 100, 4).await;
     let rtt = |i: usize| cluster.topology().node(id(i)).unwrap().rtt;
     // Four readers at once: in-flight counts differ, and the power of two

@@ -9,29 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig};
+use cluster_support::{blocking, builder, id, ports, rig, settled_with};
 use pgline::cluster::{
-    Cluster, ClusterEvent, Crossing, ReadPolicy, ReadPreference, Role, Staleness, select,
+    Cluster, ClusterEvent, Crossing, ReadPolicy, ReadPreference, Staleness, select,
 };
 
 /// Waits until the monitor has seen P as primary and both replicas up.
-async fn settled(cluster: &Cluster) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        if topo.primary() == Some(id(0))
-            && topo.nodes()[1..]
-                .iter()
-                .all(|n| n.up && n.role == Role::Standby)
-            && !topo.samples().is_empty()
-        {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A task that inserts `clock_timestamp()` into `stamps` every 50 ms
 /// through the cluster (to the primary) until `stop` is set.
 fn writer(cluster: &Cluster, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<usize> {
@@ -64,7 +47,7 @@ async fn caught_up_replicas_stay_within_one_interval_while_the_primary_is_idle()
         .connect()
         .await
         .unwrap();
-    settled(&cluster).await;
+    settled_with(&cluster, 0, &[1, 2], |t| !t.samples().is_empty()).await;
     blocking(|| rig.wait_all_replayed().unwrap());
     // 10 s of an idle primary, the bound read every 20 ms. A background
     // record (xl_running_xacts) moves the primary's position now and then;
@@ -129,7 +112,7 @@ async fn max_staleness_keeps_a_delayed_replica_out_of_reads() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster).await;
+    settled_with(&cluster, 0, &[1, 2], |t| !t.samples().is_empty()).await;
     let mut events = cluster.subscribe();
     cluster
         .execute("CREATE TABLE stamps (ts timestamptz)", &[])
@@ -227,7 +210,7 @@ async fn a_paused_replica_leaves_before_its_bound_and_comes_back() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster).await;
+    settled_with(&cluster, 0, &[1, 2], |t| !t.samples().is_empty()).await;
     cluster
         .execute("CREATE TABLE stamps (ts timestamptz)", &[])
         .await

@@ -12,12 +12,11 @@ mod cluster_support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig};
+use cluster_support::{blocking, builder, id, ports, rig, settled_with};
 use metrics_util::MetricKind;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pgline::cluster::{
     Balancer, Cluster, ClusterError, ClusterEvent, FailoverConfig, FailoverEvent, ReadPreference,
-    Role,
 };
 use pgline::observe::{Hooks, Metrics, metric_names as n};
 use pgline_testkit::StopMode;
@@ -67,24 +66,6 @@ fn value(s: &Series, kind: &str, name: &str, pairs: &[(&str, &str)]) -> Option<f
     }
 }
 
-async fn settled(cluster: &Cluster) {
-    let started = Instant::now();
-    loop {
-        let topo = cluster.topology();
-        if topo.primary() == Some(id(0))
-            && topo.nodes()[1..]
-                .iter()
-                .all(|n| n.up && n.role == Role::Standby && n.lsn.is_some())
-        {
-            // One more round, so every node's sample follows the election.
-            cluster.wait_for_probe(Duration::from_secs(2)).await;
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{topo:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Polls `readiness` every 5 ms until it is `ready`; returns when.
 async fn readiness_becomes(cluster: &Cluster, ready: bool, limit: Duration) -> Option<Instant> {
     let started = Instant::now();
@@ -121,7 +102,12 @@ async fn cluster_metrics_and_readiness_follow_a_failover() {
         .connect()
         .await
         .unwrap();
-    settled(&cluster).await;
+    settled_with(&cluster, 0, &[1, 2], |t| {
+        t.nodes()[1..].iter().all(|n| n.lsn.is_some())
+    })
+    .await;
+    // One more round, so every node's sample follows the election.
+    cluster.wait_for_probe(Duration::from_secs(2)).await;
     assert_eq!(cluster.readiness(false).http_status(), 200);
 
     // Routing: 2 writes to the primary, 4 reads over the two replicas.

@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use pgline::cluster::{ClusterBuilder, NodeId};
+use pgline::cluster::{Cluster, ClusterBuilder, NodeId, Role, Topology};
 use pgline_testkit::{ReplicaSet, ReplicaSetBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,6 +61,41 @@ pub fn node_of(rig: &ReplicaSet, port: i32) -> usize {
 
 pub fn id(i: usize) -> NodeId {
     NodeId::new(i)
+}
+
+/// Waits (20 s at most) until the cluster sees node `primary` as the
+/// primary, every node of `standbys` up as a standby, and `also` holds of
+/// its topology.
+pub async fn settled_with(
+    cluster: &Cluster,
+    primary: usize,
+    standbys: &[usize],
+    also: impl Fn(&Topology) -> bool,
+) {
+    let started = Instant::now();
+    loop {
+        let topo = cluster.topology();
+        let ok = topo.primary() == Some(id(primary))
+            && standbys.iter().all(|&i| {
+                let n = topo.node(id(i)).unwrap();
+                n.up && n.role == Role::Standby
+            })
+            && also(&topo);
+        if ok {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "topology did not settle: {topo:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the rig's first node is the primary and the other two are
+/// up as standbys.
+pub async fn settled(cluster: &Cluster) {
+    settled_with(cluster, 0, &[1, 2], |_| true).await;
 }
 
 /// A loopback TCP proxy that delays what the server sends by a settable
