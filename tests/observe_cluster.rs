@@ -8,54 +8,21 @@
 #![cfg(all(feature = "runtime", feature = "metrics"))]
 
 mod cluster_support;
+mod recorder_support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cluster_support::{blocking, builder, id, ports, rig, settled_with};
-use metrics_util::MetricKind;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use pgline::cluster::{
     Balancer, Cluster, ClusterError, ClusterEvent, FailoverConfig, FailoverEvent, ReadPreference,
 };
 use pgline::observe::{Hooks, Metrics, metric_names as n};
 use pgline_testkit::StopMode;
+use recorder_support::{Series, labels, series};
 
 const INTERVAL: Duration = Duration::from_millis(250);
 const SLOW_READ: &str = "SELECT inet_server_port() FROM pg_sleep(1)";
-
-type Series = BTreeMap<(String, String, Vec<(String, String)>), DebugValue>;
-
-fn series(snapshotter: &Snapshotter) -> Series {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let kind = match key.kind() {
-                MetricKind::Counter => "counter",
-                MetricKind::Gauge => "gauge",
-                MetricKind::Histogram => "histogram",
-            };
-            let key = key.key();
-            let mut labels: Vec<(String, String)> = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            labels.sort();
-            ((kind.to_owned(), key.name().to_owned(), labels), value)
-        })
-        .collect()
-}
-
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<_> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    v.sort();
-    v
-}
 
 /// The value of one series, or `None` when it does not exist.
 fn value(s: &Series, kind: &str, name: &str, pairs: &[(&str, &str)]) -> Option<f64> {

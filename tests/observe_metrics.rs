@@ -5,49 +5,15 @@
 #![cfg(all(feature = "runtime", feature = "metrics"))]
 
 mod pool_support;
+mod recorder_support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use metrics_util::MetricKind;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use pgline::observe::{Hooks, Metrics, metric_names as n};
 use pgline::pool::Pool;
 use pool_support::{bounded, config_for, server};
-
-/// Every series: (kind, name, sorted labels) -> value.
-type Series = BTreeMap<(String, String, Vec<(String, String)>), DebugValue>;
-
-fn series(snapshotter: &Snapshotter) -> Series {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let kind = match key.kind() {
-                MetricKind::Counter => "counter",
-                MetricKind::Gauge => "gauge",
-                MetricKind::Histogram => "histogram",
-            };
-            let key = key.key();
-            let mut labels: Vec<(String, String)> = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            labels.sort();
-            ((kind.to_owned(), key.name().to_owned(), labels), value)
-        })
-        .collect()
-}
-
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<_> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    v.sort();
-    v
-}
+use recorder_support::{Series, labels, series};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
