@@ -38,8 +38,8 @@ pub const CONNECTIONS: usize = 8;
 pub struct LatencySample {
     /// Every request's latency in nanoseconds, from its scheduled send time.
     pub histogram: Histogram<u64>,
-    /// Requests, wall time (first due time to last reply), client CPU and
-    /// allocations of the measured stretch.
+    /// Requests, wall time (from 1 ms before the first due time to the last
+    /// reply), client CPU and allocations of the measured stretch.
     pub sample: Sample,
 }
 
