@@ -100,6 +100,25 @@ pub struct BenchEnv {
     pub mode: Mode,
 }
 
+/// How a connection reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP to 127.0.0.1, without TLS.
+    Tcp,
+    /// The server's unix-domain socket (a service on the database's host).
+    Unix,
+}
+
+impl Transport {
+    /// `"tcp"` or `"unix"`, as workload names end.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Unix => "unix",
+        }
+    }
+}
+
 /// Whether a connection uses TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
@@ -152,6 +171,32 @@ impl BenchEnv {
                 ca.display()
             ),
             _ => format!("{} sslmode=disable", self.base()),
+        }
+    }
+
+    /// A connection string over the server's unix socket that pgline,
+    /// libpq and tokio-postgres all read the same way (a `host` starting
+    /// with `/` is a socket folder); the socket's `local` lines ask for the
+    /// same SCRAM-SHA-256 login as TCP.
+    pub fn unix_conninfo(&self) -> String {
+        format!(
+            "host='{}' port={} user='{USER}' password='{PASSWORD}' dbname='{DATABASE}' sslmode=disable",
+            self.server.socket_dir().display(),
+            self.server.port()
+        )
+    }
+
+    /// The connection string of `driver` over `transport` (TCP without TLS).
+    pub fn conninfo(&self, driver: crate::Driver, transport: Transport) -> String {
+        use crate::Driver;
+        match (driver, transport) {
+            (Driver::Pgline, Transport::Tcp) => self.pgline_conninfo(Tls::Off),
+            (Driver::Libpq, Transport::Tcp) => self.libpq_conninfo(Tls::Off),
+            (Driver::TokioPostgres, Transport::Tcp) => self.tokio_postgres_conninfo(Tls::Off),
+            (Driver::Libpq, Transport::Unix) => {
+                format!("{} gssencmode=disable", self.unix_conninfo())
+            }
+            (_, Transport::Unix) => self.unix_conninfo(),
         }
     }
 

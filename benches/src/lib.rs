@@ -5,8 +5,12 @@
 //! per driver), the measurement pieces ([`measure`], [`cpu`], [`alloc`]), the
 //! alternating-rounds runner ([`rounds`]) and the report ([`report`]). Must
 //! not: be part of the pgline workspace's default build (it has its own
-//! `[workspace]`), or hold `unsafe` code outside [`libpq`], [`cpu`] and
-//! [`alloc`], which carry SAFETY comments.
+//! `[workspace]`), or hold `unsafe` code outside [`libpq`], [`cpu`],
+//! [`alloc`] and [`latency::pace`], which carry SAFETY comments.
+//!
+//! The open-loop latency workload ([`latency`]) has a binary of its own
+//! (`latency`): its results are percentiles per offered rate, not the
+//! throughput rows of `pgline-bench`.
 #![deny(unsafe_code)]
 #![warn(
     missing_docs,
@@ -23,6 +27,7 @@ pub mod copy_data;
 pub mod cpu;
 pub mod driver;
 pub mod env;
+pub mod latency;
 #[allow(unsafe_code)]
 pub mod libpq;
 pub mod machine;
@@ -36,6 +41,6 @@ pub mod workloads;
 mod error;
 
 pub use driver::{Driver, Outcome};
-pub use env::{BenchEnv, Mode};
+pub use env::{BenchEnv, Mode, Transport};
 pub use error::BenchError;
 pub use measure::{Meter, Sample};

@@ -67,6 +67,8 @@ impl Report {
             |v: Option<f64>| v.map_or_else(|| "not measured".to_owned(), |v| format!("{v:.2}×"));
         let point_tput = ratio("point_select", Driver::Libpq, false);
         let point_cpu = ratio("point_select", Driver::Libpq, true);
+        let unix_tput = ratio("point_select_unix", Driver::Libpq, false);
+        let unix_cpu = ratio("point_select_unix", Driver::Libpq, true);
         let pipe_tput = ratio("pipelined_256", Driver::TokioPostgres, false);
         let pipe_cpu = pgline("pipelined_256", WorkloadResult::median_cpu_us);
         let batch_tput = ratio("batch_1000", Driver::Libpq, false);
@@ -84,6 +86,16 @@ impl Report {
                 target: "point_select client CPU/query ≤ 0.95× libpq",
                 measured: times(point_cpu),
                 met: at_most(point_cpu, 0.95),
+            },
+            TargetCheck {
+                target: "point_select_unix throughput ≥ 1.0× libpq",
+                measured: times(unix_tput),
+                met: at_least(unix_tput, 1.0),
+            },
+            TargetCheck {
+                target: "point_select_unix client CPU/query ≤ 1.0× libpq",
+                measured: times(unix_cpu),
+                met: at_most(unix_cpu, 1.0),
             },
             TargetCheck {
                 target: "pipelined_256 throughput ≥ 1.2× tokio-postgres",
@@ -148,7 +160,7 @@ impl Report {
         line(&mut out, "\n## Server\n");
         line(
             &mut out,
-            "One throwaway server started by pgline-testkit for the whole run (SCRAM-SHA-256, TLS available, unix socket unused: every driver uses TCP on 127.0.0.1). Settings read back from `pg_settings`:\n",
+            "One throwaway server started by pgline-testkit for the whole run (SCRAM-SHA-256, TLS available; every driver uses TCP on 127.0.0.1 except in `point_select_unix`, which uses the server's unix socket). Settings read back from `pg_settings`:\n",
         );
         for (name, value) in &self.server {
             line(&mut out, &format!("- `{name}` = `{value}`"));

@@ -15,7 +15,7 @@ pub mod wide_result;
 
 use tokio::runtime::Runtime;
 
-use crate::env::{BenchEnv, Tls};
+use crate::env::{BenchEnv, Tls, Transport};
 use crate::{BenchError, Driver, Outcome};
 
 /// The SQL of the point and pipelined workloads.
@@ -67,7 +67,10 @@ impl Workload {
 
 /// Every workload, in report order.
 pub fn all() -> Vec<Workload> {
-    let mut list = vec![point_select::workload()];
+    let mut list = vec![
+        point_select::workload(Transport::Tcp),
+        point_select::workload(Transport::Unix),
+    ];
     list.extend(pipelined::DEPTHS.map(pipelined::workload));
     list.push(batch::workload());
     list.push(wide_result::workload());
@@ -98,22 +101,36 @@ pub fn runtime() -> Result<Runtime, BenchError> {
 
 /// Connects pgline (plain TCP).
 pub async fn pgline_client(env: &BenchEnv) -> Result<pgline::Client, BenchError> {
-    let mut config: pgline::Config = env
-        .pgline_conninfo(Tls::Off)
+    pgline_client_at(&env.pgline_conninfo(Tls::Off)).await
+}
+
+/// pgline's configuration from `conninfo`, with the bench's hooks.
+pub fn pgline_config(conninfo: &str) -> Result<pgline::Config, BenchError> {
+    let mut config: pgline::Config = conninfo
         .parse()
         .map_err(|e: pgline::config::ConfigError| BenchError::new(e.to_string()))?;
     config.hooks(crate::observed::hooks());
+    Ok(config)
+}
+
+/// Connects pgline with `conninfo`.
+pub async fn pgline_client_at(conninfo: &str) -> Result<pgline::Client, BenchError> {
+    let config = pgline_config(conninfo)?;
     Ok(pgline::Connector::new(config).connect().await?)
 }
 
 /// Connects tokio-postgres (plain TCP) and spawns its connection task on the
 /// current runtime.
 pub async fn tokio_postgres_client(env: &BenchEnv) -> Result<tokio_postgres::Client, BenchError> {
-    let (client, connection) = tokio_postgres::connect(
-        &env.tokio_postgres_conninfo(Tls::Off),
-        tokio_postgres::NoTls,
-    )
-    .await?;
+    tokio_postgres_client_at(&env.tokio_postgres_conninfo(Tls::Off)).await
+}
+
+/// Connects tokio-postgres with `conninfo` and spawns its connection task
+/// on the current runtime.
+pub async fn tokio_postgres_client_at(
+    conninfo: &str,
+) -> Result<tokio_postgres::Client, BenchError> {
+    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -158,6 +175,7 @@ mod tests {
         assert_eq!(sorted.len(), names.len());
         for name in [
             "point_select",
+            "point_select_unix",
             "pipelined_1",
             "pipelined_16",
             "pipelined_256",

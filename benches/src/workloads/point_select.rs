@@ -1,39 +1,50 @@
-//! `point_select`: sequential round trips of a prepared `SELECT $1::int4` on
-//! one connection (current-thread runtime for the async drivers).
+//! `point_select` and `point_select_unix`: sequential round trips of a
+//! prepared `SELECT $1::int4` on one connection (current-thread runtime for
+//! the async drivers), over TCP and over the server's unix socket.
 //!
 //! Owns: one function per driver running that loop. Must not: pipeline; each
 //! query waits for the previous reply.
 
-use crate::env::BenchEnv;
+use crate::env::{BenchEnv, Transport};
 use crate::libpq::{Int4Param, PqConn};
 use crate::workloads::{
-    SELECT_INT4, Workload, check_sum, expected_sum, param, pgline_client, runtime,
-    tokio_postgres_client, warmup_ops,
+    SELECT_INT4, Workload, check_sum, expected_sum, param, pgline_client_at, runtime,
+    tokio_postgres_client_at, warmup_ops,
 };
 use crate::{BenchError, Driver, Meter, Outcome};
 
-/// The workload.
-pub fn workload() -> Workload {
-    Workload::new(
-        "point_select",
-        "query",
-        "sequential prepared `SELECT $1::int4`, one round trip each",
-        |driver, env| {
-            let ops = env.mode.sequential_queries();
-            match driver {
-                Driver::Pgline => pgline_point_select(env, ops),
-                Driver::Libpq => libpq_point_select(env, ops),
-                Driver::TokioPostgres => tokio_postgres_point_select(env, ops),
-            }
-        },
-    )
+/// The workload over `transport` (`point_select` over TCP,
+/// `point_select_unix` over the unix socket).
+pub fn workload(transport: Transport) -> Workload {
+    let (name, about) = match transport {
+        Transport::Tcp => (
+            "point_select",
+            "sequential prepared `SELECT $1::int4`, one round trip each",
+        ),
+        Transport::Unix => (
+            "point_select_unix",
+            "sequential prepared `SELECT $1::int4`, one round trip each, over the unix socket",
+        ),
+    };
+    Workload::new(name, "query", about, move |driver, env| {
+        let ops = env.mode.sequential_queries();
+        match driver {
+            Driver::Pgline => pgline_point_select(env, transport, ops),
+            Driver::Libpq => libpq_point_select(env, transport, ops),
+            Driver::TokioPostgres => tokio_postgres_point_select(env, transport, ops),
+        }
+    })
 }
 
 /// pgline: `query_one` of a prepared statement, `ops` times in sequence.
-pub fn pgline_point_select(env: &BenchEnv, ops: u64) -> Result<Outcome, BenchError> {
+pub fn pgline_point_select(
+    env: &BenchEnv,
+    transport: Transport,
+    ops: u64,
+) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let client = pgline_client(env).await?;
+        let client = pgline_client_at(&env.conninfo(Driver::Pgline, transport)).await?;
         let stmt = client.prepare(SELECT_INT4).await?;
         pgline_loop(&client, &stmt, warmup_ops(ops)).await?;
         let meter = Meter::start();
@@ -59,8 +70,12 @@ pub async fn pgline_loop(
 }
 
 /// libpq: `PQexecPrepared` with a binary parameter and binary result.
-pub fn libpq_point_select(env: &BenchEnv, ops: u64) -> Result<Outcome, BenchError> {
-    let conn = PqConn::connect(&env.libpq_conninfo(crate::env::Tls::Off))?;
+pub fn libpq_point_select(
+    env: &BenchEnv,
+    transport: Transport,
+    ops: u64,
+) -> Result<Outcome, BenchError> {
+    let conn = PqConn::connect(&env.conninfo(Driver::Libpq, transport))?;
     conn.prepare_int4("point", SELECT_INT4, 1)?;
     libpq_loop(&conn, c"point", warmup_ops(ops))?;
     let meter = Meter::start();
@@ -86,10 +101,15 @@ pub fn decode_int4(raw: Option<&[u8]>) -> Result<i32, BenchError> {
 }
 
 /// tokio-postgres: `query_one` of a prepared statement, `ops` times in sequence.
-pub fn tokio_postgres_point_select(env: &BenchEnv, ops: u64) -> Result<Outcome, BenchError> {
+pub fn tokio_postgres_point_select(
+    env: &BenchEnv,
+    transport: Transport,
+    ops: u64,
+) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let client = tokio_postgres_client(env).await?;
+        let client =
+            tokio_postgres_client_at(&env.conninfo(Driver::TokioPostgres, transport)).await?;
         let stmt = client.prepare(SELECT_INT4).await?;
         tokio_postgres_loop(&client, &stmt, warmup_ops(ops)).await?;
         let meter = Meter::start();

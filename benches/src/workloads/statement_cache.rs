@@ -7,7 +7,7 @@
 //! which prepares on every call); the prepared side reuses
 //! [`super::point_select`]. Must not: prepare the unprepared side by hand.
 
-use crate::env::{BenchEnv, Tls};
+use crate::env::{BenchEnv, Tls, Transport};
 use crate::libpq::{Int4Param, PqConn};
 use crate::workloads::point_select::{
     decode_int4, libpq_point_select, pgline_point_select, tokio_postgres_point_select,
@@ -27,9 +27,9 @@ pub fn prepared_workload() -> Workload {
         |driver, env| {
             let ops = env.mode.sequential_queries();
             match driver {
-                Driver::Pgline => pgline_point_select(env, ops),
-                Driver::Libpq => libpq_point_select(env, ops),
-                Driver::TokioPostgres => tokio_postgres_point_select(env, ops),
+                Driver::Pgline => pgline_point_select(env, Transport::Tcp, ops),
+                Driver::Libpq => libpq_point_select(env, Transport::Tcp, ops),
+                Driver::TokioPostgres => tokio_postgres_point_select(env, Transport::Tcp, ops),
             }
         },
     )

@@ -1,0 +1,163 @@
+//! The `latency` binary's command line.
+//!
+//! Owns: parsing `--quick | --full`, `--rates`, `--seconds`, `--rounds`,
+//! `--shapes` and `--out` into a [`Plan`]. Must not: run anything.
+
+use std::path::PathBuf;
+
+use super::{Plan, Shape};
+use crate::{BenchError, Mode};
+
+/// The usage text.
+pub const USAGE: &str = "usage: latency [--quick|--full] [--rates 2000,10000,...] [--seconds S] \
+[--rounds N] [--shapes no-query,pgline,...] [--out FILE]";
+
+/// What to run and where to write the tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Quick or full defaults.
+    pub mode: Mode,
+    /// The plan, the mode's defaults with the flags applied.
+    pub plan: Plan,
+    /// A file for the Markdown tables (they are always printed).
+    pub out: Option<PathBuf>,
+}
+
+impl Options {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, BenchError> {
+        let mut mode = Mode::Quick;
+        let mut rates = None;
+        let mut seconds = None;
+        let mut rounds = None;
+        let mut shapes = None;
+        let mut out = None;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| BenchError::new(format!("{name} needs a value\n{USAGE}")))
+            };
+            match arg.as_str() {
+                "--quick" => mode = Mode::Quick,
+                "--full" => mode = Mode::Full,
+                "--rates" => rates = Some(parse_list("--rates", &value("--rates")?, parse_rate)?),
+                "--seconds" => {
+                    let text = value("--seconds")?;
+                    seconds = Some(parse_rate(&text).map_err(|_| bad("--seconds", &text))?);
+                }
+                "--rounds" => {
+                    let text = value("--rounds")?;
+                    let n = text
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| bad("--rounds", &text))?;
+                    rounds = Some(n);
+                }
+                "--shapes" => {
+                    shapes = Some(parse_list("--shapes", &value("--shapes")?, |name| {
+                        Shape::from_name(name).ok_or(())
+                    })?);
+                }
+                "--out" => out = Some(PathBuf::from(value("--out")?)),
+                other => {
+                    return Err(BenchError::new(format!(
+                        "unknown argument {other:?}\n{USAGE}"
+                    )));
+                }
+            }
+        }
+        let mut plan = Plan::for_mode(mode);
+        if let Some(rates) = rates {
+            plan.rates = rates;
+        }
+        if let Some(seconds) = seconds {
+            plan.seconds = seconds;
+        }
+        if let Some(rounds) = rounds {
+            plan.rounds = rounds;
+        }
+        if let Some(shapes) = shapes {
+            plan.shapes = shapes;
+        }
+        Ok(Self { mode, plan, out })
+    }
+}
+
+fn bad(flag: &str, text: &str) -> BenchError {
+    BenchError::new(format!("bad {flag} {text:?}"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, ()> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or(())
+}
+
+fn parse_list<T>(
+    flag: &str,
+    text: &str,
+    item: impl Fn(&str) -> Result<T, ()>,
+) -> Result<Vec<T>, BenchError> {
+    let items = text
+        .split(',')
+        .map(|part| item(part.trim()).map_err(|()| bad(flag, part)))
+        .collect::<Result<Vec<T>, _>>()?;
+    if items.is_empty() {
+        return Err(bad(flag, text));
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, BenchError> {
+        Options::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_override_the_mode() {
+        let options = parse(&[
+            "--full",
+            "--rates",
+            "1000, 5000",
+            "--seconds",
+            "0.5",
+            "--rounds",
+            "3",
+            "--shapes",
+            "pgline,libpq8",
+            "--out",
+            "x.md",
+        ])
+        .unwrap();
+        assert_eq!(options.mode, Mode::Full);
+        assert_eq!(options.plan.rates, vec![1000.0, 5000.0]);
+        assert_eq!(options.plan.seconds, 0.5);
+        assert_eq!(options.plan.rounds, 3);
+        assert_eq!(options.plan.shapes, vec![Shape::Pgline, Shape::Libpq]);
+        assert_eq!(options.out, Some(PathBuf::from("x.md")));
+        assert_eq!(parse(&[]).unwrap().plan, Plan::for_mode(Mode::Quick));
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        for (args, says) in [
+            (&["--rates", "0"][..], "--rates"),
+            (&["--rates", "fast"][..], "--rates"),
+            (&["--seconds", "-1"][..], "--seconds"),
+            (&["--rounds", "0"][..], "--rounds"),
+            (&["--shapes", "jdbc"][..], "jdbc"),
+            (&["--rates"][..], "needs a value"),
+            (&["--slow"][..], "--slow"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(err.message().contains(says), "{args:?}: {err}");
+        }
+    }
+}

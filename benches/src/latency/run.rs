@@ -1,0 +1,350 @@
+//! One open-loop run: connect a shape, warm it up on the schedule, then
+//! release `count` requests at `rate` per second to 64 tasks and record each
+//! request's latency from its scheduled send time.
+//!
+//! Owns: [`run_shape`] and the per-driver request loops. Must not: aggregate
+//! rounds (that is [`super::rounds`]). The async shapes run on a
+//! current-thread runtime, their 64 tasks spawned on a `LocalSet`; libpq's 8
+//! connections each run on a thread of its own, taking the next due request
+//! from one shared queue.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool as Deadpool, RecyclingMethod};
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc as tokio_mpsc;
+
+use super::pace::{Ticket, mono_ns, spawn_pacer};
+use super::shape::Shape;
+use crate::env::{BenchEnv, Transport};
+use crate::libpq::{Int4Param, PqConn};
+use crate::workloads::point_select::decode_int4;
+use crate::workloads::{
+    SELECT_INT4, check_sum, expected_sum, param, pgline_config, runtime, tokio_postgres_client_at,
+};
+use crate::{BenchError, Driver, Meter, Sample};
+
+/// Concurrent tasks issuing requests.
+pub const TASKS: usize = 64;
+/// Connections of the pooled and libpq shapes.
+pub const CONNECTIONS: usize = 8;
+
+/// What one measured run gave.
+#[derive(Debug, Clone)]
+pub struct LatencySample {
+    /// Every request's latency in nanoseconds, from its scheduled send time.
+    pub histogram: Histogram<u64>,
+    /// Requests, wall time (from 1 ms before the first due time to the last
+    /// reply), client CPU and allocations of the measured stretch.
+    pub sample: Sample,
+}
+
+/// A histogram from 1 ns to one hour at 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Runs `shape` once: warm-up (a tenth of `count`, 64 to 2,000 requests) on
+/// the same schedule, then `count` measured requests at `rate` per second.
+pub fn run_shape(
+    env: &BenchEnv,
+    shape: Shape,
+    rate: f64,
+    count: u64,
+) -> Result<LatencySample, BenchError> {
+    let warmup = (count / 10).clamp(TASKS as u64, 2_000);
+    match shape {
+        Shape::Libpq => libpq_run(env, rate, warmup, count),
+        _ => async_run(env, shape, rate, warmup, count),
+    }
+}
+
+/// A request of an async shape: the int4 it got back.
+type Reply = std::pin::Pin<Box<dyn Future<Output = Result<i32, BenchError>>>>;
+
+/// Builds the request for a parameter.
+type Request = Rc<dyn Fn(i32) -> Reply>;
+
+fn async_run(
+    env: &BenchEnv,
+    shape: Shape,
+    rate: f64,
+    warmup: u64,
+    count: u64,
+) -> Result<LatencySample, BenchError> {
+    let rt = runtime()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let (request, close) = connect_async(env, shape).await?;
+        paced_async(request.clone(), rate, warmup).await?;
+        let meter = Meter::start();
+        let histogram = paced_async(request, rate, count).await?;
+        let sample = meter.stop(count);
+        close.await;
+        Ok(LatencySample { histogram, sample })
+    })
+}
+
+type Close = std::pin::Pin<Box<dyn Future<Output = ()>>>;
+
+async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close), BenchError> {
+    let tcp = |driver| env.conninfo(driver, Transport::Tcp);
+    Ok(match shape {
+        Shape::NoQuery => {
+            let request: Request = Rc::new(|n| Box::pin(async move { Ok(n) }));
+            (request, Box::pin(async {}))
+        }
+        Shape::Pgline | Shape::PglineNoCoalesce => {
+            let mut config = pgline_config(&tcp(Driver::Pgline))?;
+            config.coalesce_replies(shape == Shape::Pgline);
+            let client = Rc::new(pgline::Connector::new(config).connect().await?);
+            let stmt = Rc::new(client.prepare(SELECT_INT4).await?);
+            let closing = client.clone();
+            let request: Request = Rc::new(move |n| {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                Box::pin(async move { Ok(client.query_one(&*stmt, &[&n]).await?.get::<i32>(0)?) })
+            });
+            (
+                request,
+                Box::pin(async move {
+                    let _ = closing.close().await;
+                }),
+            )
+        }
+        Shape::PglinePool => {
+            let config = pgline_config(&tcp(Driver::Pgline))?;
+            let mut builder = pgline::Pool::builder(config);
+            builder.max_size(CONNECTIONS).min_idle(CONNECTIONS);
+            let pool = Rc::new(builder.connect().await?);
+            let closing = pool.clone();
+            let request: Request = Rc::new(move |n| {
+                let pool = pool.clone();
+                Box::pin(
+                    async move { Ok(pool.query_one(SELECT_INT4, &[&n]).await?.get::<i32>(0)?) },
+                )
+            });
+            (
+                request,
+                Box::pin(async move {
+                    closing.close(std::time::Duration::from_secs(5)).await;
+                }),
+            )
+        }
+        Shape::TokioPostgres => {
+            let client = Rc::new(tokio_postgres_client_at(&tcp(Driver::TokioPostgres)).await?);
+            let stmt = Rc::new(client.prepare(SELECT_INT4).await?);
+            let request: Request = Rc::new(move |n| {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                Box::pin(async move {
+                    Ok(client
+                        .query_one(&*stmt, &[&n])
+                        .await?
+                        .try_get::<_, i32>(0)?)
+                })
+            });
+            (request, Box::pin(async {}))
+        }
+        Shape::Deadpool => {
+            let pg: tokio_postgres::Config = tcp(Driver::TokioPostgres)
+                .parse()
+                .map_err(|e: tokio_postgres::Error| BenchError::new(e.to_string()))?;
+            let manager = Manager::from_config(
+                pg,
+                tokio_postgres::NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            let pool = Deadpool::builder(manager)
+                .max_size(CONNECTIONS)
+                .build()
+                .map_err(|e| BenchError::new(e.to_string()))?;
+            let request: Request = Rc::new(move |n| {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    let client = pool
+                        .get()
+                        .await
+                        .map_err(|e| BenchError::new(e.to_string()))?;
+                    let stmt = client.prepare_cached(SELECT_INT4).await?;
+                    Ok(client.query_one(&stmt, &[&n]).await?.try_get::<_, i32>(0)?)
+                })
+            });
+            (request, Box::pin(async {}))
+        }
+        Shape::Libpq => return Err(BenchError::new("libpq is not an async shape")),
+    })
+}
+
+/// `count` requests at `rate` per second from [`TASKS`] tasks on the
+/// current `LocalSet`; every reply is checked (their sum).
+async fn paced_async(
+    request: Request,
+    rate: f64,
+    count: u64,
+) -> Result<Histogram<u64>, BenchError> {
+    let (tx, rx) = tokio_mpsc::unbounded_channel::<Ticket>();
+    let rx = Rc::new(tokio::sync::Mutex::new(rx));
+    let histogram = Rc::new(RefCell::new(new_histogram()));
+    let start = mono_ns() + 1_000_000;
+    let pacer = spawn_pacer(start, rate, count, move |t| tx.send(t).is_ok());
+    let mut tasks = Vec::with_capacity(TASKS);
+    for _ in 0..TASKS {
+        let (rx, request, histogram) = (rx.clone(), request.clone(), histogram.clone());
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut sum = 0i64;
+            loop {
+                let ticket = rx.lock().await.recv().await;
+                let Some(ticket) = ticket else { break };
+                let value = request(param(ticket.seq)).await?;
+                let latency = mono_ns().saturating_sub(ticket.due_ns);
+                histogram.borrow_mut().saturating_record(latency.max(1));
+                sum += i64::from(value);
+            }
+            Ok::<i64, BenchError>(sum)
+        }));
+    }
+    let mut sum = 0;
+    let mut failure = None;
+    for task in tasks {
+        match task.await {
+            Ok(Ok(part)) => sum += part,
+            Ok(Err(err)) => failure = Some(err),
+            Err(err) => failure = Some(BenchError::new(format!("task: {err}"))),
+        }
+    }
+    // A failed task leaves tickets nobody takes; the pacer stops once the
+    // receiver is gone.
+    drop(rx);
+    pacer
+        .join()
+        .map_err(|_| BenchError::new("the pacer thread panicked"))?;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    check_sum("open loop", sum, expected_sum(count))?;
+    Ok(Rc::try_unwrap(histogram)
+        .map(RefCell::into_inner)
+        .unwrap_or_else(|shared| shared.borrow().clone()))
+}
+
+/// One phase of libpq's threads: the queue of due requests.
+type Phase = Arc<Mutex<mpsc::Receiver<Ticket>>>;
+
+/// What one libpq thread gives back per phase.
+type PhaseResult = Result<(Histogram<u64>, i64), BenchError>;
+
+fn libpq_run(
+    env: &BenchEnv,
+    rate: f64,
+    warmup: u64,
+    count: u64,
+) -> Result<LatencySample, BenchError> {
+    let conninfo = env.conninfo(Driver::Libpq, Transport::Tcp);
+    let (result_tx, result_rx) = mpsc::channel::<PhaseResult>();
+    let mut controls = Vec::with_capacity(CONNECTIONS);
+    let mut threads = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        let (control_tx, control_rx) = mpsc::channel::<Phase>();
+        let (conninfo, result_tx) = (conninfo.clone(), result_tx.clone());
+        controls.push(control_tx);
+        threads.push(std::thread::spawn(move || {
+            libpq_thread(&conninfo, &control_rx, &result_tx)
+        }));
+    }
+    drop(result_tx);
+    let run_phase = |count: u64| -> Result<Histogram<u64>, BenchError> {
+        let (tx, rx) = mpsc::channel::<Ticket>();
+        let phase: Phase = Arc::new(Mutex::new(rx));
+        for control in &controls {
+            control
+                .send(phase.clone())
+                .map_err(|_| BenchError::new("a libpq thread ended early"))?;
+        }
+        drop(phase);
+        let start = mono_ns() + 1_000_000;
+        let pacer = spawn_pacer(start, rate, count, move |t| tx.send(t).is_ok());
+        let mut histogram = new_histogram();
+        let mut sum = 0;
+        let mut failure = None;
+        for _ in 0..CONNECTIONS {
+            match result_rx.recv() {
+                Ok(Ok((part, part_sum))) => {
+                    histogram
+                        .add(&part)
+                        .map_err(|e| BenchError::new(format!("histogram: {e:?}")))?;
+                    sum += part_sum;
+                }
+                Ok(Err(err)) => failure = Some(err),
+                Err(_) => failure = Some(BenchError::new("a libpq thread ended early")),
+            }
+        }
+        pacer
+            .join()
+            .map_err(|_| BenchError::new("the pacer thread panicked"))?;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        check_sum("libpq open loop", sum, expected_sum(count))?;
+        Ok(histogram)
+    };
+    let outcome = run_phase(warmup).and_then(|_| {
+        let meter = Meter::start();
+        let histogram = run_phase(count)?;
+        Ok(LatencySample {
+            histogram,
+            sample: meter.stop(count),
+        })
+    });
+    drop(controls);
+    for thread in threads {
+        let _ = thread.join();
+    }
+    outcome
+}
+
+/// One libpq connection: for each phase sent on `control`, takes due
+/// requests from the phase's queue until the pacer is done, and reports its
+/// latencies and the sum of its replies.
+fn libpq_thread(
+    conninfo: &str,
+    control: &mpsc::Receiver<Phase>,
+    results: &mpsc::Sender<PhaseResult>,
+) {
+    let conn = PqConn::connect(conninfo).and_then(|conn| {
+        conn.prepare_int4("point", SELECT_INT4, 1)?;
+        Ok(conn)
+    });
+    for phase in control {
+        let result = match &conn {
+            Ok(conn) => libpq_phase(conn, &phase),
+            Err(err) => Err(err.clone()),
+        };
+        drop(phase);
+        if results.send(result).is_err() {
+            return;
+        }
+    }
+}
+
+fn libpq_phase(conn: &PqConn, phase: &Phase) -> PhaseResult {
+    let mut histogram = new_histogram();
+    let mut sum = 0i64;
+    loop {
+        let ticket = match phase.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return Err(BenchError::new("libpq queue poisoned")),
+        };
+        let Ok(ticket) = ticket else { break };
+        let result = conn.exec_prepared_int4(c"point", Int4Param::new(param(ticket.seq)))?;
+        let value = decode_int4(result.value(0, 0))?;
+        let latency = mono_ns().saturating_sub(ticket.due_ns);
+        histogram.saturating_record(latency.max(1));
+        sum += i64::from(value);
+    }
+    Ok((histogram, sum))
+}
