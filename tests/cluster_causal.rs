@@ -377,6 +377,39 @@ async fn a_session_reads_what_its_transactions_committed() {
         .unwrap_err();
     assert!(err.code().is_some(), "the server's error: {err}");
     assert_eq!(session.token(), before);
+    // An error the body swallowed: the COMMIT rolls back, which is an
+    // error too.
+    let err = session
+        .transaction(None, async |tx| {
+            let _ = tx.execute("SELECT 1/0", &[]).await;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("rolled back"), "{err}");
+    assert_eq!(session.token(), before);
+    // A COMMIT the server refuses (a deferred unique check): its own
+    // error, not retried, and the position query behind it never ran.
+    cluster
+        .execute(
+            "CREATE TABLE ryw_deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = session
+        .transaction_with_retry(None, RetryPolicy::default(), async |tx| {
+            tx.execute("INSERT INTO ryw_deferred VALUES (1), (1)", &[])
+                .await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&pgline::error::SqlState::UNIQUE_VIOLATION),
+        "{err}"
+    );
+    assert_eq!(session.token(), before);
     // Without the session, the same transactions read back from a replica
     // miss (the replicas are 50 ms late).
     let mut plain_misses = 0;
