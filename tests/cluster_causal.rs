@@ -535,3 +535,74 @@ async fn a_session_transaction_costs_no_extra_round_trip() {
     );
     cluster.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_commit_lost_in_flight_is_not_run_again() {
+    let rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    // A deferred trigger that sleeps: the COMMIT is in flight for 2 s.
+    cluster
+        .batch_execute(
+            "CREATE TABLE slow_commit (id int);
+             CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+               'BEGIN PERFORM pg_sleep(2); RETURN NULL; END';
+             CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON slow_commit
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
+        )
+        .await
+        .unwrap();
+    let killer = {
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            // The session whose COMMIT (with the position query) is running.
+            let started = Instant::now();
+            loop {
+                let killed: Option<bool> = cluster
+                    .primary()
+                    .await
+                    .unwrap()
+                    .query_opt(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE query LIKE 'COMMIT; SELECT%' AND state = 'active'",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .map(|row| row.get(0).unwrap());
+                if killed == Some(true) {
+                    return started.elapsed();
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "no COMMIT seen"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let mut session = cluster.session();
+    let before = session.token();
+    let mut runs = 0;
+    let err = session
+        .transaction_with_retry(None, RetryPolicy::default(), async |tx| {
+            runs += 1;
+            tx.execute("INSERT INTO slow_commit VALUES (1)", &[]).await
+        })
+        .await
+        .unwrap_err();
+    let found_after = killer.await.unwrap();
+    println!(
+        "COMMIT killed in flight (found after {found_after:?}): {} ({:?}), body ran {runs} time(s)",
+        err,
+        err.retry_class()
+    );
+    assert!(err.is_outcome_unknown(), "{err} ({:?})", err.retry_class());
+    assert_eq!(runs, 1, "an outcome-unknown COMMIT is never run again");
+    assert_eq!(session.token(), before);
+    cluster.close().await;
+}
