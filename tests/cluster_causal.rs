@@ -2,14 +2,17 @@
 //! replicas: a session's reads see its writes although both replicas apply
 //! the log late, the token costs no extra round trip, a read with no
 //! caught-up replica and no fallback fails at `ryw_timeout`, and a token
-//! handed over as text carries the guarantee to another session. Numbers
-//! are printed (`--nocapture`).
+//! handed over as text carries the guarantee to another session; a
+//! session's transactions are read back the same way, their token read
+//! with the COMMIT at no extra round trip. Numbers are printed
+//! (`--nocapture`).
 
 mod cluster_support;
 
 use std::time::{Duration, Instant};
 
 use cluster_support::{DelayProxy, RoundTripProxy, blocking, builder, ports, rig, settled};
+use pgline::RetryPolicy;
 use pgline::cluster::{CausalRoute, CausalToken, ClusterError, ReadPreference};
 
 const INTERVAL: Duration = Duration::from_millis(250);
@@ -308,5 +311,298 @@ async fn a_token_handed_over_as_text_carries_the_guarantee() {
     );
     assert_eq!(rows[0].get::<i64>(0).unwrap(), 1);
     assert_ne!(route, CausalRoute::Primary);
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reads_what_its_transactions_committed() {
+    let mut rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .read_preference(ReadPreference::ReplicaPreferred)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE ryw_tx (id bigint, part int)", &[])
+        .await
+        .unwrap();
+    blocking(|| {
+        rig.wait_all_replayed().unwrap();
+        rig.set_apply_delay(1, Duration::from_millis(50)).unwrap();
+        rig.set_apply_delay(2, Duration::from_millis(50)).unwrap();
+    });
+    const LOOPS: i64 = 100;
+    let mut session = cluster.session();
+    let (mut misses, mut routes) = (0, [0usize; 3]);
+    for i in 0..LOOPS {
+        let before = session.token();
+        let inserted = session
+            .transaction(None, async |tx| {
+                // Two statements, so the read must see the whole commit.
+                let a = tx
+                    .execute("INSERT INTO ryw_tx VALUES ($1, 1)", &[&i])
+                    .await?;
+                let b = tx
+                    .execute("INSERT INTO ryw_tx VALUES ($1, 2)", &[&i])
+                    .await?;
+                Ok(a + b)
+            })
+            .await
+            .unwrap();
+        assert_eq!(inserted, 2);
+        assert!(session.token() > before, "the token moved past the commit");
+        let (rows, route) = session
+            .query("SELECT count(*) FROM ryw_tx WHERE id = $1", &[&i])
+            .await
+            .unwrap();
+        if rows[0].get::<i64>(0).unwrap() != 2 {
+            misses += 1;
+        }
+        routes[match route {
+            CausalRoute::KnownReplica => 0,
+            CausalRoute::WaitedReplica => 1,
+            _ => 2,
+        }] += 1;
+    }
+    // A failed transaction commits nothing and leaves the token alone.
+    let before = session.token();
+    let err = session
+        .transaction(None, async |tx| {
+            tx.execute("INSERT INTO ryw_tx VALUES (-1, 1)", &[]).await?;
+            tx.execute("SELECT 1/0", &[]).await
+        })
+        .await
+        .unwrap_err();
+    assert!(err.code().is_some(), "the server's error: {err}");
+    assert_eq!(session.token(), before);
+    // An error the body swallowed: the COMMIT rolls back, which is an
+    // error too.
+    let err = session
+        .transaction(None, async |tx| {
+            let _ = tx.execute("SELECT 1/0", &[]).await;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("rolled back"), "{err}");
+    assert_eq!(session.token(), before);
+    // A COMMIT the server refuses (a deferred unique check): its own
+    // error, not retried, and the position query behind it never ran.
+    cluster
+        .execute(
+            "CREATE TABLE ryw_deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = session
+        .transaction_with_retry(None, RetryPolicy::default(), async |tx| {
+            tx.execute("INSERT INTO ryw_deferred VALUES (1), (1)", &[])
+                .await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&pgline::error::SqlState::UNIQUE_VIOLATION),
+        "{err}"
+    );
+    assert_eq!(session.token(), before);
+    // Without the session, the same transactions read back from a replica
+    // miss (the replicas are 50 ms late).
+    let mut plain_misses = 0;
+    for i in 1000..1020i64 {
+        cluster
+            .transaction_with_retry(None, RetryPolicy::default(), async |tx| {
+                tx.execute("INSERT INTO ryw_tx VALUES ($1, 1)", &[&i]).await
+            })
+            .await
+            .unwrap();
+        let n: i64 = cluster
+            .route(ReadPreference::ReplicaOnly)
+            .query_one("SELECT count(*) FROM ryw_tx WHERE id = $1", &[&i])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        plain_misses += usize::from(n != 1);
+    }
+    println!(
+        "{LOOPS} session transaction -> causal read loops, replicas 50 ms late: misses {misses}; \
+         read on a known replica {}, after waiting on a replica {}, on the primary {}; token {}; \
+         plain replica reads missing their transaction: {plain_misses}/20",
+        routes[0],
+        routes[1],
+        routes[2],
+        session.token()
+    );
+    assert_eq!(misses, 0);
+    assert!(plain_misses > 0, "the delay is real");
+    assert!(
+        routes[0] + routes[1] > LOOPS as usize / 2,
+        "most reads stayed on replicas: {routes:?}"
+    );
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_transaction_costs_no_extra_round_trip() {
+    let rig = rig();
+    let p = ports(&rig);
+    let proxy = RoundTripProxy::start(p[0]).await;
+    let cluster = builder(&rig, &[proxy.port, p[1], p[2]])
+        .monitor_interval(INTERVAL)
+        .pool(|pool| {
+            pool.max_size(1);
+        })
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    cluster
+        .execute("CREATE TABLE rt_tx (id bigint)", &[])
+        .await
+        .unwrap();
+    let once = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let mut session = cluster.session();
+    // Warm the statement cache, so no transaction below pays a Parse.
+    for i in 0..3i64 {
+        cluster
+            .transaction_with_retry(None, once, async |tx| {
+                tx.execute("INSERT INTO rt_tx VALUES ($1)", &[&i]).await
+            })
+            .await
+            .unwrap();
+        session
+            .transaction(None, async |tx| {
+                tx.execute("INSERT INTO rt_tx VALUES ($1)", &[&i]).await
+            })
+            .await
+            .unwrap();
+    }
+    const TXS: u64 = 30;
+    let start = proxy.trips();
+    for i in 0..TXS as i64 {
+        cluster
+            .transaction_with_retry(None, once, async |tx| {
+                tx.execute("INSERT INTO rt_tx VALUES ($1)", &[&i]).await
+            })
+            .await
+            .unwrap();
+    }
+    let plain_end = proxy.trips();
+    let token_before = session.token();
+    for i in 0..TXS as i64 {
+        session
+            .transaction(None, async |tx| {
+                tx.execute("INSERT INTO rt_tx VALUES ($1)", &[&i]).await
+            })
+            .await
+            .unwrap();
+    }
+    let session_end = proxy.trips();
+    let plain = (
+        plain_end.rounds - start.rounds,
+        plain_end.messages - start.messages,
+    );
+    let in_session = (
+        session_end.rounds - plain_end.rounds,
+        session_end.messages - plain_end.messages,
+    );
+    println!(
+        "{TXS} transactions (BEGIN, INSERT, COMMIT) through a counting proxy: outside a \
+         session {} round trips, {} messages; in a session, token read with the COMMIT, \
+         {} round trips, {} messages (token {token_before} -> {})",
+        plain.0,
+        plain.1,
+        in_session.0,
+        in_session.1,
+        session.token()
+    );
+    assert!(session.token() > token_before, "the token moved");
+    assert!(
+        plain.0 >= 3 * TXS,
+        "BEGIN, the insert and COMMIT are a round trip each"
+    );
+    assert_eq!(
+        in_session.0, plain.0,
+        "the token adds no round trip: {in_session:?} vs {plain:?}"
+    );
+    cluster.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_commit_lost_in_flight_is_not_run_again() {
+    let rig = rig();
+    let cluster = builder(&rig, &ports(&rig))
+        .monitor_interval(INTERVAL)
+        .connect()
+        .await
+        .unwrap();
+    settled(&cluster).await;
+    // A deferred trigger that sleeps: the COMMIT is in flight for 2 s.
+    cluster
+        .batch_execute(
+            "CREATE TABLE slow_commit (id int);
+             CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+               'BEGIN PERFORM pg_sleep(2); RETURN NULL; END';
+             CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON slow_commit
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
+        )
+        .await
+        .unwrap();
+    let killer = {
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            // The session whose COMMIT (with the position query) is running.
+            let started = Instant::now();
+            loop {
+                let killed: Option<bool> = cluster
+                    .primary()
+                    .await
+                    .unwrap()
+                    .query_opt(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE query LIKE 'COMMIT; SELECT%' AND state = 'active'",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .map(|row| row.get(0).unwrap());
+                if killed == Some(true) {
+                    return started.elapsed();
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "no COMMIT seen"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let mut session = cluster.session();
+    let before = session.token();
+    let mut runs = 0;
+    let err = session
+        .transaction_with_retry(None, RetryPolicy::default(), async |tx| {
+            runs += 1;
+            tx.execute("INSERT INTO slow_commit VALUES (1)", &[]).await
+        })
+        .await
+        .unwrap_err();
+    let found_after = killer.await.unwrap();
+    println!(
+        "COMMIT killed in flight (found after {found_after:?}): {} ({:?}), body ran {runs} time(s)",
+        err,
+        err.retry_class()
+    );
+    assert!(err.is_outcome_unknown(), "{err} ({:?})", err.retry_class());
+    assert_eq!(runs, 1, "an outcome-unknown COMMIT is never run again");
+    assert_eq!(session.token(), before);
     cluster.close().await;
 }

@@ -1,9 +1,10 @@
 //! [`Session`]: read-your-writes across replicas.
 //!
-//! Owns a session's [`CausalToken`] and the two calls that use it. A write
+//! Owns a session's [`CausalToken`] and the calls that use it. A write
 //! goes to the primary with `SELECT pg_current_wal_insert_lsn()` pipelined
 //! right behind it on the same connection, so the token costs no extra
-//! round trip. A read goes to a replica the monitor already knows has
+//! round trip; a transaction sends that query in the same message as its
+//! `COMMIT` (`COMMIT; SELECT …`), likewise free. A read goes to a replica the monitor already knows has
 //! replayed up to the token; failing that, to a replica picked as usual,
 //! on which it polls `pg_last_wal_replay_lsn()` until the token is replayed
 //! or `ryw_timeout` passes; then to the primary, or it fails with
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
 use crate::types::Encode;
-use crate::{Row, StatementOutcome, ToStatement};
+use crate::{
+    IsolationLevel, Retried, RetryPolicy, Row, StatementOutcome, ToStatement, Transaction,
+};
 
 use super::causal::CausalToken;
 use super::handle::{Cluster, ClusterClient, ClusterError};
@@ -140,6 +143,81 @@ impl Session {
         Ok(affected)
     }
 
+    /// Runs `body` in a transaction on the primary, commits, and moves the
+    /// token past the commit. The insert position is read in the same
+    /// message as the `COMMIT` (`COMMIT; SELECT pg_current_wal_insert_lsn()`),
+    /// so the token costs no round trip: the transaction takes as many as
+    /// the same one outside a session. One attempt, nothing run again: for
+    /// retries use [`transaction_with_retry`](Self::transaction_with_retry).
+    /// A failed transaction leaves the token alone.
+    ///
+    /// ```no_run
+    /// # async fn run(cluster: &pgline::cluster::Cluster) -> Result<(), pgline::Error> {
+    /// let mut session = cluster.session();
+    /// session
+    ///     .transaction(None, async |tx| {
+    ///         tx.execute("INSERT INTO orders VALUES (1)", &[]).await?;
+    ///         tx.execute("UPDATE stock SET n = n - 1", &[]).await
+    ///     })
+    ///     .await?;
+    /// // Sees the order, on a replica that has replayed it.
+    /// let (rows, _route) = session.query("SELECT * FROM orders WHERE id = 1", &[]).await?;
+    /// # let _ = rows; Ok(()) }
+    /// ```
+    pub async fn transaction<T, F>(
+        &mut self,
+        isolation: Option<IsolationLevel>,
+        body: F,
+    ) -> Result<T, Error>
+    where
+        F: AsyncFnMut(&Transaction<'_>) -> Result<T, Error>,
+    {
+        let once = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        self.transaction_with_retry(isolation, once, body)
+            .await
+            .map(|done| done.value)
+    }
+
+    /// As [`Cluster::transaction_with_retry`] (the whole closure runs
+    /// again after a serialization failure or deadlock, or on the next
+    /// primary after losing one before the COMMIT was sent; a COMMIT whose
+    /// outcome is unknown is returned, never run again), and on success
+    /// moves the token past the commit as [`transaction`](Self::transaction)
+    /// does, at no extra round trip.
+    pub async fn transaction_with_retry<T, F>(
+        &mut self,
+        isolation: Option<IsolationLevel>,
+        policy: RetryPolicy,
+        body: F,
+    ) -> Result<Retried<T>, Error>
+    where
+        F: AsyncFnMut(&Transaction<'_>) -> Result<T, Error>,
+    {
+        let (done, text) = self
+            .cluster
+            .run_transaction(isolation, policy, Some(INSERT_LSN_SQL), body)
+            .await?;
+        match text {
+            Some(text) => self.advance_text(&text)?,
+            // Committed, but the position did not come back with it: read
+            // it again on its own (one more round trip). The insert
+            // position only grows, so any later reading covers the commit.
+            None => {
+                let conn = self.cluster.primary().await?;
+                let row = conn.query_one(INSERT_LSN_SQL, &[]).await.map_err(|err| {
+                    err.with_context(
+                        "the transaction committed, but reading the log position after it failed",
+                    )
+                })?;
+                self.advance(&row)?;
+            }
+        }
+        Ok(done)
+    }
+
     /// Runs a read that sees every write of the session; returns the rows
     /// and where it ran.
     pub async fn query<S: ToStatement + ?Sized + Sync>(
@@ -217,6 +295,10 @@ impl Session {
 
     fn advance(&mut self, row: &Row) -> Result<(), Error> {
         let text: String = row.get(0)?;
+        self.advance_text(&text)
+    }
+
+    fn advance_text(&mut self, text: &str) -> Result<(), Error> {
         let lsn: Lsn = text
             .parse()
             .map_err(|e| Error::with_source(ErrorKind::Protocol, None, e))?;

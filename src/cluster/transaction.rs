@@ -50,8 +50,27 @@ impl Cluster {
         &self,
         isolation: Option<IsolationLevel>,
         policy: RetryPolicy,
-        mut body: F,
+        body: F,
     ) -> Result<Retried<T>, Error>
+    where
+        F: AsyncFnMut(&Transaction<'_>) -> Result<T, Error>,
+    {
+        self.run_transaction(isolation, policy, None, body)
+            .await
+            .map(|(done, _)| done)
+    }
+
+    /// The loop of [`transaction_with_retry`](Self::transaction_with_retry),
+    /// with `then` (one statement giving one value) sent in the same
+    /// message as the COMMIT when given: the returned text is its first
+    /// field, `None` when the commit succeeded but `then` gave nothing.
+    pub(crate) async fn run_transaction<T, F>(
+        &self,
+        isolation: Option<IsolationLevel>,
+        policy: RetryPolicy,
+        then: Option<&str>,
+        mut body: F,
+    ) -> Result<(Retried<T>, Option<String>), Error>
     where
         F: AsyncFnMut(&Transaction<'_>) -> Result<T, Error>,
     {
@@ -67,12 +86,17 @@ impl Cluster {
                     Ok(value) => {
                         // The COMMIT's own failure has an unknown outcome
                         // unless the server said it rolled back.
-                        match tx.commit().await {
-                            Ok(()) => {
-                                return Ok(Retried {
+                        let committed = match then {
+                            None => tx.commit().await.map(|()| None),
+                            Some(then) => tx.commit_then(then).await,
+                        };
+                        match committed {
+                            Ok(text) => {
+                                let done = Retried {
                                     value,
                                     attempts: attempt,
-                                });
+                                };
+                                return Ok((done, text));
                             }
                             Err(e) if rerun(&e) && attempt < max => e,
                             Err(e) => return Err(e),

@@ -363,6 +363,80 @@ impl<'a> Transaction<'a> {
         Ok(())
     }
 
+    /// Commits the transaction with `then` (one statement returning one
+    /// value) sent in the same simple-protocol message, `COMMIT; then`, so
+    /// it costs no round trip of its own and runs right after the commit
+    /// on the same session. Returns the first field of `then`'s first row
+    /// as text, or `None` when the commit succeeded but `then` failed or
+    /// returned nothing (the caller reads it again on its own).
+    ///
+    /// The request is classified as a commit ([`Effect::Commit`]): lost
+    /// after it was sent, its outcome is unknown. A COMMIT that rolled
+    /// back (the transaction had failed) is an error, as in
+    /// [`commit`](Self::commit). A savepoint is released as `commit` does
+    /// and gives `None`.
+    pub(crate) async fn commit_then(mut self, then: &str) -> Result<Option<String>, Error> {
+        if self.savepoint.is_some() {
+            self.commit().await?;
+            return Ok(None);
+        }
+        let sql = format!("COMMIT; {then}");
+        let client = self.client;
+        let done = &mut self.done;
+        let (tag, value) = client
+            .timed(|| async {
+                let mut responses = client
+                    .request(1, RequestKind::Simple, |out| {
+                        frontend::query(out, &sql).map_err(input_error)
+                    })
+                    .await
+                    .map_err(|e| e.with_effect(Effect::Commit))?;
+                responses.set_effect(Effect::Commit);
+                // Queued: the outcome is the server's from here on.
+                *done = true;
+                // The COMMIT's tag, then the first field of `then`.
+                let mut tag: Option<String> = None;
+                let mut value: Option<String> = None;
+                loop {
+                    let message = match responses.next().await {
+                        Ok(message) => message,
+                        // The commit went through; only `then` failed.
+                        Err(_) if tag.as_deref() == Some("COMMIT") => return Ok((tag, None)),
+                        Err(e) => return Err(e),
+                    };
+                    match message {
+                        BackendMessage::ReadyForQuery(_) => return Ok((tag, value)),
+                        BackendMessage::CommandComplete(c) if tag.is_none() => {
+                            tag = Some(c.tag().to_owned());
+                        }
+                        BackendMessage::DataRow(row) if value.is_none() => {
+                            value = row
+                                .fields()
+                                .next()
+                                .flatten()
+                                .and_then(|f| std::str::from_utf8(f).ok())
+                                .map(str::to_owned);
+                        }
+                        BackendMessage::RowDescription(_)
+                        | BackendMessage::DataRow(_)
+                        | BackendMessage::CommandComplete(_) => {}
+                        other if passes_in_simple_query(&other) => {}
+                        other => {
+                            return Err(responses.violation(&other, "a simple query response"));
+                        }
+                    }
+                }
+            })
+            .await?;
+        if tag.as_deref() == Some("ROLLBACK") {
+            return Err(Error::msg(
+                ErrorKind::Db,
+                "COMMIT did not commit: the transaction had failed and was rolled back",
+            ));
+        }
+        Ok(value)
+    }
+
     /// Rolls the transaction back (or back to the savepoint).
     pub async fn rollback(mut self) -> Result<(), Error> {
         let sql = rollback_sql(self.savepoint.as_deref());
