@@ -11,7 +11,9 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{DelayProxy, RoundTripProxy, blocking, builder, ports, rig, settled};
+use cluster_support::{
+    DelayProxy, RoundTripProxy, blocking, builder, ports, rig, settled, settled_cluster,
+};
 use pgline::RetryPolicy;
 use pgline::cluster::{CausalRoute, CausalToken, ClusterError, ReadPreference};
 
@@ -539,12 +541,7 @@ async fn a_session_transaction_costs_no_extra_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_commit_lost_in_flight_is_not_run_again() {
     let rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     // A deferred trigger that sleeps: the COMMIT is in flight for 2 s.
     cluster
         .batch_execute(

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig, settled};
+use cluster_support::{blocking, builder, id, ports, rig, settled, settled_cluster};
 use pgline::cluster::{ClusterEvent, FailoverEvent, ReadPreference, select};
 use pgline_testkit::StopMode;
 
@@ -289,12 +289,7 @@ async fn primary_killed_under_load_then_promoted_loses_and_duplicates_nothing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_reruns_whole_on_the_new_primary() {
     let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     cluster
         .execute("CREATE TABLE tx (id int, node int)", &[])
         .await

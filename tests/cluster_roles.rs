@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster_support::{blocking, builder, id, ports, rig, settled};
+use cluster_support::{blocking, id, rig, settled_cluster};
 use pgline::cluster::{Cluster, ClusterEvent, FailoverEvent, Role};
 use pgline_testkit::StopMode;
 
@@ -121,12 +121,7 @@ fn drain(events: &mut tokio::sync::broadcast::Receiver<ClusterEvent>) -> Vec<Clu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_retags_pooled_connections_and_no_primary_checkout_lands_on_a_standby() {
     let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     warm_r1(&cluster, 4).await;
     let created_before = cluster.pool(id(1)).unwrap().stats().created;
     let mut events = cluster.subscribe();
@@ -179,12 +174,7 @@ async fn a_promotion_retags_pooled_connections_and_no_primary_checkout_lands_on_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_brain_routes_no_write_to_the_old_primary() {
     let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     cluster
         .execute(
             "CREATE TABLE w (id bigint, at timestamptz DEFAULT clock_timestamp())",
@@ -297,12 +287,7 @@ async fn a_read_only_error_on_the_primary_drops_the_connection_and_reprobes_at_o
     let rig = rig();
     // A long interval, so a probe within it can only be the re-probe.
     let interval = Duration::from_secs(5);
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(interval)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, interval).await;
     cluster
         .execute("CREATE TABLE ro (id int)", &[])
         .await
@@ -355,12 +340,7 @@ async fn a_read_only_error_on_the_primary_drops_the_connection_and_reprobes_at_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_delays_no_query() {
     let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     // Read latencies for 3 s while node events flow (R2 stopped and
     // started); `slow` adds a subscriber that sleeps 1 s per event.
     async fn run(
@@ -439,12 +419,7 @@ async fn a_slow_subscriber_delays_no_query() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_primary_writes_fail_typed_after_primary_wait_while_reads_go_on() {
     let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     cluster
         .execute("CREATE TABLE np (id int)", &[])
         .await

@@ -8,7 +8,9 @@ mod cluster_support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{DelayProxy, blocking, builder, id, ports, rig, settled, settled_with};
+use cluster_support::{
+    DelayProxy, blocking, builder, id, ports, rig, settled, settled_cluster, settled_with,
+};
 use pgline::cluster::{Balancer, Cluster, ClusterError, NoEligibleNode, ReadPreference};
 use pgline::error::ErrorKind;
 use pgline_testkit::StopMode;
@@ -167,12 +169,7 @@ async fn refused_settings_are_config_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_only_without_replicas_fails_typed_within_the_selection_timeout() {
     let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let cluster = settled_cluster(&rig, INTERVAL).await;
     blocking(|| {
         rig.stop(1, StopMode::Fast).unwrap();
         rig.stop(2, StopMode::Fast).unwrap();

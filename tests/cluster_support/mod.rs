@@ -92,6 +92,18 @@ pub async fn settled_with(
     }
 }
 
+/// A cluster over the rig's own ports, probing every `interval`, once it
+/// has settled (see [`settled`]).
+pub async fn settled_cluster(rig: &ReplicaSet, interval: Duration) -> Cluster {
+    let cluster = builder(rig, &ports(rig))
+        .monitor_interval(interval)
+        .connect()
+        .await
+        .expect("connect the cluster");
+    settled(&cluster).await;
+    cluster
+}
+
 /// Waits until the rig's first node is the primary and the other two are
 /// up as standbys.
 pub async fn settled(cluster: &Cluster) {
