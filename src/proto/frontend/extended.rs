@@ -251,7 +251,11 @@ mod tests {
         assert_eq!(out.len(), 4 + 1 + 4 + 2 + 2 + 65535 * 4);
     }
 
-    fn write_values(i: usize, out: &mut BytesMut) -> Result<IsNull, String> {
+    /// The test encoder has no value at this index.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct NoValue(usize);
+
+    fn write_values(i: usize, out: &mut BytesMut) -> Result<IsNull, NoValue> {
         match i {
             0 => {
                 out.put_slice(b"\0\0\0\x2a");
@@ -262,7 +266,7 @@ mod tests {
                 Ok(IsNull::Yes)
             }
             2 => Ok(IsNull::No),
-            _ => Err(format!("no value {i}")),
+            _ => Err(NoValue(i)),
         }
     }
 
@@ -304,7 +308,7 @@ mod tests {
         let mut out = BytesMut::from(&b"prev"[..]);
         assert_eq!(
             bind(&mut out, "", "s", &[], 4, write_values, &[]),
-            Err(BindError::Param(3, "no value 3".to_owned()))
+            Err(BindError::Param(3, NoValue(3)))
         );
         assert_eq!(
             bind(&mut out, "p\0", "s", &[], 0, write_values, &[]),
