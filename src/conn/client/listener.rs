@@ -18,6 +18,7 @@ use crate::Config;
 use crate::backoff;
 use crate::conn::client::handle::Client;
 use crate::conn::client::notify::{Notification, Notifications};
+use crate::conn::client::transaction::{quote_ident, random_unit};
 use crate::conn::transport::connect::Connector;
 use crate::error::{Error, Severity};
 
@@ -144,7 +145,7 @@ impl Listener {
         if !self.channels.insert(channel.to_owned()) {
             return Ok(());
         }
-        let sql = format!("LISTEN {}", quote_identifier(channel));
+        let sql = format!("LISTEN {}", quote_ident(channel));
         match self.run_on_live(&sql).await {
             Err(e) if !ends_session(&e) => {
                 self.channels.remove(channel);
@@ -159,7 +160,7 @@ impl Listener {
         if !self.channels.remove(channel) {
             return Ok(());
         }
-        let sql = format!("UNLISTEN {}", quote_identifier(channel));
+        let sql = format!("UNLISTEN {}", quote_ident(channel));
         match self.run_on_live(&sql).await {
             Err(e) if !ends_session(&e) => Err(e),
             _ => Ok(()),
@@ -242,7 +243,7 @@ impl Listener {
             let sql: String = self
                 .channels
                 .iter()
-                .map(|c| format!("LISTEN {};", quote_identifier(c)))
+                .map(|c| format!("LISTEN {};", quote_ident(c)))
                 .collect();
             client.batch_execute(&sql).await?;
         }
@@ -283,26 +284,15 @@ fn take_stream(client: &Client) -> Result<Notifications, Error> {
     client.notifications().ok_or_else(Error::closed)
 }
 
-/// `ident` as a double-quoted SQL identifier.
-fn quote_identifier(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-/// A random value in `[0, 1)` for the backoff's jitter (0.5 when the
-/// system's random source fails).
-fn random_unit() -> f64 {
-    getrandom::u64().map_or(0.5, |r| (r >> 11) as f64 / (1u64 << 53) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn identifiers_are_quoted_with_inner_quotes_doubled() {
-        assert_eq!(quote_identifier("jobs"), "\"jobs\"");
-        assert_eq!(quote_identifier("Mixed Case"), "\"Mixed Case\"");
-        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_ident("jobs"), "\"jobs\"");
+        assert_eq!(quote_ident("Mixed Case"), "\"Mixed Case\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]

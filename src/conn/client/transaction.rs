@@ -460,7 +460,7 @@ fn quote_literal(value: &str) -> String {
 }
 
 /// Quotes an identifier for SQL (`"a""b"`).
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -535,7 +535,7 @@ fn retryable(e: &Error, client: &Client) -> bool {
         && e.code() != Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
 }
 
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         return 0.5;
