@@ -86,9 +86,10 @@ async fn caught_up_replicas_stay_within_one_interval_while_the_primary_is_idle()
         worst[0], worst[1], rtt[0], rtt[1], rtt[2]
     );
     // The bound is interval + one probe round trip; the timer that
-    // paces the probes runs on a shared 2-core box, so 20 ms of scheduling
-    // slack on top.
-    let bound = interval + round_trip + Duration::from_millis(20);
+    // paces the probes runs on a shared 2-core box, where a loaded run was
+    // seen 24.7 ms late (with 2.0 ms RTT), so a tenth of the interval of
+    // scheduling slack on top: still far below a second interval.
+    let bound = interval + round_trip + interval / 10;
     for (r, w) in worst.iter().enumerate() {
         assert!(*w <= bound, "R{}: {w:?} > {bound:?}", r + 1);
         assert!(
