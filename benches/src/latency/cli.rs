@@ -9,7 +9,7 @@ use super::{Plan, Shape};
 use crate::{BenchError, Mode};
 
 /// The usage text.
-pub const USAGE: &str = "usage: latency [--quick|--full] [--rates 2000,10000,...] [--seconds S] \
+pub const USAGE: &str = "usage: latency [--quick|--full] [--rates 2000,10000,...,closed] [--seconds S] \
 [--rounds N] [--shapes no-query,pgline,...] [--out FILE]";
 
 /// What to run and where to write the tables.
@@ -41,7 +41,15 @@ impl Options {
             match arg.as_str() {
                 "--quick" => mode = Mode::Quick,
                 "--full" => mode = Mode::Full,
-                "--rates" => rates = Some(parse_list("--rates", &value("--rates")?, parse_rate)?),
+                "--rates" => {
+                    rates = Some(parse_list("--rates", &value("--rates")?, |text| {
+                        if text == "closed" {
+                            Ok(super::pace::CLOSED)
+                        } else {
+                            parse_rate(text)
+                        }
+                    })?);
+                }
                 "--seconds" => {
                     let text = value("--seconds")?;
                     seconds = Some(parse_rate(&text).map_err(|_| bad("--seconds", &text))?);
@@ -138,6 +146,13 @@ mod tests {
         .unwrap();
         assert_eq!(options.mode, Mode::Full);
         assert_eq!(options.plan.rates, vec![1000.0, 5000.0]);
+        let closed = parse(&["--rates", "2000,closed"]).unwrap();
+        assert_eq!(
+            closed.plan.rates,
+            vec![2000.0, crate::latency::pace::CLOSED]
+        );
+        assert_eq!(crate::latency::rate_label(closed.plan.rates[1]), "closed");
+        assert_eq!(closed.plan.count(closed.plan.rates[1]), 4_000);
         assert_eq!(options.plan.seconds, 0.5);
         assert_eq!(options.plan.rounds, 3);
         assert_eq!(options.plan.shapes, vec![Shape::Pgline, Shape::Libpq]);

@@ -25,7 +25,8 @@ pub use shape::Shape;
 /// Rates, duration and rounds of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    /// Offered rates, requests per second.
+    /// Offered rates, requests per second; [`pace::CLOSED`] for a closed
+    /// loop (the 64 tasks send back to back).
     pub rates: Vec<f64>,
     /// Seconds of schedule per measured run (requests = rate × seconds).
     pub seconds: f64,
@@ -48,7 +49,15 @@ impl Plan {
                 shapes: Shape::ALL.to_vec(),
             },
             Mode::Full => Self {
-                rates: vec![2_000.0, 5_000.0, 10_000.0, 20_000.0, 40_000.0, 80_000.0],
+                rates: vec![
+                    2_000.0,
+                    5_000.0,
+                    10_000.0,
+                    20_000.0,
+                    40_000.0,
+                    80_000.0,
+                    pace::CLOSED,
+                ],
                 seconds: 2.0,
                 rounds: 5,
                 shapes: Shape::ALL.to_vec(),
@@ -56,9 +65,29 @@ impl Plan {
         }
     }
 
-    /// Requests per measured run at `rate`.
+    /// Requests per measured run at `rate`; a closed loop makes
+    /// [`CLOSED_REQUESTS_PER_SECOND`] per second of the plan.
     pub fn count(&self, rate: f64) -> u64 {
+        let rate = if pace::is_closed(rate) {
+            CLOSED_REQUESTS_PER_SECOND
+        } else {
+            rate
+        };
         ((rate * self.seconds) as u64).max(TASKS as u64)
+    }
+}
+
+/// Requests per second of plan in a closed-loop run: about one connection's
+/// saturated throughput on the reference machine, so a closed run lasts
+/// about as long as an open one.
+pub const CLOSED_REQUESTS_PER_SECOND: f64 = 40_000.0;
+
+/// A rate as the tables print it: requests per second, or `closed`.
+pub fn rate_label(rate: f64) -> String {
+    if pace::is_closed(rate) {
+        "closed".to_owned()
+    } else {
+        format!("{rate:.0}")
     }
 }
 
@@ -125,14 +154,19 @@ pub fn run_rounds(env: &BenchEnv, plan: &Plan) -> Rounds {
                 if rounds.failures.iter().any(|(_, s, _)| *s == shape) {
                     continue;
                 }
-                eprintln!("  round {} rate {rate}/s {}", round + 1, shape.name());
+                eprintln!(
+                    "  round {} rate {}/s {}",
+                    round + 1,
+                    rate_label(rate),
+                    shape.name()
+                );
                 match run_shape(env, shape, rate, plan.count(rate)) {
                     Ok(sample) => rounds.runs[i]
                         .entry(shape)
                         .or_default()
                         .push(Figures::of(&sample)),
                     Err(err) => {
-                        eprintln!("  {} at {rate}/s: {err}", shape.name());
+                        eprintln!("  {} at {}/s: {err}", shape.name(), rate_label(rate));
                         rounds.failures.push((rate, shape, err.to_string()));
                     }
                 }
@@ -235,7 +269,8 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
             let f = s.median;
             let _ = writeln!(
                 out,
-                "| {rate:.0} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
+                "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
+                rate_label(*rate),
                 shape.name(),
                 f.achieved,
                 f.p50,
@@ -256,7 +291,8 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
     for (i, rate) in plan.rates.iter().enumerate() {
         let _ = writeln!(
             out,
-            "| {rate:.0} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
+            rate_label(*rate),
             ratio_text(rounds.paired_ratio(i, Shape::Pgline, Shape::TokioPostgres, p99)),
             ratio_text(rounds.p99_vs_best_peer(i, Shape::Pgline)),
             ratio_text(rounds.paired_ratio(i, Shape::PglinePool, Shape::Deadpool, p99)),
@@ -279,7 +315,8 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
         };
         let _ = writeln!(
             out,
-            "| {rate:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            rate_label(*rate),
             cell(on, p99),
             cell(off, p99),
             ratio_text(rounds.paired_ratio(i, Shape::Pgline, Shape::PglineNoCoalesce, p99)),
@@ -293,7 +330,12 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
         let _ = writeln!(out, "- `{}`: {}", shape.name(), shape.about());
     }
     for (rate, shape, err) in &rounds.failures {
-        let _ = writeln!(out, "\n**{} failed at {rate:.0}/s**: {err}", shape.name());
+        let _ = writeln!(
+            out,
+            "\n**{} failed at {}/s**: {err}",
+            shape.name(),
+            rate_label(*rate)
+        );
     }
     out
 }

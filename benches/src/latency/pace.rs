@@ -18,7 +18,30 @@ pub struct Ticket {
     pub seq: u64,
     /// Scheduled send time on [`mono_ns`]'s clock; latency is measured from
     /// here, so a request that waited for a free task counts that wait.
+    /// 0 in a closed loop, where there is no schedule.
     pub due_ns: u64,
+}
+
+impl Ticket {
+    /// Where this request's latency starts, read as the task takes it: the
+    /// due time of a scheduled request, or now in a closed loop (the task
+    /// sends it at once).
+    pub fn measured_from(&self) -> u64 {
+        if self.due_ns == 0 {
+            mono_ns()
+        } else {
+            self.due_ns
+        }
+    }
+}
+
+/// The rate that stands for a closed loop: every request is handed out at
+/// once and each task sends its next as soon as its last reply is in.
+pub const CLOSED: f64 = f64::INFINITY;
+
+/// Whether `rate` is [`CLOSED`].
+pub fn is_closed(rate: f64) -> bool {
+    rate == CLOSED
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds (the clock `Instant` reads on Linux).
@@ -65,8 +88,9 @@ pub fn due_ns(start_ns: u64, rate: f64, seq: u64) -> u64 {
 }
 
 /// Starts a thread that hands `count` tickets to `send`, each at its due
-/// time on a schedule of `rate` per second starting at `start_ns`, and stops
-/// early when `send` returns false. Dropping what `send` holds when the
+/// time on a schedule of `rate` per second starting at `start_ns` (all at
+/// once, unscheduled, when `rate` is [`CLOSED`]), and stops early when
+/// `send` returns false. Dropping what `send` holds when the
 /// thread ends tells the consumers the schedule is over.
 pub fn spawn_pacer(
     start_ns: u64,
@@ -81,6 +105,12 @@ pub fn spawn_pacer(
             libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
         }
         for seq in 1..=count {
+            if is_closed(rate) {
+                if !send(Ticket { seq, due_ns: 0 }) {
+                    break;
+                }
+                continue;
+            }
             let due = due_ns(start_ns, rate, seq);
             if mono_ns() < due {
                 sleep_until_ns(due);
@@ -108,6 +138,25 @@ mod tests {
         let deadline = mono_ns() + 200_000;
         sleep_until_ns(deadline);
         assert!(mono_ns() >= deadline);
+    }
+
+    #[test]
+    fn a_closed_loop_hands_out_every_ticket_unscheduled() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        spawn_pacer(mono_ns(), CLOSED, 100, move |t| tx.send(t).is_ok())
+            .join()
+            .unwrap();
+        let got: Vec<Ticket> = rx.iter().collect();
+        assert_eq!(got.len(), 100);
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, t)| t.seq == i as u64 + 1 && t.due_ns == 0)
+        );
+        let before = mono_ns();
+        assert!(got[0].measured_from() >= before);
+        let scheduled = Ticket { seq: 1, due_ns: 5 };
+        assert_eq!(scheduled.measured_from(), 5);
     }
 
     #[test]

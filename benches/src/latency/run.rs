@@ -1,6 +1,7 @@
 //! One open-loop run: connect a shape, warm it up on the schedule, then
 //! release `count` requests at `rate` per second to 64 tasks and record each
-//! request's latency from its scheduled send time.
+//! request's latency from its scheduled send time. At the [`CLOSED`](super::pace::CLOSED) rate the
+//! same tasks send back to back instead, each latency taken from its send.
 //!
 //! Owns: [`run_shape`] and the per-driver request loops. Must not: aggregate
 //! rounds (that is [`super::rounds`]). The async shapes run on a
@@ -200,8 +201,9 @@ async fn paced_async(
             loop {
                 let ticket = rx.lock().await.recv().await;
                 let Some(ticket) = ticket else { break };
+                let from = ticket.measured_from();
                 let value = request(param(ticket.seq)).await?;
-                let latency = mono_ns().saturating_sub(ticket.due_ns);
+                let latency = mono_ns().saturating_sub(from);
                 histogram.borrow_mut().saturating_record(latency.max(1));
                 sum += i64::from(value);
             }
@@ -340,9 +342,10 @@ fn libpq_phase(conn: &PqConn, phase: &Phase) -> PhaseResult {
             Err(_) => return Err(BenchError::new("libpq queue poisoned")),
         };
         let Ok(ticket) = ticket else { break };
+        let from = ticket.measured_from();
         let result = conn.exec_prepared_int4(c"point", Int4Param::new(param(ticket.seq)))?;
         let value = decode_int4(result.value(0, 0))?;
-        let latency = mono_ns().saturating_sub(ticket.due_ns);
+        let latency = mono_ns().saturating_sub(from);
         histogram.saturating_record(latency.max(1));
         sum += i64::from(value);
     }
