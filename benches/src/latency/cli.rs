@@ -10,7 +10,7 @@ use crate::{BenchError, Mode};
 
 /// The usage text.
 pub const USAGE: &str = "usage: latency [--quick|--full] [--rates 2000,10000,...,closed] [--seconds S] \
-[--rounds N] [--shapes no-query,pgline,...] [--out FILE]";
+[--rounds N] [--shapes no-query,pgline,...] [--workers N] [--out FILE]";
 
 /// What to run and where to write the tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,7 @@ impl Options {
         let mut seconds = None;
         let mut rounds = None;
         let mut shapes = None;
+        let mut workers = None;
         let mut out = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -68,6 +69,15 @@ impl Options {
                         Shape::from_name(name).ok_or(())
                     })?);
                 }
+                "--workers" => {
+                    let text = value("--workers")?;
+                    let n = text
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&n| (1..=64).contains(&n))
+                        .ok_or_else(|| bad("--workers", &text))?;
+                    workers = Some(n);
+                }
                 "--out" => out = Some(PathBuf::from(value("--out")?)),
                 other => {
                     return Err(BenchError::new(format!(
@@ -88,6 +98,9 @@ impl Options {
         }
         if let Some(shapes) = shapes {
             plan.shapes = shapes;
+        }
+        if let Some(workers) = workers {
+            plan.workers = workers;
         }
         Ok(Self { mode, plan, out })
     }
@@ -167,6 +180,8 @@ mod tests {
             (&["--rates", "fast"][..], "--rates"),
             (&["--seconds", "-1"][..], "--seconds"),
             (&["--rounds", "0"][..], "--rounds"),
+            (&["--workers", "0"][..], "--workers"),
+            (&["--workers", "two"][..], "--workers"),
             (&["--shapes", "jdbc"][..], "jdbc"),
             (&["--rates"][..], "needs a value"),
             (&["--slow"][..], "--slow"),

@@ -34,6 +34,9 @@ pub struct Plan {
     pub rounds: usize,
     /// Shapes to run.
     pub shapes: Vec<Shape>,
+    /// Worker threads of the async shapes' runtime: 1 is a current-thread
+    /// runtime, more a multi-thread one.
+    pub workers: usize,
 }
 
 impl Plan {
@@ -47,6 +50,7 @@ impl Plan {
                 seconds: 0.1,
                 rounds: 1,
                 shapes: Shape::ALL.to_vec(),
+                workers: 1,
             },
             Mode::Full => Self {
                 rates: vec![
@@ -61,6 +65,7 @@ impl Plan {
                 seconds: 2.0,
                 rounds: 5,
                 shapes: Shape::ALL.to_vec(),
+                workers: 1,
             },
         }
     }
@@ -160,7 +165,7 @@ pub fn run_rounds(env: &BenchEnv, plan: &Plan) -> Rounds {
                     rate_label(rate),
                     shape.name()
                 );
-                match run_shape(env, shape, rate, plan.count(rate)) {
+                match run_shape(env, shape, rate, plan.count(rate), plan.workers) {
                     Ok(sample) => rounds.runs[i]
                         .entry(shape)
                         .or_default()
@@ -254,8 +259,9 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "## Open-loop latency ({TASKS} tasks, {} round(s), {} s per run; medians over rounds)\n",
-        plan.rounds, plan.seconds
+        "## Open-loop latency ({TASKS} tasks, {} round(s), {} s per run, {} runtime worker(s); \
+         medians over rounds)\n",
+        plan.rounds, plan.seconds, plan.workers
     );
     out.push_str(
         "| offered/s | shape | achieved/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU µs/query |\n\
@@ -398,6 +404,7 @@ mod tests {
                 seconds: 1.0,
                 rounds: 2,
                 shapes: vec![Shape::Pgline, Shape::TokioPostgres, Shape::Libpq],
+                workers: 1,
             },
             &rounds,
         );

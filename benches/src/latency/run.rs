@@ -4,14 +4,14 @@
 //! same tasks send back to back instead, each latency taken from its send.
 //!
 //! Owns: [`run_shape`] and the per-driver request loops. Must not: aggregate
-//! rounds (that is [`super::rounds`]). The async shapes run on a
-//! current-thread runtime, their 64 tasks spawned on a `LocalSet`; libpq's 8
-//! connections each run on a thread of its own, taking the next due request
-//! from one shared queue.
+//! rounds (that is [`super::rounds`]). The async shapes run on a tokio
+//! runtime of the plan's workers (one: a current-thread runtime, as most
+//! benches here; more: the multi-thread scheduler a `#[tokio::main]`
+//! service gets), their 64 tasks spawned on it; libpq's 8 connections each
+//! run on a thread of its own, taking the next due request from one shared
+//! queue.
 
-use std::cell::RefCell;
 use std::future::Future;
-use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -56,19 +56,31 @@ pub fn run_shape(
     shape: Shape,
     rate: f64,
     count: u64,
+    workers: usize,
 ) -> Result<LatencySample, BenchError> {
     let warmup = (count / 10).clamp(TASKS as u64, 2_000);
     match shape {
         Shape::Libpq => libpq_run(env, rate, warmup, count),
-        _ => async_run(env, shape, rate, warmup, count),
+        _ => async_run(env, shape, rate, warmup, count, workers),
     }
 }
 
 /// A request of an async shape: the int4 it got back.
-type Reply = std::pin::Pin<Box<dyn Future<Output = Result<i32, BenchError>>>>;
+type Reply = std::pin::Pin<Box<dyn Future<Output = Result<i32, BenchError>> + Send>>;
 
 /// Builds the request for a parameter.
-type Request = Rc<dyn Fn(i32) -> Reply>;
+type Request = Arc<dyn Fn(i32) -> Reply + Send + Sync>;
+
+/// A current-thread runtime for one worker, else a multi-thread one.
+fn runtime_of(workers: usize) -> Result<tokio::runtime::Runtime, BenchError> {
+    if workers <= 1 {
+        return runtime();
+    }
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?)
+}
 
 fn async_run(
     env: &BenchEnv,
@@ -76,10 +88,10 @@ fn async_run(
     rate: f64,
     warmup: u64,
     count: u64,
+    workers: usize,
 ) -> Result<LatencySample, BenchError> {
-    let rt = runtime()?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
+    let rt = runtime_of(workers)?;
+    rt.block_on(async {
         let (request, close) = connect_async(env, shape).await?;
         paced_async(request.clone(), rate, warmup).await?;
         let meter = Meter::start();
@@ -90,22 +102,22 @@ fn async_run(
     })
 }
 
-type Close = std::pin::Pin<Box<dyn Future<Output = ()>>>;
+type Close = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close), BenchError> {
     let tcp = |driver| env.conninfo(driver, Transport::Tcp);
     Ok(match shape {
         Shape::NoQuery => {
-            let request: Request = Rc::new(|n| Box::pin(async move { Ok(n) }));
+            let request: Request = Arc::new(|n| Box::pin(async move { Ok(n) }));
             (request, Box::pin(async {}))
         }
         Shape::Pgline | Shape::PglineNoCoalesce => {
             let mut config = pgline_config(&tcp(Driver::Pgline))?;
             config.coalesce_replies(shape == Shape::Pgline);
-            let client = Rc::new(pgline::Connector::new(config).connect().await?);
-            let stmt = Rc::new(client.prepare(SELECT_INT4).await?);
+            let client = Arc::new(pgline::Connector::new(config).connect().await?);
+            let stmt = Arc::new(client.prepare(SELECT_INT4).await?);
             let closing = client.clone();
-            let request: Request = Rc::new(move |n| {
+            let request: Request = Arc::new(move |n| {
                 let (client, stmt) = (client.clone(), stmt.clone());
                 Box::pin(async move { Ok(client.query_one(&*stmt, &[&n]).await?.get::<i32>(0)?) })
             });
@@ -120,9 +132,9 @@ async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close),
             let config = pgline_config(&tcp(Driver::Pgline))?;
             let mut builder = pgline::Pool::builder(config);
             builder.max_size(CONNECTIONS).min_idle(CONNECTIONS);
-            let pool = Rc::new(builder.connect().await?);
+            let pool = Arc::new(builder.connect().await?);
             let closing = pool.clone();
-            let request: Request = Rc::new(move |n| {
+            let request: Request = Arc::new(move |n| {
                 let pool = pool.clone();
                 Box::pin(
                     async move { Ok(pool.query_one(SELECT_INT4, &[&n]).await?.get::<i32>(0)?) },
@@ -136,9 +148,9 @@ async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close),
             )
         }
         Shape::TokioPostgres => {
-            let client = Rc::new(tokio_postgres_client_at(&tcp(Driver::TokioPostgres)).await?);
-            let stmt = Rc::new(client.prepare(SELECT_INT4).await?);
-            let request: Request = Rc::new(move |n| {
+            let client = Arc::new(tokio_postgres_client_at(&tcp(Driver::TokioPostgres)).await?);
+            let stmt = Arc::new(client.prepare(SELECT_INT4).await?);
+            let request: Request = Arc::new(move |n| {
                 let (client, stmt) = (client.clone(), stmt.clone());
                 Box::pin(async move {
                     Ok(client
@@ -164,7 +176,7 @@ async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close),
                 .max_size(CONNECTIONS)
                 .build()
                 .map_err(|e| BenchError::new(e.to_string()))?;
-            let request: Request = Rc::new(move |n| {
+            let request: Request = Arc::new(move |n| {
                 let pool = pool.clone();
                 Box::pin(async move {
                     let client = pool
@@ -181,22 +193,24 @@ async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close),
     })
 }
 
-/// `count` requests at `rate` per second from [`TASKS`] tasks on the
-/// current `LocalSet`; every reply is checked (their sum).
+/// `count` requests at `rate` per second from [`TASKS`] tasks spawned on
+/// the current runtime; every reply is checked (their sum).
 async fn paced_async(
     request: Request,
     rate: f64,
     count: u64,
 ) -> Result<Histogram<u64>, BenchError> {
     let (tx, rx) = tokio_mpsc::unbounded_channel::<Ticket>();
-    let rx = Rc::new(tokio::sync::Mutex::new(rx));
-    let histogram = Rc::new(RefCell::new(new_histogram()));
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let start = mono_ns() + 1_000_000;
     let pacer = spawn_pacer(start, rate, count, move |t| tx.send(t).is_ok());
     let mut tasks = Vec::with_capacity(TASKS);
     for _ in 0..TASKS {
-        let (rx, request, histogram) = (rx.clone(), request.clone(), histogram.clone());
-        tasks.push(tokio::task::spawn_local(async move {
+        let (rx, request) = (rx.clone(), request.clone());
+        tasks.push(tokio::spawn(async move {
+            // Each task's own histogram, merged at the end: no shared
+            // recording between tasks that may run on different threads.
+            let mut histogram = new_histogram();
             let mut sum = 0i64;
             loop {
                 let ticket = rx.lock().await.recv().await;
@@ -204,17 +218,23 @@ async fn paced_async(
                 let from = ticket.measured_from();
                 let value = request(param(ticket.seq)).await?;
                 let latency = mono_ns().saturating_sub(from);
-                histogram.borrow_mut().saturating_record(latency.max(1));
+                histogram.saturating_record(latency.max(1));
                 sum += i64::from(value);
             }
-            Ok::<i64, BenchError>(sum)
+            Ok::<(Histogram<u64>, i64), BenchError>((histogram, sum))
         }));
     }
+    let mut histogram = new_histogram();
     let mut sum = 0;
     let mut failure = None;
     for task in tasks {
         match task.await {
-            Ok(Ok(part)) => sum += part,
+            Ok(Ok((part, part_sum))) => {
+                histogram
+                    .add(&part)
+                    .map_err(|e| BenchError::new(format!("histogram: {e:?}")))?;
+                sum += part_sum;
+            }
             Ok(Err(err)) => failure = Some(err),
             Err(err) => failure = Some(BenchError::new(format!("task: {err}"))),
         }
@@ -229,9 +249,7 @@ async fn paced_async(
         return Err(err);
     }
     check_sum("open loop", sum, expected_sum(count))?;
-    Ok(Rc::try_unwrap(histogram)
-        .map(RefCell::into_inner)
-        .unwrap_or_else(|shared| shared.borrow().clone()))
+    Ok(histogram)
 }
 
 /// One phase of libpq's threads: the queue of due requests.
