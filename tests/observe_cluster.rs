@@ -2,14 +2,20 @@
 //! back through `metrics-util`'s debugging recorder: node roles, up, lag
 //! and staleness, routing and rejections by reason, a retry by class, and
 //! a failover (the primary killed, R1 promoted) with its role changes and
-//! failover count. The same run times `Cluster::readiness` (what the
-//! example's `/readyz` answers): 503 within 2 s of the kill, 200 within
-//! 1 s of the promotion. Numbers are printed (`--nocapture`).
+//! failover count. The same run serves the observability example's own
+//! HTTP handler (`examples/observability/http.rs`) and times its `/readyz`
+//! over HTTP: 503 within 2 s of the kill, 200 within 1 s of the promotion.
+//! Numbers are printed (`--nocapture`).
 #![cfg(all(feature = "runtime", feature = "metrics"))]
 
 mod cluster_support;
+#[allow(dead_code)]
+#[path = "../examples/observability/http.rs"]
+mod http;
 mod recorder_support;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cluster_support::{blocking, builder, id, ports, rig, settled_with};
@@ -33,12 +39,32 @@ fn value(s: &Series, kind: &str, name: &str, pairs: &[(&str, &str)]) -> Option<f
     }
 }
 
-/// Polls `readiness` every 5 ms until it is `ready`; returns when.
-async fn readiness_becomes(cluster: &Cluster, ready: bool, limit: Duration) -> Option<Instant> {
+/// Serves the example's HTTP handler for `cluster` on a free port.
+async fn serve_readyz(cluster: &Cluster) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let ready = http::Readiness::Cluster(cluster.clone(), false);
+    tokio::spawn(http::serve(listener, Arc::new(String::new), ready));
+    addr
+}
+
+/// `GET /readyz`: the status and the body.
+async fn readyz(addr: SocketAddr) -> (u16, String) {
+    http::get(addr, "/readyz").await.unwrap()
+}
+
+/// Polls `GET /readyz` every 5 ms until it answers `status`; returns when
+/// that answer arrived, and its body.
+async fn readyz_becomes(
+    addr: SocketAddr,
+    status: u16,
+    limit: Duration,
+) -> Option<(Instant, String)> {
     let started = Instant::now();
     while started.elapsed() < limit {
-        if cluster.readiness(false).ready == ready {
-            return Some(Instant::now());
+        let (got, body) = readyz(addr).await;
+        if got == status {
+            return Some((Instant::now(), body));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -76,6 +102,10 @@ async fn cluster_metrics_and_readiness_follow_a_failover() {
     // One more round, so every node's sample follows the election.
     cluster.wait_for_probe(Duration::from_secs(2)).await;
     assert_eq!(cluster.readiness(false).http_status(), 200);
+    let http = serve_readyz(&cluster).await;
+    let (status, body) = readyz(http).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("{\"ready\":true,\"primary\":0,"), "{body}");
 
     // Routing: 2 writes to the primary, 4 reads over the two replicas.
     cluster
@@ -229,10 +259,9 @@ async fn cluster_metrics_and_readiness_follow_a_failover() {
     let kill_called = Instant::now();
     blocking(|| rig.stop(0, StopMode::Immediate).unwrap());
     let killed = Instant::now();
-    let not_ready = readiness_becomes(&cluster, false, Duration::from_secs(5))
+    let (not_ready, body) = readyz_becomes(http, 503, Duration::from_secs(5))
         .await
         .expect("/readyz turns 503");
-    let body = cluster.readiness(false).to_json();
     let err = cluster
         .execute("INSERT INTO obs_cluster VALUES (2)", &[])
         .await
@@ -246,7 +275,7 @@ async fn cluster_metrics_and_readiness_follow_a_failover() {
     );
     blocking(|| rig.promote(1).unwrap());
     let promoted = Instant::now();
-    let ready = readiness_becomes(&cluster, true, Duration::from_secs(5))
+    let (ready, _) = readyz_becomes(http, 200, Duration::from_secs(5))
         .await
         .expect("/readyz turns 200");
     let elected = loop {

@@ -33,13 +33,13 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use pgline::cluster::{Cluster, ReadPreference};
 use pgline::observe::metric_names::{self as n, DURATION_BUCKETS};
 use pgline::observe::{Hooks, Metrics, Spans};
-use pgline::pool::{HealthState, Pool};
+use pgline::pool::Pool;
 use pgline_testkit::{ReplicaSet, ReplicaSetBuilder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-/// The longest request head read before answering 400.
-const MAX_REQUEST: usize = 8 * 1024;
+mod http;
+
+use http::{Readiness, get, serve};
 
 #[tokio::main]
 async fn main() {
@@ -113,7 +113,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(&addr).await?;
     let addr = listener.local_addr()?;
     eprintln!("serving /metrics, /healthz and /readyz on http://{addr}");
-    tokio::spawn(serve(listener, metrics.clone(), ready));
+    let render = {
+        let metrics = metrics.clone();
+        std::sync::Arc::new(move || {
+            metrics.run_upkeep();
+            metrics.render()
+        })
+    };
+    tokio::spawn(serve(listener, render, ready));
     let workload = tokio::spawn(workload(pool.clone()));
     if let Some((cluster, _)) = &cluster {
         tokio::spawn(cluster_workload(cluster.clone()));
@@ -279,119 +286,4 @@ async fn cluster_workload(cluster: Cluster) {
         let _ = cluster.execute("SELECT 1", &[]).await;
         let _ = cluster.query_one("SELECT 1", &[]).await;
     }
-}
-
-/// What `/readyz` reports on.
-#[derive(Clone)]
-enum Readiness {
-    /// The pool's health.
-    Pool(Pool),
-    /// [`Cluster::readiness`]; `true` for a read-only service.
-    Cluster(Cluster, bool),
-}
-
-async fn serve(listener: TcpListener, metrics: PrometheusHandle, ready: Readiness) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = metrics.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            let _ = respond(stream, &metrics, &ready).await;
-        });
-    }
-}
-
-/// Reads one request head and answers it; the connection then closes.
-async fn respond(
-    mut stream: TcpStream,
-    metrics: &PrometheusHandle,
-    ready: &Readiness,
-) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 || head.len() + n > MAX_REQUEST {
-            return reply(&mut stream, 400, "text/plain", "bad request\n").await;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.split(' ');
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if method != "GET" {
-        return reply(&mut stream, 405, "text/plain", "only GET\n").await;
-    }
-    match path {
-        "/metrics" => {
-            metrics.run_upkeep();
-            let body = metrics.render();
-            reply(&mut stream, 200, "text/plain; version=0.0.4", &body).await
-        }
-        "/healthz" => reply(&mut stream, 200, "text/plain", "ok\n").await,
-        "/readyz" => {
-            let (status, body) = match ready {
-                Readiness::Pool(pool) => readiness(pool),
-                Readiness::Cluster(cluster, read_only) => {
-                    let r = cluster.readiness(*read_only);
-                    (r.http_status(), r.to_json() + "\n")
-                }
-            };
-            reply(&mut stream, status, "application/json", &body).await
-        }
-        _ => reply(&mut stream, 404, "text/plain", "not found\n").await,
-    }
-}
-
-/// 200 while the pool is open and its connects succeed; else 503. The
-/// body names the pool, its health and its figures.
-fn readiness(pool: &Pool) -> (u16, String) {
-    let health = pool.health();
-    let stats = pool.stats();
-    let ready = !pool.is_closed() && health == HealthState::Healthy;
-    let body = format!(
-        "{{\"ready\":{ready},\"nodes\":[{{\"pool\":\"example\",\"health\":\"{health}\",\
-\"size\":{},\"idle\":{},\"in_use\":{},\"waiters\":{}}}]}}\n",
-        stats.size, stats.idle, stats.in_use, stats.waiters
-    );
-    (if ready { 200 } else { 503 }, body)
-}
-
-async fn reply(stream: &mut TcpStream, status: u16, kind: &str, body: &str) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Service Unavailable",
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
-}
-
-/// A GET on this server, for `--scrape-once`.
-async fn get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
 }
