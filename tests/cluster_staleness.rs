@@ -1,20 +1,55 @@
 //! Staleness on a real primary and two streaming replicas: the bound of a
 //! caught-up replica while the primary is idle, `max_staleness` keeping a
 //! delayed replica out of reads, and a paused replica leaving the eligible
-//! set in time and coming back. Numbers are printed (`--nocapture`).
+//! set in time and coming back; threshold crossings as events and as what
+//! a cluster hook is told. Numbers are printed (`--nocapture`).
 
 mod cluster_support;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster_support::{blocking, builder, id, ports, rig, settled_with};
 use pgline::cluster::{
     Cluster, ClusterEvent, Crossing, ReadPolicy, ReadPreference, Staleness, select,
 };
+use pgline::observe::{ClusterChange, ClusterHook, Hooks};
 
-/// Waits until the monitor has seen P as primary and both replicas up.
+/// A threshold crossing: which threshold, the node's index, and whether it
+/// went above.
+type Crossed = (&'static str, usize, bool);
+
+/// A cluster hook that records the threshold crossings it is told of.
+#[derive(Clone, Default)]
+struct CrossingHook(Arc<Mutex<Vec<Crossed>>>);
+
+impl ClusterHook for CrossingHook {
+    fn cluster_change(&self, change: &ClusterChange<'_>) {
+        let crossed = match *change {
+            ClusterChange::LagThreshold { node, above, .. } => ("lag", node.index, above),
+            ClusterChange::StalenessThreshold { node, above, .. } => {
+                ("staleness", node.index, above)
+            }
+            _ => return,
+        };
+        self.0.lock().unwrap().push(crossed);
+    }
+}
+
+/// The same crossing as an event says it.
+fn crossed(event: &ClusterEvent) -> Option<Crossed> {
+    match *event {
+        ClusterEvent::LagThresholdCrossed { node, crossing, .. } => {
+            Some(("lag", node.index(), crossing == Crossing::Above))
+        }
+        ClusterEvent::StalenessThresholdCrossed { node, crossing, .. } => {
+            Some(("staleness", node.index(), crossing == Crossing::Above))
+        }
+        _ => None,
+    }
+}
+
 /// A task that inserts `clock_timestamp()` into `stamps` every 50 ms
 /// through the cluster (to the primary) until `stop` is set.
 fn writer(cluster: &Cluster, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<usize> {
@@ -106,10 +141,12 @@ async fn max_staleness_keeps_a_delayed_replica_out_of_reads() {
     let mut rig = rig();
     let interval = Duration::from_millis(250);
     let max_staleness = Duration::from_secs(1);
+    let hook = CrossingHook::default();
     let cluster = builder(&rig, &ports(&rig))
         .monitor_interval(interval)
         .lag_threshold_bytes(Some(1024))
         .staleness_threshold(Some(Duration::from_secs(2)))
+        .hooks(Hooks::new().cluster(hook.clone()))
         .connect()
         .await
         .unwrap();
@@ -183,6 +220,19 @@ async fn max_staleness_keeps_a_delayed_replica_out_of_reads() {
         }
     }
     println!("threshold events (lag 1 kB, staleness 2 s): {crossings:?}");
+    // The hook is told of every crossing, in the events' order; it hears
+    // from the start, the subscription only since the table was made.
+    let told = hook.0.lock().unwrap().clone();
+    let published: Vec<Crossed> = crossings.iter().filter_map(crossed).collect();
+    println!("the cluster hook was told: {told:?}");
+    assert!(told.ends_with(&published), "{told:?} vs {published:?}");
+    assert!(told.contains(&("lag", 2, true)), "{told:?}");
+    assert!(told.contains(&("staleness", 2, true)), "{told:?}");
+    assert!(
+        !told
+            .iter()
+            .any(|&(what, node, _)| what == "staleness" && node == 1)
+    );
     assert!(crossings.iter().any(|e| matches!(
         e,
         ClusterEvent::StalenessThresholdCrossed { node, crossing: Crossing::Above, .. } if *node == id(2)
