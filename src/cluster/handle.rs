@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, RetryClass, SqlState};
+use crate::jitter::Jitter;
 use crate::observe::{ClusterNode, NodeRole, Retried, Routing};
-use crate::pool::rng::Jitter;
 use crate::pool::{Pool, PooledClient};
 use crate::types::Encode;
 use crate::{Client, Row, ToStatement};

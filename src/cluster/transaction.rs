@@ -13,7 +13,7 @@
 //! [`Client::transaction_with_retry`]: crate::Client::transaction_with_retry
 
 use crate::error::{Error, RetryClass, SqlState};
-use crate::pool::rng::Jitter;
+use crate::jitter::Jitter;
 use crate::{IsolationLevel, Retried, RetryPolicy, Transaction};
 
 use super::handle::Cluster;

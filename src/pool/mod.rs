@@ -31,7 +31,6 @@ mod health;
 mod id_hash;
 mod maintenance;
 mod policy;
-pub(crate) mod rng;
 mod shared;
 mod slots;
 mod stats;

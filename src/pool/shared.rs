@@ -23,10 +23,10 @@ use super::events::PoolEvent;
 use super::guard::PooledClient;
 use super::health::{HealthChange, HealthState, HealthTracker};
 use super::policy::{jittered_lifetime, lifetime_expired, needs_test_on_acquire};
-use super::rng::Jitter;
 use super::slots::{Conn, SizeCounter, Slot, Slots};
 use super::stats::{CloseReason, Counters, LiveFigures, PoolStats};
 use crate::error::{Error, ErrorKind};
+use crate::jitter::Jitter;
 use crate::observe::{
     AcquireEnd, AcquireHook, AcquireStart, Checkout, CheckoutDecision, Pending, PoolFigures,
     Release, ReleaseDecision,

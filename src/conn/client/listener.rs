@@ -18,7 +18,7 @@ use crate::Config;
 use crate::backoff;
 use crate::conn::client::handle::Client;
 use crate::conn::client::notify::{Notification, Notifications};
-use crate::conn::client::transaction::{quote_ident, random_unit};
+use crate::conn::client::transaction::quote_ident;
 use crate::conn::transport::connect::Connector;
 use crate::error::{Error, Severity};
 
@@ -221,7 +221,7 @@ impl Listener {
                         self.failures = 0;
                         return Err(e);
                     }
-                    let unit = random_unit();
+                    let unit = crate::jitter::unit();
                     let wait = backoff::exponential(
                         self.failures,
                         self.backoff_base,
@@ -311,13 +311,5 @@ mod tests {
         assert!(ends_session(&db("PANIC", "XX000")));
         assert!(ends_session(&Error::closed()));
         assert!(!ends_session(&db("ERROR", "42601")));
-    }
-
-    #[test]
-    fn random_unit_is_in_the_unit_interval() {
-        for _ in 0..100 {
-            let u = random_unit();
-            assert!((0.0..1.0).contains(&u), "{u}");
-        }
     }
 }

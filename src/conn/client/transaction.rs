@@ -535,14 +535,6 @@ fn retryable(e: &Error, client: &Client) -> bool {
         && e.code() != Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
 }
 
-pub(crate) fn random_unit() -> f64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        return 0.5;
-    }
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 impl Client {
     /// Runs `body` in a transaction started by `builder` options and
     /// commits; on an error whose [`RetryClass`] is
@@ -596,7 +588,7 @@ impl Client {
                     });
                 }
                 Err(e) if retryable(&e, self) && attempt < max => {
-                    let delay = policy.delay(attempt, random_unit());
+                    let delay = policy.delay(attempt, crate::jitter::unit());
                     tracing::debug!(attempt, ?delay, error = %e, "retrying the transaction");
                     tokio::time::sleep(delay).await;
                 }
@@ -624,14 +616,6 @@ mod tests {
         // 10 ms · 2^9 is far past the cap.
         assert_eq!(policy.delay(10, 1.0), Duration::from_millis(100));
         assert_eq!(policy.delay(u32::MAX, 0.0), Duration::from_millis(50));
-    }
-
-    #[test]
-    fn random_unit_is_in_range() {
-        for _ in 0..100 {
-            let r = random_unit();
-            assert!((0.0..1.0).contains(&r), "{r}");
-        }
     }
 
     #[test]

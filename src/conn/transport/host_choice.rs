@@ -31,8 +31,6 @@
 //! as in libpq ("if authentication fails, the remaining hosts are not
 //! tried").
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
 use crate::config::TargetSessionAttrs;
 use crate::conn::transport::endpoint::ServerRole;
 use crate::error::SqlState;
@@ -240,56 +238,11 @@ pub(crate) fn after_failure(stage: Stage, code: Option<&SqlState>) -> Next {
     }
 }
 
-/// The generator behind `load_balance_hosts=random`: SplitMix64 over an
-/// atomic state, so one generator serves concurrent connects and a fixed
-/// seed replays the same orders. Not for cryptography.
-#[derive(Debug)]
-pub(crate) struct HostRng {
-    state: AtomicU64,
-}
-
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl HostRng {
-    /// A generator that replays the same sequence for the same seed.
-    pub(crate) fn with_seed(seed: u64) -> Self {
-        Self {
-            state: AtomicU64::new(seed),
-        }
-    }
-
-    /// A generator seeded from the OS (from the clock if that fails).
-    pub(crate) fn from_os() -> Self {
-        let seed = getrandom::u64().unwrap_or_else(|_| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-        });
-        Self::with_seed(seed)
-    }
-
-    fn next_u64(&self) -> u64 {
-        let mut z = self.state.fetch_add(GAMMA, Relaxed).wrapping_add(GAMMA);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..=max`, uniform up to a bias below 2^-60 for the list
-    /// lengths seen here.
-    fn up_to(&self, max: usize) -> usize {
-        let span = max as u128 + 1;
-        ((self.next_u64() as u128 * span) >> 64) as usize
-    }
-
-    /// Shuffles `items` uniformly (Fisher–Yates).
-    pub(crate) fn shuffle<T>(&self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.up_to(i);
-            items.swap(i, j);
-        }
-    }
-}
+/// The generator behind `load_balance_hosts=random`: the crate's jitter
+/// generator (SplitMix64 over an atomic state, so one generator serves
+/// concurrent connects and a fixed seed replays the same orders). Not for
+/// cryptography.
+pub(crate) type HostRng = crate::jitter::Jitter;
 
 #[cfg(test)]
 mod tests {
