@@ -539,7 +539,7 @@ impl Client {
                         let c = cols.clone().ok_or_else(|| {
                             Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
                         })?;
-                        result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(c, &row)?));
+                        result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(c, row)?));
                     }
                     BackendMessage::CommandComplete(c) => {
                         cols = None;
