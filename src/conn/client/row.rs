@@ -148,8 +148,7 @@ impl Row {
     /// The raw binary value of a column (`None` for NULL or a missing column).
     #[inline]
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
-        let range = self.data.ranges().nth(index)??;
-        self.data.body().get(range)
+        self.data.field(index)
     }
 }
 
@@ -203,7 +202,7 @@ impl SimpleQueryRow {
     /// The text of a column, by index or name; `None` for NULL or a missing column.
     pub fn get(&self, column: impl ColumnIndex) -> Option<&str> {
         let index = column.index(&self.columns)?;
-        let value = self.data.fields().nth(index)??;
+        let value = self.data.field(index)?;
         // Checked to be UTF-8 when the row was built.
         std::str::from_utf8(value).ok()
     }
