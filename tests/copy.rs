@@ -344,6 +344,67 @@ async fn copy_in_from_a_reader_and_copy_out_to_a_reader() {
     assert_eq!(back, data);
 }
 
+/// `next_borrowed` lends the same chunks `next` hands out, mixed in any
+/// order, counts them into the progress, ends with the stream, and leaves
+/// the connection usable; an error after the data ends it too.
+#[tokio::test]
+async fn borrowed_chunks_are_the_chunks_next_yields() {
+    let client = connect().await;
+    let sql = "COPY (SELECT i, i::text, 'x' || i FROM generate_series(1, 50000) i) TO STDOUT";
+    let mut owned = client.copy_out(sql).await.unwrap();
+    let mut expected: Vec<Vec<u8>> = Vec::new();
+    while let Some(chunk) = bounded(owned.next()).await {
+        expected.push(chunk.unwrap().to_vec());
+    }
+    assert_eq!(expected.len(), 50_000);
+
+    let mut out = client.copy_out(sql).await.unwrap();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // Every third chunk through `next`, the rest lent.
+        let chunk = if got.len() % 3 == 2 {
+            bounded(out.next()).await.map(|c| c.map(|b| b.to_vec()))
+        } else {
+            bounded(out.next_borrowed())
+                .await
+                .map(|c| c.map(<[u8]>::to_vec))
+        };
+        match chunk {
+            Some(chunk) => got.push(chunk.unwrap()),
+            None => break,
+        }
+    }
+    assert!(got == expected, "the lent chunks differ from next's");
+    assert_eq!(out.rows_affected(), Some(50_000));
+    assert_eq!(out.progress().borrow().rows, 50_000);
+    assert!(bounded(out.next_borrowed()).await.is_none());
+
+    // A failure after some data: the error ends the stream.
+    let mut failing = client
+        .copy_out("COPY (SELECT 1 / (5000 - i) FROM generate_series(1, 10000) i) TO STDOUT")
+        .await
+        .unwrap();
+    let mut rows = 0;
+    let err = loop {
+        match bounded(failing.next_borrowed()).await {
+            Some(Ok(_)) => rows += 1,
+            Some(Err(e)) => break e,
+            None => panic!("the division by zero must fail the COPY"),
+        }
+    };
+    assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO), "{err}");
+    assert!(rows < 5_000);
+    assert!(bounded(failing.next_borrowed()).await.is_none());
+    drop(failing);
+    let v: i32 = client
+        .query_one("SELECT 7", &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(v, 7);
+}
+
 #[tokio::test]
 async fn copy_errors_before_the_data_are_reported() {
     let client = connect().await;

@@ -19,6 +19,8 @@ pub enum ResultStatus {
     CommandOk,
     /// Rows are in the result.
     TuplesOk,
+    /// One row of a query in single-row mode.
+    SingleTuple,
     /// The server waits for COPY data.
     CopyIn,
     /// The server sends COPY data.
@@ -206,6 +208,29 @@ impl PqConn {
         self.take(raw)?.expect_ok()
     }
 
+    /// Sends SQL text with the simple protocol without waiting for its
+    /// results (read them with [`next_result`](Self::next_result)).
+    pub fn send_query(&self, sql: &str) -> Result<(), BenchError> {
+        let sql = c_string(sql)?;
+        // SAFETY: `raw` is live, `sql` is NUL-terminated and outlives the
+        // call; libpq copies it into its output buffer.
+        self.check(
+            unsafe { ffi::PQsendQuery(self.raw, sql.as_ptr()) },
+            "PQsendQuery",
+        )
+    }
+
+    /// Switches the query just sent to single-row mode: each row then
+    /// comes as a result of its own ([`ResultStatus::SingleTuple`]),
+    /// followed by an empty [`ResultStatus::TuplesOk`].
+    pub fn set_single_row_mode(&self) -> Result<(), BenchError> {
+        // SAFETY: `raw` is live.
+        self.check(
+            unsafe { ffi::PQsetSingleRowMode(self.raw) },
+            "PQsetSingleRowMode",
+        )
+    }
+
     /// Enters pipeline mode.
     pub fn enter_pipeline_mode(&self) -> Result<(), BenchError> {
         // SAFETY: `raw` is live.
@@ -338,6 +363,7 @@ impl PqResult {
         match unsafe { ffi::PQresultStatus(self.raw) } {
             ffi::ExecStatusType::PGRES_COMMAND_OK => ResultStatus::CommandOk,
             ffi::ExecStatusType::PGRES_TUPLES_OK => ResultStatus::TuplesOk,
+            ffi::ExecStatusType::PGRES_SINGLE_TUPLE => ResultStatus::SingleTuple,
             ffi::ExecStatusType::PGRES_COPY_IN => ResultStatus::CopyIn,
             ffi::ExecStatusType::PGRES_COPY_OUT => ResultStatus::CopyOut,
             ffi::ExecStatusType::PGRES_PIPELINE_SYNC => ResultStatus::PipelineSync,

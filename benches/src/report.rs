@@ -76,7 +76,54 @@ impl Report {
         let wide_tput = ratio("wide_result", Driver::TokioPostgres, false);
         let wide_cpu = ratio("wide_result", Driver::TokioPostgres, true);
         let allocs = pgline("point_select", WorkloadResult::median_allocations);
-        vec![
+        // Against every peer: the lowest of the within-round throughput
+        // medians, the highest of the CPU ones.
+        let vs_peers = |name: &str, cpu: bool| {
+            let ratios: Vec<f64> = [Driver::Libpq, Driver::TokioPostgres]
+                .into_iter()
+                .filter_map(|peer| ratio(name, peer, cpu))
+                .collect();
+            let pick = if cpu { f64::max } else { f64::min };
+            ratios.into_iter().reduce(pick)
+        };
+        let trailing: [(&str, &'static str, &'static str); 4] = [
+            (
+                "simple_stream",
+                "simple_stream rows/s ≥ 1.0× every peer",
+                "simple_stream client CPU/row ≤ every peer",
+            ),
+            (
+                "copy_out_text",
+                "copy_out_text rows/s ≥ 1.0× every peer",
+                "copy_out_text client CPU/row ≤ every peer",
+            ),
+            (
+                "copy_out_binary",
+                "copy_out_binary rows/s ≥ 1.0× every peer",
+                "copy_out_binary client CPU/row ≤ every peer",
+            ),
+            (
+                "batch_1000_sync_each",
+                "batch_1000_sync_each throughput ≥ 1.0× every peer",
+                "batch_1000_sync_each client CPU/query ≤ every peer",
+            ),
+        ];
+        let mut peer_checks = Vec::new();
+        for (name, tput_target, cpu_target) in trailing {
+            let tput = vs_peers(name, false);
+            let cpu = vs_peers(name, true);
+            peer_checks.push(TargetCheck {
+                target: tput_target,
+                measured: times(tput),
+                met: at_least(tput, 1.0),
+            });
+            peer_checks.push(TargetCheck {
+                target: cpu_target,
+                measured: times(cpu),
+                met: at_most(cpu, 1.0),
+            });
+        }
+        let mut checks = vec![
             TargetCheck {
                 target: "point_select throughput ≥ 1.0× libpq",
                 measured: times(point_tput),
@@ -127,12 +174,14 @@ impl Report {
                 measured: times(wide_cpu),
                 met: at_most(wide_cpu, 1.0),
             },
-            TargetCheck {
-                target: "0 heap allocations per cached point_select",
-                measured: allocs.map_or_else(|| "not measured".into(), |v| format!("{v:.2}/query")),
-                met: allocs.map(|v| v < 0.01),
-            },
-        ]
+        ];
+        checks.extend(peer_checks);
+        checks.push(TargetCheck {
+            target: "0 heap allocations per cached point_select",
+            measured: allocs.map_or_else(|| "not measured".into(), |v| format!("{v:.2}/query")),
+            met: allocs.map(|v| v < 0.01),
+        });
+        checks
     }
 
     /// The Markdown report.

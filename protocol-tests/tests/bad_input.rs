@@ -481,6 +481,53 @@ async fn data_row_with_the_wrong_field_count() {
     server.finish().await.unwrap();
 }
 
+/// A simple-query row whose values are valid UTF-8 only in part, behind a
+/// NULL and a 200-byte value (so the row's length words are not ASCII and
+/// every value is checked on its own).
+fn text_row_with_an_invalid_value(s: Script) -> Script {
+    let long = [b'a'; 200];
+    s.expect(b'Q')
+        .send(wire::text_columns(&["a", "b", "c", "d"]))
+        .send(wire::data_row(&[
+            None,
+            Some(&long),
+            Some("é".as_bytes()),
+            Some(b"\xff\xfe"),
+        ]))
+        .send(wire::command_complete("SELECT 1"))
+        .send(wire::ready_idle())
+}
+
+#[tokio::test]
+async fn data_row_with_an_invalid_utf8_text_value() {
+    let (server, client) =
+        connected(|s| text_row_with_an_invalid_value(s).then(select_seven).stall()).await;
+    let result = within("query", client.simple_query("SELECT 1")).await;
+    protocol_error_then_usable(&client, result).await;
+    drop(client);
+    server.finish().await.unwrap();
+}
+
+#[tokio::test]
+async fn streamed_data_row_with_an_invalid_utf8_text_value() {
+    let (server, client) =
+        connected(|s| text_row_with_an_invalid_value(s).then(select_seven).stall()).await;
+    let mut stream = within("query", client.simple_query_stream("SELECT 1"))
+        .await
+        .expect("the query is sent");
+    let result = within("the row", stream.next())
+        .await
+        .expect("an item: the error");
+    assert!(
+        within("after the error", stream.next()).await.is_none(),
+        "the error ends the stream"
+    );
+    drop(stream);
+    protocol_error_then_usable(&client, result).await;
+    drop(client);
+    server.finish().await.unwrap();
+}
+
 #[tokio::test]
 async fn extended_data_row_with_the_wrong_field_count() {
     let (server, client) = connected(|s| {

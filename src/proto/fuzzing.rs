@@ -165,13 +165,15 @@ fn exercise(message: &BackendMessage) {
         BackendMessage::DataRow(row) => {
             assert_eq!(row.fields().count(), row.len());
             assert_eq!(row.ranges().count(), row.len());
-            for (field, range) in row.fields().zip(row.ranges()) {
+            for (i, (field, range)) in row.fields().zip(row.ranges()).enumerate() {
+                assert_eq!(row.field(i), field);
                 match (field, range) {
                     (None, None) => {}
                     (Some(bytes), Some(range)) => assert_eq!(row.body().get(range), Some(bytes)),
                     _ => panic!("fields() and ranges() disagree"),
                 }
             }
+            assert_eq!(row.field(row.len()), None);
         }
         BackendMessage::ErrorResponse(fields) | BackendMessage::NoticeResponse(fields) => {
             for (kind, value) in fields.iter() {

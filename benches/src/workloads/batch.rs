@@ -1,11 +1,13 @@
 //! `batch_1000`: 1000 prepared `SELECT $1::int4` per explicit batch with one
-//! Sync per batch; throughput in queries.
+//! Sync per batch; `batch_1000_sync_each`: the same batch with a Sync after
+//! every statement (each its own implicit transaction); throughput in
+//! queries.
 //!
-//! Owns: libpq's side (pipeline mode, one Sync per 1000), tokio-postgres's
-//! nearest equivalent (1000 concurrent futures; it has no explicit batch, so
-//! each query carries its own Sync), and pgline's explicit batch with one
-//! Sync. Must not:
-//! report a number for a driver that cannot do the workload.
+//! Owns: libpq's side (pipeline mode, one Sync per 1000 or one per query),
+//! tokio-postgres's nearest equivalent (1000 concurrent futures; it has no
+//! explicit batch, so each query carries its own Sync, in both rows), and
+//! pgline's explicit batch (`Batch::run_atomic`, `Batch::run_independent`).
+//! Must not: report a number for a driver that cannot do the workload.
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -22,34 +24,60 @@ use crate::{BenchError, Driver, Meter, Outcome};
 /// Statements per batch.
 pub const BATCH_SIZE: u64 = 1000;
 
-/// The workload.
+/// Where a batch puts its Syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// One Sync after the last statement.
+    PerBatch,
+    /// A Sync after every statement.
+    PerStatement,
+}
+
+/// The workload with one Sync per batch.
 pub fn workload() -> Workload {
     Workload::new(
         format!("batch_{BATCH_SIZE}"),
         "query",
         format!("{BATCH_SIZE} prepared `SELECT $1::int4` per explicit batch, one Sync per batch"),
-        |driver, env| {
-            let batches = env.mode.batches();
-            match driver {
-                Driver::Pgline => pgline_batch(env, batches),
-                Driver::Libpq => libpq_batch(env, batches),
-                Driver::TokioPostgres => tokio_postgres_batch(env, batches),
-            }
-        },
+        |driver, env| run(driver, env, SyncMode::PerBatch),
     )
 }
 
-/// pgline: an explicit batch of 1000 statements with one Sync
-/// (`Batch::run_atomic`), the statement prepared once through the cache.
-pub fn pgline_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError> {
+/// The workload with a Sync after every statement.
+pub fn sync_each_workload() -> Workload {
+    Workload::new(
+        format!("batch_{BATCH_SIZE}_sync_each"),
+        "query",
+        format!(
+            "{BATCH_SIZE} prepared `SELECT $1::int4` per explicit batch, a Sync after each \
+             (libpq: `PQpipelineSync` per query)"
+        ),
+        |driver, env| run(driver, env, SyncMode::PerStatement),
+    )
+}
+
+fn run(driver: Driver, env: &BenchEnv, sync: SyncMode) -> Result<Outcome, BenchError> {
+    let batches = env.mode.batches();
+    match driver {
+        Driver::Pgline => pgline_batch(env, batches, sync),
+        Driver::Libpq => libpq_batch(env, batches, sync),
+        // Every tokio-postgres query carries its own Sync whatever the row.
+        Driver::TokioPostgres => tokio_postgres_batch(env, batches),
+    }
+}
+
+/// pgline: an explicit batch of 1000 statements, the statement prepared
+/// once through the cache, with one Sync (`Batch::run_atomic`) or one per
+/// statement (`Batch::run_independent`).
+pub fn pgline_batch(env: &BenchEnv, batches: u64, sync: SyncMode) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
         let client = pgline_client(env).await?;
         let values: Vec<i32> = (1..=BATCH_SIZE).map(param).collect();
-        pgline_one_batch(&client, &values).await?;
+        pgline_one_batch(&client, &values, sync).await?;
         let meter = Meter::start();
         for _ in 0..batches {
-            pgline_one_batch(&client, &values).await?;
+            pgline_one_batch(&client, &values, sync).await?;
         }
         let sample = meter.stop(batches * BATCH_SIZE);
         client.close().await?;
@@ -57,7 +85,11 @@ pub fn pgline_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError>
     })
 }
 
-async fn pgline_one_batch(client: &pgline::Client, values: &[i32]) -> Result<(), BenchError> {
+async fn pgline_one_batch(
+    client: &pgline::Client,
+    values: &[i32],
+    sync: SyncMode,
+) -> Result<(), BenchError> {
     let params: Vec<[&(dyn pgline::types::Encode + Sync); 1]> = values
         .iter()
         .map(|v| [v as &(dyn pgline::types::Encode + Sync)])
@@ -66,8 +98,12 @@ async fn pgline_one_batch(client: &pgline::Client, values: &[i32]) -> Result<(),
     for p in &params {
         batch.push(SELECT_INT4, p);
     }
+    let outcomes = match sync {
+        SyncMode::PerBatch => batch.run_atomic().await?,
+        SyncMode::PerStatement => batch.run_independent().await?,
+    };
     let mut sum = 0i64;
-    for outcome in batch.run_atomic().await? {
+    for outcome in outcomes {
         match outcome {
             pgline::StatementOutcome::Ran { rows, .. } => {
                 let row = rows
@@ -83,26 +119,32 @@ async fn pgline_one_batch(client: &pgline::Client, values: &[i32]) -> Result<(),
     check_sum("pgline batch", sum, expected_sum(BATCH_SIZE))
 }
 
-/// libpq: pipeline mode, 1000 queries then one Sync, then every result.
-pub fn libpq_batch(env: &BenchEnv, batches: u64) -> Result<Outcome, BenchError> {
+/// libpq: pipeline mode, 1000 queries then one Sync (or a Sync after each
+/// query), then every result.
+pub fn libpq_batch(env: &BenchEnv, batches: u64, sync: SyncMode) -> Result<Outcome, BenchError> {
     let conn = PqConn::connect(&env.libpq_conninfo(Tls::Off))?;
     conn.prepare_int4("batch", SELECT_INT4, 1)?;
     conn.enter_pipeline_mode()?;
-    libpq_one_batch(&conn)?;
+    libpq_one_batch(&conn, sync)?;
     let meter = Meter::start();
     for _ in 0..batches {
-        libpq_one_batch(&conn)?;
+        libpq_one_batch(&conn, sync)?;
     }
     let sample = meter.stop(batches * BATCH_SIZE);
     conn.exit_pipeline_mode()?;
     Ok(Outcome::Measured(sample))
 }
 
-fn libpq_one_batch(conn: &PqConn) -> Result<(), BenchError> {
+fn libpq_one_batch(conn: &PqConn, sync: SyncMode) -> Result<(), BenchError> {
     for i in 1..=BATCH_SIZE {
         conn.send_prepared_int4(c"batch", Int4Param::new(param(i)))?;
+        if sync == SyncMode::PerStatement {
+            conn.pipeline_sync()?;
+        }
     }
-    conn.pipeline_sync()?;
+    if sync == SyncMode::PerBatch {
+        conn.pipeline_sync()?;
+    }
     conn.flush()?;
     let mut sum = 0i64;
     for _ in 0..BATCH_SIZE {
@@ -114,9 +156,19 @@ fn libpq_one_batch(conn: &PqConn) -> Result<(), BenchError> {
         if conn.next_result().is_some() {
             return Err(BenchError::new("libpq batch: more than one result"));
         }
+        if sync == SyncMode::PerStatement {
+            expect_pipeline_sync(conn)?;
+        }
     }
+    if sync == SyncMode::PerBatch {
+        expect_pipeline_sync(conn)?;
+    }
+    check_sum("libpq batch", sum, expected_sum(BATCH_SIZE))
+}
+
+fn expect_pipeline_sync(conn: &PqConn) -> Result<(), BenchError> {
     match conn.next_result().map(|r| r.status()) {
-        Some(ResultStatus::PipelineSync) => check_sum("libpq batch", sum, expected_sum(BATCH_SIZE)),
+        Some(ResultStatus::PipelineSync) => Ok(()),
         other => Err(BenchError::new(format!(
             "libpq batch: expected the Sync, got {other:?}"
         ))),

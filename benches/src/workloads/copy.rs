@@ -92,8 +92,9 @@ pub fn pgline_copy_out(
         let meter = Meter::start();
         let mut stream = client.copy_out(&format.copy_out_sql(rows)).await?;
         let mut counter = RowCounter::new(format);
-        while let Some(chunk) = stream.next().await {
-            counter.add(&chunk?);
+        // Lent in place from the read buffer: no reference count per chunk.
+        while let Some(chunk) = stream.next_borrowed().await {
+            counter.add(chunk?);
         }
         let sample = meter.stop(rows);
         counter.check("pgline copy_out", rows)?;

@@ -10,6 +10,7 @@ pub mod copy_typed;
 pub mod pipelined;
 pub mod point_select;
 pub mod pool;
+pub mod simple_stream;
 pub mod statement_cache;
 pub mod wide_result;
 
@@ -73,7 +74,9 @@ pub fn all() -> Vec<Workload> {
     ];
     list.extend(pipelined::DEPTHS.map(pipelined::workload));
     list.push(batch::workload());
+    list.push(batch::sync_each_workload());
     list.push(wide_result::workload());
+    list.push(simple_stream::workload());
     for format in [
         crate::copy_data::CopyFormat::Text,
         crate::copy_data::CopyFormat::Binary,
@@ -180,7 +183,9 @@ mod tests {
             "pipelined_16",
             "pipelined_256",
             "batch_1000",
+            "batch_1000_sync_each",
             "wide_result",
+            "simple_stream",
             "copy_in_text",
             "copy_in_binary",
             "copy_out_text",

@@ -504,6 +504,10 @@ impl Client {
     }
 
     /// Runs SQL with the simple protocol and returns rows as text.
+    ///
+    /// Every row is gathered before this returns; a result too large to
+    /// hold is read with [`Client::simple_query_stream`], one row at a
+    /// time in bounded memory.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         if self.hooks.queries().is_some() {
             let call = self.simple_query_plain(sql);
@@ -539,7 +543,7 @@ impl Client {
                         let c = cols.clone().ok_or_else(|| {
                             Error::msg(ErrorKind::Protocol, "DataRow before RowDescription")
                         })?;
-                        result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(c, &row)?));
+                        result.push(SimpleQueryMessage::Row(SimpleQueryRow::new(c, row)?));
                     }
                     BackendMessage::CommandComplete(c) => {
                         cols = None;

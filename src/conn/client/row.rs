@@ -4,10 +4,7 @@
 //! and [`Column`] (metadata from RowDescription), and [`SimpleQueryRow`] for
 //! the text rows of the simple protocol.
 
-use std::ops::Range;
 use std::sync::Arc;
-
-use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind};
 use crate::proto::{DataRow, RowDescription};
@@ -151,21 +148,25 @@ impl Row {
     /// The raw binary value of a column (`None` for NULL or a missing column).
     #[inline]
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
-        let range = self.data.ranges().nth(index)??;
-        self.data.body().get(range)
+        self.data.field(index)
     }
 }
 
 /// One row of a simple-query result: every value as text.
+///
+/// Like [`Row`], it keeps the DataRow (a share of the connection's read
+/// buffer) and finds a field by walking its length words: building one
+/// allocates nothing.
 #[derive(Debug, Clone)]
 pub struct SimpleQueryRow {
     columns: Arc<[Column]>,
-    body: Bytes,
-    ranges: Vec<Option<Range<usize>>>,
+    data: DataRow,
 }
 
 impl SimpleQueryRow {
-    pub(crate) fn new(columns: Arc<[Column]>, data: &DataRow) -> Result<Self, Error> {
+    /// Takes `data` (moved: no reference count is touched) as a row of
+    /// `columns`, checking its field count and that every value is UTF-8.
+    pub(crate) fn new(columns: Arc<[Column]>, data: DataRow) -> Result<Self, Error> {
         if data.len() != columns.len() {
             return Err(Error::msg(
                 ErrorKind::Protocol,
@@ -176,20 +177,21 @@ impl SimpleQueryRow {
                 ),
             ));
         }
-        let ranges: Vec<Option<Range<usize>>> = data.ranges().collect();
-        for range in ranges.iter().flatten() {
-            if std::str::from_utf8(&data.body()[range.clone()]).is_err() {
-                return Err(Error::msg(
-                    ErrorKind::Protocol,
-                    "a text value is not valid UTF-8",
-                ));
-            }
+        // An all-ASCII body (field count, length words and values: any row
+        // without NULLs and with values under 128 bytes, in the usual
+        // case) is checked a word at a time; otherwise each value is.
+        if !data.body().is_ascii()
+            && data
+                .fields()
+                .flatten()
+                .any(|value| std::str::from_utf8(value).is_err())
+        {
+            return Err(Error::msg(
+                ErrorKind::Protocol,
+                "a text value is not valid UTF-8",
+            ));
         }
-        Ok(Self {
-            columns,
-            body: data.body().clone(),
-            ranges,
-        })
+        Ok(Self { columns, data })
     }
 
     /// The columns.
@@ -200,9 +202,9 @@ impl SimpleQueryRow {
     /// The text of a column, by index or name; `None` for NULL or a missing column.
     pub fn get(&self, column: impl ColumnIndex) -> Option<&str> {
         let index = column.index(&self.columns)?;
-        let range = self.ranges[index].clone()?;
+        let value = self.data.field(index)?;
         // Checked to be UTF-8 when the row was built.
-        std::str::from_utf8(&self.body[range]).ok()
+        std::str::from_utf8(value).ok()
     }
 }
 
@@ -215,4 +217,69 @@ pub enum SimpleQueryMessage {
     /// A statement finished; the number of rows it affected or returned, if
     /// its command tag has one.
     CommandComplete(Option<u64>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_columns(n: usize) -> Arc<[Column]> {
+        (0..n)
+            .map(|i| Column {
+                name: format!("c{i}"),
+                type_: Type::from_oid(25),
+                table_oid: 0,
+                column_id: 0,
+            })
+            .collect()
+    }
+
+    fn data_row(fields: &[Option<&[u8]>]) -> DataRow {
+        let mut body = (fields.len() as u16).to_be_bytes().to_vec();
+        for field in fields {
+            match field {
+                Some(v) => {
+                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    body.extend_from_slice(v);
+                }
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        DataRow::parse(bytes::Bytes::from(body)).unwrap()
+    }
+
+    #[test]
+    fn simple_row_reads_ascii_nulls_long_and_multibyte_values() {
+        let long = "x".repeat(300);
+        let fields: [Option<&[u8]>; 4] = [
+            Some(b"12"),
+            None,
+            Some(long.as_bytes()),
+            Some("é€".as_bytes()),
+        ];
+        let row = SimpleQueryRow::new(text_columns(4), data_row(&fields)).unwrap();
+        assert_eq!(row.get(0), Some("12"));
+        assert_eq!(row.get(1), None);
+        assert_eq!(row.get(2), Some(long.as_str()));
+        assert_eq!(row.get("c3"), Some("é€"));
+        assert_eq!(row.get(4), None);
+        assert_eq!(row.get("nope"), None);
+        // An all-ASCII row takes the one-pass check.
+        let row = SimpleQueryRow::new(text_columns(2), data_row(&[Some(b"a"), Some(b"")])).unwrap();
+        assert_eq!((row.get(0), row.get(1)), (Some("a"), Some("")));
+    }
+
+    #[test]
+    fn simple_row_refuses_invalid_utf8_and_a_wrong_field_count() {
+        for fields in [
+            vec![Some(&b"\xff"[..])],
+            vec![None, Some(&b"ok"[..]), Some(&b"\xc3"[..])],
+        ] {
+            let n = fields.len();
+            let err = SimpleQueryRow::new(text_columns(n), data_row(&fields)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+        }
+        let err = SimpleQueryRow::new(text_columns(2), data_row(&[Some(b"1")])).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    }
 }

@@ -104,7 +104,7 @@ impl SimpleQueryStream {
                     continue;
                 }
                 BackendMessage::DataRow(row) => match &self.columns {
-                    Some(c) => SimpleQueryRow::new(c.clone(), &row).map(SimpleQueryMessage::Row),
+                    Some(c) => SimpleQueryRow::new(c.clone(), row).map(SimpleQueryMessage::Row),
                     None => Err(Error::msg(
                         ErrorKind::Protocol,
                         "DataRow before RowDescription",

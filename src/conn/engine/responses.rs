@@ -19,6 +19,7 @@ use crate::conn::engine::shared::{Shared, proto_error};
 use crate::conn::engine::slot::{Cut, Pop, Reply, Slot};
 use crate::error::{Delivery, Effect, Ended, Error, Scope, Severity};
 use crate::proto::backend::{CopyData, DataRow, tag};
+use crate::proto::frame::HEADER_LEN;
 use crate::proto::frame_run::{next_in_run, peek_in_run};
 use crate::proto::{BackendMessage, Frame, TransactionStatus};
 
@@ -210,6 +211,32 @@ impl Responses {
         } else {
             None
         }
+    }
+
+    /// The size, header included, of the COPY data frame at the head of
+    /// the run, if that is what comes next. With [`head_body`](Self::head_body)
+    /// and [`advance_run`](Self::advance_run) a caller reads the frame in
+    /// place, without taking a share of the run (no reference count).
+    #[inline]
+    pub(crate) fn copy_data_head(&self) -> Option<usize> {
+        if self.run.first() != Some(&tag::COPY_DATA) {
+            return None;
+        }
+        peek_in_run(&self.run).map(|(_, _, size)| size)
+    }
+
+    /// The body of the frame of `size` bytes at the head of the run (from
+    /// [`copy_data_head`](Self::copy_data_head)).
+    #[inline]
+    pub(crate) fn head_body(&self, size: usize) -> &[u8] {
+        self.run.get(HEADER_LEN..size).unwrap_or_default()
+    }
+
+    /// Moves past the `size` bytes at the head of the run: a frame read in
+    /// place.
+    #[inline]
+    pub(crate) fn advance_run(&mut self, size: usize) {
+        self.run.advance(size.min(self.run.len()));
     }
 
     /// The next message of the run being read. A message that does not

@@ -63,6 +63,26 @@ impl DataRow {
         }
     }
 
+    /// The bytes of field `index`: `None` for SQL NULL or an index past
+    /// the last field. Walks the length words before it, without building
+    /// an iterator (the hot path of reading one column).
+    #[inline]
+    pub fn field(&self, index: usize) -> Option<&[u8]> {
+        if index >= self.len() {
+            return None;
+        }
+        let body: &[u8] = &self.body;
+        let mut pos = 2;
+        for _ in 0..index {
+            // Lengths were checked on parse: -1 (NULL, no bytes) or a
+            // length that fits.
+            let len = length_at(body, pos)?;
+            pos += 4 + usize::try_from(len).unwrap_or(0);
+        }
+        let len = usize::try_from(length_at(body, pos)?).ok()?;
+        body.get(pos + 4..pos + 4 + len)
+    }
+
     /// Each field's offsets within [`body`](Self::body), `None` for SQL
     /// NULL. Useful to keep positions without borrowing the row.
     pub fn ranges(&self) -> Ranges<'_> {
@@ -72,6 +92,14 @@ impl DataRow {
             left: self.len,
         }
     }
+}
+
+/// The big-endian length word at `pos`, if four bytes are there.
+#[inline]
+fn length_at(body: &[u8], pos: usize) -> Option<i32> {
+    body.get(pos..)?
+        .first_chunk::<4>()
+        .map(|w| i32::from_be_bytes(*w))
 }
 
 /// Iterator over [`DataRow::ranges`].
@@ -157,6 +185,11 @@ mod tests {
         );
         assert_eq!(&row.body()[6..8], b"42");
         assert_eq!(row.fields().len(), 3);
+        for (i, field) in row.fields().enumerate() {
+            assert_eq!(row.field(i), field, "field {i}");
+        }
+        assert_eq!(row.field(3), None);
+        assert_eq!(row.field(usize::MAX), None);
     }
 
     #[test]
