@@ -9,7 +9,8 @@
 # --quick (default) finishes in about a minute once built; --full takes
 # several minutes. --criterion also runs the criterion point_select benchmark.
 # --latency runs only the open-loop latency workload (target/release/latency)
-# in the same mode and writes results/latency.md.
+# in the same mode and writes results/latency.md; options after it go to that
+# binary (e.g. --workers 2, --rates 20000,closed).
 # Needs: cargo, libpq (libpq-dev) and the PostgreSQL server binaries
 # (found through PG_BIN, pg_config, PATH or /usr/lib/postgresql/*/bin).
 set -euo pipefail
@@ -40,7 +41,7 @@ if [ "$latency" = 1 ]; then
     echo "building the latency workload (release)..." >&2
     cargo build --release --quiet --bin latency
     mkdir -p results
-    exec ./target/release/latency "$mode" --out "$here/results/latency.md"
+    exec ./target/release/latency "$mode" "${args[@]}" --out "$here/results/latency.md"
 fi
 
 echo "building pgline-benches (release)..." >&2
