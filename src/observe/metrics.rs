@@ -7,9 +7,8 @@
 //! is recorded and nothing is paid. Labels are bounded: server, database,
 //! API verb, error type, pool name; the SQL text never is one.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use metrics::{Histogram, Label, SharedString, Unit};
 
@@ -25,60 +24,63 @@ use crate::error::Error;
 /// Records pgline's metrics; install with `Hooks::new().all(Metrics::new())`
 /// on a [`Config`](crate::Config) or a [`PoolBuilder`](crate::PoolBuilder).
 ///
-/// The histogram of successful operations is registered once per server,
-/// database and operation and kept (clones share it), so a query costs a
-/// map lookup rather than building its labels: install the recorder
-/// before the first operation is recorded.
+/// The histogram of successful operations is registered at an operation's
+/// first success on a connection and kept with the connection (in its
+/// [`ServerInfo`]), so a query costs an index into it rather than building
+/// its labels: install the recorder before the first operation is
+/// recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    durations: Arc<RwLock<HashMap<DurationKey, Histogram, BuildHasherDefault<KeyHasher>>>>,
+    _private: (),
 }
 
-/// A multiply-rotate hasher (FxHash's): the keys are a few short label
-/// strings the application chose, so no flooding defence is needed, and
-/// SipHash would cost more than the rest of the recording.
-#[derive(Debug, Default)]
-struct KeyHasher(u64);
+/// The operations whose successful durations a connection keeps a
+/// histogram handle for: the API verbs, `prepare`, `batch` and the COPY
+/// directions.
+const KEPT_OPERATIONS: [&str; 11] = [
+    "query",
+    "query_one",
+    "query_opt",
+    "execute",
+    "query_stream",
+    "simple_query",
+    "batch_execute",
+    "prepare",
+    "batch",
+    "COPY FROM",
+    "COPY TO",
+];
 
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// One connection's duration histograms of successful operations, by
+/// operation ([`KEPT_OPERATIONS`]), each registered on first use. Shared
+/// by the clones of the connection's [`ServerInfo`], whose labels they
+/// carry.
+#[derive(Default)]
+pub(crate) struct ConnectionHistograms([OnceLock<Histogram>; KEPT_OPERATIONS.len()]);
 
-impl KeyHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+impl fmt::Debug for ConnectionHistograms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = self.0.iter().filter(|h| h.get().is_some()).count();
+        f.debug_struct("ConnectionHistograms")
+            .field("kept", &kept)
+            .finish()
     }
 }
 
-/// What labels a successful operation's duration.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct DurationKey {
-    namespace: Arc<str>,
-    address: Arc<str>,
-    port: u16,
-    operation: &'static str,
+impl ConnectionHistograms {
+    /// The histogram of `operation`'s successes on `server`'s connection,
+    /// registered on first use; `None` for an operation not kept.
+    fn get(&self, server: &ServerInfo, operation: &'static str) -> Option<&Histogram> {
+        let slot = self.0.get(kept_index(operation)?)?;
+        Some(slot.get_or_init(|| {
+            metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0))
+        }))
+    }
+}
+
+/// Where `operation` sits in [`KEPT_OPERATIONS`].
+fn kept_index(operation: &str) -> Option<usize> {
+    KEPT_OPERATIONS.iter().position(|&o| o == operation)
 }
 
 impl Metrics {
@@ -100,28 +102,13 @@ impl Metrics {
         if error.is_some() {
             return failed_operation(server, operation, seconds, error);
         }
-        let key = DurationKey {
-            namespace: Arc::clone(&server.namespace),
-            address: Arc::clone(&server.address),
-            port: server.port,
-            operation,
-        };
-        let known = self
-            .durations
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        let histogram = known.unwrap_or_else(|| {
-            let histogram =
-                metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0));
-            self.durations
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key, histogram.clone());
-            histogram
-        });
-        histogram.record(seconds);
+        match server.histograms.get(server, operation) {
+            Some(histogram) => histogram.record(seconds),
+            None => {
+                metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0))
+                    .record(seconds);
+            }
+        }
     }
 
     /// Describes every metric (unit, help text) to the current recorder.

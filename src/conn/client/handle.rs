@@ -466,7 +466,7 @@ impl Client {
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         if self.hooks.queries().is_some() {
-            let call = self.batch_execute_plain(sql);
+            let call = || self.batch_execute_plain(sql);
             return Cold::new(self.observe_query("batch_execute", Some(sql), 0, call, |_| None))
                 .await;
         }
@@ -506,7 +506,7 @@ impl Client {
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         if self.hooks.queries().is_some() {
-            let call = self.simple_query_plain(sql);
+            let call = || self.simple_query_plain(sql);
             let rows = |m: &Vec<SimpleQueryMessage>| {
                 Some(
                     m.iter()
@@ -568,7 +568,7 @@ impl Client {
     /// Prepares a statement, declaring the types of some or all parameters.
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
         if self.hooks.prepares().is_some() {
-            let call = async { (self.prepare_typed_plain(sql, types).await, false) };
+            let call = || async { (self.prepare_typed_plain(sql, types).await, false) };
             return Cold::new(self.observe_prepare(sql, false, false, call)).await;
         }
         self.prepare_typed_plain(sql, types).await

@@ -3,13 +3,13 @@
 //! Owns the observed variants of the client's public calls: each public
 //! call tests its handle's hooks once and, when some are installed, runs
 //! through here (boxed, so the unobserved call's future does not grow).
+//! The observed call is passed as the function that makes its future, so
+//! that future is built in place inside the box, not moved into it.
 //! A call whose future is dropped before it finishes reports no end.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-use tracing::Instrument;
 
 use crate::conn::client::handle::Client;
 use crate::error::Error;
@@ -18,17 +18,18 @@ use crate::observe::{
 };
 
 impl Client {
-    /// Runs `call` between the query hooks' start and end.
-    pub(crate) async fn observe_query<T>(
+    /// Runs the future `call` makes between the query hooks' start and
+    /// end.
+    pub(crate) async fn observe_query<T, F: Future<Output = Result<T, Error>>>(
         &self,
         operation: &'static str,
         sql: Option<&str>,
         params: usize,
-        call: impl Future<Output = Result<T, Error>>,
+        call: impl FnOnce() -> F,
         rows: impl FnOnce(&T) -> Option<u64>,
     ) -> Result<T, Error> {
         let Some(hooks) = self.hooks.queries() else {
-            return call.await;
+            return call().await;
         };
         let server = &self.inner.server;
         let start = QueryStart {
@@ -38,10 +39,7 @@ impl Client {
             server,
         };
         let pending = Pending::start(hooks, |h| h.query_start(&start));
-        let result = match pending.span() {
-            Some(span) => call.instrument(span).await,
-            None => call.await,
-        };
+        let result = pending.in_span(call).await;
         let (rows, error) = match &result {
             Ok(v) => (rows(v), None),
             Err(e) => (None, Some(e)),
@@ -63,16 +61,17 @@ impl Client {
     }
 
     /// Runs a preparation between the prepare hooks' start and end;
-    /// `call` answers the result and whether it was already prepared.
-    pub(crate) async fn observe_prepare<T>(
+    /// the future `call` makes answers the result and whether it was
+    /// already prepared.
+    pub(crate) async fn observe_prepare<T, F: Future<Output = (Result<T, Error>, bool)>>(
         &self,
         sql: &str,
         from_cache: bool,
         cached: bool,
-        call: impl Future<Output = (Result<T, Error>, bool)>,
+        call: impl FnOnce() -> F,
     ) -> Result<T, Error> {
         let Some(hooks) = self.hooks.prepares() else {
-            return call.await.0;
+            return call().await.0;
         };
         let server = &self.inner.server;
         let start = PrepareStart {
@@ -83,10 +82,7 @@ impl Client {
         };
         let pending = Pending::start(hooks, |h| h.prepare_start(&start));
         let evictions = self.statement_cache_stats().evictions;
-        let (result, already_prepared) = match pending.span() {
-            Some(span) => call.instrument(span).await,
-            None => call.await,
-        };
+        let (result, already_prepared) = pending.in_span(call).await;
         let evicted = self.statement_cache_stats().evictions - evictions;
         let error = result.as_ref().err();
         pending.end(hooks, |h, data, elapsed| {

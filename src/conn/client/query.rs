@@ -307,7 +307,7 @@ impl Client {
     ) -> Result<(Arc<CachedStatement>, Statement), Error> {
         if self.hooks.prepares().is_some() {
             let cached = self.cached_already(sql);
-            let call = async {
+            let call = || async {
                 let result = self.cached_statement_plain(sql).await;
                 // A lookup that waits for another task's preparation
                 // reports a miss: it did wait for a Parse.
@@ -512,7 +512,7 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
         if self.hooks.queries().is_some() {
-            let call = self.query_plain(statement, params);
+            let call = || self.query_plain(statement, params);
             return Cold::new(self.observe_query(
                 "query",
                 Some(sql_of(statement)),
@@ -548,7 +548,7 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<Row, Error> {
         if self.hooks.queries().is_some() {
-            let call = async { exactly_one(self.query_opt_plain(statement, params).await?) };
+            let call = || async { exactly_one(self.query_opt_plain(statement, params).await?) };
             return Cold::new(self.observe_query(
                 "query_one",
                 Some(sql_of(statement)),
@@ -569,7 +569,7 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
         if self.hooks.queries().is_some() {
-            let call = self.query_opt_plain(statement, params);
+            let call = || self.query_opt_plain(statement, params);
             return Cold::new(self.observe_query(
                 "query_opt",
                 Some(sql_of(statement)),
@@ -609,7 +609,7 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<u64, Error> {
         if self.hooks.queries().is_some() {
-            let call = self.execute_plain(statement, params);
+            let call = || self.execute_plain(statement, params);
             return Cold::new(self.observe_query(
                 "execute",
                 Some(sql_of(statement)),
@@ -649,7 +649,7 @@ impl Client {
         params: &Params<'_>,
     ) -> Result<RowStream, Error> {
         if self.hooks.queries().is_some() {
-            let call = self.query_stream_plain(statement, params);
+            let call = || self.query_stream_plain(statement, params);
             return Cold::new(self.observe_query(
                 "query_stream",
                 Some(sql_of(statement)),
