@@ -465,10 +465,12 @@ impl Client {
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        if self.hooks.queries().is_some() {
-            let call = || self.batch_execute_plain(sql);
-            return Cold::new(self.observe_query("batch_execute", Some(sql), 0, call, |_| None))
-                .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let pending = self.query_started(hooks, "batch_execute", Some(sql), 0);
+            let result = pending.in_span(|| self.batch_execute_plain(sql)).await;
+            let rows = result.as_ref().map(|_| None);
+            self.query_ended(hooks, pending, "batch_execute", Some(sql), rows);
+            return result;
         }
         self.batch_execute_plain(sql).await
     }
@@ -505,16 +507,18 @@ impl Client {
 
     /// Runs SQL with the simple protocol and returns rows as text.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        if self.hooks.queries().is_some() {
-            let call = || self.simple_query_plain(sql);
-            let rows = |m: &Vec<SimpleQueryMessage>| {
+        if let Some(hooks) = self.hooks.queries() {
+            let pending = self.query_started(hooks, "simple_query", Some(sql), 0);
+            let result = pending.in_span(|| self.simple_query_plain(sql)).await;
+            let rows = result.as_ref().map(|m| {
                 Some(
                     m.iter()
                         .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
                         .count() as u64,
                 )
-            };
-            return Cold::new(self.observe_query("simple_query", Some(sql), 0, call, rows)).await;
+            });
+            self.query_ended(hooks, pending, "simple_query", Some(sql), rows);
+            return result;
         }
         self.simple_query_plain(sql).await
     }

@@ -1,49 +1,65 @@
 //! Calls to the query, prepare and COPY hooks around the client's calls.
 //!
 //! Owns the observed variants of the client's public calls: each public
-//! call tests its handle's hooks once and, when some are installed, runs
-//! through here (boxed, so the unobserved call's future does not grow).
-//! The observed call is passed as the function that makes its future, so
-//! that future is built in place inside the box, not moved into it.
+//! call tests its handle's hooks once and, when some are installed, goes
+//! through here. A query calls the hooks' start and end through
+//! [`Client::query_started`] and [`Client::query_ended`], out of line, and
+//! awaits its plain future inside the span in place: no allocation, and
+//! the plain call's code keeps only the two calls. Prepares and batches
+//! are boxed in [`Cold`], so the unobserved call's future does not grow.
+//! An observed call is passed as the function that makes its future, so
+//! that future is built in place, not moved.
 //! A call whose future is dropped before it finishes reports no end.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::conn::client::handle::Client;
 use crate::error::Error;
 use crate::observe::{
-    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareStart, QueryEnd, QueryStart,
+    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareStart, QueryEnd, QueryHook,
+    QueryStart,
 };
 
 impl Client {
-    /// Runs the future `call` makes between the query hooks' start and
-    /// end.
-    pub(crate) async fn observe_query<T, F: Future<Output = Result<T, Error>>>(
+    /// Calls the query hooks' start methods: out of line, so the call
+    /// site keeps only a call.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn query_started(
         &self,
+        hooks: &[Arc<dyn QueryHook>],
         operation: &'static str,
         sql: Option<&str>,
         params: usize,
-        call: impl FnOnce() -> F,
-        rows: impl FnOnce(&T) -> Option<u64>,
-    ) -> Result<T, Error> {
-        let Some(hooks) = self.hooks.queries() else {
-            return call().await;
-        };
-        let server = &self.inner.server;
+    ) -> Pending {
         let start = QueryStart {
             operation,
             sql,
             params,
-            server,
+            server: &self.inner.server,
         };
-        let pending = Pending::start(hooks, |h| h.query_start(&start));
-        let result = pending.in_span(call).await;
-        let (rows, error) = match &result {
-            Ok(v) => (rows(v), None),
+        Pending::start(hooks, |h| h.query_start(&start))
+    }
+
+    /// Calls the query hooks' end methods with the rows or the error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn query_ended(
+        &self,
+        hooks: &[Arc<dyn QueryHook>],
+        pending: Pending,
+        operation: &'static str,
+        sql: Option<&str>,
+        outcome: Result<Option<u64>, &Error>,
+    ) {
+        let (rows, error) = match outcome {
+            Ok(rows) => (rows, None),
             Err(e) => (None, Some(e)),
         };
+        let server = &self.inner.server;
         pending.end(hooks, |h, data, elapsed| {
             h.query_end(
                 data,
@@ -57,7 +73,6 @@ impl Client {
                 },
             )
         });
-        result
     }
 
     /// Runs a preparation between the prepare hooks' start and end;

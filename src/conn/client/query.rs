@@ -511,16 +511,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        if self.hooks.queries().is_some() {
-            let call = || self.query_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "query",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |rows: &Vec<Row>| Some(rows.len() as u64),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query", sql, params.len());
+            let result = pending
+                .in_span(|| self.query_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|rows| Some(rows.len() as u64));
+            self.query_ended(hooks, pending, "query", sql, rows);
+            return result;
         }
         self.query_plain(statement, params).await
     }
@@ -547,16 +546,14 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        if self.hooks.queries().is_some() {
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query_one", sql, params.len());
             let call = || async { exactly_one(self.query_opt_plain(statement, params).await?) };
-            return Cold::new(self.observe_query(
-                "query_one",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |_: &Row| Some(1),
-            ))
-            .await;
+            let result = pending.in_span(call).await;
+            let rows = result.as_ref().map(|_| Some(1));
+            self.query_ended(hooks, pending, "query_one", sql, rows);
+            return result;
         }
         exactly_one(self.query_opt_plain(statement, params).await?)
     }
@@ -568,16 +565,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        if self.hooks.queries().is_some() {
-            let call = || self.query_opt_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "query_opt",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |row: &Option<Row>| Some(u64::from(row.is_some())),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query_opt", sql, params.len());
+            let result = pending
+                .in_span(|| self.query_opt_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|row| Some(u64::from(row.is_some())));
+            self.query_ended(hooks, pending, "query_opt", sql, rows);
+            return result;
         }
         self.query_opt_plain(statement, params).await
     }
@@ -608,16 +604,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
-        if self.hooks.queries().is_some() {
-            let call = || self.execute_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "execute",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |n: &u64| Some(*n),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "execute", sql, params.len());
+            let result = pending
+                .in_span(|| self.execute_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|n| Some(*n));
+            self.query_ended(hooks, pending, "execute", sql, rows);
+            return result;
         }
         self.execute_plain(statement, params).await
     }
@@ -648,16 +643,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<RowStream, Error> {
-        if self.hooks.queries().is_some() {
-            let call = || self.query_stream_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "query_stream",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |_: &RowStream| None,
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query_stream", sql, params.len());
+            let result = pending
+                .in_span(|| self.query_stream_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|_| None);
+            self.query_ended(hooks, pending, "query_stream", sql, rows);
+            return result;
         }
         self.query_stream_plain(statement, params).await
     }
