@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use metrics::{Histogram, Label, SharedString, Unit};
+use metrics::{Counter, Histogram, Label, SharedString, Unit};
 
 use super::metric_names as n;
 use super::{
@@ -24,11 +24,11 @@ use crate::error::Error;
 /// Records pgline's metrics; install with `Hooks::new().all(Metrics::new())`
 /// on a [`Config`](crate::Config) or a [`PoolBuilder`](crate::PoolBuilder).
 ///
-/// The histogram of successful operations is registered at an operation's
-/// first success on a connection and kept with the connection (in its
-/// [`ServerInfo`]), so a query costs an index into it rather than building
-/// its labels: install the recorder before the first operation is
-/// recorded.
+/// The histogram of successful operations and the statement-cache
+/// counters are registered at first use on a connection and kept with the
+/// connection (in its [`ServerInfo`]), so a query costs an index into
+/// them rather than building its labels: install the recorder before the
+/// first operation is recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     _private: (),
@@ -51,30 +51,49 @@ const KEPT_OPERATIONS: [&str; 11] = [
     "COPY TO",
 ];
 
-/// One connection's duration histograms of successful operations, by
-/// operation ([`KEPT_OPERATIONS`]), each registered on first use. Shared
-/// by the clones of the connection's [`ServerInfo`], whose labels they
-/// carry.
+/// One connection's kept metric handles, each registered on first use
+/// and shared by the clones of the connection's [`ServerInfo`], whose
+/// labels they carry: the duration histograms of successful operations
+/// by operation ([`KEPT_OPERATIONS`]), and the statement-cache counters.
 #[derive(Default)]
-pub(crate) struct ConnectionHistograms([OnceLock<Histogram>; KEPT_OPERATIONS.len()]);
+pub(crate) struct ConnectionMetrics {
+    durations: [OnceLock<Histogram>; KEPT_OPERATIONS.len()],
+    cache_hits: OnceLock<Counter>,
+    cache_misses: OnceLock<Counter>,
+    cache_evictions: OnceLock<Counter>,
+}
 
-impl fmt::Debug for ConnectionHistograms {
+impl fmt::Debug for ConnectionMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kept = self.0.iter().filter(|h| h.get().is_some()).count();
-        f.debug_struct("ConnectionHistograms")
-            .field("kept", &kept)
-            .finish()
+        let kept = self.durations.iter().filter(|h| h.get().is_some()).count();
+        f.debug_struct("ConnectionMetrics")
+            .field("durations", &kept)
+            .finish_non_exhaustive()
     }
 }
 
-impl ConnectionHistograms {
+impl ConnectionMetrics {
     /// The histogram of `operation`'s successes on `server`'s connection,
     /// registered on first use; `None` for an operation not kept.
-    fn get(&self, server: &ServerInfo, operation: &'static str) -> Option<&Histogram> {
-        let slot = self.0.get(kept_index(operation)?)?;
+    fn duration(&self, server: &ServerInfo, operation: &'static str) -> Option<&Histogram> {
+        let slot = self.durations.get(kept_index(operation)?)?;
         Some(slot.get_or_init(|| {
             metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0))
         }))
+    }
+
+    /// The statement-cache counter `name` (hits, misses or evictions) of
+    /// `server`'s database, registered on first use.
+    fn cache_counter(&self, server: &ServerInfo, name: &'static str) -> &Counter {
+        let slot = match name {
+            n::STATEMENT_CACHE_HITS => &self.cache_hits,
+            n::STATEMENT_CACHE_MISSES => &self.cache_misses,
+            _ => &self.cache_evictions,
+        };
+        slot.get_or_init(|| {
+            let db = vec![Label::new(n::DB_NAMESPACE, shared(&server.namespace))];
+            metrics::counter!(name, db)
+        })
     }
 }
 
@@ -102,7 +121,7 @@ impl Metrics {
         if error.is_some() {
             return failed_operation(server, operation, seconds, error);
         }
-        match server.histograms.get(server, operation) {
+        match server.metrics.duration(server, operation) {
             Some(histogram) => histogram.record(seconds),
             None => {
                 metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0))
@@ -262,18 +281,19 @@ impl QueryHook for Metrics {
 
 impl PrepareHook for Metrics {
     fn prepare_end(&self, _: HookData, p: &PrepareEnd<'_>) {
-        let db = || vec![Label::new(n::DB_NAMESPACE, shared(&p.server.namespace))];
         if p.from_cache {
+            let kept = &p.server.metrics;
             let name = if p.already_prepared {
                 n::STATEMENT_CACHE_HITS
             } else {
                 n::STATEMENT_CACHE_MISSES
             };
-            metrics::counter!(name, db()).increment(1);
+            kept.cache_counter(p.server, name).increment(1);
             // Only a miss can evict; counted even when 0, so the series
             // exists from the first miss on.
             if !p.already_prepared {
-                metrics::counter!(n::STATEMENT_CACHE_EVICTIONS, db()).increment(p.evicted);
+                kept.cache_counter(p.server, n::STATEMENT_CACHE_EVICTIONS)
+                    .increment(p.evicted);
             }
         }
         if !p.already_prepared {

@@ -23,10 +23,10 @@ pub struct ServerInfo {
     pub namespace: Arc<str>,
     /// The server process serving the connection (0 before it is known).
     pub backend_pid: u32,
-    /// The duration histograms registered under these labels, shared by
+    /// The metric handles registered under these labels, shared by
     /// clones (which carry the same labels).
     #[cfg(feature = "metrics")]
-    pub(crate) histograms: Arc<super::metrics::ConnectionHistograms>,
+    pub(crate) metrics: Arc<super::metrics::ConnectionMetrics>,
 }
 
 impl ServerInfo {
@@ -38,7 +38,7 @@ impl ServerInfo {
             namespace: Arc::from(namespace),
             backend_pid: 0,
             #[cfg(feature = "metrics")]
-            histograms: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }
