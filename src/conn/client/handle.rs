@@ -19,7 +19,6 @@ use tokio::sync::watch;
 use crate::config::StatementCacheMode;
 use crate::conn::client::copy_sql::{CopyStdio, copy_stdio};
 use crate::conn::client::notify::Notifications;
-use crate::conn::client::observed::Cold;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
@@ -571,9 +570,14 @@ impl Client {
 
     /// Prepares a statement, declaring the types of some or all parameters.
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
-        if self.hooks.prepares().is_some() {
-            let call = || async { (self.prepare_typed_plain(sql, types).await, false) };
-            return Cold::new(self.observe_prepare(sql, false, false, call)).await;
+        if let Some(hooks) = self.hooks.prepares() {
+            let (pending, evictions) = self.prepare_started(hooks, sql, false, false);
+            let result = pending
+                .in_span(|| self.prepare_typed_plain(sql, types))
+                .await;
+            let error = result.as_ref().err();
+            self.prepare_ended(hooks, pending, sql, false, false, evictions, error);
+            return result;
         }
         self.prepare_typed_plain(sql, types).await
     }

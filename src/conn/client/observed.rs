@@ -5,8 +5,9 @@
 //! through here. A query calls the hooks' start and end through
 //! [`Client::query_started`] and [`Client::query_ended`], out of line, and
 //! awaits its plain future inside the span in place: no allocation, and
-//! the plain call's code keeps only the two calls. Prepares and batches
-//! are boxed in [`Cold`], so the unobserved call's future does not grow.
+//! the plain call's code keeps only the two calls; prepares likewise
+//! ([`Client::prepare_started`], [`Client::prepare_ended`]). Batches are
+//! boxed in [`Cold`], so the unobserved call's future does not grow.
 //! An observed call is passed as the function that makes its future, so
 //! that future is built in place, not moved.
 //! A call whose future is dropped before it finishes reports no end.
@@ -19,8 +20,8 @@ use std::task::{Context, Poll};
 use crate::conn::client::handle::Client;
 use crate::error::Error;
 use crate::observe::{
-    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareStart, QueryEnd, QueryHook,
-    QueryStart,
+    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareHook, PrepareStart, QueryEnd,
+    QueryHook, QueryStart,
 };
 
 impl Client {
@@ -75,31 +76,44 @@ impl Client {
         });
     }
 
-    /// Runs a preparation between the prepare hooks' start and end;
-    /// the future `call` makes answers the result and whether it was
-    /// already prepared.
-    pub(crate) async fn observe_prepare<T, F: Future<Output = (Result<T, Error>, bool)>>(
+    /// Calls the prepare hooks' start methods, out of line; answers the
+    /// pending ends and the statement cache's evictions so far.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn prepare_started(
         &self,
+        hooks: &[Arc<dyn PrepareHook>],
         sql: &str,
         from_cache: bool,
         cached: bool,
-        call: impl FnOnce() -> F,
-    ) -> Result<T, Error> {
-        let Some(hooks) = self.hooks.prepares() else {
-            return call().await.0;
-        };
-        let server = &self.inner.server;
+    ) -> (Pending, u64) {
         let start = PrepareStart {
             sql,
             from_cache,
             cached,
-            server,
+            server: &self.inner.server,
         };
         let pending = Pending::start(hooks, |h| h.prepare_start(&start));
-        let evictions = self.statement_cache_stats().evictions;
-        let (result, already_prepared) = pending.in_span(call).await;
+        (pending, self.statement_cache_stats().evictions)
+    }
+
+    /// Calls the prepare hooks' end methods; `evictions` is what
+    /// [`prepare_started`](Self::prepare_started) answered.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn prepare_ended(
+        &self,
+        hooks: &[Arc<dyn PrepareHook>],
+        pending: Pending,
+        sql: &str,
+        from_cache: bool,
+        already_prepared: bool,
+        evictions: u64,
+        error: Option<&Error>,
+    ) {
         let evicted = self.statement_cache_stats().evictions - evictions;
-        let error = result.as_ref().err();
+        let server = &self.inner.server;
         pending.end(hooks, |h, data, elapsed| {
             h.prepare_end(
                 data,
@@ -114,7 +128,6 @@ impl Client {
                 },
             )
         });
-        result
     }
 }
 

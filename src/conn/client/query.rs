@@ -25,7 +25,6 @@ use crate::conn::client::copy_sql::CopyStdio;
 use crate::conn::client::handle::{
     Client, Statement, Unprepared, copy_needs_copy_api, refuse_copy_stdio,
 };
-use crate::conn::client::observed::Cold;
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::{CachedStatement, explain_name_clash};
@@ -305,15 +304,15 @@ impl Client {
         &self,
         sql: &str,
     ) -> Result<(Arc<CachedStatement>, Statement), Error> {
-        if self.hooks.prepares().is_some() {
+        if let Some(hooks) = self.hooks.prepares() {
+            // A lookup that waits for another task's preparation reports a
+            // miss: it did wait for a Parse.
             let cached = self.cached_already(sql);
-            let call = || async {
-                let result = self.cached_statement_plain(sql).await;
-                // A lookup that waits for another task's preparation
-                // reports a miss: it did wait for a Parse.
-                (result, cached)
-            };
-            return Cold::new(self.observe_prepare(sql, true, cached, call)).await;
+            let (pending, evictions) = self.prepare_started(hooks, sql, true, cached);
+            let result = pending.in_span(|| self.cached_statement_plain(sql)).await;
+            let error = result.as_ref().err();
+            self.prepare_ended(hooks, pending, sql, true, cached, evictions, error);
+            return result;
         }
         self.cached_statement_plain(sql).await
     }
