@@ -155,6 +155,15 @@ mod tests {
     }
 
     #[test]
+    fn observe_picks_the_exporters_or_the_null_pair() {
+        assert_eq!(parse(&[]).unwrap().observe, None);
+        let exporters = parse(&["--observe"]).unwrap().observe;
+        assert_eq!(exporters, Some(Observe::Exporters));
+        let null = parse(&["--observe-null"]).unwrap().observe;
+        assert_eq!(null, Some(Observe::Null));
+    }
+
+    #[test]
     fn bad_input_is_refused_with_a_reason() {
         assert!(
             parse(&["--drivers", "jdbc"])
