@@ -388,10 +388,17 @@ impl Pending {
     }
 
     /// Calls every hook's end method with its data and the elapsed time.
-    pub(crate) fn end<H: ?Sized>(self, hooks: &[Arc<H>], f: impl Fn(&H, HookData, Duration)) {
+    pub(crate) fn end<H: ?Sized>(mut self, hooks: &[Arc<H>], f: impl Fn(&H, HookData, Duration)) {
         let elapsed = self.at.elapsed();
-        for (h, d) in hooks.iter().zip(self.inline.into_iter().chain(self.more)) {
-            f(h, d, elapsed);
+        // Taken slot by slot: no move of the inline array, and an empty
+        // `more` is never iterated.
+        let mut more = std::mem::take(&mut self.more).into_iter();
+        for (i, h) in hooks.iter().enumerate() {
+            let data = match self.inline.get_mut(i) {
+                Some(slot) => std::mem::take(slot),
+                None => more.next().unwrap_or_default(),
+            };
+            f(h, data, elapsed);
         }
     }
 }
