@@ -1,10 +1,12 @@
 //! The bench binary's command line.
 //!
 //! Owns: parsing `--quick | --full`, `--only NAME`, `--drivers a,b`,
-//! `--rounds N`, `--out DIR`, `--observe`. Must not: run anything.
+//! `--rounds N`, `--out DIR`, `--observe`, `--observe-null`. Must not:
+//! run anything.
 
 use std::path::PathBuf;
 
+use crate::observed::Observe;
 use crate::{BenchError, Driver, Mode};
 
 /// What to run and where to write.
@@ -20,14 +22,16 @@ pub struct Options {
     pub rounds: Option<usize>,
     /// Where `latest.md` and `latest.json` go; `None` writes nothing.
     pub out_dir: Option<PathBuf>,
-    /// Run pgline with its metrics and span hooks installed, a Prometheus
-    /// recorder and a `tracing` registry (the cost of observability on).
-    pub observe: bool,
+    /// Run pgline with its metrics and span hooks installed, and a
+    /// Prometheus recorder and a `tracing` registry (`--observe`: the cost
+    /// of observability on) or a recorder and subscriber that do nothing
+    /// (`--observe-null`: pgline's own part of it).
+    pub observe: Option<Observe>,
 }
 
 /// The usage text.
 pub const USAGE: &str = "usage: pgline-bench [--quick|--full] [--only NAME]... \
-[--drivers pgline,libpq,tokio-postgres] [--rounds N] [--out DIR | --no-write] [--observe]";
+[--drivers pgline,libpq,tokio-postgres] [--rounds N] [--out DIR | --no-write] [--observe | --observe-null]";
 
 impl Options {
     /// Parses the arguments after the program name.
@@ -41,7 +45,7 @@ impl Options {
                 env!("CARGO_MANIFEST_DIR"),
                 "/results"
             ))),
-            observe: false,
+            observe: None,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -65,7 +69,8 @@ impl Options {
                 }
                 "--out" => options.out_dir = Some(PathBuf::from(value("--out")?)),
                 "--no-write" => options.out_dir = None,
-                "--observe" => options.observe = true,
+                "--observe" => options.observe = Some(Observe::Exporters),
+                "--observe-null" => options.observe = Some(Observe::Null),
                 // Criterion-style flags cargo passes to bench binaries.
                 "--bench" => {}
                 other => {
@@ -147,6 +152,15 @@ mod tests {
         assert!(options.wants("pipelined_256"));
         assert!(options.wants("point_select"));
         assert!(!options.wants("wide_result"));
+    }
+
+    #[test]
+    fn observe_picks_the_exporters_or_the_null_pair() {
+        assert_eq!(parse(&[]).unwrap().observe, None);
+        let exporters = parse(&["--observe"]).unwrap().observe;
+        assert_eq!(exporters, Some(Observe::Exporters));
+        let null = parse(&["--observe-null"]).unwrap().observe;
+        assert_eq!(null, Some(Observe::Null));
     }
 
     #[test]

@@ -347,16 +347,32 @@ impl Pending {
         }
     }
 
-    /// The first `tracing` span a start method returned: the call runs
-    /// inside it, so the spans of what it does (a prepare inside a query,
-    /// a connect inside an acquire) are its children.
+    /// The first `tracing` span a start method returned.
     #[cfg(feature = "runtime")]
-    pub(crate) fn span(&self) -> Option<tracing::Span> {
+    fn span(&self) -> Option<&tracing::Span> {
         self.inline
             .iter()
             .chain(&self.more)
             .find_map(|d| d.get::<tracing::Span>())
-            .cloned()
+    }
+
+    /// Runs the future `call` makes inside the first span a start method
+    /// returned (entered at each poll), so the spans of what it does (a
+    /// prepare inside a query, a connect inside an acquire) are its
+    /// children. The span is borrowed, not cloned: entering it is all the
+    /// subscriber sees; and the future is made here, in place, not moved.
+    #[cfg(feature = "runtime")]
+    pub(crate) async fn in_span<F: std::future::Future>(
+        &self,
+        call: impl FnOnce() -> F,
+    ) -> F::Output {
+        let span = self.span();
+        let mut call = std::pin::pin!(call());
+        std::future::poll_fn(|cx| {
+            let _entered = span.map(tracing::Span::enter);
+            call.as_mut().poll(cx)
+        })
+        .await
     }
 
     /// Time since the start.
@@ -372,10 +388,17 @@ impl Pending {
     }
 
     /// Calls every hook's end method with its data and the elapsed time.
-    pub(crate) fn end<H: ?Sized>(self, hooks: &[Arc<H>], f: impl Fn(&H, HookData, Duration)) {
+    pub(crate) fn end<H: ?Sized>(mut self, hooks: &[Arc<H>], f: impl Fn(&H, HookData, Duration)) {
         let elapsed = self.at.elapsed();
-        for (h, d) in hooks.iter().zip(self.inline.into_iter().chain(self.more)) {
-            f(h, d, elapsed);
+        // Taken slot by slot: no move of the inline array, and an empty
+        // `more` is never iterated.
+        let mut more = std::mem::take(&mut self.more).into_iter();
+        for (i, h) in hooks.iter().enumerate() {
+            let data = match self.inline.get_mut(i) {
+                Some(slot) => std::mem::take(slot),
+                None => more.next().unwrap_or_default(),
+            };
+            f(h, data, elapsed);
         }
     }
 }

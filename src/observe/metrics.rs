@@ -7,11 +7,10 @@
 //! is recorded and nothing is paid. Labels are bounded: server, database,
 //! API verb, error type, pool name; the SQL text never is one.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
-use metrics::{Histogram, Label, SharedString, Unit};
+use metrics::{Counter, Histogram, Label, SharedString, Unit};
 
 use super::metric_names as n;
 use super::{
@@ -25,60 +24,82 @@ use crate::error::Error;
 /// Records pgline's metrics; install with `Hooks::new().all(Metrics::new())`
 /// on a [`Config`](crate::Config) or a [`PoolBuilder`](crate::PoolBuilder).
 ///
-/// The histogram of successful operations is registered once per server,
-/// database and operation and kept (clones share it), so a query costs a
-/// map lookup rather than building its labels: install the recorder
-/// before the first operation is recorded.
+/// The histogram of successful operations and the statement-cache
+/// counters are registered at first use on a connection and kept with the
+/// connection (in its [`ServerInfo`]), so a query costs an index into
+/// them rather than building its labels: install the recorder before the
+/// first operation is recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    durations: Arc<RwLock<HashMap<DurationKey, Histogram, BuildHasherDefault<KeyHasher>>>>,
+    _private: (),
 }
 
-/// A multiply-rotate hasher (FxHash's): the keys are a few short label
-/// strings the application chose, so no flooding defence is needed, and
-/// SipHash would cost more than the rest of the recording.
-#[derive(Debug, Default)]
-struct KeyHasher(u64);
+/// The operations whose successful durations a connection keeps a
+/// histogram handle for: the API verbs, `prepare`, `batch` and the COPY
+/// directions.
+const KEPT_OPERATIONS: [&str; 11] = [
+    "query",
+    "query_one",
+    "query_opt",
+    "execute",
+    "query_stream",
+    "simple_query",
+    "batch_execute",
+    "prepare",
+    "batch",
+    "COPY FROM",
+    "COPY TO",
+];
 
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
+/// One connection's kept metric handles, each registered on first use
+/// and shared by the clones of the connection's [`ServerInfo`], whose
+/// labels they carry: the duration histograms of successful operations
+/// by operation ([`KEPT_OPERATIONS`]), and the statement-cache counters.
+#[derive(Default)]
+pub(crate) struct ConnectionMetrics {
+    durations: [OnceLock<Histogram>; KEPT_OPERATIONS.len()],
+    cache_hits: OnceLock<Counter>,
+    cache_misses: OnceLock<Counter>,
+    cache_evictions: OnceLock<Counter>,
+}
+
+impl fmt::Debug for ConnectionMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = self.durations.iter().filter(|h| h.get().is_some()).count();
+        f.debug_struct("ConnectionMetrics")
+            .field("durations", &kept)
+            .finish_non_exhaustive()
     }
 }
 
-impl KeyHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+impl ConnectionMetrics {
+    /// The histogram of `operation`'s successes on `server`'s connection,
+    /// registered on first use; `None` for an operation not kept.
+    fn duration(&self, server: &ServerInfo, operation: &'static str) -> Option<&Histogram> {
+        let slot = self.durations.get(kept_index(operation)?)?;
+        Some(slot.get_or_init(|| {
+            metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0))
+        }))
+    }
+
+    /// The statement-cache counter `name` (hits, misses or evictions) of
+    /// `server`'s database, registered on first use.
+    fn cache_counter(&self, server: &ServerInfo, name: &'static str) -> &Counter {
+        let slot = match name {
+            n::STATEMENT_CACHE_HITS => &self.cache_hits,
+            n::STATEMENT_CACHE_MISSES => &self.cache_misses,
+            _ => &self.cache_evictions,
+        };
+        slot.get_or_init(|| {
+            let db = vec![Label::new(n::DB_NAMESPACE, shared(&server.namespace))];
+            metrics::counter!(name, db)
+        })
     }
 }
 
-/// What labels a successful operation's duration.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct DurationKey {
-    namespace: Arc<str>,
-    address: Arc<str>,
-    port: u16,
-    operation: &'static str,
+/// Where `operation` sits in [`KEPT_OPERATIONS`].
+fn kept_index(operation: &str) -> Option<usize> {
+    KEPT_OPERATIONS.iter().position(|&o| o == operation)
 }
 
 impl Metrics {
@@ -100,28 +121,13 @@ impl Metrics {
         if error.is_some() {
             return failed_operation(server, operation, seconds, error);
         }
-        let key = DurationKey {
-            namespace: Arc::clone(&server.namespace),
-            address: Arc::clone(&server.address),
-            port: server.port,
-            operation,
-        };
-        let known = self
-            .durations
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        let histogram = known.unwrap_or_else(|| {
-            let histogram =
-                metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0));
-            self.durations
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key, histogram.clone());
-            histogram
-        });
-        histogram.record(seconds);
+        match server.metrics.duration(server, operation) {
+            Some(histogram) => histogram.record(seconds),
+            None => {
+                metrics::histogram!(n::OPERATION_DURATION, server_labels(server, operation, 0))
+                    .record(seconds);
+            }
+        }
     }
 
     /// Describes every metric (unit, help text) to the current recorder.
@@ -275,18 +281,19 @@ impl QueryHook for Metrics {
 
 impl PrepareHook for Metrics {
     fn prepare_end(&self, _: HookData, p: &PrepareEnd<'_>) {
-        let db = || vec![Label::new(n::DB_NAMESPACE, shared(&p.server.namespace))];
         if p.from_cache {
+            let kept = &p.server.metrics;
             let name = if p.already_prepared {
                 n::STATEMENT_CACHE_HITS
             } else {
                 n::STATEMENT_CACHE_MISSES
             };
-            metrics::counter!(name, db()).increment(1);
+            kept.cache_counter(p.server, name).increment(1);
             // Only a miss can evict; counted even when 0, so the series
             // exists from the first miss on.
             if !p.already_prepared {
-                metrics::counter!(n::STATEMENT_CACHE_EVICTIONS, db()).increment(p.evicted);
+                kept.cache_counter(p.server, n::STATEMENT_CACHE_EVICTIONS)
+                    .increment(p.evicted);
             }
         }
         if !p.already_prepared {

@@ -11,7 +11,9 @@
 //! `pgline.query` or `pgline.batch`, the `pgline.connect` of a new
 //! connection under its `pgline.acquire`.
 
-use tracing::field::Empty;
+use std::sync::OnceLock;
+
+use tracing::field::{Empty, Field};
 use tracing::{Span, info_span};
 
 use super::{
@@ -26,13 +28,29 @@ use crate::error::Error;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Spans;
 
-/// Records the outcome fields on a span and closes it.
-fn close(data: HookData, error: Option<&Error>, rows: Option<u64>) {
+/// `db.response.returned_rows` of one span kind's callsite, found once:
+/// recording a field by name searches the span's fields every time.
+type RowsField = OnceLock<Option<Field>>;
+
+/// The returned-rows field of the `pgline.query` spans.
+static QUERY_ROWS: RowsField = OnceLock::new();
+
+/// The returned-rows field of the `pgline.copy` spans.
+static COPY_ROWS: RowsField = OnceLock::new();
+
+/// Records the outcome fields on a span and closes it; `rows` with the
+/// field of the span's kind.
+fn close(data: HookData, error: Option<&Error>, rows: Option<(u64, &'static RowsField)>) {
     let Some(span) = data.take::<Span>() else {
         return;
     };
-    if let Some(rows) = rows {
-        span.record("db.response.returned_rows", rows);
+    if let (Some((rows, field)), Some(meta)) = (rows, span.metadata()) {
+        let field = field.get_or_init(|| meta.fields().field("db.response.returned_rows"));
+        // A field of another callsite is ignored by `record`; each kind
+        // has its own.
+        if let Some(field) = field {
+            span.record(field, rows);
+        }
     }
     if let Some(error) = error {
         span.record("otel.status_code", "ERROR");
@@ -94,7 +112,7 @@ impl QueryHook for Spans {
         opened(span)
     }
     fn query_end(&self, data: HookData, q: &QueryEnd<'_>) {
-        close(data, q.error, q.rows);
+        close(data, q.error, q.rows.map(|r| (r, &QUERY_ROWS)));
     }
 }
 
@@ -157,7 +175,7 @@ impl CopyHook for Spans {
         if let Some(span) = data.get::<Span>() {
             span.record("pgline.copy.bytes", c.bytes);
         }
-        close(data, c.error, c.rows);
+        close(data, c.error, c.rows.map(|r| (r, &COPY_ROWS)));
     }
 }
 

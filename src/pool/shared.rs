@@ -181,12 +181,9 @@ impl PoolShared {
         let start = AcquireStart::new(self.figures());
         let pending = Pending::start(hooks, |h| h.acquire_start(&start));
         let mut times = AcquireTimes::default();
-        let span = pending.span().unwrap_or_else(tracing::Span::none);
-        let result = tracing::Instrument::instrument(
-            self.acquire_checked(site, hooks, &pending, &mut times),
-            span,
-        )
-        .await;
+        let result = pending
+            .in_span(|| self.acquire_checked(site, hooks, &pending, &mut times))
+            .await;
         let error = result.as_ref().err();
         times.timed_out |= error.is_some_and(Error::is_timeout);
         let figures = self.figures();

@@ -25,8 +25,8 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), BenchError> {
     let options = Options::parse(std::env::args().skip(1))?;
-    if options.observe {
-        pgline_benches::observed::enable();
+    if let Some(what) = options.observe {
+        pgline_benches::observed::enable(what);
     }
     let date = utc_now();
     let machine = machine::describe();

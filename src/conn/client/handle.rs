@@ -19,7 +19,6 @@ use tokio::sync::watch;
 use crate::config::StatementCacheMode;
 use crate::conn::client::copy_sql::{CopyStdio, copy_stdio};
 use crate::conn::client::notify::Notifications;
-use crate::conn::client::observed::Cold;
 use crate::conn::client::query::BINARY;
 use crate::conn::client::row::{Column, SimpleQueryMessage, SimpleQueryRow, columns};
 use crate::conn::client::stmt_cache::StatementCacheStats;
@@ -465,10 +464,12 @@ impl Client {
     /// Runs one or more SQL statements separated by semicolons, with the
     /// simple protocol, discarding any rows. Stops at the first error.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        if self.hooks.queries().is_some() {
-            let call = self.batch_execute_plain(sql);
-            return Cold::new(self.observe_query("batch_execute", Some(sql), 0, call, |_| None))
-                .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let pending = self.query_started(hooks, "batch_execute", Some(sql), 0);
+            let result = pending.in_span(|| self.batch_execute_plain(sql)).await;
+            let rows = result.as_ref().map(|_| None);
+            self.query_ended(hooks, pending, "batch_execute", Some(sql), rows);
+            return result;
         }
         self.batch_execute_plain(sql).await
     }
@@ -509,16 +510,18 @@ impl Client {
     /// hold is read with [`Client::simple_query_stream`], one row at a
     /// time in bounded memory.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        if self.hooks.queries().is_some() {
-            let call = self.simple_query_plain(sql);
-            let rows = |m: &Vec<SimpleQueryMessage>| {
+        if let Some(hooks) = self.hooks.queries() {
+            let pending = self.query_started(hooks, "simple_query", Some(sql), 0);
+            let result = pending.in_span(|| self.simple_query_plain(sql)).await;
+            let rows = result.as_ref().map(|m| {
                 Some(
                     m.iter()
                         .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
                         .count() as u64,
                 )
-            };
-            return Cold::new(self.observe_query("simple_query", Some(sql), 0, call, rows)).await;
+            });
+            self.query_ended(hooks, pending, "simple_query", Some(sql), rows);
+            return result;
         }
         self.simple_query_plain(sql).await
     }
@@ -571,9 +574,14 @@ impl Client {
 
     /// Prepares a statement, declaring the types of some or all parameters.
     pub async fn prepare_typed(&self, sql: &str, types: &[Type]) -> Result<Statement, Error> {
-        if self.hooks.prepares().is_some() {
-            let call = async { (self.prepare_typed_plain(sql, types).await, false) };
-            return Cold::new(self.observe_prepare(sql, false, false, call)).await;
+        if let Some(hooks) = self.hooks.prepares() {
+            let (pending, evictions) = self.prepare_started(hooks, sql, false, false);
+            let result = pending
+                .in_span(|| self.prepare_typed_plain(sql, types))
+                .await;
+            let error = result.as_ref().err();
+            self.prepare_ended(hooks, pending, sql, false, false, evictions, error);
+            return result;
         }
         self.prepare_typed_plain(sql, types).await
     }

@@ -1,51 +1,66 @@
 //! Calls to the query, prepare and COPY hooks around the client's calls.
 //!
 //! Owns the observed variants of the client's public calls: each public
-//! call tests its handle's hooks once and, when some are installed, runs
-//! through here (boxed, so the unobserved call's future does not grow).
+//! call tests its handle's hooks once and, when some are installed, goes
+//! through here. A query calls the hooks' start and end through
+//! [`Client::query_started`] and [`Client::query_ended`], out of line, and
+//! awaits its plain future inside the span in place: no allocation, and
+//! the plain call's code keeps only the two calls; prepares likewise
+//! ([`Client::prepare_started`], [`Client::prepare_ended`]). Batches are
+//! boxed in [`Cold`], so the unobserved call's future does not grow.
+//! An observed call is passed as the function that makes its future, so
+//! that future is built in place, not moved.
 //! A call whose future is dropped before it finishes reports no end.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-
-use tracing::Instrument;
 
 use crate::conn::client::handle::Client;
 use crate::error::Error;
 use crate::observe::{
-    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareStart, QueryEnd, QueryStart,
+    CopyDirection, CopyEnd, CopyStart, Pending, PrepareEnd, PrepareHook, PrepareStart, QueryEnd,
+    QueryHook, QueryStart,
 };
 
 impl Client {
-    /// Runs `call` between the query hooks' start and end.
-    pub(crate) async fn observe_query<T>(
+    /// Calls the query hooks' start methods: out of line, so the call
+    /// site keeps only a call.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn query_started(
         &self,
+        hooks: &[Arc<dyn QueryHook>],
         operation: &'static str,
         sql: Option<&str>,
         params: usize,
-        call: impl Future<Output = Result<T, Error>>,
-        rows: impl FnOnce(&T) -> Option<u64>,
-    ) -> Result<T, Error> {
-        let Some(hooks) = self.hooks.queries() else {
-            return call.await;
-        };
-        let server = &self.inner.server;
+    ) -> Pending {
         let start = QueryStart {
             operation,
             sql,
             params,
-            server,
+            server: &self.inner.server,
         };
-        let pending = Pending::start(hooks, |h| h.query_start(&start));
-        let result = match pending.span() {
-            Some(span) => call.instrument(span).await,
-            None => call.await,
-        };
-        let (rows, error) = match &result {
-            Ok(v) => (rows(v), None),
+        Pending::start(hooks, |h| h.query_start(&start))
+    }
+
+    /// Calls the query hooks' end methods with the rows or the error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn query_ended(
+        &self,
+        hooks: &[Arc<dyn QueryHook>],
+        pending: Pending,
+        operation: &'static str,
+        sql: Option<&str>,
+        outcome: Result<Option<u64>, &Error>,
+    ) {
+        let (rows, error) = match outcome {
+            Ok(rows) => (rows, None),
             Err(e) => (None, Some(e)),
         };
+        let server = &self.inner.server;
         pending.end(hooks, |h, data, elapsed| {
             h.query_end(
                 data,
@@ -59,36 +74,46 @@ impl Client {
                 },
             )
         });
-        result
     }
 
-    /// Runs a preparation between the prepare hooks' start and end;
-    /// `call` answers the result and whether it was already prepared.
-    pub(crate) async fn observe_prepare<T>(
+    /// Calls the prepare hooks' start methods, out of line; answers the
+    /// pending ends and the statement cache's evictions so far.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn prepare_started(
         &self,
+        hooks: &[Arc<dyn PrepareHook>],
         sql: &str,
         from_cache: bool,
         cached: bool,
-        call: impl Future<Output = (Result<T, Error>, bool)>,
-    ) -> Result<T, Error> {
-        let Some(hooks) = self.hooks.prepares() else {
-            return call.await.0;
-        };
-        let server = &self.inner.server;
+    ) -> (Pending, u64) {
         let start = PrepareStart {
             sql,
             from_cache,
             cached,
-            server,
+            server: &self.inner.server,
         };
         let pending = Pending::start(hooks, |h| h.prepare_start(&start));
-        let evictions = self.statement_cache_stats().evictions;
-        let (result, already_prepared) = match pending.span() {
-            Some(span) => call.instrument(span).await,
-            None => call.await,
-        };
+        (pending, self.statement_cache_stats().evictions)
+    }
+
+    /// Calls the prepare hooks' end methods; `evictions` is what
+    /// [`prepare_started`](Self::prepare_started) answered.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn prepare_ended(
+        &self,
+        hooks: &[Arc<dyn PrepareHook>],
+        pending: Pending,
+        sql: &str,
+        from_cache: bool,
+        already_prepared: bool,
+        evictions: u64,
+        error: Option<&Error>,
+    ) {
         let evicted = self.statement_cache_stats().evictions - evictions;
-        let error = result.as_ref().err();
+        let server = &self.inner.server;
         pending.end(hooks, |h, data, elapsed| {
             h.prepare_end(
                 data,
@@ -103,7 +128,6 @@ impl Client {
                 },
             )
         });
-        result
     }
 }
 

@@ -352,10 +352,7 @@ impl<'a> Batch<'a> {
             server,
         };
         let pending = Pending::start(hooks, |h| h.batch_start(&start));
-        let result = match pending.span() {
-            Some(span) => tracing::Instrument::instrument(self.run(sync_each), span).await,
-            None => self.run(sync_each).await,
-        };
+        let result = pending.in_span(|| self.run(sync_each)).await;
         if let Ok(outcomes) = &result {
             for (index, outcome) in outcomes.iter().enumerate() {
                 let rows = match outcome {

@@ -25,7 +25,6 @@ use crate::conn::client::copy_sql::CopyStdio;
 use crate::conn::client::handle::{
     Client, Statement, Unprepared, copy_needs_copy_api, refuse_copy_stdio,
 };
-use crate::conn::client::observed::Cold;
 use crate::conn::client::one_row::{OneRow, OneRowOutcome};
 use crate::conn::client::row::{Column, Row, columns};
 use crate::conn::client::stmt_cache::{CachedStatement, explain_name_clash};
@@ -305,15 +304,15 @@ impl Client {
         &self,
         sql: &str,
     ) -> Result<(Arc<CachedStatement>, Statement), Error> {
-        if self.hooks.prepares().is_some() {
+        if let Some(hooks) = self.hooks.prepares() {
+            // A lookup that waits for another task's preparation reports a
+            // miss: it did wait for a Parse.
             let cached = self.cached_already(sql);
-            let call = async {
-                let result = self.cached_statement_plain(sql).await;
-                // A lookup that waits for another task's preparation
-                // reports a miss: it did wait for a Parse.
-                (result, cached)
-            };
-            return Cold::new(self.observe_prepare(sql, true, cached, call)).await;
+            let (pending, evictions) = self.prepare_started(hooks, sql, true, cached);
+            let result = pending.in_span(|| self.cached_statement_plain(sql)).await;
+            let error = result.as_ref().err();
+            self.prepare_ended(hooks, pending, sql, true, cached, evictions, error);
+            return result;
         }
         self.cached_statement_plain(sql).await
     }
@@ -511,16 +510,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        if self.hooks.queries().is_some() {
-            let call = self.query_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "query",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |rows: &Vec<Row>| Some(rows.len() as u64),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query", sql, params.len());
+            let result = pending
+                .in_span(|| self.query_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|rows| Some(rows.len() as u64));
+            self.query_ended(hooks, pending, "query", sql, rows);
+            return result;
         }
         self.query_plain(statement, params).await
     }
@@ -547,16 +545,14 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        if self.hooks.queries().is_some() {
-            let call = async { exactly_one(self.query_opt_plain(statement, params).await?) };
-            return Cold::new(self.observe_query(
-                "query_one",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |_: &Row| Some(1),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query_one", sql, params.len());
+            let call = || async { exactly_one(self.query_opt_plain(statement, params).await?) };
+            let result = pending.in_span(call).await;
+            let rows = result.as_ref().map(|_| Some(1));
+            self.query_ended(hooks, pending, "query_one", sql, rows);
+            return result;
         }
         exactly_one(self.query_opt_plain(statement, params).await?)
     }
@@ -568,16 +564,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        if self.hooks.queries().is_some() {
-            let call = self.query_opt_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "query_opt",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |row: &Option<Row>| Some(u64::from(row.is_some())),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query_opt", sql, params.len());
+            let result = pending
+                .in_span(|| self.query_opt_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|row| Some(u64::from(row.is_some())));
+            self.query_ended(hooks, pending, "query_opt", sql, rows);
+            return result;
         }
         self.query_opt_plain(statement, params).await
     }
@@ -608,16 +603,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
-        if self.hooks.queries().is_some() {
-            let call = self.execute_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "execute",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |n: &u64| Some(*n),
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "execute", sql, params.len());
+            let result = pending
+                .in_span(|| self.execute_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|n| Some(*n));
+            self.query_ended(hooks, pending, "execute", sql, rows);
+            return result;
         }
         self.execute_plain(statement, params).await
     }
@@ -648,16 +642,15 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<RowStream, Error> {
-        if self.hooks.queries().is_some() {
-            let call = self.query_stream_plain(statement, params);
-            return Cold::new(self.observe_query(
-                "query_stream",
-                Some(sql_of(statement)),
-                params.len(),
-                call,
-                |_: &RowStream| None,
-            ))
-            .await;
+        if let Some(hooks) = self.hooks.queries() {
+            let sql = Some(sql_of(statement));
+            let pending = self.query_started(hooks, "query_stream", sql, params.len());
+            let result = pending
+                .in_span(|| self.query_stream_plain(statement, params))
+                .await;
+            let rows = result.as_ref().map(|_| None);
+            self.query_ended(hooks, pending, "query_stream", sql, rows);
+            return result;
         }
         self.query_stream_plain(statement, params).await
     }

@@ -186,6 +186,9 @@ impl Slot {
 
     /// Prepares a (new or reused) slot for a request ending after `ready`
     /// ReadyForQuery messages.
+    // Once per request on every query: inlinable whatever the codegen
+    // units, so the query path's cost does not move with the split.
+    #[inline]
     pub(crate) fn reset(&self, ready: usize, permit: Option<Pass>, kind: RequestKind) {
         let mut s = self.lock();
         s.kind = kind;
@@ -213,6 +216,9 @@ impl Slot {
     /// A ReadyForQuery with nothing before it cannot answer any request this
     /// layer sends (each has at least one reply before its ReadyForQuery):
     /// the server is out of step, and that is an error, not a reply.
+    // Once per request on every query: inlinable whatever the codegen
+    // units, so the query path's cost does not move with the split.
+    #[inline]
     pub(crate) fn push_batch(
         &self,
         batch: &mut VecDeque<Reply>,
@@ -402,6 +408,9 @@ impl Slot {
 
     /// Caller side: the caller stops listening and gives its queue back.
     /// Returns whether the request was complete (so the slot can be reused).
+    // Once per request on every query: inlinable whatever the codegen
+    // units, so the query path's cost does not move with the split.
+    #[inline]
     pub(crate) fn abandon(&self, mut queue: VecDeque<Reply>) -> bool {
         queue.clear();
         let mut s = self.lock();

@@ -132,7 +132,11 @@ mod low_water {
     }
 }
 
+// The socket's poll methods only dispatch on the transport: inlinable
+// whatever the codegen units, so the read path's cost does not move with
+// the split.
 impl AsyncRead for Socket {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -147,6 +151,7 @@ impl AsyncRead for Socket {
 }
 
 impl AsyncWrite for Socket {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
