@@ -106,10 +106,6 @@ pub(crate) struct Driver {
     /// taken. A request in flight reached the socket when this passed its
     /// slot's position.
     written: u64,
-    /// This turn's take of queued requests was put off once, so that the
-    /// callers already runnable queue theirs first (see
-    /// [`Driver::defer_take`]).
-    take_deferred: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -156,7 +152,6 @@ impl Driver {
             task_waker: None,
             failed: None,
             written: 0,
-            take_deferred: false,
         }
     }
 
@@ -312,10 +307,6 @@ impl Driver {
     }
 
     fn task_step(&mut self, cx: &mut Context<'_>, task: &Waker, caller_reads: bool) -> Poll<Exit> {
-        if self.defer_take() {
-            task.wake_by_ref();
-            return Poll::Pending;
-        }
         loop {
             if self.low_water.stalled() {
                 self.low_water
@@ -404,25 +395,6 @@ impl Driver {
         };
         self.low_water
             .tune(&self.socket, floor, task, &self.shared.counters);
-    }
-
-    /// Whether the task puts off taking the requests callers queued, once:
-    /// when requests are already in flight (the server has work, so a
-    /// scheduler turn's delay leaves it no less busy) and callers queued
-    /// some. The task wakes itself and yields; tokio runs a task that woke
-    /// itself after the tasks already runnable, and those are typically
-    /// callers whose replies were just routed and who are about to queue
-    /// their next request: one write then carries them all.
-    fn defer_take(&mut self) -> bool {
-        if std::mem::take(&mut self.take_deferred)
-            || self.in_flight.is_empty()
-            || !self.write_buf.is_empty()
-            || self.shared.write().buf.is_empty()
-        {
-            return false;
-        }
-        self.take_deferred = true;
-        true
     }
 
     /// Takes the requests queued by callers. Returns the lifecycle, which
