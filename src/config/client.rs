@@ -98,7 +98,7 @@ impl Default for ClientSettings {
             statement_cache_mode: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
-            coalesce_replies: true,
+            coalesce_replies: false,
             query_timeout: None,
             hooks: crate::observe::Hooks::new(),
         }
@@ -141,18 +141,21 @@ impl Config {
     /// plain TCP on Linux) lets the kernel wake it once for several replies
     /// instead of once for each, by raising the socket's receive low-water
     /// mark (`SO_RCVLOWAT`) to half of what the server is bound to send.
-    /// Default true: in a deep pipeline it cuts the client's CPU per query
-    /// to about a third. The price is latency for the first replies of a
-    /// batch: they wait until enough bytes follow them, which is a few
-    /// replies' time when the server answers steadily, and at most 1 to
-    /// 2 ms when a later request waits on something (a lock, a slow query)
-    /// and a watch thread lowers the mark. Turn it off when the first
-    /// replies of deep pipelines must arrive alone.
+    /// Default false. On, a deep pipeline costs the client less CPU per
+    /// query (see `benches/RESULTS.md`); the price is latency: a reply waits
+    /// until enough bytes follow it, which is a few replies' time when the
+    /// server answers steadily, and at most 1 to 2 ms when a later request
+    /// waits on something (a lock, a slow query) and a watch thread lowers
+    /// the mark. Many tasks sharing one client measured a higher p99 with
+    /// it on at some rates and a lower closed-loop throughput (the README's
+    /// "Latency under load"), so it is for throughput work: bulk pipelines
+    /// whose caller waits for all the replies anyway.
     ///
     /// ```
     /// let mut config: pgline::Config = "postgres://app@db.example/app".parse().unwrap();
-    /// config.coalesce_replies(false);
     /// assert!(!config.get_coalesce_replies());
+    /// config.coalesce_replies(true);
+    /// assert!(config.get_coalesce_replies());
     /// ```
     pub fn coalesce_replies(&mut self, on: bool) -> &mut Self {
         self.client.coalesce_replies = on;

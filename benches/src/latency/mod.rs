@@ -311,8 +311,8 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
          |---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (i, rate) in plan.rates.iter().enumerate() {
-        let on = rounds.summary(i, Shape::Pgline);
-        let off = rounds.summary(i, Shape::PglineNoCoalesce);
+        let on = rounds.summary(i, Shape::PglineCoalesce);
+        let off = rounds.summary(i, Shape::Pgline);
         let cell = |s: Option<Summary>, f: fn(&Figures) -> f64| {
             s.map_or_else(|| "–".to_owned(), |s| format!("{:.0}", f(&s.median)))
         };
@@ -325,10 +325,10 @@ pub fn markdown(plan: &Plan, rounds: &Rounds) -> String {
             rate_label(*rate),
             cell(on, p99),
             cell(off, p99),
-            ratio_text(rounds.paired_ratio(i, Shape::Pgline, Shape::PglineNoCoalesce, p99)),
+            ratio_text(rounds.paired_ratio(i, Shape::PglineCoalesce, Shape::Pgline, p99)),
             cpu_cell(on),
             cpu_cell(off),
-            ratio_text(rounds.paired_ratio(i, Shape::Pgline, Shape::PglineNoCoalesce, cpu)),
+            ratio_text(rounds.paired_ratio(i, Shape::PglineCoalesce, Shape::Pgline, cpu)),
         );
     }
     out.push_str("\nShapes:\n\n");

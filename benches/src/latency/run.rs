@@ -111,9 +111,11 @@ async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close),
             let request: Request = Arc::new(|n| Box::pin(async move { Ok(n) }));
             (request, Box::pin(async {}))
         }
-        Shape::Pgline | Shape::PglineNoCoalesce => {
+        Shape::Pgline | Shape::PglineCoalesce => {
             let mut config = pgline_config(&tcp(Driver::Pgline))?;
-            config.coalesce_replies(shape == Shape::Pgline);
+            if shape == Shape::PglineCoalesce {
+                config.coalesce_replies(true);
+            }
             let client = Arc::new(pgline::Connector::new(config).connect().await?);
             let stmt = Arc::new(client.prepare(SELECT_INT4).await?);
             let closing = client.clone();

@@ -8,10 +8,10 @@
 pub enum Shape {
     /// The same schedule with no query: what the harness itself costs.
     NoQuery,
-    /// pgline, one shared `Client` (reply coalescing as configured by default: on).
+    /// pgline, one shared `Client`, default settings (reply coalescing off).
     Pgline,
-    /// pgline, one shared `Client` with `Config::coalesce_replies(false)`.
-    PglineNoCoalesce,
+    /// pgline, one shared `Client` with `Config::coalesce_replies(true)`.
+    PglineCoalesce,
     /// pgline's `Pool` of 8.
     PglinePool,
     /// tokio-postgres, one shared client.
@@ -27,7 +27,7 @@ impl Shape {
     pub const ALL: [Self; 7] = [
         Self::NoQuery,
         Self::Pgline,
-        Self::PglineNoCoalesce,
+        Self::PglineCoalesce,
         Self::PglinePool,
         Self::TokioPostgres,
         Self::Deadpool,
@@ -42,7 +42,7 @@ impl Shape {
         match self {
             Self::NoQuery => "no-query",
             Self::Pgline => "pgline",
-            Self::PglineNoCoalesce => "pgline-no-coalesce",
+            Self::PglineCoalesce => "pgline-coalesce",
             Self::PglinePool => "pgline-pool8",
             Self::TokioPostgres => "tokio-postgres",
             Self::Deadpool => "deadpool8",
@@ -54,8 +54,8 @@ impl Shape {
     pub fn about(self) -> &'static str {
         match self {
             Self::NoQuery => "the same schedule and 64 tasks, no query (harness cost)",
-            Self::Pgline => "pgline, one shared Client, reply coalescing on (the default)",
-            Self::PglineNoCoalesce => "pgline, one shared Client, coalesce_replies(false)",
+            Self::Pgline => "pgline, one shared Client, default settings (reply coalescing off)",
+            Self::PglineCoalesce => "pgline, one shared Client, coalesce_replies(true)",
             Self::PglinePool => "pgline Pool of 8, query_one through the pool",
             Self::TokioPostgres => "tokio-postgres, one shared client, prepared statement",
             Self::Deadpool => "deadpool-postgres of 8, get + prepare_cached + query_one",
@@ -70,10 +70,7 @@ impl Shape {
 
     /// Whether this is one of pgline's shapes.
     pub fn is_pgline(self) -> bool {
-        matches!(
-            self,
-            Self::Pgline | Self::PglineNoCoalesce | Self::PglinePool
-        )
+        matches!(self, Self::Pgline | Self::PglineCoalesce | Self::PglinePool)
     }
 }
 
