@@ -208,7 +208,10 @@ async fn the_low_water_mark_is_raised_only_when_coalescing_is_asked_for() {
     let raised_on = low_water_raises_in_a_deep_pipeline(&on).await;
     println!("low-water marks raised: {raised_default} by default, {raised_on} when on");
     if cfg!(target_os = "linux") {
-        assert!(raised_on > 0, "coalesce_replies(true) never raised the mark");
+        assert!(
+            raised_on > 0,
+            "coalesce_replies(true) never raised the mark"
+        );
     }
     assert_eq!(raised_default, 0);
 }
