@@ -28,8 +28,14 @@ if [ "$#" -gt 0 ]; then
   examples=("$@")
 else
   examples=()
-  for f in examples/*.rs; do
-    examples+=("$(basename "$f" .rs)")
+  # An example is a file (examples/NAME.rs) or a folder with a main.rs
+  # (examples/NAME/main.rs), as cargo finds them.
+  for f in examples/*.rs examples/*/main.rs; do
+    [ -e "$f" ] || continue
+    case "$f" in
+      */main.rs) examples+=("$(basename "$(dirname "$f")")") ;;
+      *) examples+=("$(basename "$f" .rs)") ;;
+    esac
   done
 fi
 

@@ -51,6 +51,7 @@ mod backoff;
 pub mod cluster;
 pub mod config;
 pub mod error;
+#[cfg(feature = "runtime")]
 mod jitter;
 pub mod observe;
 #[cfg(feature = "runtime")]

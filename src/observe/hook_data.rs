@@ -33,6 +33,7 @@ impl HookData {
     /// Carries `value` to the end method: inline when it is a
     /// `tracing::Span`, else in one allocation.
     pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+        #[cfg_attr(not(feature = "runtime"), allow(unused_mut))]
         let mut slot = Some(value);
         // The type test is resolved at compile time for each `T`.
         #[cfg(feature = "runtime")]
