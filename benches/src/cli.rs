@@ -99,17 +99,30 @@ impl Options {
 }
 
 fn parse_drivers(text: &str) -> Result<Vec<Driver>, BenchError> {
-    let drivers = text
+    parse_list("--drivers", text, |name| Driver::from_name(name).ok_or(()))
+}
+
+/// The error of a flag given a value it does not take.
+pub(crate) fn bad(flag: &str, text: &str) -> BenchError {
+    BenchError::new(format!("bad {flag} {text:?}"))
+}
+
+/// A comma-separated list given to `flag`: each item (trimmed) read by
+/// `item`; an item it refuses, or no item at all, is an error naming the
+/// flag.
+pub(crate) fn parse_list<T>(
+    flag: &str,
+    text: &str,
+    item: impl Fn(&str) -> Result<T, ()>,
+) -> Result<Vec<T>, BenchError> {
+    let items = text
         .split(',')
-        .map(|name| {
-            Driver::from_name(name.trim())
-                .ok_or_else(|| BenchError::new(format!("unknown driver {name:?}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if drivers.is_empty() {
-        return Err(BenchError::new("--drivers needs at least one driver"));
+        .map(|part| item(part.trim()).map_err(|()| bad(flag, part)))
+        .collect::<Result<Vec<T>, _>>()?;
+    if items.is_empty() {
+        return Err(bad(flag, text));
     }
-    Ok(drivers)
+    Ok(items)
 }
 
 #[cfg(test)]

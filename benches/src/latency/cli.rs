@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::{Plan, Shape};
+use crate::cli::{bad, parse_list};
 use crate::{BenchError, Mode};
 
 /// The usage text.
@@ -106,31 +107,12 @@ impl Options {
     }
 }
 
-fn bad(flag: &str, text: &str) -> BenchError {
-    BenchError::new(format!("bad {flag} {text:?}"))
-}
-
 fn parse_rate(text: &str) -> Result<f64, ()> {
     text.trim()
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite() && *v > 0.0)
         .ok_or(())
-}
-
-fn parse_list<T>(
-    flag: &str,
-    text: &str,
-    item: impl Fn(&str) -> Result<T, ()>,
-) -> Result<Vec<T>, BenchError> {
-    let items = text
-        .split(',')
-        .map(|part| item(part.trim()).map_err(|()| bad(flag, part)))
-        .collect::<Result<Vec<T>, _>>()?;
-    if items.is_empty() {
-        return Err(bad(flag, text));
-    }
-    Ok(items)
 }
 
 #[cfg(test)]

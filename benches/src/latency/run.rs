@@ -15,7 +15,6 @@ use std::future::Future;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool as Deadpool, RecyclingMethod};
 use hdrhistogram::Histogram;
 use tokio::sync::mpsc as tokio_mpsc;
 
@@ -24,6 +23,7 @@ use super::shape::Shape;
 use crate::env::{BenchEnv, Transport};
 use crate::libpq::{Int4Param, PqConn};
 use crate::workloads::point_select::decode_int4;
+use crate::workloads::pool::deadpool_at;
 use crate::workloads::{
     SELECT_INT4, check_sum, expected_sum, param, pgline_config, runtime, tokio_postgres_client_at,
 };
@@ -164,20 +164,7 @@ async fn connect_async(env: &BenchEnv, shape: Shape) -> Result<(Request, Close),
             (request, Box::pin(async {}))
         }
         Shape::Deadpool => {
-            let pg: tokio_postgres::Config = tcp(Driver::TokioPostgres)
-                .parse()
-                .map_err(|e: tokio_postgres::Error| BenchError::new(e.to_string()))?;
-            let manager = Manager::from_config(
-                pg,
-                tokio_postgres::NoTls,
-                ManagerConfig {
-                    recycling_method: RecyclingMethod::Fast,
-                },
-            );
-            let pool = Deadpool::builder(manager)
-                .max_size(CONNECTIONS)
-                .build()
-                .map_err(|e| BenchError::new(e.to_string()))?;
+            let pool = deadpool_at(&tcp(Driver::TokioPostgres), CONNECTIONS)?;
             let request: Request = Arc::new(move |n| {
                 let pool = pool.clone();
                 Box::pin(async move {
@@ -226,32 +213,69 @@ async fn paced_async(
             Ok::<(Histogram<u64>, i64), BenchError>((histogram, sum))
         }));
     }
-    let mut histogram = new_histogram();
-    let mut sum = 0;
-    let mut failure = None;
+    let mut gathered = Gathered::default();
     for task in tasks {
-        match task.await {
-            Ok(Ok((part, part_sum))) => {
-                histogram
-                    .add(&part)
-                    .map_err(|e| BenchError::new(format!("histogram: {e:?}")))?;
-                sum += part_sum;
-            }
-            Ok(Err(err)) => failure = Some(err),
-            Err(err) => failure = Some(BenchError::new(format!("task: {err}"))),
-        }
+        let part = task
+            .await
+            .unwrap_or_else(|err| Err(BenchError::new(format!("task: {err}"))));
+        gathered.add(part)?;
     }
     // A failed task leaves tickets nobody takes; the pacer stops once the
     // receiver is gone.
     drop(rx);
-    pacer
-        .join()
-        .map_err(|_| BenchError::new("the pacer thread panicked"))?;
-    if let Some(err) = failure {
-        return Err(err);
+    gathered.finish(pacer, "open loop", count)
+}
+
+/// One phase's parts as its workers hand them in: latencies merged,
+/// replies summed, a failure kept.
+struct Gathered {
+    histogram: Histogram<u64>,
+    sum: i64,
+    failure: Option<BenchError>,
+}
+
+impl Default for Gathered {
+    fn default() -> Self {
+        Self {
+            histogram: new_histogram(),
+            sum: 0,
+            failure: None,
+        }
     }
-    check_sum("open loop", sum, expected_sum(count))?;
-    Ok(histogram)
+}
+
+impl Gathered {
+    /// Takes one worker's part: its histogram and the sum of its replies.
+    fn add(&mut self, part: Result<(Histogram<u64>, i64), BenchError>) -> Result<(), BenchError> {
+        match part {
+            Ok((histogram, sum)) => {
+                self.histogram
+                    .add(&histogram)
+                    .map_err(|e| BenchError::new(format!("histogram: {e:?}")))?;
+                self.sum += sum;
+            }
+            Err(err) => self.failure = Some(err),
+        }
+        Ok(())
+    }
+
+    /// Waits for the pacer, then the merged latencies if every worker
+    /// succeeded and the replies of `count` requests add up.
+    fn finish(
+        self,
+        pacer: std::thread::JoinHandle<()>,
+        what: &str,
+        count: u64,
+    ) -> Result<Histogram<u64>, BenchError> {
+        pacer
+            .join()
+            .map_err(|_| BenchError::new("the pacer thread panicked"))?;
+        if let Some(err) = self.failure {
+            return Err(err);
+        }
+        check_sum(what, self.sum, expected_sum(count))?;
+        Ok(self.histogram)
+    }
 }
 
 /// One phase of libpq's threads: the queue of due requests.
@@ -290,29 +314,14 @@ fn libpq_run(
         drop(phase);
         let start = mono_ns() + 1_000_000;
         let pacer = spawn_pacer(start, rate, count, move |t| tx.send(t).is_ok());
-        let mut histogram = new_histogram();
-        let mut sum = 0;
-        let mut failure = None;
+        let mut gathered = Gathered::default();
         for _ in 0..CONNECTIONS {
-            match result_rx.recv() {
-                Ok(Ok((part, part_sum))) => {
-                    histogram
-                        .add(&part)
-                        .map_err(|e| BenchError::new(format!("histogram: {e:?}")))?;
-                    sum += part_sum;
-                }
-                Ok(Err(err)) => failure = Some(err),
-                Err(_) => failure = Some(BenchError::new("a libpq thread ended early")),
-            }
+            let part = result_rx
+                .recv()
+                .unwrap_or_else(|_| Err(BenchError::new("a libpq thread ended early")));
+            gathered.add(part)?;
         }
-        pacer
-            .join()
-            .map_err(|_| BenchError::new("the pacer thread panicked"))?;
-        if let Some(err) = failure {
-            return Err(err);
-        }
-        check_sum("libpq open loop", sum, expected_sum(count))?;
-        Ok(histogram)
+        gathered.finish(pacer, "libpq open loop", count)
     };
     let outcome = run_phase(warmup).and_then(|_| {
         let meter = Meter::start();

@@ -71,8 +71,13 @@ async fn pgline_pool(env: &BenchEnv) -> Result<pgline::Pool, BenchError> {
 }
 
 fn deadpool(env: &BenchEnv) -> Result<Deadpool, BenchError> {
-    let pg: tokio_postgres::Config = env
-        .tokio_postgres_conninfo(Tls::Off)
+    deadpool_at(&env.tokio_postgres_conninfo(Tls::Off), POOL_SIZE)
+}
+
+/// A deadpool-postgres pool of `size` over `conninfo` (plain TCP, fast
+/// recycling), as every pooled peer shape here uses.
+pub fn deadpool_at(conninfo: &str, size: usize) -> Result<Deadpool, BenchError> {
+    let pg: tokio_postgres::Config = conninfo
         .parse()
         .map_err(|e: tokio_postgres::Error| BenchError::new(e.to_string()))?;
     let manager = Manager::from_config(
@@ -83,7 +88,7 @@ fn deadpool(env: &BenchEnv) -> Result<Deadpool, BenchError> {
         },
     );
     Deadpool::builder(manager)
-        .max_size(POOL_SIZE)
+        .max_size(size)
         .build()
         .map_err(|e| BenchError::new(e.to_string()))
 }
