@@ -15,7 +15,8 @@ use cluster_support::{
     DelayProxy, RoundTripProxy, blocking, builder, ports, rig, settled, settled_cluster,
 };
 use pgline::RetryPolicy;
-use pgline::cluster::{CausalRoute, CausalToken, ClusterError, ReadPreference};
+use pgline::cluster::{CausalRoute, CausalToken, Cluster, ClusterError, ReadPreference};
+use pgline_testkit::ReplicaSet;
 
 const INTERVAL: Duration = Duration::from_millis(250);
 
@@ -147,12 +148,13 @@ async fn the_token_costs_no_extra_round_trip() {
     cluster.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_token_costs_no_extra_round_trip_by_count() {
-    let rig = rig();
-    let p = ports(&rig);
+/// A settled cluster whose primary is reached through a round-trip
+/// counting proxy, one pooled connection per node (so every request to the
+/// primary crosses the one proxied connection).
+async fn counted_cluster(rig: &ReplicaSet) -> (RoundTripProxy, Cluster) {
+    let p = ports(rig);
     let proxy = RoundTripProxy::start(p[0]).await;
-    let cluster = builder(&rig, &[proxy.port, p[1], p[2]])
+    let cluster = builder(rig, &[proxy.port, p[1], p[2]])
         .monitor_interval(INTERVAL)
         .pool(|pool| {
             pool.max_size(1);
@@ -161,6 +163,13 @@ async fn the_token_costs_no_extra_round_trip_by_count() {
         .await
         .unwrap();
     settled(&cluster).await;
+    (proxy, cluster)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_costs_no_extra_round_trip_by_count() {
+    let rig = rig();
+    let (proxy, cluster) = counted_cluster(&rig).await;
     cluster
         .execute("CREATE TABLE rt_count (id bigint)", &[])
         .await
@@ -452,17 +461,7 @@ async fn a_session_reads_what_its_transactions_committed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_transaction_costs_no_extra_round_trip() {
     let rig = rig();
-    let p = ports(&rig);
-    let proxy = RoundTripProxy::start(p[0]).await;
-    let cluster = builder(&rig, &[proxy.port, p[1], p[2]])
-        .monitor_interval(INTERVAL)
-        .pool(|pool| {
-            pool.max_size(1);
-        })
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
+    let (proxy, cluster) = counted_cluster(&rig).await;
     cluster
         .execute("CREATE TABLE rt_tx (id bigint)", &[])
         .await

@@ -175,6 +175,24 @@ enum Told {
     Unknown,
 }
 
+/// A direct connection to the upstream server (no proxy, so no fault),
+/// with `table (id int NOT NULL)` made empty: it counts what was inserted.
+async fn observer_with_table(table: &str) -> Client {
+    let observer = within(
+        "connect the observer",
+        pgline::connect(&common::url_for(common::upstream().port(), "")),
+    )
+    .await
+    .expect("observer");
+    observer
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int NOT NULL)"
+        ))
+        .await
+        .unwrap();
+    observer
+}
+
 async fn connect(proxy: &FaultProxy) -> Client {
     let url = common::url_for(proxy.addr().port(), &format!("&application_name={APP}"));
     loop {
@@ -193,19 +211,7 @@ async fn retries_by_class_never_duplicate_or_lose_an_insert() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(SEED);
     let mut rng = Rng(seed);
-    let observer = within(
-        "connect the observer",
-        pgline::connect(&common::url_for(common::upstream().port(), "")),
-    )
-    .await
-    .expect("observer");
-    observer
-        .batch_execute(
-            "DROP TABLE IF EXISTS retry_invariant;
-             CREATE TABLE retry_invariant (id int NOT NULL)",
-        )
-        .await
-        .unwrap();
+    let observer = observer_with_table("retry_invariant").await;
     let proxy = Arc::new(FaultProxy::start(common::upstream()).await);
     let mut client = connect(&proxy).await;
     let mut told = BTreeMap::new();
@@ -358,19 +364,7 @@ async fn retries_by_class_never_duplicate_or_lose_an_insert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retry_helper_never_runs_an_unknown_commit_again() {
     const HELPER_APP: &str = "retry_helper";
-    let observer = within(
-        "connect the observer",
-        pgline::connect(&common::url_for(common::upstream().port(), "")),
-    )
-    .await
-    .expect("observer");
-    observer
-        .batch_execute(
-            "DROP TABLE IF EXISTS retry_helper;
-             CREATE TABLE retry_helper (id int NOT NULL)",
-        )
-        .await
-        .unwrap();
+    let observer = observer_with_table("retry_helper").await;
     let proxy = Arc::new(FaultProxy::start(common::upstream()).await);
     let url = common::url_for(
         proxy.addr().port(),
