@@ -5,7 +5,7 @@
 
 mod pool_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgline::TransactionStatus;
 use pgline::error::ErrorKind;
@@ -427,4 +427,78 @@ async fn close_forces_connections_still_in_use_after_the_timeout() {
     assert!(result.is_err(), "the query was cut short");
     eventually("backends gone", || backends(s, "pool_force") == 0).await;
     assert_eq!(pool.stats().size, 0);
+}
+
+/// An acquire hands an idle connection out without a round trip only when
+/// nothing is due on it: past the idle-test threshold it is pinged, past
+/// its lifetime or with its backend gone it is replaced. Each step leaves
+/// the others not due (the lifetime one sees a connection idle under the
+/// threshold), so each check is exercised on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_skips_the_checks_only_when_none_is_due() {
+    let s = server();
+    let threshold = Duration::from_millis(500);
+    let lifetime = Duration::from_millis(2000);
+    let pool = Pool::builder(config_for(s, "pool_due"))
+        .max_size(1)
+        .test_on_acquire(Some(threshold))
+        .max_lifetime(Some(lifetime))
+        .lifetime_jitter(0.0)
+        .health_check_interval(None)
+        .maintenance_interval(Duration::from_secs(60))
+        .connect()
+        .await
+        .unwrap();
+    let opened = Instant::now();
+    let first = bounded(pool.acquire()).await.unwrap();
+    let pid = first.backend_pid();
+    let watch = first.client().clone();
+    drop(first);
+    let requests = || watch.connection_stats().requests;
+    let quiet = requests();
+
+    let again = bounded(pool.acquire()).await.unwrap();
+    assert_eq!(again.backend_pid(), pid, "the idle connection is reused");
+    drop(again);
+    assert_eq!(requests(), quiet, "idle under the threshold: no round trip");
+
+    tokio::time::sleep(threshold + Duration::from_millis(100)).await;
+    let tested = bounded(pool.acquire()).await.unwrap();
+    assert_eq!(tested.backend_pid(), pid, "the ping passed");
+    assert_eq!(
+        requests(),
+        quiet + 1,
+        "idle past the threshold: one round trip"
+    );
+    drop(tested);
+
+    // Released 200 ms before its lifetime ends, taken 150 ms after: idle
+    // for 350 ms, under the threshold, and past its lifetime.
+    let before_end =
+        (opened + lifetime - Duration::from_millis(200)).saturating_duration_since(Instant::now());
+    tokio::time::sleep(before_end).await;
+    drop(bounded(pool.acquire()).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let renewed = bounded(pool.acquire()).await.unwrap();
+    assert_ne!(renewed.backend_pid(), pid, "past its lifetime: replaced");
+    assert_eq!(pool.stats().closed.lifetime, 1);
+    let pid2 = renewed.backend_pid();
+    let watch2 = renewed.client().clone();
+    drop(renewed);
+
+    s.psql(&format!("SELECT pg_terminate_backend({pid2})"))
+        .expect("terminate the idle backend");
+    eventually("the pool's idle connection sees its end", || {
+        watch2.is_closed()
+    })
+    .await;
+    let replaced = bounded(pool.acquire()).await.unwrap();
+    assert_ne!(
+        replaced.backend_pid(),
+        pid2,
+        "a dead connection is replaced"
+    );
+    assert_eq!(pool.stats().closed.broken, 1);
+    drop(replaced);
+    pool.close(Duration::from_secs(5)).await;
 }
