@@ -25,25 +25,42 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_reads_its_own_writes_from_late_replicas() {
+/// A settled cluster over a fresh rig reading by `preference` (the
+/// primary as fallback only when `fallback`), with `create` run and
+/// replayed everywhere, then both replicas applying the log `delay` late.
+async fn late_replicas(
+    preference: ReadPreference,
+    fallback: bool,
+    create: &str,
+    delay: Duration,
+) -> (ReplicaSet, Cluster) {
     let mut rig = rig();
     let cluster = builder(&rig, &ports(&rig))
         .monitor_interval(INTERVAL)
-        .read_preference(ReadPreference::ReplicaPreferred)
+        .read_preference(preference)
+        .ryw_fallback_to_primary(fallback)
         .connect()
         .await
         .unwrap();
     settled(&cluster).await;
-    cluster
-        .execute("CREATE TABLE ryw (id bigint)", &[])
-        .await
-        .unwrap();
+    cluster.execute(create, &[]).await.unwrap();
     blocking(|| {
         rig.wait_all_replayed().unwrap();
-        rig.set_apply_delay(1, Duration::from_millis(50)).unwrap();
-        rig.set_apply_delay(2, Duration::from_millis(50)).unwrap();
+        rig.set_apply_delay(1, delay).unwrap();
+        rig.set_apply_delay(2, delay).unwrap();
     });
+    (rig, cluster)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reads_its_own_writes_from_late_replicas() {
+    let (_rig, cluster) = late_replicas(
+        ReadPreference::ReplicaPreferred,
+        true,
+        "CREATE TABLE ryw (id bigint)",
+        Duration::from_millis(50),
+    )
+    .await;
     let mut session = cluster.session();
     let (mut misses, mut routes) = (0, [0usize; 3]);
     let mut read_times = Vec::new();
@@ -235,24 +252,13 @@ async fn the_token_costs_no_extra_round_trip_by_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_fallback_a_causal_read_fails_at_ryw_timeout() {
-    let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .read_preference(ReadPreference::ReplicaPreferred)
-        .ryw_fallback_to_primary(false)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
-    cluster
-        .execute("CREATE TABLE late (id bigint)", &[])
-        .await
-        .unwrap();
-    blocking(|| {
-        rig.wait_all_replayed().unwrap();
-        rig.set_apply_delay(1, Duration::from_secs(3)).unwrap();
-        rig.set_apply_delay(2, Duration::from_secs(3)).unwrap();
-    });
+    let (_rig, cluster) = late_replicas(
+        ReadPreference::ReplicaPreferred,
+        false,
+        "CREATE TABLE late (id bigint)",
+        Duration::from_secs(3),
+    )
+    .await;
     let mut session = cluster.session();
     let mut took = Vec::new();
     for i in 0..5i64 {
@@ -284,24 +290,13 @@ async fn without_fallback_a_causal_read_fails_at_ryw_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_handed_over_as_text_carries_the_guarantee() {
-    let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .read_preference(ReadPreference::ReplicaOnly)
-        .ryw_fallback_to_primary(false)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
-    cluster
-        .execute("CREATE TABLE handed (id bigint)", &[])
-        .await
-        .unwrap();
-    blocking(|| {
-        rig.wait_all_replayed().unwrap();
-        rig.set_apply_delay(1, Duration::from_millis(200)).unwrap();
-        rig.set_apply_delay(2, Duration::from_millis(200)).unwrap();
-    });
+    let (_rig, cluster) = late_replicas(
+        ReadPreference::ReplicaOnly,
+        false,
+        "CREATE TABLE handed (id bigint)",
+        Duration::from_millis(200),
+    )
+    .await;
     let mut writer = cluster.session();
     writer
         .execute("INSERT INTO handed VALUES (7)", &[])
@@ -327,23 +322,13 @@ async fn a_token_handed_over_as_text_carries_the_guarantee() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_reads_what_its_transactions_committed() {
-    let mut rig = rig();
-    let cluster = builder(&rig, &ports(&rig))
-        .monitor_interval(INTERVAL)
-        .read_preference(ReadPreference::ReplicaPreferred)
-        .connect()
-        .await
-        .unwrap();
-    settled(&cluster).await;
-    cluster
-        .execute("CREATE TABLE ryw_tx (id bigint, part int)", &[])
-        .await
-        .unwrap();
-    blocking(|| {
-        rig.wait_all_replayed().unwrap();
-        rig.set_apply_delay(1, Duration::from_millis(50)).unwrap();
-        rig.set_apply_delay(2, Duration::from_millis(50)).unwrap();
-    });
+    let (_rig, cluster) = late_replicas(
+        ReadPreference::ReplicaPreferred,
+        true,
+        "CREATE TABLE ryw_tx (id bigint, part int)",
+        Duration::from_millis(50),
+    )
+    .await;
     const LOOPS: i64 = 100;
     let mut session = cluster.session();
     let (mut misses, mut routes) = (0, [0usize; 3]);

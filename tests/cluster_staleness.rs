@@ -73,6 +73,20 @@ fn writer(cluster: &Cluster, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<
 const AGE_SQL: &str =
     "SELECT (extract(epoch FROM clock_timestamp() - max(ts)) * 1000)::float8 FROM stamps";
 
+/// What node `i` serves, read on it directly: the age of its newest stamp
+/// in ms.
+async fn newest_stamp_age(cluster: &Cluster, i: usize) -> f64 {
+    cluster
+        .get_node(id(i))
+        .await
+        .unwrap()
+        .query_one(AGE_SQL, &[])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caught_up_replicas_stay_within_one_interval_while_the_primary_is_idle() {
     let rig = rig();
@@ -180,15 +194,7 @@ async fn max_staleness_keeps_a_delayed_replica_out_of_reads() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Without the bound, what R2 serves.
-    let r2_age: f64 = cluster
-        .get_node(id(2))
-        .await
-        .unwrap()
-        .query_one(AGE_SQL, &[])
-        .await
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let r2_age: f64 = newest_stamp_age(&cluster, 2).await;
     stop.store(true, Ordering::Relaxed);
     let written = writes.await.unwrap();
     ages.sort_by(f64::total_cmp);
@@ -286,15 +292,7 @@ async fn a_paused_replica_leaves_before_its_bound_and_comes_back() {
     }
     let left = Instant::now();
     // What R1 serves at that moment: the age of its newest stamp.
-    let age: f64 = cluster
-        .get_node(id(1))
-        .await
-        .unwrap()
-        .query_one(AGE_SQL, &[])
-        .await
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let age: f64 = newest_stamp_age(&cluster, 1).await;
     println!(
         "pause_replay took {:?}; R1 left the eligible set {:?} after it returned \
          ({:?} after it was called); R1's newest stamp then {age:.0} ms old",

@@ -6,15 +6,8 @@ mod support;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use pgline::Config;
 
-fn config() -> Config {
-    let server = pgline_testkit::shared();
-    server
-        .url("pgline", Some("pgline-secret"), "pgline")
-        .parse()
-        .expect("a valid URL")
-}
+use support::shared_config as config;
 
 #[tokio::test(flavor = "current_thread")]
 async fn backpressure_bounds_requests_in_flight() {

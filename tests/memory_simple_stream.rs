@@ -5,15 +5,9 @@
 
 mod support;
 
-use pgline::{Config, SimpleQueryMessage};
+use pgline::SimpleQueryMessage;
 
-fn config() -> Config {
-    let server = pgline_testkit::shared();
-    server
-        .url("pgline", Some("pgline-secret"), "pgline")
-        .parse()
-        .expect("a valid URL")
-}
+use support::shared_config as config;
 
 #[tokio::test]
 async fn a_large_simple_query_result_streams_without_being_held_in_memory() {

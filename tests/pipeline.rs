@@ -8,15 +8,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use pgline::error::{ErrorKind, RetryClass, SqlState};
-use pgline::{Client, Config, Params};
+use pgline::{Client, Params};
 
-fn config() -> Config {
-    let server = pgline_testkit::shared();
-    server
-        .url("pgline", Some("pgline-secret"), "pgline")
-        .parse()
-        .expect("a valid URL")
-}
+use support::shared_config as config;
 
 async fn connect() -> Client {
     config().connect().await.expect("connect")

@@ -10,6 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pgline_testkit::Server;
 use tokio::net::{TcpListener, TcpStream};
 
+/// A config for the shared test server as the `pgline` user.
+pub fn shared_config() -> pgline::Config {
+    pgline_testkit::shared()
+        .url("pgline", Some("pgline-secret"), "pgline")
+        .parse()
+        .expect("a valid URL")
+}
+
 /// A loopback TCP proxy to a server port that counts the connections made
 /// through it, to check how many connection attempts a client makes.
 pub struct CountingProxy {
