@@ -62,6 +62,19 @@
 //! that made it suspect. Writes wait from then; [`FailoverState::NoPrimary`]
 //! follows exactly `primary_wait` later if no primary has been elected.
 //!
+//! # What survives a failover
+//!
+//! A write the old primary acknowledged is on the new one only if the old
+//! primary waited for that node before acknowledging it. Under PostgreSQL's
+//! default asynchronous replication a commit acknowledged just before a
+//! crash may never have left the old primary, and no client can recover
+//! it. For no acknowledged write to be lost, the primary must name the
+//! standby that will be promoted in `synchronous_standby_names` (with
+//! `synchronous_commit` `on` or stronger). What the cluster guarantees on
+//! top of that: a write is reported done only when its server said so, a
+//! write whose outcome is unknown is never run again, and after the
+//! election writes go to the new primary only.
+//!
 //! # Errors
 //!
 //! Inputs the machine cannot accept return a [`FailoverError`] and change
