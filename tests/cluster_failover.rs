@@ -1,10 +1,10 @@
 //! Failover on a real primary and two streaming replicas, through a
 //! `Cluster`: the primary is killed under 200 writer tasks and 20 reader
 //! tasks, the test promotes R1 and repoints R2, and the cluster elects R1,
-//! moves the writes there, loses no acknowledged write (P replicates to R1
-//! synchronously, without which no client could promise that) and
-//! duplicates none, while reads keep working; the old primary, rejoined as a standby,
-//! comes back as a replica. The timeline of the run is printed
+//! moves the writes there, loses no acknowledged write (P replicates to
+//! R1 synchronously, without which no client could promise that) and
+//! duplicates none, while reads keep working; the old primary, rejoined as
+//! a standby, comes back as a replica. The timeline of the run is printed
 //! (`--nocapture`).
 
 mod cluster_support;
@@ -16,33 +16,11 @@ use std::time::{Duration, Instant};
 
 use cluster_support::{blocking, builder, id, ports, rig, settled, settled_cluster};
 use pgline::cluster::{ClusterEvent, FailoverEvent, ReadPreference, select};
-use pgline_testkit::{ReplicaSet, StopMode};
+use pgline_testkit::StopMode;
 
 const INTERVAL: Duration = Duration::from_millis(250);
 const WRITERS: u64 = 200;
 const READERS: usize = 20;
-
-/// Makes P commit only once R1 (`node1`) has the commit's WAL, and waits
-/// until P reports R1 as its synchronous standby.
-fn synchronous_to_r1(rig: &ReplicaSet) {
-    let p = rig.node(0);
-    p.psql("ALTER SYSTEM SET synchronous_standby_names = 'node1';\nSELECT pg_reload_conf();")
-        .unwrap();
-    let since = Instant::now();
-    loop {
-        let state = p
-            .psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'node1'")
-            .unwrap();
-        if state == "sync" {
-            return;
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "R1 not synchronous after 10 s: {state:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_killed_under_load_then_promoted_loses_and_duplicates_nothing() {
@@ -62,7 +40,7 @@ async fn primary_killed_under_load_then_promoted_loses_and_duplicates_nothing() 
     // have left P, and no client can bring it back. P waits for R1 (the
     // node promoted below); R1 names no synchronous standby, so once
     // promoted its own commits do not wait.
-    blocking(|| synchronous_to_r1(&rig));
+    blocking(|| rig.set_synchronous(1).unwrap());
     cluster
         .execute(
             "CREATE TABLE fo (id bigint, at timestamptz DEFAULT clock_timestamp())",

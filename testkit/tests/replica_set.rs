@@ -423,9 +423,28 @@ fn promote_repoint_rejoin_and_rebuild() {
         rig.start(0).unwrap_err(),
         rig.rejoin(1, 1).unwrap_err(),
         rig.stop(7, StopMode::Fast).unwrap_err(),
+        rig.set_synchronous(1).unwrap_err(),
     ] {
         assert!(matches!(err, Error::InvalidInput(_)), "{err}");
     }
+
+    // A synchronous standby: a commit on its primary waits while it is frozen and
+    // completes once it is thawed.
+    rig.set_synchronous(2).unwrap();
+    rig.freeze(2).unwrap();
+    let err = rig
+        .node(1)
+        .psql_timeout("INSERT INTO t VALUES ('g')", Duration::from_secs(1))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_eq!(
+        rows(&rig, 1),
+        "a,b-on-new,c,d,e,f",
+        "not visible while waiting"
+    );
+    rig.thaw(2).unwrap();
+    rig.wait_all_replayed().unwrap();
+    assert_eq!(rows(&rig, 2), "a,b-on-new,c,d,e,f,g");
 
     drop_and_check(rig);
     eprintln!("test took {:?}", began.elapsed());

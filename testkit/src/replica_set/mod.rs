@@ -613,7 +613,8 @@ impl Drop for Node {
 /// [`replicas`](Self::replicas), [`multi_host_url`](Self::multi_host_url), ...),
 /// controls ([`promote`](Self::promote), [`stop`](Self::stop), [`start`](Self::start),
 /// [`freeze`](Self::freeze), [`thaw`](Self::thaw),
-/// [`set_apply_delay`](Self::set_apply_delay), [`pause_replay`](Self::pause_replay),
+/// [`set_apply_delay`](Self::set_apply_delay),
+/// [`set_synchronous`](Self::set_synchronous), [`pause_replay`](Self::pause_replay),
 /// [`resume_replay`](Self::resume_replay), [`repoint`](Self::repoint),
 /// [`rejoin`](Self::rejoin), [`rebuild`](Self::rebuild)) and waits
 /// ([`wait_replayed`](Self::wait_replayed), [`wait_all_replayed`](Self::wait_all_replayed)).
@@ -998,6 +999,29 @@ impl ReplicaSet {
         node.frozen.clear();
         node.state = NodeState::Running;
         self.wait_answers(index)
+    }
+
+    /// Makes standby `index`'s upstream commit only once `index` has flushed the commit's
+    /// WAL: `synchronous_standby_names` names it on the upstream (`ALTER SYSTEM` +
+    /// reload); returns once the upstream's `pg_stat_replication` reports it `sync`. The
+    /// standby itself names none, so once promoted its own commits do not wait.
+    pub fn set_synchronous(&mut self, index: usize) -> Result<(), Error> {
+        let (node, upstream) = self.running_standby(index, "set_synchronous")?;
+        let name = node.application_name();
+        self.running_primary(upstream, "set_synchronous")?
+            .psql(&format!(
+                "ALTER SYSTEM SET synchronous_standby_names = '{name}';\nSELECT pg_reload_conf();"
+            ))?;
+        self.wait_for(upstream, "the standby reported synchronous", |primary| {
+            let state = primary.psql(&format!(
+                "SELECT sync_state FROM pg_stat_replication WHERE application_name = '{name}'"
+            ))?;
+            Ok(if state == "sync" {
+                Check::Done
+            } else {
+                Check::NotYet(format!("{name} sync_state {state:?}"))
+            })
+        })
     }
 
     /// Sets `recovery_min_apply_delay` on standby `index` (`ALTER SYSTEM` + reload,
