@@ -325,7 +325,12 @@ async fn startup_parameter_status_without_nul_terminator() {
 #[tokio::test]
 async fn server_closes_during_startup() {
     let script = Script::new().read_startup().send(wire::auth_ok()).close();
-    connect_fails(script, "", BROKEN).await;
+    let err = connect_fails(script, "", BROKEN).await;
+    // Callers tell a lost socket from a protocol fault by its io::Error.
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    assert_eq!(io, Some(std::io::ErrorKind::UnexpectedEof), "{err:?}");
 }
 
 #[tokio::test]

@@ -913,9 +913,15 @@ fn startup_error(failure: StartupFailure, place: &str) -> Error {
     let context = Some(format!("connecting to {place}"));
     match failure {
         StartupFailure::Io(e) => Error::with_source(ErrorKind::Io, context, e),
-        StartupFailure::Closed => Error::msg(
+        // An EOF is an I/O failure like any other: its source is the
+        // `io::Error` (UnexpectedEof) callers match on, as after startup.
+        StartupFailure::Closed => Error::with_source(
             ErrorKind::Io,
-            format!("the server at {place} closed the connection during startup"),
+            context,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during startup",
+            ),
         ),
         StartupFailure::Startup(StartupError::Server(db)) => Error::db(*db),
         StartupFailure::Startup(e) => {
