@@ -75,6 +75,10 @@ pub const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 256;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// Default bound on bytes queued for sending on one connection.
 pub const DEFAULT_MAX_WRITE_BUFFER: usize = 4 << 20;
+/// How long a reply must stream in full server writes before
+/// [`Config::coalesce_large_results`] reads it with fewer wakeups: twenty
+/// times the longest wait the end of such a result can then have (2 ms).
+pub const LARGE_RESULT_AFTER: Duration = Duration::from_millis(40);
 
 /// The settings; `None` is unset (the default applies, and a service
 /// file may set it), as for the libpq options.
@@ -85,6 +89,7 @@ pub(super) struct ClientSettings {
     max_in_flight: usize,
     max_write_buffer: usize,
     coalesce_replies: bool,
+    coalesce_large_results: bool,
     /// `Some(Duration::ZERO)`: explicitly no timeout.
     pub(super) query_timeout: Option<Duration>,
     /// Hooks every connection made from this configuration calls.
@@ -99,6 +104,7 @@ impl Default for ClientSettings {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
             coalesce_replies: false,
+            coalesce_large_results: true,
             query_timeout: None,
             hooks: crate::observe::Hooks::new(),
         }
@@ -162,6 +168,33 @@ impl Config {
         self
     }
 
+    /// Whether a large result or COPY OUT is read with fewer wakeups: once
+    /// a reply has streamed in full server writes for
+    /// [`LARGE_RESULT_AFTER`] (plain TCP on
+    /// Linux), the socket's receive low-water mark (`SO_RCVLOWAT`) is
+    /// raised so that the kernel wakes the connection once per 64 KiB
+    /// instead of once per server write. Default true. Each wake of a
+    /// sleeping client costs the server time inside its `send`, and a
+    /// server streaming a result is the bottleneck, so fewer wakes make the
+    /// result arrive faster and cost the client less CPU per row
+    /// (`simple_stream`, `copy_out_*` and `wide_result` in
+    /// `benches/RESULTS.md`). The price: the end of such a result waits for
+    /// the stall watch, 1 to 2 ms, at most a twentieth of the time the
+    /// result had already taken; a result that pauses or slows down in the
+    /// middle waits for it once and is then read as any other. Smaller
+    /// results are never held.
+    ///
+    /// ```
+    /// let mut config: pgline::Config = "postgres://app@db.example/app".parse().unwrap();
+    /// assert!(config.get_coalesce_large_results());
+    /// config.coalesce_large_results(false);
+    /// assert!(!config.get_coalesce_large_results());
+    /// ```
+    pub fn coalesce_large_results(&mut self, on: bool) -> &mut Self {
+        self.client.coalesce_large_results = on;
+        self
+    }
+
     /// A default timeout for every query on the connection: when it fires,
     /// a CancelRequest is sent and the call returns a timeout error. A zero
     /// duration means no timeout (the default). In a connection string:
@@ -197,6 +230,11 @@ impl Config {
     /// See [`Config::coalesce_replies`].
     pub fn get_coalesce_replies(&self) -> bool {
         self.client.coalesce_replies
+    }
+
+    /// See [`Config::coalesce_large_results`].
+    pub fn get_coalesce_large_results(&self) -> bool {
+        self.client.coalesce_large_results
     }
 
     /// See [`Config::query_timeout`]; `None` when there is none.

@@ -123,7 +123,7 @@ use std::time::Duration;
 
 pub use client::{
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WRITE_BUFFER, DEFAULT_STATEMENT_CACHE_CAPACITY,
-    StatementCacheMode,
+    LARGE_RESULT_AFTER, StatementCacheMode,
 };
 pub use error::ConfigError;
 pub use options::{

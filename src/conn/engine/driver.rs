@@ -48,7 +48,7 @@ use tokio::sync::watch;
 use crate::conn::client::notify::Notification;
 use crate::conn::engine::close_reason::{CloseReason, IoOp};
 use crate::conn::engine::lifecycle::Lifecycle;
-use crate::conn::engine::low_water::{LowWater, bound_bytes};
+use crate::conn::engine::low_water::LowWater;
 use crate::conn::engine::shared::{Counters, Shared};
 use crate::conn::engine::slot::{Push, Reply, RequestKind, Slot};
 use crate::conn::transport::socket::Socket;
@@ -371,11 +371,11 @@ impl Driver {
     }
 
     /// Sets the socket's receive low-water mark for what the server is now
-    /// bound to send (see `low_water.rs`); called when a read found the
-    /// socket empty.
+    /// bound to send, or for a large result streaming in (see
+    /// `low_water.rs`); called when a read found the socket empty.
     #[inline]
     fn tune_low_water(&mut self, task: &Waker) {
-        let most = bound_bytes(self.in_flight.len());
+        let most = self.low_water.drained(self.in_flight.len());
         if self.low_water.stays_down(most) {
             return;
         }
@@ -465,6 +465,7 @@ impl Driver {
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.socket), cx, &mut self.read_buf) {
             Poll::Ready(Ok(0)) => Poll::Ready(Err(CloseReason::PeerClosed)),
             Poll::Ready(Ok(n)) => {
+                self.low_water.read(n);
                 let counters = &self.shared.counters;
                 Counters::add(&counters.socket_reads, 1);
                 Counters::add(&counters.bytes_read, n as u64);
@@ -528,6 +529,7 @@ impl Driver {
             if run.frames > 0 {
                 if let Some(status) = status {
                     self.shared.set_transaction_status(status);
+                    self.low_water.reply_ended();
                 }
                 let bytes = self.read_buf.split_to(run.len).freeze();
                 self.batch.push_back(Reply::Frames {
@@ -714,7 +716,7 @@ pub(crate) async fn loopback_driver() -> (Driver, tokio::net::TcpStream) {
     ));
     let (done, _) = watch::channel(false);
     let socket = Socket::Tcp(client.unwrap());
-    let low_water = LowWater::new(&socket, true);
+    let low_water = LowWater::new(&socket, true, true);
     let driver = Driver::new(
         socket,
         BytesMut::new(),

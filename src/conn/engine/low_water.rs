@@ -1,45 +1,64 @@
-//! Fewer wakeups for deep pipelines: the socket's receive low-water mark.
+//! Fewer wakeups: the socket's receive low-water mark (`SO_RCVLOWAT`).
 //!
-//! With hundreds of requests in flight the server is the bottleneck and
-//! answers one request at a time, each with its own small write. Left to
-//! itself the kernel wakes the connection for every one of them, and each
-//! wake costs a wait, a read and a write for one or two replies. The kernel
-//! can instead hold the wake until a given number of bytes wait
-//! (`SO_RCVLOWAT`); a read still takes whatever is there.
+//! Left to itself the kernel wakes the connection for every write the
+//! server makes. Each wake costs the client a wait and a read, and, when
+//! the connection's thread was asleep, costs the server the wakeup itself
+//! inside its `send` (an inter-processor interrupt, dear in a virtual
+//! machine): while the server is the bottleneck that cost comes straight
+//! out of its throughput. The kernel can instead hold the wake until a
+//! given number of bytes wait; a read still takes whatever is there. The
+//! mark is raised in two cases.
 //!
-//! The mark may only be raised to what the server is bound to send without
-//! any further word from the client: each request in flight ends with a
-//! ReadyForQuery (six bytes), which the server flushes before it waits for
-//! more input, and has at least one message before it (the slot refuses a
-//! ReadyForQuery that answers nothing), five bytes at the least. Only the
-//! oldest request can have had part of its reply already, so it counts its
-//! ReadyForQuery alone ([`bound_bytes`]). The driver computes that floor
-//! (requests written and unanswered, less the bytes of them it already
-//! holds) and leaves it at
-//! zero while anything could make the server wait for the client (a COPY
-//! taking input, bytes not yet written). The mark is half the floor,
-//! rounded down to a power of two so that it seldom changes, and raised only
-//! when at least [`MIN_MARK`] bytes are worth one wake; otherwise it is the
-//! kernel's default of one byte.
+//! **Deep pipelines** (opt-in, `Config::coalesce_replies`). With hundreds
+//! of requests in flight the server answers one request at a time, each
+//! with its own small write. The mark may only be raised to what the server
+//! is bound to send without any further word from the client: each request
+//! in flight ends with a ReadyForQuery (six bytes), which the server
+//! flushes before it waits for more input, and has at least one message
+//! before it (the slot refuses a ReadyForQuery that answers nothing), five
+//! bytes at the least. Only the oldest request can have had part of its
+//! reply already, so it counts its ReadyForQuery alone ([`bound_bytes`]).
+//! The driver computes that floor (requests written and unanswered, less
+//! the bytes of them it already holds) and leaves it at zero while anything
+//! could make the server wait for the client (a COPY taking input, bytes
+//! not yet written). The mark is half the floor, rounded down to a power of
+//! two so that it seldom changes, and raised only when at least
+//! [`MIN_MARK`] bytes are worth one wake; otherwise it is the kernel's
+//! default of one byte.
+//!
+//! **Large results** (on by default, `Config::coalesce_large_results`). A
+//! reply whose every wake has brought at least a full server write
+//! ([`FULL_READ`]) for [`STREAM_MARK_AFTER`] since its first such wake (a
+//! ReadyForQuery starts over) gets the largest mark, [`MAX_MARK`]: a large
+//! result or COPY OUT arriving as fast as the server makes it. Nothing
+//! bounds what is still to come, so the end of the result normally waits
+//! under the mark until the stall watch lets it in: 1 to 2 ms, once per
+//! such result, at most a twentieth of the time it had taken. A wake that
+//! brings less than a full write (the server slowed down) drops the mark
+//! and starts the clock over; a stall (the server paused, or makes less
+//! than a mark's worth a tick) ends the large mark for the rest of that
+//! reply, so a slow or halting result waits for the stall watch once.
 //!
 //! What the floor cannot see: a request that waits for something outside
 //! the connection (a lock held by a transaction that goes on only once an
-//! earlier reply here has been read). Those earlier replies would wait
-//! under the mark. While the mark is raised the connection is registered
-//! with the stall watch, which wakes the driver task when nothing was read
-//! for a whole tick; the task lowers the mark (the kernel then reports the
-//! waiting bytes at once) and keeps it down until something is read. A
-//! reply stuck this way waits 1 to 2 ms, never longer.
+//! earlier reply here has been read), or the end of a large result. Those
+//! bytes would wait under the mark. While the mark is raised the
+//! connection is registered with the stall watch, which wakes the driver
+//! task when nothing was read for a whole tick; the task lowers the mark
+//! (the kernel then reports the waiting bytes at once) and keeps it down
+//! until something is read. A reply stuck this way waits 1 to 2 ms, never
+//! longer.
 //!
 //! Only plain TCP on Linux takes a mark (see
 //! [`Socket::has_receive_low_water`]); elsewhere this does nothing.
 //!
-//! Owns: the mark's policy and each connection's mark. Must not: read or
-//! write the socket.
+//! Owns: the mark's policy and each connection's mark, and whether a large
+//! result is streaming in. Must not: read or write the socket.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use crate::conn::engine::shared::Counters;
 use crate::conn::engine::stall_watch::{self, Watched};
@@ -65,9 +84,28 @@ pub(crate) fn bound_bytes(in_flight: usize) -> usize {
 /// The smallest mark worth raising (about six small replies).
 const MIN_MARK: usize = 256;
 
-/// The largest mark raised: a wake every 16 KiB at most, well inside the
-/// socket's receive buffer.
-const MAX_MARK: usize = 16 * 1024;
+/// The largest mark raised: a wake every 64 KiB at most, half the default
+/// receive buffer (`tcp_rmem`), which the kernel enlarges to twice the mark
+/// when it takes one.
+const MAX_MARK: usize = 64 * 1024;
+
+/// A read at least this large took a full server write (the server's
+/// output buffer is 8 KiB): bytes arrive faster than they are taken.
+pub(crate) const FULL_READ: usize = 8 * 1024;
+
+/// How long a reply must stream in full writes before it gets the large
+/// mark: twenty times the longest wait the stall watch lets its end have.
+pub(crate) const STREAM_MARK_AFTER: Duration = crate::config::LARGE_RESULT_AFTER;
+
+// The end of a large result waits under the mark for one to two ticks of
+// the stall watch: at most a twentieth of the time it has streamed.
+const _: () = assert!(STREAM_MARK_AFTER.as_nanos() >= 40 * stall_watch::TICK.as_nanos());
+// A mark holds several full server writes.
+const _: () = assert!(MAX_MARK >= 4 * FULL_READ);
+
+/// The floor a streaming result stands for: enough that [`mark_for`] gives
+/// [`MAX_MARK`] even after the bytes of a partial message are taken off.
+const STREAM_FLOOR: usize = 4 * MAX_MARK;
 
 /// The kernel's default mark: readable as soon as one byte waits.
 const DEFAULT_MARK: u32 = 1;
@@ -85,6 +123,18 @@ pub(crate) struct LowWater {
     /// After a stall: the mark stays down until the connection's read count
     /// (`Counters::socket_reads`) passes this.
     held_down_at: Option<u64>,
+    /// Deep pipelines may raise the mark (`coalesce_replies`).
+    replies: bool,
+    /// Large results may raise the mark (`coalesce_large_results`).
+    streams: bool,
+    /// Bytes read since the socket was last found empty.
+    since_drained: usize,
+    /// When the reply now arriving first filled a read ([`FULL_READ`]);
+    /// cleared by each ReadyForQuery.
+    streaming_since: Option<Instant>,
+    /// A stall ended the large mark for the reply now arriving: it slowed
+    /// down or paused, and is not held again until the next ReadyForQuery.
+    stream_stalled: bool,
 }
 
 /// The mark for `floor` bytes bound to arrive.
@@ -99,14 +149,72 @@ pub(crate) fn mark_for(floor: usize) -> u32 {
 }
 
 impl LowWater {
-    /// The mark state of a new connection on `socket`; `enabled` is the
-    /// connection's `coalesce_replies` setting.
-    pub(crate) fn new(socket: &Socket, enabled: bool) -> Self {
+    /// The mark state of a new connection on `socket`; `replies` and
+    /// `streams` are the connection's `coalesce_replies` and
+    /// `coalesce_large_results` settings.
+    pub(crate) fn new(socket: &Socket, replies: bool, streams: bool) -> Self {
+        let usable = (replies || streams) && socket.has_receive_low_water();
         Self {
-            usable: enabled && socket.has_receive_low_water(),
+            usable,
             current: DEFAULT_MARK,
             watched: None,
             held_down_at: None,
+            replies,
+            streams: streams && usable,
+            since_drained: 0,
+            streaming_since: None,
+            stream_stalled: false,
+        }
+    }
+
+    /// A read of `n` bytes.
+    #[inline]
+    pub(crate) fn read(&mut self, n: usize) {
+        self.since_drained += n;
+    }
+
+    /// A ReadyForQuery arrived: no reply is streaming any more.
+    #[inline]
+    pub(crate) fn reply_ended(&mut self) {
+        self.streaming_since = None;
+        self.stream_stalled = false;
+    }
+
+    /// The socket was found empty, with `in_flight` requests written and
+    /// not fully answered: the floor to tune the mark for. That is what
+    /// they are bound to send when deep pipelines coalesce, and at least
+    /// [`STREAM_FLOOR`] while a large result streams in: the wake that just
+    /// ended brought a full server write or more, and every wake has since
+    /// the reply's first such one, [`STREAM_MARK_AFTER`] ago or more.
+    #[inline]
+    pub(crate) fn drained(&mut self, in_flight: usize) -> usize {
+        let brought = std::mem::take(&mut self.since_drained);
+        if !self.usable {
+            return 0;
+        }
+        let bound = if self.replies {
+            bound_bytes(in_flight)
+        } else {
+            0
+        };
+        if !self.streams || self.stream_stalled {
+            return bound;
+        }
+        // A second look with nothing read in between (the task's turn after
+        // a caller's) changes nothing.
+        if brought > 0 {
+            if brought < FULL_READ {
+                self.streaming_since = None;
+                return bound;
+            }
+            if self.streaming_since.is_none() {
+                self.streaming_since = Some(Instant::now());
+                return bound;
+            }
+        }
+        match self.streaming_since {
+            Some(since) if since.elapsed() >= STREAM_MARK_AFTER => bound.max(STREAM_FLOOR),
+            _ => bound,
         }
     }
 
@@ -171,6 +279,8 @@ impl LowWater {
     pub(crate) fn lower_after_stall(&mut self, socket: &Socket, c: &Counters) {
         self.release();
         self.held_down_at = Some(c.socket_reads.load(Ordering::Relaxed));
+        self.streaming_since = None;
+        self.stream_stalled = true;
         Counters::add(&c.low_water_stalls, 1);
         if let Err(e) = socket.set_receive_low_water(DEFAULT_MARK) {
             // Setting an option fails only on a broken socket, which the
@@ -205,17 +315,105 @@ mod tests {
         }
         // The shortcut agrees with the policy on every floor it covers.
         for floor in 0..4 * MIN_MARK {
-            let lw = LowWater {
-                usable: true,
-                current: DEFAULT_MARK,
-                watched: None,
-                held_down_at: None,
-            };
+            let lw = state(true, true);
             if lw.stays_down(floor) {
                 assert_eq!(mark_for(floor), DEFAULT_MARK, "{floor}");
             }
         }
         assert!(mark_for(2 * MIN_MARK) > DEFAULT_MARK);
+    }
+
+    fn state(replies: bool, streams: bool) -> LowWater {
+        LowWater {
+            usable: true,
+            current: DEFAULT_MARK,
+            watched: None,
+            held_down_at: None,
+            replies,
+            streams,
+            since_drained: 0,
+            streaming_since: None,
+            stream_stalled: false,
+        }
+    }
+
+    #[test]
+    fn a_result_gets_the_large_mark_only_after_streaming_full_writes_for_a_while() {
+        let mut lw = state(false, true);
+        // Small wakes (sequential queries) never start the clock.
+        lw.read(FULL_READ - 1);
+        assert_eq!(lw.drained(1), 0);
+        assert!(lw.streaming_since.is_none());
+        // A wake that brought a full server write, in two reads, starts it.
+        lw.read(FULL_READ / 2);
+        lw.read(FULL_READ / 2);
+        assert_eq!(lw.drained(1), 0);
+        assert!(lw.streaming_since.is_some());
+        // Just started: the end may be near, the mark stays down.
+        lw.read(FULL_READ);
+        assert_eq!(lw.drained(1), 0);
+        // Streaming in full writes for longer than STREAM_MARK_AFTER.
+        lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
+        assert!(lw.streaming_since.is_some());
+        lw.read(3 * FULL_READ);
+        lw.read(17);
+        assert_eq!(lw.drained(1), STREAM_FLOOR);
+        // A second look with nothing read since keeps it.
+        assert_eq!(lw.drained(1), STREAM_FLOOR);
+        // The largest mark, even with a partial message already held.
+        assert_eq!(mark_for(STREAM_FLOOR - 2 * FULL_READ), MAX_MARK as u32);
+        // A wake that brought less (the server slowed down) ends it.
+        lw.read(FULL_READ - 1);
+        assert_eq!(lw.drained(1), 0);
+        assert!(lw.streaming_since.is_none());
+        // So does a ReadyForQuery.
+        lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
+        lw.reply_ended();
+        lw.read(FULL_READ);
+        assert_eq!(lw.drained(1), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stall_ends_the_large_mark_until_the_next_reply() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, _peer) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let socket = Socket::Tcp(client.unwrap());
+        let counters = Counters::default();
+        let mut lw = state(false, true);
+        lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
+        lw.read(FULL_READ);
+        assert_eq!(lw.drained(1), STREAM_FLOOR);
+        lw.lower_after_stall(&socket, &counters);
+        assert_eq!(counters.low_water_stalls.load(Ordering::Relaxed), 1);
+        for _ in 0..3 {
+            lw.read(4 * FULL_READ);
+            assert_eq!(lw.drained(1), 0);
+        }
+        assert!(lw.streaming_since.is_none());
+        lw.reply_ended();
+        lw.read(FULL_READ);
+        assert_eq!(lw.drained(1), 0);
+        assert!(lw.streaming_since.is_some());
+    }
+
+    #[test]
+    fn each_setting_raises_only_its_own_mark() {
+        // Replies off: a deep pipeline's bound does not count.
+        let mut lw = state(false, true);
+        assert_eq!(lw.drained(256), 0);
+        let mut lw = state(true, false);
+        assert_eq!(lw.drained(256), bound_bytes(256));
+        // Streams off: full writes are not even timed.
+        let mut lw = state(true, false);
+        lw.read(4 * FULL_READ);
+        assert_eq!(lw.drained(1), bound_bytes(1));
+        assert!(lw.streaming_since.is_none());
+        // A socket that takes no mark: nothing is ever raised.
+        let mut lw = state(true, true);
+        lw.usable = false;
+        lw.read(4 * FULL_READ);
+        assert_eq!(lw.drained(10_000), 0);
     }
 
     #[test]

@@ -55,13 +55,15 @@ pub struct ConnectionStats {
     pub bytes_read: u64,
     /// The most requests that were in flight at once.
     pub max_in_flight: u64,
-    /// Times a deep pipeline raised the socket's receive low-water mark,
-    /// so that the kernel wakes the connection once for several replies
-    /// instead of once for each.
+    /// Times the socket's receive low-water mark was raised, so that the
+    /// kernel wakes the connection once for several replies or once per
+    /// 64 KiB of a large result, instead of once per server write
+    /// (`Config::coalesce_replies`, `Config::coalesce_large_results`).
     pub low_water_raises: u64,
-    /// Times replies waited under a raised mark for a whole tick of the
-    /// stall watch (1 to 2 ms) and the mark was lowered to let them in:
-    /// a request in flight waited for something outside the connection.
+    /// Times bytes waited under a raised mark for a whole tick of the
+    /// stall watch (1 to 2 ms) and the mark was lowered to let them in: a
+    /// request in flight waited for something outside the connection, or a
+    /// large result ended (or paused) with less than a mark's worth to come.
     pub low_water_stalls: u64,
 }
 

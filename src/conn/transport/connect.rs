@@ -854,7 +854,11 @@ async fn finish(
         },
     ));
     let (done_tx, done_rx) = watch::channel(false);
-    let low_water = LowWater::new(&socket, config.get_coalesce_replies());
+    let low_water = LowWater::new(
+        &socket,
+        config.get_coalesce_replies(),
+        config.get_coalesce_large_results(),
+    );
     let driver = Driver::new(
         socket,
         read_buf,
