@@ -1,14 +1,15 @@
-//! Large results read with fewer wakeups (`Config::coalesce_large_results`):
+//! Large replies read with fewer wakeups (`Config::coalesce_large_results`):
 //! every row arrives, in order, whether the result ends, pauses or is a
-//! COPY OUT; the next query on the connection is answered; and the setting
-//! turns the mark off.
+//! COPY OUT; a batch with a Sync per statement is read under its own bound;
+//! the next query on the connection is answered; and the setting turns the
+//! mark off.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use pgline::config::SslMode;
-use pgline::{Client, SimpleQueryMessage};
+use pgline::{Client, SimpleQueryMessage, StatementOutcome};
 
 use support::shared_config;
 
@@ -171,6 +172,46 @@ async fn a_pause_in_the_middle_of_a_large_result_loses_and_holds_up_nothing() {
     );
 }
 
+/// A batch of `n` statements with a Sync each; each row is checked.
+async fn batch_of(client: &Client, n: i32) {
+    let mut batch = pgline::Batch::with_capacity(client, n as usize);
+    for i in 0..n {
+        batch.push_owned("SELECT $1::int4, md5(repeat($1::text, 100))", (i,));
+    }
+    let outcomes = bounded(batch.run_independent()).await.unwrap();
+    assert_eq!(outcomes.len(), n as usize);
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            StatementOutcome::Ran { rows, .. } => {
+                assert_eq!(rows.len(), 1, "statement {i}");
+                assert_eq!(rows[0].get::<i32>(0).unwrap(), i as i32);
+            }
+            other => panic!("statement {i}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_a_sync_each_is_read_under_its_own_bound() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let client = connect(true).await;
+    let before = client.connection_stats();
+    batch_of(&client, 2_000).await;
+    answers(&client).await;
+    let after = client.connection_stats();
+    let raises = after.low_water_raises - before.low_water_raises;
+    let stalls = after.low_water_stalls - before.low_water_stalls;
+    println!(
+        "2,000 statements: mark raised {raises} times, stalls {stalls}, {} socket reads",
+        after.socket_reads - before.socket_reads
+    );
+    if cfg!(target_os = "linux") {
+        assert!(raises >= 1, "the mark was never raised");
+    }
+    // A stall lowers a raised mark; it never happens without one.
+    assert!(stalls <= raises, "{stalls} stalls for {raises} raises");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turned_off_the_mark_is_never_raised() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -179,6 +220,7 @@ async fn turned_off_the_mark_is_never_raised() {
     assert_eq!(read.rows, ROWS);
     assert!(read.in_order);
     answers(&client).await;
+    batch_of(&client, 2_000).await;
     let stats = client.connection_stats();
     assert_eq!(stats.low_water_raises, 0);
     assert_eq!(stats.low_water_stalls, 0);

@@ -168,21 +168,28 @@ impl Config {
         self
     }
 
-    /// Whether a large result or COPY OUT is read with fewer wakeups: once
-    /// a reply has streamed in full server writes for
-    /// [`LARGE_RESULT_AFTER`] (plain TCP on
-    /// Linux), the socket's receive low-water mark (`SO_RCVLOWAT`) is
-    /// raised so that the kernel wakes the connection once per 64 KiB
-    /// instead of once per server write. Default true. Each wake of a
-    /// sleeping client costs the server time inside its `send`, and a
-    /// server streaming a result is the bottleneck, so fewer wakes make the
-    /// result arrive faster and cost the client less CPU per row
-    /// (`simple_stream`, `copy_out_*` and `wide_result` in
-    /// `benches/RESULTS.md`). The price: the end of such a result waits for
-    /// the stall watch, 1 to 2 ms, at most a twentieth of the time the
-    /// result had already taken; a result that pauses or slows down in the
-    /// middle waits for it once and is then read as any other. Smaller
-    /// results are never held.
+    /// Whether large replies are read with fewer wakeups (plain TCP on
+    /// Linux, through the socket's receive low-water mark, `SO_RCVLOWAT`).
+    /// Default true. Each wake of a sleeping client costs the server time
+    /// inside its `send`, and a server sending a large reply is the
+    /// bottleneck, so fewer wakes make the reply arrive faster and cost the
+    /// client less CPU (`simple_stream`, `copy_out_*`, `wide_result` and
+    /// `batch_1000_sync_each` in `benches/RESULTS.md`). Two kinds of reply:
+    ///
+    /// - A result or COPY OUT that has streamed in full server writes for
+    ///   [`LARGE_RESULT_AFTER`]: the kernel then wakes the connection once
+    ///   per 64 KiB instead of once per server write. The price: the end of
+    ///   such a result waits for the stall watch, 1 to 2 ms, at most a
+    ///   twentieth of the time the result had already taken; a result that
+    ///   pauses or slows down in the middle waits for it once and is then
+    ///   read as any other. Smaller results are never held.
+    /// - A [`Batch`](crate::Batch) with a Sync per statement
+    ///   ([`run_independent`](crate::Batch::run_independent)), while it is
+    ///   the oldest request in flight: the connection is woken once for
+    ///   several of its replies instead of once per statement, holding only
+    ///   replies its caller does not have yet, never its last ones nor any
+    ///   other request's. This is [`Config::coalesce_replies`]'s rule, for
+    ///   the batch's own replies.
     ///
     /// ```
     /// let mut config: pgline::Config = "postgres://app@db.example/app".parse().unwrap();

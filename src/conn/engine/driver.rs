@@ -375,7 +375,10 @@ impl Driver {
     /// `low_water.rs`); called when a read found the socket empty.
     #[inline]
     fn tune_low_water(&mut self, task: &Waker) {
-        let most = self.low_water.drained(self.in_flight.len());
+        let oldest_ready_left = self.in_flight.front().map_or(0, |slot| slot.ready_left());
+        let most = self
+            .low_water
+            .drained(self.in_flight.len(), oldest_ready_left);
         if self.low_water.stays_down(most) {
             return;
         }
@@ -575,6 +578,7 @@ impl Driver {
             let (done, push, wake) = slot.push_batch(&mut self.batch, task)?;
             if done {
                 self.in_flight.pop_front();
+                self.low_water.request_done();
                 self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
             }
             if let Some(caller) = wake {

@@ -37,7 +37,19 @@
 //! brings less than a full write (the server slowed down) drops the mark
 //! and starts the clock over; a stall (the server paused, or makes less
 //! than a mark's worth a tick) ends the large mark for the rest of that
-//! reply, so a slow or halting result waits for the stall watch once.
+//! request, so a slow or halting result waits for the stall watch once.
+//!
+//! **Large batches** (with large results). A batch with a Sync per
+//! statement is one request expecting a ReadyForQuery per statement, and
+//! the server flushes each: left alone the kernel wakes the connection
+//! once per statement. Its replies are bound to arrive exactly as a deep
+//! pipeline's are ([`bound_bytes`] of the ReadyForQuery messages it still
+//! expects), and only its caller waits for them, taking them whole; so
+//! while it is the oldest request in flight the mark follows that floor.
+//! Being at most half of what is bound to follow, it never holds the
+//! batch's last replies, nor any reply of a later request. Statements
+//! slower than a tick for a mark's worth of replies make the stall watch
+//! fire, which delays only replies the caller is not waiting for yet.
 //!
 //! What the floor cannot see: a request that waits for something outside
 //! the connection (a lock held by a transaction that goes on only once an
@@ -132,8 +144,8 @@ pub(crate) struct LowWater {
     /// When the reply now arriving first filled a read ([`FULL_READ`]);
     /// cleared by each ReadyForQuery.
     streaming_since: Option<Instant>,
-    /// A stall ended the large mark for the reply now arriving: it slowed
-    /// down or paused, and is not held again until the next ReadyForQuery.
+    /// A stall ended the large-result mark for the oldest request: it
+    /// slowed down or paused, and is not held again until it is answered.
     stream_stalled: bool,
 }
 
@@ -177,17 +189,27 @@ impl LowWater {
     #[inline]
     pub(crate) fn reply_ended(&mut self) {
         self.streaming_since = None;
+    }
+
+    /// The oldest request was answered in full: the next one starts
+    /// unstalled.
+    #[inline]
+    pub(crate) fn request_done(&mut self) {
         self.stream_stalled = false;
     }
 
     /// The socket was found empty, with `in_flight` requests written and
-    /// not fully answered: the floor to tune the mark for. That is what
-    /// they are bound to send when deep pipelines coalesce, and at least
+    /// not fully answered, the oldest of which still expects
+    /// `oldest_ready_left` ReadyForQuery messages: the floor to tune the
+    /// mark for. That is what they are bound to send when deep pipelines
+    /// coalesce; with large replies, what the oldest request alone is bound
+    /// to send (a batch with a Sync per statement: only its caller waits for
+    /// those replies, and it takes them whole), and at least
     /// [`STREAM_FLOOR`] while a large result streams in: the wake that just
     /// ended brought a full server write or more, and every wake has since
     /// the reply's first such one, [`STREAM_MARK_AFTER`] ago or more.
     #[inline]
-    pub(crate) fn drained(&mut self, in_flight: usize) -> usize {
+    pub(crate) fn drained(&mut self, in_flight: usize, oldest_ready_left: usize) -> usize {
         let brought = std::mem::take(&mut self.since_drained);
         if !self.usable {
             return 0;
@@ -197,7 +219,11 @@ impl LowWater {
         } else {
             0
         };
-        if !self.streams || self.stream_stalled {
+        if !self.streams {
+            return bound;
+        }
+        let bound = bound.max(bound_bytes(oldest_ready_left));
+        if self.stream_stalled {
             return bound;
         }
         // A second look with nothing read in between (the task's turn after
@@ -342,35 +368,35 @@ mod tests {
         let mut lw = state(false, true);
         // Small wakes (sequential queries) never start the clock.
         lw.read(FULL_READ - 1);
-        assert_eq!(lw.drained(1), 0);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         // A wake that brought a full server write, in two reads, starts it.
         lw.read(FULL_READ / 2);
         lw.read(FULL_READ / 2);
-        assert_eq!(lw.drained(1), 0);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
         assert!(lw.streaming_since.is_some());
         // Just started: the end may be near, the mark stays down.
         lw.read(FULL_READ);
-        assert_eq!(lw.drained(1), 0);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
         // Streaming in full writes for longer than STREAM_MARK_AFTER.
         lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
         assert!(lw.streaming_since.is_some());
         lw.read(3 * FULL_READ);
         lw.read(17);
-        assert_eq!(lw.drained(1), STREAM_FLOOR);
+        assert_eq!(lw.drained(1, 1), STREAM_FLOOR);
         // A second look with nothing read since keeps it.
-        assert_eq!(lw.drained(1), STREAM_FLOOR);
+        assert_eq!(lw.drained(1, 1), STREAM_FLOOR);
         // The largest mark, even with a partial message already held.
         assert_eq!(mark_for(STREAM_FLOOR - 2 * FULL_READ), MAX_MARK as u32);
         // A wake that brought less (the server slowed down) ends it.
         lw.read(FULL_READ - 1);
-        assert_eq!(lw.drained(1), 0);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         // So does a ReadyForQuery.
         lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
         lw.reply_ended();
         lw.read(FULL_READ);
-        assert_eq!(lw.drained(1), 0);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
     }
 
     #[tokio::test]
@@ -383,37 +409,54 @@ mod tests {
         let mut lw = state(false, true);
         lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
         lw.read(FULL_READ);
-        assert_eq!(lw.drained(1), STREAM_FLOOR);
+        assert_eq!(lw.drained(1, 1), STREAM_FLOOR);
         lw.lower_after_stall(&socket, &counters);
         assert_eq!(counters.low_water_stalls.load(Ordering::Relaxed), 1);
         for _ in 0..3 {
             lw.read(4 * FULL_READ);
-            assert_eq!(lw.drained(1), 0);
+            assert_eq!(lw.drained(1, 1), bound_bytes(1));
         }
         assert!(lw.streaming_since.is_none());
+        // A batch's own floor is what it is bound to send: it stays.
+        assert_eq!(lw.drained(1, 1000), bound_bytes(1000));
+        // A ReadyForQuery does not end the request's stall; its end does.
         lw.reply_ended();
         lw.read(FULL_READ);
-        assert_eq!(lw.drained(1), 0);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        assert!(lw.streaming_since.is_none());
+        lw.request_done();
+        lw.read(FULL_READ);
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
         assert!(lw.streaming_since.is_some());
     }
 
     #[test]
     fn each_setting_raises_only_its_own_mark() {
-        // Replies off: a deep pipeline's bound does not count.
+        // Replies off: a deep pipeline's bound does not count, only the
+        // oldest request's own.
         let mut lw = state(false, true);
-        assert_eq!(lw.drained(256), 0);
+        assert_eq!(lw.drained(256, 1), bound_bytes(1));
         let mut lw = state(true, false);
-        assert_eq!(lw.drained(256), bound_bytes(256));
+        assert_eq!(lw.drained(256, 1), bound_bytes(256));
+        // Large replies on: the oldest request's own replies count, with
+        // or without deep-pipeline coalescing.
+        let mut lw = state(false, true);
+        assert_eq!(lw.drained(1, 1000), bound_bytes(1000));
+        let mut lw = state(true, true);
+        assert_eq!(lw.drained(300, 1000), bound_bytes(1000));
+        assert_eq!(lw.drained(1000, 300), bound_bytes(1000));
+        let mut lw = state(true, false);
+        assert_eq!(lw.drained(1, 1000), bound_bytes(1));
         // Streams off: full writes are not even timed.
         let mut lw = state(true, false);
         lw.read(4 * FULL_READ);
-        assert_eq!(lw.drained(1), bound_bytes(1));
+        assert_eq!(lw.drained(1, 1), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         // A socket that takes no mark: nothing is ever raised.
         let mut lw = state(true, true);
         lw.usable = false;
         lw.read(4 * FULL_READ);
-        assert_eq!(lw.drained(10_000), 0);
+        assert_eq!(lw.drained(10_000, 10_000), 0);
     }
 
     #[test]

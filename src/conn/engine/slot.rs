@@ -15,7 +15,7 @@
 //! has written when it fails the request.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -171,6 +171,11 @@ pub(crate) struct Slot {
     /// ([`Scope`] as a byte), set under the shared write lock like
     /// `position` and read by the caller after the slot closed.
     scope: AtomicU8,
+    /// `State::ready_left`, mirrored for the driver's receive low-water
+    /// mark without the lock: stored with it in `reset` (before the slot is
+    /// queued under the shared write lock) and in `push_batch` (by the
+    /// driver, its only reader), so relaxed ordering suffices.
+    ready_left: AtomicUsize,
 }
 
 impl Slot {
@@ -199,6 +204,7 @@ impl Slot {
         s.quiet = false;
         s.driver_waker = None;
         s.ready_left = ready;
+        self.ready_left.store(ready, Ordering::Relaxed);
         s.closed = None;
         s.abandoned = false;
         s.permit = permit;
@@ -241,6 +247,7 @@ impl Slot {
             bytes += reply.payload_size();
             if ready {
                 s.ready_left = s.ready_left.saturating_sub(1);
+                self.ready_left.store(s.ready_left, Ordering::Relaxed);
                 if s.ready_left == 0 {
                     done = true;
                     s.permit = None;
@@ -301,6 +308,12 @@ impl Slot {
     /// encoded into (under the shared write lock).
     pub(crate) fn set_position(&self, offset: u64) {
         self.position.store(offset, Ordering::Relaxed);
+    }
+
+    /// Driver side: the ReadyForQuery messages the request still expects.
+    #[inline]
+    pub(crate) fn ready_left(&self) -> usize {
+        self.ready_left.load(Ordering::Relaxed)
     }
 
     /// Moves the request's position by `base`: its bytes moved to a buffer
