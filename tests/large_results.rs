@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use pgline::config::SslMode;
-use pgline::{Client, SimpleQueryMessage, StatementOutcome};
+use pgline::{Client, ConnectionStats, SimpleQueryMessage, StatementOutcome};
 
 use support::shared_config;
 
@@ -90,6 +90,23 @@ async fn answers(client: &Client) {
     assert_eq!(row.get::<i32>(0).unwrap(), 42);
 }
 
+/// The mark was raised since `before` (on Linux, where plain TCP takes
+/// one), and the stall watch lowered it no more often than it was raised.
+fn raised_since(client: &Client, before: &ConnectionStats, what: &str) {
+    let after = client.connection_stats();
+    let raises = after.low_water_raises - before.low_water_raises;
+    let stalls = after.low_water_stalls - before.low_water_stalls;
+    println!(
+        "{what}: mark raised {raises} times, lowered by the stall watch {stalls} times, \
+         {} socket reads",
+        after.socket_reads - before.socket_reads
+    );
+    if cfg!(target_os = "linux") {
+        assert!(raises >= 1, "the mark was never raised");
+    }
+    assert!(stalls <= raises, "{stalls} stalls for {raises} raises");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_result_arrives_whole_with_the_mark_raised_and_its_end_let_in() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -101,19 +118,7 @@ async fn a_large_result_arrives_whole_with_the_mark_raised_and_its_end_let_in() 
     assert_eq!(read.rows, ROWS);
     assert!(read.in_order);
     answers(&client).await;
-    let after = client.connection_stats();
-    let raises = after.low_water_raises - before.low_water_raises;
-    let stalls = after.low_water_stalls - before.low_water_stalls;
-    println!(
-        "{ROWS} rows in {took:?}: mark raised {raises} times, end let in by the stall watch \
-         {stalls} times, {} socket reads",
-        after.socket_reads - before.socket_reads
-    );
-    if cfg!(target_os = "linux") {
-        assert!(raises >= 1, "the mark was never raised");
-    }
-    // A stall lowers a raised mark; it never happens without one.
-    assert!(stalls <= raises, "{stalls} stalls for {raises} raises");
+    raised_since(&client, &before, &format!("{ROWS} rows in {took:?}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,11 +147,7 @@ async fn a_large_copy_out_arrives_whole_with_the_mark_raised() {
         assert_eq!(line.len(), prefix.len() + 32, "line {}", n + 1);
     }
     answers(&client).await;
-    let raises = client.connection_stats().low_water_raises - before.low_water_raises;
-    println!("COPY OUT of {ROWS} rows: mark raised {raises} times");
-    if cfg!(target_os = "linux") {
-        assert!(raises >= 1, "the mark was never raised");
-    }
+    raised_since(&client, &before, &format!("COPY OUT of {ROWS} rows"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,18 +199,7 @@ async fn a_batch_with_a_sync_each_is_read_under_its_own_bound() {
     let before = client.connection_stats();
     batch_of(&client, 2_000).await;
     answers(&client).await;
-    let after = client.connection_stats();
-    let raises = after.low_water_raises - before.low_water_raises;
-    let stalls = after.low_water_stalls - before.low_water_stalls;
-    println!(
-        "2,000 statements: mark raised {raises} times, stalls {stalls}, {} socket reads",
-        after.socket_reads - before.socket_reads
-    );
-    if cfg!(target_os = "linux") {
-        assert!(raises >= 1, "the mark was never raised");
-    }
-    // A stall lowers a raised mark; it never happens without one.
-    assert!(stalls <= raises, "{stalls} stalls for {raises} raises");
+    raised_since(&client, &before, "2,000 statements");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
