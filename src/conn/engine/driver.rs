@@ -371,8 +371,10 @@ impl Driver {
     }
 
     /// Sets the socket's receive low-water mark for what the server is now
-    /// bound to send, or for a large result streaming in (see
-    /// `low_water.rs`); called when a read found the socket empty.
+    /// bound to send (for every request in flight with deep-pipeline
+    /// coalescing, for the oldest one's own replies with large replies),
+    /// or for a large result streaming in (see `low_water.rs`); called when
+    /// a read found the socket empty.
     #[inline]
     fn tune_low_water(&mut self, task: &Waker) {
         let oldest_ready_left = self.in_flight.front().map_or(0, |slot| slot.ready_left());
