@@ -378,9 +378,11 @@ impl Driver {
     #[inline]
     fn tune_low_water(&mut self, task: &Waker) {
         let oldest_ready_left = self.in_flight.front().map_or(0, |slot| slot.ready_left());
-        let most = self
-            .low_water
-            .drained(self.in_flight.len(), oldest_ready_left);
+        let most = self.low_water.drained(
+            self.in_flight.len(),
+            oldest_ready_left,
+            &self.shared.counters,
+        );
         if self.low_water.stays_down(most) {
             return;
         }
@@ -470,7 +472,6 @@ impl Driver {
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.socket), cx, &mut self.read_buf) {
             Poll::Ready(Ok(0)) => Poll::Ready(Err(CloseReason::PeerClosed)),
             Poll::Ready(Ok(n)) => {
-                self.low_water.read(n);
                 let counters = &self.shared.counters;
                 Counters::add(&counters.socket_reads, 1);
                 Counters::add(&counters.bytes_read, n as u64);

@@ -139,8 +139,9 @@ pub(crate) struct LowWater {
     replies: bool,
     /// Large results may raise the mark (`coalesce_large_results`).
     streams: bool,
-    /// Bytes read since the socket was last found empty.
-    since_drained: usize,
+    /// The connection's bytes read (`Counters::bytes_read`) when the
+    /// socket was last found empty.
+    bytes_at_drain: u64,
     /// When the reply now arriving first filled a read ([`FULL_READ`]);
     /// cleared by each ReadyForQuery.
     streaming_since: Option<Instant>,
@@ -173,16 +174,10 @@ impl LowWater {
             held_down_at: None,
             replies,
             streams: streams && usable,
-            since_drained: 0,
+            bytes_at_drain: 0,
             streaming_since: None,
             stream_stalled: false,
         }
-    }
-
-    /// A read of `n` bytes.
-    #[inline]
-    pub(crate) fn read(&mut self, n: usize) {
-        self.since_drained += n;
     }
 
     /// A ReadyForQuery arrived: no reply is streaming any more.
@@ -200,7 +195,8 @@ impl LowWater {
 
     /// The socket was found empty, with `in_flight` requests written and
     /// not fully answered, the oldest of which still expects
-    /// `oldest_ready_left` ReadyForQuery messages: the floor to tune the
+    /// `oldest_ready_left` ReadyForQuery messages (`c`: the connection's
+    /// counters, for the bytes read since): the floor to tune the
     /// mark for. That is what they are bound to send when deep pipelines
     /// coalesce; with large replies, what the oldest request alone is bound
     /// to send (a batch with a Sync per statement: only its caller waits for
@@ -209,8 +205,15 @@ impl LowWater {
     /// ended brought a full server write or more, and every wake has since
     /// the reply's first such one, [`STREAM_MARK_AFTER`] ago or more.
     #[inline]
-    pub(crate) fn drained(&mut self, in_flight: usize, oldest_ready_left: usize) -> usize {
-        let brought = std::mem::take(&mut self.since_drained);
+    pub(crate) fn drained(
+        &mut self,
+        in_flight: usize,
+        oldest_ready_left: usize,
+        c: &Counters,
+    ) -> usize {
+        let read = c.bytes_read.load(Ordering::Relaxed);
+        let brought = read.saturating_sub(self.bytes_at_drain);
+        self.bytes_at_drain = read;
         if !self.usable {
             return 0;
         }
@@ -229,7 +232,7 @@ impl LowWater {
         // A second look with nothing read in between (the task's turn after
         // a caller's) changes nothing.
         if brought > 0 {
-            if brought < FULL_READ {
+            if brought < FULL_READ as u64 {
                 self.streaming_since = None;
                 return bound;
             }
@@ -349,6 +352,11 @@ mod tests {
         assert!(mark_for(2 * MIN_MARK) > DEFAULT_MARK);
     }
 
+    /// A read of `n` bytes, as the driver counts it.
+    fn read(c: &Counters, n: usize) {
+        Counters::add(&c.bytes_read, n as u64);
+    }
+
     fn state(replies: bool, streams: bool) -> LowWater {
         LowWater {
             usable: true,
@@ -357,7 +365,7 @@ mod tests {
             held_down_at: None,
             replies,
             streams,
-            since_drained: 0,
+            bytes_at_drain: 0,
             streaming_since: None,
             stream_stalled: false,
         }
@@ -366,37 +374,38 @@ mod tests {
     #[test]
     fn a_result_gets_the_large_mark_only_after_streaming_full_writes_for_a_while() {
         let mut lw = state(false, true);
+        let c = Counters::default();
         // Small wakes (sequential queries) never start the clock.
-        lw.read(FULL_READ - 1);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ - 1);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         // A wake that brought a full server write, in two reads, starts it.
-        lw.read(FULL_READ / 2);
-        lw.read(FULL_READ / 2);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ / 2);
+        read(&c, FULL_READ / 2);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         assert!(lw.streaming_since.is_some());
         // Just started: the end may be near, the mark stays down.
-        lw.read(FULL_READ);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         // Streaming in full writes for longer than STREAM_MARK_AFTER.
         lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
         assert!(lw.streaming_since.is_some());
-        lw.read(3 * FULL_READ);
-        lw.read(17);
-        assert_eq!(lw.drained(1, 1), STREAM_FLOOR);
+        read(&c, 3 * FULL_READ);
+        read(&c, 17);
+        assert_eq!(lw.drained(1, 1, &c), STREAM_FLOOR);
         // A second look with nothing read since keeps it.
-        assert_eq!(lw.drained(1, 1), STREAM_FLOOR);
+        assert_eq!(lw.drained(1, 1, &c), STREAM_FLOOR);
         // The largest mark, even with a partial message already held.
         assert_eq!(mark_for(STREAM_FLOOR - 2 * FULL_READ), MAX_MARK as u32);
         // A wake that brought less (the server slowed down) ends it.
-        lw.read(FULL_READ - 1);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ - 1);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         // So does a ReadyForQuery.
         lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
         lw.reply_ended();
-        lw.read(FULL_READ);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
     }
 
     #[tokio::test]
@@ -407,26 +416,27 @@ mod tests {
         let socket = Socket::Tcp(client.unwrap());
         let counters = Counters::default();
         let mut lw = state(false, true);
+        let c = Counters::default();
         lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
-        lw.read(FULL_READ);
-        assert_eq!(lw.drained(1, 1), STREAM_FLOOR);
+        read(&c, FULL_READ);
+        assert_eq!(lw.drained(1, 1, &c), STREAM_FLOOR);
         lw.lower_after_stall(&socket, &counters);
         assert_eq!(counters.low_water_stalls.load(Ordering::Relaxed), 1);
         for _ in 0..3 {
-            lw.read(4 * FULL_READ);
-            assert_eq!(lw.drained(1, 1), bound_bytes(1));
+            read(&c, 4 * FULL_READ);
+            assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         }
         assert!(lw.streaming_since.is_none());
         // A batch's own floor is what it is bound to send: it stays.
-        assert_eq!(lw.drained(1, 1000), bound_bytes(1000));
+        assert_eq!(lw.drained(1, 1000, &c), bound_bytes(1000));
         // A ReadyForQuery does not end the request's stall; its end does.
         lw.reply_ended();
-        lw.read(FULL_READ);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         lw.request_done();
-        lw.read(FULL_READ);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        read(&c, FULL_READ);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         assert!(lw.streaming_since.is_some());
     }
 
@@ -435,28 +445,35 @@ mod tests {
         // Replies off: a deep pipeline's bound does not count, only the
         // oldest request's own.
         let mut lw = state(false, true);
-        assert_eq!(lw.drained(256, 1), bound_bytes(1));
+        let c = Counters::default();
+        assert_eq!(lw.drained(256, 1, &c), bound_bytes(1));
         let mut lw = state(true, false);
-        assert_eq!(lw.drained(256, 1), bound_bytes(256));
+        let c = Counters::default();
+        assert_eq!(lw.drained(256, 1, &c), bound_bytes(256));
         // Large replies on: the oldest request's own replies count, with
         // or without deep-pipeline coalescing.
         let mut lw = state(false, true);
-        assert_eq!(lw.drained(1, 1000), bound_bytes(1000));
+        let c = Counters::default();
+        assert_eq!(lw.drained(1, 1000, &c), bound_bytes(1000));
         let mut lw = state(true, true);
-        assert_eq!(lw.drained(300, 1000), bound_bytes(1000));
-        assert_eq!(lw.drained(1000, 300), bound_bytes(1000));
+        let c = Counters::default();
+        assert_eq!(lw.drained(300, 1000, &c), bound_bytes(1000));
+        assert_eq!(lw.drained(1000, 300, &c), bound_bytes(1000));
         let mut lw = state(true, false);
-        assert_eq!(lw.drained(1, 1000), bound_bytes(1));
+        let c = Counters::default();
+        assert_eq!(lw.drained(1, 1000, &c), bound_bytes(1));
         // Streams off: full writes are not even timed.
         let mut lw = state(true, false);
-        lw.read(4 * FULL_READ);
-        assert_eq!(lw.drained(1, 1), bound_bytes(1));
+        let c = Counters::default();
+        read(&c, 4 * FULL_READ);
+        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         assert!(lw.streaming_since.is_none());
         // A socket that takes no mark: nothing is ever raised.
         let mut lw = state(true, true);
+        let c = Counters::default();
         lw.usable = false;
-        lw.read(4 * FULL_READ);
-        assert_eq!(lw.drained(10_000, 10_000), 0);
+        read(&c, 4 * FULL_READ);
+        assert_eq!(lw.drained(10_000, 10_000, &c), 0);
     }
 
     #[test]

@@ -118,8 +118,6 @@ struct State {
     /// it meanwhile needs no wake (it looks before it waits).
     quiet: bool,
     driver_waker: Option<Waker>,
-    /// ReadyForQuery messages still expected.
-    ready_left: usize,
     /// The connection closed with this request unanswered, standing so.
     closed: Option<Cut>,
     /// The caller went away: drop whatever arrives.
@@ -171,10 +169,11 @@ pub(crate) struct Slot {
     /// ([`Scope`] as a byte), set under the shared write lock like
     /// `position` and read by the caller after the slot closed.
     scope: AtomicU8,
-    /// `State::ready_left`, mirrored for the driver's receive low-water
-    /// mark without the lock: stored with it in `reset` (before the slot is
-    /// queued under the shared write lock) and in `push_batch` (by the
-    /// driver, its only reader), so relaxed ordering suffices.
+    /// ReadyForQuery messages still expected. Written under the state lock
+    /// (in `reset`, before the slot is queued under the shared write lock,
+    /// and in `push_batch`, by the driver), so a reader under the lock sees
+    /// it in order; the driver, its only writer after `reset`, also reads it
+    /// without the lock for its receive low-water mark. Relaxed suffices.
     ready_left: AtomicUsize,
 }
 
@@ -203,7 +202,6 @@ impl Slot {
         s.waker = None;
         s.quiet = false;
         s.driver_waker = None;
-        s.ready_left = ready;
         self.ready_left.store(ready, Ordering::Relaxed);
         s.closed = None;
         s.abandoned = false;
@@ -246,9 +244,9 @@ impl Slot {
             }
             bytes += reply.payload_size();
             if ready {
-                s.ready_left = s.ready_left.saturating_sub(1);
-                self.ready_left.store(s.ready_left, Ordering::Relaxed);
-                if s.ready_left == 0 {
+                let left = self.ready_left().saturating_sub(1);
+                self.ready_left.store(left, Ordering::Relaxed);
+                if left == 0 {
                     done = true;
                     s.permit = None;
                     end = i + 1;
@@ -432,7 +430,7 @@ impl Slot {
         s.messages.clear();
         s.bytes = 0;
         s.waker = None;
-        let complete = s.ready_left == 0 || s.closed.is_some();
+        let complete = self.ready_left() == 0 || s.closed.is_some();
         let driver = s.driver_waker.take();
         drop(s);
         if let Some(w) = driver {
