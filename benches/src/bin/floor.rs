@@ -184,116 +184,154 @@ fn reply_end(buf: &[u8]) -> Result<Option<(usize, i32)>, BenchError> {
     Ok(None)
 }
 
+/// One shape's loop: a tenth of `n` warm-up requests, then `n` measured;
+/// counts the replies that carried the value their request sent.
+struct Run {
+    next: u64,
+    n: u64,
+    meter: Option<Meter>,
+    matched: u64,
+}
+
+impl Run {
+    fn new(n: u64) -> Self {
+        Self {
+            next: 0,
+            n,
+            meter: None,
+            matched: 0,
+        }
+    }
+
+    /// The next request's value, starting the meter after the warm-up;
+    /// `None` when every request has been made.
+    fn next_value(&mut self) -> Option<i32> {
+        let warmup = self.n / 10;
+        if self.next == warmup + self.n {
+            return None;
+        }
+        if self.next == warmup {
+            self.meter = Some(Meter::start());
+        }
+        let value = (self.next % 1000) as i32;
+        self.next += 1;
+        Some(value)
+    }
+
+    /// Records whether a reply carried its request's value.
+    fn record(&mut self, matched: bool) {
+        self.matched += u64::from(matched);
+    }
+
+    /// The measured stretch, if every reply matched.
+    fn finish(self) -> Result<Sample, BenchError> {
+        let sample = self
+            .meter
+            .ok_or_else(|| BenchError::new("nothing measured"))?
+            .stop(self.n);
+        if self.matched != self.next {
+            return Err(BenchError::new(format!(
+                "{} of {} replies matched",
+                self.matched, self.next
+            )));
+        }
+        Ok(sample)
+    }
+}
+
+/// After `got` more bytes arrived in `buf[..*filled]`: the reply's int4
+/// once its ReadyForQuery is in, `None` while it is not.
+fn received(buf: &[u8], filled: &mut usize, got: usize) -> Result<Option<i32>, BenchError> {
+    if got == 0 {
+        return Err(BenchError::new("server closed"));
+    }
+    *filled += got;
+    match reply_end(&buf[..*filled])? {
+        Some((end, _)) if end != *filled => Err(BenchError::new("more than one reply")),
+        Some((_, value)) => Ok(Some(value)),
+        None => Ok(None),
+    }
+}
+
+/// Writes `out` and reads its one reply on a blocking socket.
+fn exchange(s: &mut std::net::TcpStream, buf: &mut [u8], out: &[u8]) -> Result<i32, BenchError> {
+    s.write_all(out).map_err(bench_err)?;
+    let mut filled = 0;
+    loop {
+        let got = s.read(&mut buf[filled..]).map_err(bench_err)?;
+        if let Some(value) = received(buf, &mut filled, got)? {
+            return Ok(value);
+        }
+    }
+}
+
+/// [`exchange`] on a tokio socket.
+async fn exchange_async(
+    s: &mut tokio::net::TcpStream,
+    buf: &mut [u8],
+    out: &[u8],
+) -> Result<i32, BenchError> {
+    s.write_all(out).await.map_err(bench_err)?;
+    let mut filled = 0;
+    loop {
+        let got = s.read(&mut buf[filled..]).await.map_err(bench_err)?;
+        if let Some(value) = received(buf, &mut filled, got)? {
+            return Ok(value);
+        }
+    }
+}
+
 fn blocking(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
     let mut s = std::net::TcpStream::connect(addr).map_err(bench_err)?;
     s.set_nodelay(true).map_err(bench_err)?;
     let mut buf = vec![0u8; 16 * 1024];
-    let mut exchange = |s: &mut std::net::TcpStream, out: &[u8]| -> Result<i32, BenchError> {
-        s.write_all(out).map_err(bench_err)?;
-        let mut filled = 0;
-        loop {
-            let got = s.read(&mut buf[filled..]).map_err(bench_err)?;
-            if got == 0 {
-                return Err(BenchError::new("server closed"));
-            }
-            filled += got;
-            if let Some((end, value)) = reply_end(&buf[..filled])? {
-                if end != filled {
-                    return Err(BenchError::new("more than one reply"));
-                }
-                return Ok(value);
-            }
-        }
-    };
-    exchange(&mut s, &startup(user))?;
-    exchange(&mut s, &prepare())?;
+    exchange(&mut s, &mut buf, &startup(user))?;
+    exchange(&mut s, &mut buf, &prepare())?;
     let (mut req, at) = request();
-    let mut sum = 0i64;
-    let mut meter = None;
-    for i in 0..n + n / 10 {
-        if i == n / 10 {
-            meter = Some(Meter::start());
-        }
-        let v = (i % 1000) as i32;
+    let mut run = Run::new(n);
+    while let Some(v) = run.next_value() {
         req[at..at + 4].copy_from_slice(&v.to_be_bytes());
-        sum += i64::from(exchange(&mut s, &req)? == v);
+        run.record(exchange(&mut s, &mut buf, &req)? == v);
     }
-    let sample = meter.expect("measured").stop(n);
-    check(sum, n + n / 10)?;
-    Ok(sample)
+    run.finish()
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime, BenchError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(bench_err)
 }
 
 fn tokio_raw(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(bench_err)?;
-    rt.block_on(async {
+    current_thread()?.block_on(async {
         let mut s = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(bench_err)?;
         s.set_nodelay(true).map_err(bench_err)?;
         let mut buf = vec![0u8; 16 * 1024];
-        async fn exchange(
-            s: &mut tokio::net::TcpStream,
-            buf: &mut [u8],
-            out: &[u8],
-        ) -> Result<i32, BenchError> {
-            s.write_all(out).await.map_err(bench_err)?;
-            let mut filled = 0;
-            loop {
-                let got = s.read(&mut buf[filled..]).await.map_err(bench_err)?;
-                if got == 0 {
-                    return Err(BenchError::new("server closed"));
-                }
-                filled += got;
-                if let Some((end, value)) = reply_end(&buf[..filled])? {
-                    if end != filled {
-                        return Err(BenchError::new("more than one reply"));
-                    }
-                    return Ok(value);
-                }
-            }
-        }
-        exchange(&mut s, &mut buf, &startup(user)).await?;
-        exchange(&mut s, &mut buf, &prepare()).await?;
+        exchange_async(&mut s, &mut buf, &startup(user)).await?;
+        exchange_async(&mut s, &mut buf, &prepare()).await?;
         let (mut req, at) = request();
-        let mut sum = 0i64;
-        let mut meter = None;
-        for i in 0..n + n / 10 {
-            if i == n / 10 {
-                meter = Some(Meter::start());
-            }
-            let v = (i % 1000) as i32;
+        let mut run = Run::new(n);
+        while let Some(v) = run.next_value() {
             req[at..at + 4].copy_from_slice(&v.to_be_bytes());
-            sum += i64::from(exchange(&mut s, &mut buf, &req).await? == v);
+            run.record(exchange_async(&mut s, &mut buf, &req).await? == v);
         }
-        let sample = meter.expect("measured").stop(n);
-        check(sum, n + n / 10)?;
-        Ok(sample)
+        run.finish()
     })
 }
 
 fn pgline_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(bench_err)?;
-    rt.block_on(async {
+    current_thread()?.block_on(async {
         let client = pgline_client_at(&format!("{kv} sslmode=disable")).await?;
         let stmt = client.prepare(SQL).await.map_err(bench_err)?;
-        let mut sum = 0i64;
-        let mut meter = None;
-        for i in 0..n + n / 10 {
-            if i == n / 10 {
-                meter = Some(Meter::start());
-            }
-            let v = (i % 1000) as i32;
+        let mut run = Run::new(n);
+        while let Some(v) = run.next_value() {
             let row = client.query_one(&stmt, &[&v]).await.map_err(bench_err)?;
-            sum += i64::from(row.get::<i32>(0).map_err(bench_err)? == v);
+            run.record(row.get::<i32>(0).map_err(bench_err)? == v);
         }
-        let sample = meter.expect("measured").stop(n);
-        check(sum, n + n / 10)?;
+        let sample = run.finish()?;
         client.close().await.map_err(bench_err)?;
         Ok(sample)
     })
@@ -302,30 +340,12 @@ fn pgline_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
 fn libpq_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
     let conn = PqConn::connect(&format!("{kv} sslmode=disable"))?;
     conn.prepare_int4("s", SQL, 1)?;
-    let mut sum = 0i64;
-    let mut meter = None;
-    for i in 0..n + n / 10 {
-        if i == n / 10 {
-            meter = Some(Meter::start());
-        }
-        let v = (i % 1000) as i32;
+    let mut run = Run::new(n);
+    while let Some(v) = run.next_value() {
         let result = conn.exec_prepared_int4(c"s", Int4Param::new(v))?;
-        sum += i64::from(decode_int4(result.value(0, 0))? == v);
+        run.record(decode_int4(result.value(0, 0))? == v);
     }
-    let sample = meter.expect("measured").stop(n);
-    check(sum, n + n / 10)?;
-    Ok(sample)
-}
-
-/// Every reply carried the value its request sent.
-fn check(matched: i64, total: u64) -> Result<(), BenchError> {
-    if matched as u64 == total {
-        Ok(())
-    } else {
-        Err(BenchError::new(format!(
-            "{matched} of {total} replies matched"
-        )))
-    }
+    run.finish()
 }
 
 #[cfg(test)]
@@ -378,5 +398,38 @@ mod tests {
         let bind_len = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
         assert_eq!(bytes[1 + bind_len], b'E');
         assert_eq!(&bytes[bytes.len() - 5..], &[b'S', 0, 0, 0, 4]);
+    }
+
+    #[test]
+    fn a_run_warms_up_then_measures_and_checks_every_reply() {
+        let mut run = Run::new(20);
+        let mut values = Vec::new();
+        while let Some(v) = run.next_value() {
+            assert_eq!(run.meter.is_some(), values.len() >= 2);
+            values.push(v);
+            run.record(true);
+        }
+        assert_eq!(values.len(), 22);
+        assert_eq!(run.finish().unwrap().ops, 20);
+        let mut wrong = Run::new(20);
+        while wrong.next_value().is_some() {
+            wrong.record(false);
+        }
+        assert!(wrong.finish().is_err());
+    }
+
+    #[test]
+    fn a_reply_is_taken_once_whole_and_alone() {
+        let bytes = reply(9);
+        let mut filled = 0;
+        assert_eq!(received(&bytes, &mut filled, 3).unwrap(), None);
+        assert_eq!(
+            received(&bytes, &mut filled, bytes.len() - 3).unwrap(),
+            Some(9)
+        );
+        let two = [reply(1), reply(2)].concat();
+        let mut filled = 0;
+        assert!(received(&two, &mut filled, two.len()).is_err());
+        assert!(received(&two, &mut 0, 0).is_err());
     }
 }
