@@ -31,6 +31,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SQL: &str = "SELECT $1::int4";
 const SHAPES: [&str; 4] = ["blocking", "tokio-raw", "pgline", "libpq"];
+/// How long a read may wait before the run fails as stuck.
+const STUCK: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> ExitCode {
     match run() {
@@ -172,6 +174,11 @@ fn reply_end(buf: &[u8]) -> Result<Option<(usize, i32)>, BenchError> {
         }
         match tag {
             b'E' => return Err(BenchError::new("server error")),
+            // An authentication request other than AuthenticationOk: the
+            // bench speaks no password exchange, and would wait forever.
+            b'R' if buf.get(at + 5..at + 9) != Some(&[0, 0, 0, 0][..]) => {
+                return Err(BenchError::new("the server asks for a password"));
+            }
             b'D' if len >= 14 => {
                 value =
                     i32::from_be_bytes([buf[at + 11], buf[at + 12], buf[at + 13], buf[at + 14]]);
@@ -284,9 +291,14 @@ async fn exchange_async(
 fn blocking(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
     let mut s = std::net::TcpStream::connect(addr).map_err(bench_err)?;
     s.set_nodelay(true).map_err(bench_err)?;
+    // The login and the prepare under a deadline, so a server that does not
+    // answer fails the run; the measured loop without one (a timed wait
+    // arms a kernel timer on every read).
+    s.set_read_timeout(Some(STUCK)).map_err(bench_err)?;
     let mut buf = vec![0u8; 16 * 1024];
     exchange(&mut s, &mut buf, &startup(user))?;
     exchange(&mut s, &mut buf, &prepare())?;
+    s.set_read_timeout(None).map_err(bench_err)?;
     let (mut req, at) = request();
     let mut run = Run::new(n);
     while let Some(v) = run.next_value() {
@@ -310,8 +322,15 @@ fn tokio_raw(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
             .map_err(bench_err)?;
         s.set_nodelay(true).map_err(bench_err)?;
         let mut buf = vec![0u8; 16 * 1024];
-        exchange_async(&mut s, &mut buf, &startup(user)).await?;
-        exchange_async(&mut s, &mut buf, &prepare()).await?;
+        // The login and the prepare under a deadline; the measured loop
+        // without one, as a timer per request would be measured too.
+        let login = async {
+            exchange_async(&mut s, &mut buf, &startup(user)).await?;
+            exchange_async(&mut s, &mut buf, &prepare()).await
+        };
+        tokio::time::timeout(STUCK, login)
+            .await
+            .map_err(|_| BenchError::new("the server did not answer the login"))??;
         let (mut req, at) = request();
         let mut run = Run::new(n);
         while let Some(v) = run.next_value() {
@@ -379,6 +398,15 @@ mod tests {
         for cut in 0..bytes.len() {
             assert_eq!(reply_end(&bytes[..cut]).unwrap(), None, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn a_password_request_is_an_error() {
+        // AuthenticationMD5Password (5) with its salt.
+        let bytes = message(b'R', &[0, 0, 0, 5, 1, 2, 3, 4]);
+        assert!(reply_end(&bytes).is_err());
+        let ok = [message(b'R', &[0, 0, 0, 0]), message(b'Z', b"I")].concat();
+        assert_eq!(reply_end(&ok).unwrap(), Some((ok.len(), 0)));
     }
 
     #[test]
