@@ -22,3 +22,16 @@ fn every_shape_runs_and_is_reported() {
         );
     }
 }
+
+#[test]
+fn zero_rounds_or_queries_are_refused_before_a_server_starts() {
+    for args in [["0", "200"], ["1", "0"], ["x", "200"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_floor"))
+            .args(args)
+            .output()
+            .expect("floor runs");
+        assert!(!out.status.success(), "{args:?} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("ROUNDS and QUERIES"), "{args:?}: {stderr}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The floor under a point select on this machine: the same prepared
 //! `SELECT $1::int4` round trip made by the least code that can make it,
-//! next to pgline and libpq, in paired rounds on one throwaway server.
+//! next to pgline and libpq, in rounds of rotating order on one throwaway
+//! server.
 //!
 //! - `blocking`: a blocking `std` socket writing pre-encoded Bind, Execute
 //!   and Sync and reading until ReadyForQuery (what any driver must do, and
@@ -31,7 +32,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SQL: &str = "SELECT $1::int4";
 const SHAPES: [&str; 4] = ["blocking", "tokio-raw", "pgline", "libpq"];
-/// How long a read may wait before the run fails as stuck.
+/// How long the login and the prepare may take before the run fails as
+/// stuck.
 const STUCK: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> ExitCode {
@@ -44,11 +46,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Argument `n` (ROUNDS, QUERIES), a number of at least 1.
 fn arg(n: usize, default: u64) -> Result<u64, BenchError> {
-    std::env::args().nth(n).map_or(Ok(default), |a| {
+    let value = std::env::args().nth(n).map_or(Ok(default), |a| {
         a.parse()
             .map_err(|_| BenchError::new("ROUNDS and QUERIES are numbers"))
-    })
+    })?;
+    if value == 0 {
+        return Err(BenchError::new("ROUNDS and QUERIES are at least 1"));
+    }
+    Ok(value)
 }
 
 fn bench_err(e: impl std::fmt::Display) -> BenchError {
