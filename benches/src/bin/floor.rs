@@ -11,6 +11,10 @@
 //! - `pgline`: `Client::query_one` of the prepared statement;
 //! - `libpq`: `PQexecPrepared`.
 //!
+//! The socket shapes' messages are encoded once, before the loop, by
+//! `pgline::proto::frontend`; their replies are scanned by hand (tag and
+//! length only), so their measured loop runs no driver code.
+//!
 //! The server trusts the connection (no password), as the login is not in
 //! the loop. CPU is `getrusage` of the process over the measured loop.
 //!
@@ -21,6 +25,8 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+use bytes::{BufMut, BytesMut};
+use pgline::proto::frontend::{self, IsNull, ProtocolVersion};
 use pgline_benches::BenchError;
 use pgline_benches::libpq::{Int4Param, PqConn};
 use pgline_benches::measure::{Meter, Sample};
@@ -31,6 +37,8 @@ use pgline_testkit::ServerBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SQL: &str = "SELECT $1::int4";
+/// The type of the statement's one parameter.
+const INT4_OID: u32 = 23;
 const SHAPES: [&str; 4] = ["blocking", "tokio-raw", "pgline", "libpq"];
 /// How long the login and the prepare may take before the run fails as
 /// stuck.
@@ -117,54 +125,47 @@ fn run() -> Result<(), BenchError> {
 }
 
 /// StartupMessage (protocol 3.0) for `user` on database `postgres`.
-fn startup(user: &str) -> Vec<u8> {
-    let mut body = 196_608u32.to_be_bytes().to_vec();
-    for s in ["user", user, "database", "postgres", ""] {
-        body.extend_from_slice(s.as_bytes());
-        body.push(0);
-    }
-    let mut m = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    m.extend_from_slice(&body);
-    m
-}
-
-/// One message: tag, length, body.
-fn message(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![tag];
-    m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    m.extend_from_slice(body);
-    m
+fn startup(user: &str) -> Result<Vec<u8>, BenchError> {
+    let mut out = BytesMut::new();
+    frontend::startup_message(
+        &mut out,
+        ProtocolVersion::V3_0,
+        [("user", user), ("database", "postgres")],
+    )
+    .map_err(bench_err)?;
+    Ok(out.to_vec())
 }
 
 /// Parse of statement `s` (one int4 parameter) and Sync.
-fn prepare() -> Vec<u8> {
-    let mut body = b"s\0".to_vec();
-    body.extend_from_slice(SQL.as_bytes());
-    body.push(0);
-    body.extend_from_slice(&1u16.to_be_bytes());
-    body.extend_from_slice(&23u32.to_be_bytes());
-    [message(b'P', &body), message(b'S', &[])].concat()
+fn prepare() -> Result<Vec<u8>, BenchError> {
+    let mut out = BytesMut::new();
+    frontend::parse(&mut out, "s", SQL, &[INT4_OID]).map_err(bench_err)?;
+    frontend::sync(&mut out);
+    Ok(out.to_vec())
 }
 
-/// Bind/Execute/Sync of `s` with a binary int4 whose value sits at the
-/// returned offset.
-fn request() -> (Vec<u8>, usize) {
-    let mut bind = b"\0s\0".to_vec();
-    bind.extend_from_slice(&1u16.to_be_bytes());
-    bind.extend_from_slice(&1u16.to_be_bytes());
-    bind.extend_from_slice(&1u16.to_be_bytes());
-    bind.extend_from_slice(&4u32.to_be_bytes());
-    let at = 5 + bind.len();
-    bind.extend_from_slice(&0u32.to_be_bytes());
-    bind.extend_from_slice(&1u16.to_be_bytes());
-    bind.extend_from_slice(&1u16.to_be_bytes());
-    let bytes = [
-        message(b'B', &bind),
-        message(b'E', b"\0\0\0\0\0"),
-        message(b'S', &[]),
-    ]
-    .concat();
-    (bytes, at)
+/// Bind/Execute/Sync of `s` with a binary int4 (and binary results), and
+/// where in those bytes the int4 sits, to be rewritten for each request.
+fn request() -> Result<(Vec<u8>, usize), BenchError> {
+    let mut out = BytesMut::new();
+    let mut at = 0;
+    frontend::bind(
+        &mut out,
+        "",
+        "s",
+        &[1],
+        1,
+        |_, out| {
+            at = out.len();
+            out.put_i32(0);
+            Ok::<_, std::convert::Infallible>(IsNull::No)
+        },
+        &[1],
+    )
+    .map_err(bench_err)?;
+    frontend::execute(&mut out, "", 0).map_err(bench_err)?;
+    frontend::sync(&mut out);
+    Ok((out.to_vec(), at))
 }
 
 /// Where a reply held in `buf` ends (after its ReadyForQuery), and the
@@ -303,10 +304,10 @@ fn blocking(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
     // arms a kernel timer on every read).
     s.set_read_timeout(Some(STUCK)).map_err(bench_err)?;
     let mut buf = vec![0u8; 16 * 1024];
-    exchange(&mut s, &mut buf, &startup(user))?;
-    exchange(&mut s, &mut buf, &prepare())?;
+    exchange(&mut s, &mut buf, &startup(user)?)?;
+    exchange(&mut s, &mut buf, &prepare()?)?;
     s.set_read_timeout(None).map_err(bench_err)?;
-    let (mut req, at) = request();
+    let (mut req, at) = request()?;
     let mut run = Run::new(n);
     while let Some(v) = run.next_value() {
         req[at..at + 4].copy_from_slice(&v.to_be_bytes());
@@ -332,13 +333,13 @@ fn tokio_raw(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
         // The login and the prepare under a deadline; the measured loop
         // without one, as a timer per request would be measured too.
         let login = async {
-            exchange_async(&mut s, &mut buf, &startup(user)).await?;
-            exchange_async(&mut s, &mut buf, &prepare()).await
+            exchange_async(&mut s, &mut buf, &startup(user)?).await?;
+            exchange_async(&mut s, &mut buf, &prepare()?).await
         };
         tokio::time::timeout(STUCK, login)
             .await
             .map_err(|_| BenchError::new("the server did not answer the login"))??;
-        let (mut req, at) = request();
+        let (mut req, at) = request()?;
         let mut run = Run::new(n);
         while let Some(v) = run.next_value() {
             req[at..at + 4].copy_from_slice(&v.to_be_bytes());
@@ -377,6 +378,14 @@ fn libpq_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One backend message: tag, length, body.
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
 
     /// A reply as the server sends it: BindComplete, DataRow of `value`,
     /// CommandComplete, ReadyForQuery.
@@ -424,7 +433,7 @@ mod tests {
 
     #[test]
     fn the_request_carries_its_value_where_it_says() {
-        let (mut bytes, at) = request();
+        let (mut bytes, at) = request().unwrap();
         bytes[at..at + 4].copy_from_slice(&0x0102_0304i32.to_be_bytes());
         // Bind, then its portal "" and statement "s".
         assert_eq!(&bytes[..1], b"B");
