@@ -103,11 +103,12 @@ const MAX_MARK: usize = 64 * 1024;
 
 /// A read at least this large took a full server write (the server's
 /// output buffer is 8 KiB): bytes arrive faster than they are taken.
-pub(crate) const FULL_READ: usize = 8 * 1024;
+const FULL_READ: usize = 8 * 1024;
 
 /// How long a reply must stream in full writes before it gets the large
-/// mark: twenty times the longest wait the stall watch lets its end have.
-pub(crate) const STREAM_MARK_AFTER: Duration = crate::config::LARGE_RESULT_AFTER;
+/// mark: twenty times the longest wait the stall watch lets its end have
+/// (the public [`LARGE_RESULT_AFTER`](crate::config::LARGE_RESULT_AFTER)).
+const STREAM_MARK_AFTER: Duration = crate::config::LARGE_RESULT_AFTER;
 
 // The end of a large result waits under the mark for one to two ticks of
 // the stall watch: at most a twentieth of the time it has streamed.
@@ -442,26 +443,31 @@ mod tests {
 
     #[test]
     fn each_setting_raises_only_its_own_mark() {
-        // Replies off: a deep pipeline's bound does not count, only the
-        // oldest request's own.
-        let mut lw = state(false, true);
-        let c = Counters::default();
-        assert_eq!(lw.drained(256, 1, &c), bound_bytes(1));
-        let mut lw = state(true, false);
-        let c = Counters::default();
-        assert_eq!(lw.drained(256, 1, &c), bound_bytes(256));
-        // Large replies on: the oldest request's own replies count, with
-        // or without deep-pipeline coalescing.
-        let mut lw = state(false, true);
-        let c = Counters::default();
-        assert_eq!(lw.drained(1, 1000, &c), bound_bytes(1000));
+        // (replies, streams, in flight, the oldest's ReadyForQuery left,
+        // the floor): replies off, a deep pipeline's bound does not count,
+        // only the oldest request's own; large replies on, the oldest
+        // request's own replies count, with or without deep-pipeline
+        // coalescing; large replies off, they do not.
+        let cases = [
+            (false, true, 256, 1, bound_bytes(1)),
+            (true, false, 256, 1, bound_bytes(256)),
+            (false, true, 1, 1000, bound_bytes(1000)),
+            (true, true, 300, 1000, bound_bytes(1000)),
+            (true, false, 1, 1000, bound_bytes(1)),
+        ];
+        for (replies, streams, in_flight, ready_left, floor) in cases {
+            let mut lw = state(replies, streams);
+            let c = Counters::default();
+            assert_eq!(
+                lw.drained(in_flight, ready_left, &c),
+                floor,
+                "replies {replies}, streams {streams}, {in_flight} in flight, {ready_left} left"
+            );
+        }
+        // Both on, the larger of the two bounds, whichever it is.
         let mut lw = state(true, true);
         let c = Counters::default();
-        assert_eq!(lw.drained(300, 1000, &c), bound_bytes(1000));
         assert_eq!(lw.drained(1000, 300, &c), bound_bytes(1000));
-        let mut lw = state(true, false);
-        let c = Counters::default();
-        assert_eq!(lw.drained(1, 1000, &c), bound_bytes(1));
         // Streams off: full writes are not even timed.
         let mut lw = state(true, false);
         let c = Counters::default();
