@@ -3,24 +3,50 @@
 
 use std::process::Command;
 
-#[test]
-fn every_shape_runs_and_is_reported() {
-    let out = Command::new(env!("CARGO_BIN_EXE_floor"))
-        .args(["1", "200"])
-        .output()
-        .expect("floor runs");
+/// Runs `floor 1 200 [transport]` and checks that every shape reported.
+fn every_shape_runs_over(transport: Option<&str>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_floor"));
+    cmd.args(["1", "200"]).args(transport);
+    let out = cmd.output().expect("floor runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "floor failed: {}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let over = if transport == Some("unix") {
+        "over the unix socket"
+    } else {
+        "over TCP"
+    };
+    assert!(stdout.starts_with(over), "{over} not said:\n{stdout}");
     for shape in ["blocking", "tokio-raw", "pgline", "libpq"] {
         assert!(
             stdout.contains(&format!("| {shape} | ")),
             "no summary row for {shape}:\n{stdout}"
         );
     }
+}
+
+#[test]
+fn every_shape_runs_and_is_reported() {
+    every_shape_runs_over(None);
+}
+
+#[test]
+fn every_shape_runs_over_the_unix_socket() {
+    every_shape_runs_over(Some("unix"));
+}
+
+#[test]
+fn an_unknown_transport_is_refused_before_a_server_starts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_floor"))
+        .args(["1", "200", "udp"])
+        .output()
+        .expect("floor runs");
+    assert!(!out.status.success(), "udp accepted");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tcp or unix"), "{stderr}");
 }
 
 #[test]

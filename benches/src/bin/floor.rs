@@ -18,11 +18,16 @@
 //! The server trusts the connection (no password), as the login is not in
 //! the loop. CPU is `getrusage` of the process over the measured loop.
 //!
+//! Every shape connects over TCP to 127.0.0.1, or with `unix` over the
+//! server's unix-domain socket (where the kernel's share of a round trip is
+//! smaller, so the client's own code weighs more):
+//!
 //! ```text
-//! cargo run --release --bin floor [-- ROUNDS QUERIES]
+//! cargo run --release --bin floor [-- ROUNDS QUERIES [tcp|unix]]
 //! ```
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::{BufMut, BytesMut};
@@ -34,7 +39,7 @@ use pgline_benches::stats::median;
 use pgline_benches::workloads::pgline_client_at;
 use pgline_benches::workloads::point_select::decode_int4;
 use pgline_testkit::ServerBuilder;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const SQL: &str = "SELECT $1::int4";
 /// The type of the statement's one parameter.
@@ -70,17 +75,53 @@ fn bench_err(e: impl std::fmt::Display) -> BenchError {
     BenchError::new(e.to_string())
 }
 
+/// Where every shape connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// `host:port` over TCP.
+    Tcp(String),
+    /// The server's unix socket file.
+    Unix(PathBuf),
+}
+
+/// The transport argument (the third): `tcp` (the default) or `unix`.
+fn transport() -> Result<bool, BenchError> {
+    match std::env::args().nth(3).as_deref() {
+        None | Some("tcp") => Ok(false),
+        Some("unix") => Ok(true),
+        Some(_) => Err(BenchError::new("the transport is tcp or unix")),
+    }
+}
+
 fn run() -> Result<(), BenchError> {
     let rounds = arg(1, 9)? as usize;
     let queries = arg(2, 20_000)?;
+    let unix = transport()?;
     let server = ServerBuilder::new()
         .setting("fsync", "off")
         .setting("synchronous_commit", "off")
         .start()
         .map_err(bench_err)?;
     let user = server.superuser().to_owned();
-    let kv = server.key_value(&user, None, "postgres");
-    let addr = format!("{}:{}", server.host(), server.port());
+    let (kv, target) = if unix {
+        let dir = server.socket_dir();
+        let kv = format!(
+            "host='{}' port={} user='{user}' dbname=postgres sslmode=disable",
+            dir.display(),
+            server.port()
+        );
+        (
+            kv,
+            Target::Unix(dir.join(format!(".s.PGSQL.{}", server.port()))),
+        )
+    } else {
+        let kv = server.key_value(&user, None, "postgres");
+        (
+            kv,
+            Target::Tcp(format!("{}:{}", server.host(), server.port())),
+        )
+    };
+    println!("over {}\n", if unix { "the unix socket" } else { "TCP" });
     println!("| round | {} |", SHAPES.join(" | "));
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); SHAPES.len()];
     for round in 0..rounds {
@@ -89,8 +130,8 @@ fn run() -> Result<(), BenchError> {
         let mut row = vec![String::new(); SHAPES.len()];
         for shape in order {
             let sample = match shape {
-                0 => blocking(&addr, &user, queries)?,
-                1 => tokio_raw(&addr, &user, queries)?,
+                0 => blocking(&target, &user, queries)?,
+                1 => tokio_raw(&target, &user, queries)?,
                 2 => pgline_loop(&kv, queries)?,
                 _ => libpq_loop(&kv, queries)?,
             };
@@ -269,7 +310,7 @@ fn received(buf: &[u8], filled: &mut usize, got: usize) -> Result<Option<i32>, B
 }
 
 /// Writes `out` and reads its one reply on a blocking socket.
-fn exchange(s: &mut std::net::TcpStream, buf: &mut [u8], out: &[u8]) -> Result<i32, BenchError> {
+fn exchange(s: &mut impl BlockingSocket, buf: &mut [u8], out: &[u8]) -> Result<i32, BenchError> {
     s.write_all(out).map_err(bench_err)?;
     let mut filled = 0;
     loop {
@@ -282,7 +323,7 @@ fn exchange(s: &mut std::net::TcpStream, buf: &mut [u8], out: &[u8]) -> Result<i
 
 /// [`exchange`] on a tokio socket.
 async fn exchange_async(
-    s: &mut tokio::net::TcpStream,
+    s: &mut (impl AsyncRead + AsyncWrite + Unpin),
     buf: &mut [u8],
     out: &[u8],
 ) -> Result<i32, BenchError> {
@@ -296,17 +337,46 @@ async fn exchange_async(
     }
 }
 
-fn blocking(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
-    let mut s = std::net::TcpStream::connect(addr).map_err(bench_err)?;
-    s.set_nodelay(true).map_err(bench_err)?;
+/// A blocking stream socket with a read deadline.
+trait BlockingSocket: Read + Write {
+    fn read_timeout(&self, limit: Option<std::time::Duration>) -> std::io::Result<()>;
+}
+
+impl BlockingSocket for std::net::TcpStream {
+    fn read_timeout(&self, limit: Option<std::time::Duration>) -> std::io::Result<()> {
+        self.set_read_timeout(limit)
+    }
+}
+
+impl BlockingSocket for std::os::unix::net::UnixStream {
+    fn read_timeout(&self, limit: Option<std::time::Duration>) -> std::io::Result<()> {
+        self.set_read_timeout(limit)
+    }
+}
+
+fn blocking(target: &Target, user: &str, n: u64) -> Result<Sample, BenchError> {
+    match target {
+        Target::Tcp(addr) => {
+            let s = std::net::TcpStream::connect(addr).map_err(bench_err)?;
+            s.set_nodelay(true).map_err(bench_err)?;
+            blocking_loop(s, user, n)
+        }
+        Target::Unix(path) => {
+            let s = std::os::unix::net::UnixStream::connect(path).map_err(bench_err)?;
+            blocking_loop(s, user, n)
+        }
+    }
+}
+
+fn blocking_loop(mut s: impl BlockingSocket, user: &str, n: u64) -> Result<Sample, BenchError> {
     // The login and the prepare under a deadline, so a server that does not
     // answer fails the run; the measured loop without one (a timed wait
     // arms a kernel timer on every read).
-    s.set_read_timeout(Some(STUCK)).map_err(bench_err)?;
+    s.read_timeout(Some(STUCK)).map_err(bench_err)?;
     let mut buf = vec![0u8; 16 * 1024];
     exchange(&mut s, &mut buf, &startup(user)?)?;
     exchange(&mut s, &mut buf, &prepare()?)?;
-    s.set_read_timeout(None).map_err(bench_err)?;
+    s.read_timeout(None).map_err(bench_err)?;
     let (mut req, at) = request()?;
     let mut run = Run::new(n);
     while let Some(v) = run.next_value() {
@@ -323,30 +393,48 @@ fn current_thread() -> Result<tokio::runtime::Runtime, BenchError> {
         .map_err(bench_err)
 }
 
-fn tokio_raw(addr: &str, user: &str, n: u64) -> Result<Sample, BenchError> {
+fn tokio_raw(target: &Target, user: &str, n: u64) -> Result<Sample, BenchError> {
     current_thread()?.block_on(async {
-        let mut s = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(bench_err)?;
-        s.set_nodelay(true).map_err(bench_err)?;
-        let mut buf = vec![0u8; 16 * 1024];
-        // The login and the prepare under a deadline; the measured loop
-        // without one, as a timer per request would be measured too.
-        let login = async {
-            exchange_async(&mut s, &mut buf, &startup(user)?).await?;
-            exchange_async(&mut s, &mut buf, &prepare()?).await
-        };
-        tokio::time::timeout(STUCK, login)
-            .await
-            .map_err(|_| BenchError::new("the server did not answer the login"))??;
-        let (mut req, at) = request()?;
-        let mut run = Run::new(n);
-        while let Some(v) = run.next_value() {
-            req[at..at + 4].copy_from_slice(&v.to_be_bytes());
-            run.record(exchange_async(&mut s, &mut buf, &req).await? == v);
+        match target {
+            Target::Tcp(addr) => {
+                let s = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(bench_err)?;
+                s.set_nodelay(true).map_err(bench_err)?;
+                tokio_raw_loop(s, user, n).await
+            }
+            Target::Unix(path) => {
+                let s = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(bench_err)?;
+                tokio_raw_loop(s, user, n).await
+            }
         }
-        run.finish()
     })
+}
+
+async fn tokio_raw_loop(
+    mut s: impl AsyncRead + AsyncWrite + Unpin,
+    user: &str,
+    n: u64,
+) -> Result<Sample, BenchError> {
+    let mut buf = vec![0u8; 16 * 1024];
+    // The login and the prepare under a deadline; the measured loop
+    // without one, as a timer per request would be measured too.
+    let login = async {
+        exchange_async(&mut s, &mut buf, &startup(user)?).await?;
+        exchange_async(&mut s, &mut buf, &prepare()?).await
+    };
+    tokio::time::timeout(STUCK, login)
+        .await
+        .map_err(|_| BenchError::new("the server did not answer the login"))??;
+    let (mut req, at) = request()?;
+    let mut run = Run::new(n);
+    while let Some(v) = run.next_value() {
+        req[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        run.record(exchange_async(&mut s, &mut buf, &req).await? == v);
+    }
+    run.finish()
 }
 
 fn pgline_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
