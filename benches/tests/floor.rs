@@ -20,7 +20,7 @@ fn every_shape_runs_over(transport: Option<&str>) {
         "over TCP"
     };
     assert!(stdout.starts_with(over), "{over} not said:\n{stdout}");
-    for shape in ["blocking", "tokio-raw", "pgline", "libpq"] {
+    for shape in ["blocking", "tokio-raw", "proto", "pgline", "libpq"] {
         assert!(
             stdout.contains(&format!("| {shape} | ")),
             "no summary row for {shape}:\n{stdout}"

@@ -8,6 +8,11 @@
 //!   nothing else);
 //! - `tokio-raw`: the same bytes through a tokio `TcpStream` on a
 //!   current-thread runtime (what any driver on tokio must do);
+//! - `proto`: the same round trip through pgline's codec alone on that
+//!   tokio socket: each request encoded by `proto::frontend` and
+//!   `types::Encode`, each reply split into frames, decoded by
+//!   `BackendMessage::parse` and its value by `types::Decode` (what the
+//!   connection layer adds above the codec is the gap to `pgline`);
 //! - `pgline`: `Client::query_one` of the prepared statement;
 //! - `libpq`: `PQexecPrepared`.
 //!
@@ -32,6 +37,8 @@ use std::process::ExitCode;
 
 use bytes::{BufMut, BytesMut};
 use pgline::proto::frontend::{self, IsNull, ProtocolVersion};
+use pgline::proto::{BackendMessage, DEFAULT_MAX_MESSAGE_LEN, FrameSplitter};
+use pgline::types::{Decode, Encode, Type};
 use pgline_benches::BenchError;
 use pgline_benches::libpq::{Int4Param, PqConn};
 use pgline_benches::measure::{Meter, Sample};
@@ -44,7 +51,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 const SQL: &str = "SELECT $1::int4";
 /// The type of the statement's one parameter.
 const INT4_OID: u32 = 23;
-const SHAPES: [&str; 4] = ["blocking", "tokio-raw", "pgline", "libpq"];
+const SHAPES: [&str; 5] = ["blocking", "tokio-raw", "proto", "pgline", "libpq"];
 /// How long the login and the prepare may take before the run fails as
 /// stuck.
 const STUCK: std::time::Duration = std::time::Duration::from_secs(30);
@@ -132,7 +139,8 @@ fn run() -> Result<(), BenchError> {
             let sample = match shape {
                 0 => blocking(&target, &user, queries)?,
                 1 => tokio_raw(&target, &user, queries)?,
-                2 => pgline_loop(&kv, queries)?,
+                2 => proto(&target, &user, queries)?,
+                3 => pgline_loop(&kv, queries)?,
                 _ => libpq_loop(&kv, queries)?,
             };
             row[shape] = format!(
@@ -437,6 +445,125 @@ async fn tokio_raw_loop(
     run.finish()
 }
 
+fn proto(target: &Target, user: &str, n: u64) -> Result<Sample, BenchError> {
+    current_thread()?.block_on(async {
+        match target {
+            Target::Tcp(addr) => {
+                let s = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(bench_err)?;
+                s.set_nodelay(true).map_err(bench_err)?;
+                proto_loop(s, user, n).await
+            }
+            Target::Unix(path) => {
+                let s = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(bench_err)?;
+                proto_loop(s, user, n).await
+            }
+        }
+    })
+}
+
+async fn proto_loop(
+    mut s: impl AsyncRead + AsyncWrite + Unpin,
+    user: &str,
+    n: u64,
+) -> Result<Sample, BenchError> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let login = async {
+        exchange_async(&mut s, &mut buf, &startup(user)?).await?;
+        exchange_async(&mut s, &mut buf, &prepare()?).await
+    };
+    tokio::time::timeout(STUCK, login)
+        .await
+        .map_err(|_| BenchError::new("the server did not answer the login"))??;
+    let mut codec = Codec::new();
+    let mut run = Run::new(n);
+    while let Some(v) = run.next_value() {
+        codec.encode(v)?;
+        s.write_all(&codec.out).await.map_err(bench_err)?;
+        let value = loop {
+            if let Some(value) = codec.decode()? {
+                break value;
+            }
+            if s.read_buf(&mut codec.input).await.map_err(bench_err)? == 0 {
+                return Err(BenchError::new("server closed"));
+            }
+        };
+        run.record(value == v);
+    }
+    run.finish()
+}
+
+/// The `proto` shape's request encoder and reply decoder, over buffers
+/// kept from one request to the next.
+struct Codec {
+    out: BytesMut,
+    input: BytesMut,
+    splitter: FrameSplitter,
+    /// The reply's value, once its DataRow is in.
+    value: Option<i32>,
+}
+
+impl Codec {
+    fn new() -> Self {
+        Self {
+            out: BytesMut::with_capacity(256),
+            input: BytesMut::with_capacity(16 * 1024),
+            splitter: FrameSplitter::new(DEFAULT_MAX_MESSAGE_LEN),
+            value: None,
+        }
+    }
+
+    /// Bind/Execute/Sync of statement `s` with `v`, replacing the last
+    /// request.
+    fn encode(&mut self, v: i32) -> Result<(), BenchError> {
+        self.out.clear();
+        frontend::bind(
+            &mut self.out,
+            "",
+            "s",
+            &[1],
+            1,
+            |_, out| v.encode(Type::INT4, out),
+            &[1],
+        )
+        .map_err(bench_err)?;
+        frontend::execute(&mut self.out, "", 0).map_err(bench_err)?;
+        frontend::sync(&mut self.out);
+        Ok(())
+    }
+
+    /// Decodes what `input` holds: the reply's value once its
+    /// ReadyForQuery is in, `None` while it is not.
+    fn decode(&mut self) -> Result<Option<i32>, BenchError> {
+        while let Some(frame) = self.splitter.split(&mut self.input).map_err(bench_err)? {
+            match BackendMessage::parse(frame).map_err(bench_err)? {
+                BackendMessage::BindComplete | BackendMessage::CommandComplete(_) => {}
+                BackendMessage::DataRow(row) => {
+                    let raw = row
+                        .field(0)
+                        .ok_or_else(|| BenchError::new("a NULL value"))?;
+                    self.value = Some(i32::decode(Type::INT4, raw).map_err(bench_err)?);
+                }
+                BackendMessage::ReadyForQuery(_) => {
+                    if !self.input.is_empty() {
+                        return Err(BenchError::new("more than one reply"));
+                    }
+                    return self
+                        .value
+                        .take()
+                        .map(Some)
+                        .ok_or_else(|| BenchError::new("a reply without a row"));
+                }
+                other => return Err(BenchError::new(format!("unexpected {other:?}"))),
+            }
+        }
+        Ok(None)
+    }
+}
+
 fn pgline_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
     current_thread()?.block_on(async {
         let client = pgline_client_at(&format!("{kv} sslmode=disable")).await?;
@@ -548,6 +675,42 @@ mod tests {
             wrong.record(false);
         }
         assert!(wrong.finish().is_err());
+    }
+
+    #[test]
+    fn the_codec_sends_the_raw_request_and_reads_its_value() {
+        let mut codec = Codec::new();
+        codec.encode(77).unwrap();
+        let (mut raw, at) = request().unwrap();
+        raw[at..at + 4].copy_from_slice(&77i32.to_be_bytes());
+        assert_eq!(&codec.out[..], &raw[..]);
+        let bytes = reply(77);
+        for cut in 0..bytes.len() {
+            codec.input.extend_from_slice(&bytes[..cut]);
+            assert_eq!(codec.decode().unwrap(), None, "cut at {cut}");
+            codec.input.clear();
+            codec.value = None;
+        }
+        codec.input.extend_from_slice(&bytes);
+        assert_eq!(codec.decode().unwrap(), Some(77));
+        assert!(codec.input.is_empty());
+    }
+
+    #[test]
+    fn the_codec_refuses_an_error_two_replies_or_no_row() {
+        let mut codec = Codec::new();
+        let error = [message(b'E', b"SERROR\0\0"), message(b'Z', b"I")].concat();
+        codec.input.extend_from_slice(&error);
+        assert!(codec.decode().is_err());
+        let mut codec = Codec::new();
+        codec
+            .input
+            .extend_from_slice(&[reply(1), reply(2)].concat());
+        assert!(codec.decode().is_err());
+        let mut codec = Codec::new();
+        let no_row = [message(b'2', &[]), message(b'Z', b"I")].concat();
+        codec.input.extend_from_slice(&no_row);
+        assert!(codec.decode().is_err());
     }
 
     #[test]
