@@ -138,8 +138,8 @@ fn run() -> Result<(), BenchError> {
         for shape in order {
             let sample = match shape {
                 0 => blocking(&target, &user, queries)?,
-                1 => tokio_raw(&target, &user, queries)?,
-                2 => proto(&target, &user, queries)?,
+                1 => on_tokio(&target, &user, queries, OnTokio::Raw)?,
+                2 => on_tokio(&target, &user, queries, OnTokio::Proto)?,
                 3 => pgline_loop(&kv, queries)?,
                 _ => libpq_loop(&kv, queries)?,
             };
@@ -401,7 +401,17 @@ fn current_thread() -> Result<tokio::runtime::Runtime, BenchError> {
         .map_err(bench_err)
 }
 
-fn tokio_raw(target: &Target, user: &str, n: u64) -> Result<Sample, BenchError> {
+/// The two shapes that drive a tokio socket themselves.
+#[derive(Debug, Clone, Copy)]
+enum OnTokio {
+    /// Pre-encoded requests, replies scanned by hand.
+    Raw,
+    /// pgline's codec alone.
+    Proto,
+}
+
+/// Runs `shape` on a tokio socket to `target`, on a current-thread runtime.
+fn on_tokio(target: &Target, user: &str, n: u64, shape: OnTokio) -> Result<Sample, BenchError> {
     current_thread()?.block_on(async {
         match target {
             Target::Tcp(addr) => {
@@ -409,22 +419,23 @@ fn tokio_raw(target: &Target, user: &str, n: u64) -> Result<Sample, BenchError> 
                     .await
                     .map_err(bench_err)?;
                 s.set_nodelay(true).map_err(bench_err)?;
-                tokio_raw_loop(s, user, n).await
+                on_socket(s, user, n, shape).await
             }
             Target::Unix(path) => {
                 let s = tokio::net::UnixStream::connect(path)
                     .await
                     .map_err(bench_err)?;
-                tokio_raw_loop(s, user, n).await
+                on_socket(s, user, n, shape).await
             }
         }
     })
 }
 
-async fn tokio_raw_loop(
+async fn on_socket(
     mut s: impl AsyncRead + AsyncWrite + Unpin,
     user: &str,
     n: u64,
+    shape: OnTokio,
 ) -> Result<Sample, BenchError> {
     let mut buf = vec![0u8; 16 * 1024];
     // The login and the prepare under a deadline; the measured loop
@@ -436,48 +447,30 @@ async fn tokio_raw_loop(
     tokio::time::timeout(STUCK, login)
         .await
         .map_err(|_| BenchError::new("the server did not answer the login"))??;
+    match shape {
+        OnTokio::Raw => raw_loop(&mut s, &mut buf, n).await,
+        OnTokio::Proto => proto_loop(&mut s, n).await,
+    }
+}
+
+async fn raw_loop(
+    s: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    buf: &mut [u8],
+    n: u64,
+) -> Result<Sample, BenchError> {
     let (mut req, at) = request()?;
     let mut run = Run::new(n);
     while let Some(v) = run.next_value() {
         req[at..at + 4].copy_from_slice(&v.to_be_bytes());
-        run.record(exchange_async(&mut s, &mut buf, &req).await? == v);
+        run.record(exchange_async(s, buf, &req).await? == v);
     }
     run.finish()
 }
 
-fn proto(target: &Target, user: &str, n: u64) -> Result<Sample, BenchError> {
-    current_thread()?.block_on(async {
-        match target {
-            Target::Tcp(addr) => {
-                let s = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(bench_err)?;
-                s.set_nodelay(true).map_err(bench_err)?;
-                proto_loop(s, user, n).await
-            }
-            Target::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(bench_err)?;
-                proto_loop(s, user, n).await
-            }
-        }
-    })
-}
-
 async fn proto_loop(
-    mut s: impl AsyncRead + AsyncWrite + Unpin,
-    user: &str,
+    s: &mut (impl AsyncRead + AsyncWrite + Unpin),
     n: u64,
 ) -> Result<Sample, BenchError> {
-    let mut buf = vec![0u8; 16 * 1024];
-    let login = async {
-        exchange_async(&mut s, &mut buf, &startup(user)?).await?;
-        exchange_async(&mut s, &mut buf, &prepare()?).await
-    };
-    tokio::time::timeout(STUCK, login)
-        .await
-        .map_err(|_| BenchError::new("the server did not answer the login"))??;
     let mut codec = Codec::new();
     let mut run = Run::new(n);
     while let Some(v) = run.next_value() {
