@@ -6,7 +6,7 @@
 //! - `blocking`: a blocking `std` socket writing pre-encoded Bind, Execute
 //!   and Sync and reading until ReadyForQuery (what any driver must do, and
 //!   nothing else);
-//! - `tokio-raw`: the same bytes through a tokio `TcpStream` on a
+//! - `tokio-raw`: the same bytes through a tokio socket on a
 //!   current-thread runtime (what any driver on tokio must do);
 //! - `proto`: the same round trip through pgline's codec alone on that
 //!   tokio socket: each request encoded by `proto::frontend` and
@@ -16,9 +16,10 @@
 //! - `pgline`: `Client::query_one` of the prepared statement;
 //! - `libpq`: `PQexecPrepared`.
 //!
-//! The socket shapes' messages are encoded once, before the loop, by
-//! `pgline::proto::frontend`; their replies are scanned by hand (tag and
-//! length only), so their measured loop runs no driver code.
+//! The `blocking` and `tokio-raw` shapes' messages are encoded once,
+//! before the loop, by `pgline::proto::frontend`; their replies are
+//! scanned by hand (tag and length only), so their measured loop runs no
+//! driver code.
 //!
 //! The server trusts the connection (no password), as the login is not in
 //! the loop. CPU is `getrusage` of the process over the measured loop.
@@ -42,7 +43,7 @@ use pgline::types::{Decode, Encode, Type};
 use pgline_benches::BenchError;
 use pgline_benches::libpq::{Int4Param, PqConn};
 use pgline_benches::measure::{Meter, Sample};
-use pgline_benches::stats::median;
+use pgline_benches::stats::{median, median_interval};
 use pgline_benches::workloads::pgline_client_at;
 use pgline_benches::workloads::point_select::decode_int4;
 use pgline_testkit::ServerBuilder;
@@ -153,24 +154,33 @@ fn run() -> Result<(), BenchError> {
         println!("| {} | {} |", round + 1, row.join(" | "));
     }
     let libpq = SHAPES.len() - 1;
-    println!("\n| shape | queries/s ÷ libpq | CPU/query ÷ libpq | CPU µs/query |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "\n| shape | queries/s ÷ libpq | 95 % interval | CPU/query ÷ libpq | 95 % interval | CPU µs/query |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for (i, name) in SHAPES.iter().enumerate() {
-        let ratio = |f: fn(&Sample) -> f64| {
-            let r: Vec<f64> = (0..rounds)
+        let ratios = |f: fn(&Sample) -> f64| -> Vec<f64> {
+            (0..rounds)
                 .map(|k| f(&samples[i][k]) / f(&samples[libpq][k]))
-                .collect();
-            median(&r).unwrap_or(f64::NAN)
+                .collect()
         };
-        let cpu: Vec<f64> = samples[i].iter().map(Sample::cpu_us_per_op).collect();
+        let (tput, cpu) = (ratios(Sample::throughput), ratios(Sample::cpu_us_per_op));
+        let cpu_us: Vec<f64> = samples[i].iter().map(Sample::cpu_us_per_op).collect();
         println!(
-            "| {name} | {:.3} | {:.3} | {:.2} |",
-            ratio(Sample::throughput),
-            ratio(Sample::cpu_us_per_op),
-            median(&cpu).unwrap_or(f64::NAN)
+            "| {name} | {:.3} | {} | {:.3} | {} | {:.2} |",
+            median(&tput).unwrap_or(f64::NAN),
+            interval(&tput),
+            median(&cpu).unwrap_or(f64::NAN),
+            interval(&cpu),
+            median(&cpu_us).unwrap_or(f64::NAN)
         );
     }
     Ok(())
+}
+
+/// The 95 % interval of a median ratio as `lo–hi`, or `–` under 6 rounds.
+fn interval(ratios: &[f64]) -> String {
+    median_interval(ratios).map_or_else(|| "–".to_owned(), |(lo, hi)| format!("{lo:.3}–{hi:.3}"))
 }
 
 /// StartupMessage (protocol 3.0) for `user` on database `postgres`.
