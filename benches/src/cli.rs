@@ -1,13 +1,34 @@
 //! The bench binary's command line.
 //!
 //! Owns: parsing `--quick | --full`, `--only NAME`, `--drivers a,b`,
-//! `--rounds N`, `--out DIR`, `--observe`, `--observe-null`. Must not:
-//! run anything.
+//! `--rounds N`, `--out DIR`, `--observe`, `--observe-null`, and the
+//! positional `ROUNDS QUERIES` counts of the single-purpose binaries
+//! (`floor`, `cluster-overhead`). Must not: run anything.
 
 use std::path::PathBuf;
 
 use crate::observed::Observe;
 use crate::{BenchError, Driver, Mode};
+
+/// A positional count of a single-purpose bench binary (`ROUNDS` or
+/// `QUERIES`): `default` when `value` is absent, else a number of at least
+/// 1 (no rounds or no queries would measure nothing).
+pub fn positional_count(value: Option<String>, default: u64) -> Result<u64, BenchError> {
+    let count = value.map_or(Ok(default), |v| {
+        v.parse()
+            .map_err(|_| BenchError::new("ROUNDS and QUERIES are numbers"))
+    })?;
+    if count == 0 {
+        return Err(BenchError::new("ROUNDS and QUERIES are at least 1"));
+    }
+    Ok(count)
+}
+
+/// The process's argument `n` (1 is the first after the program name) as
+/// a [`positional_count`].
+pub fn count_arg(n: usize, default: u64) -> Result<u64, BenchError> {
+    positional_count(std::env::args().nth(n), default)
+}
 
 /// What to run and where to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +195,19 @@ mod tests {
         assert_eq!(exporters, Some(Observe::Exporters));
         let null = parse(&["--observe-null"]).unwrap().observe;
         assert_eq!(null, Some(Observe::Null));
+    }
+
+    #[test]
+    fn a_positional_count_defaults_and_is_at_least_one() {
+        assert_eq!(positional_count(None, 9).unwrap(), 9);
+        assert_eq!(positional_count(Some("15".into()), 9).unwrap(), 15);
+        for bad in ["0", "x", "-1", ""] {
+            let err = positional_count(Some(bad.into()), 9).unwrap_err();
+            assert!(
+                err.to_string().contains("ROUNDS and QUERIES"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

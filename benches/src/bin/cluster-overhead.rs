@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use pgline::Pool;
 use pgline::cluster::{Cluster, NodeId, ReadPreference};
 use pgline_benches::alloc::{AllocCount, CountingAllocator};
+use pgline_benches::cli::count_arg;
 use pgline_benches::env::Tls;
 use pgline_benches::{BenchEnv, BenchError, Mode};
 
@@ -36,16 +37,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn arg(n: usize, default: u64) -> Result<u64, BenchError> {
-    std::env::args().nth(n).map_or(Ok(default), |a| {
-        a.parse()
-            .map_err(|_| BenchError::new("ROUNDS and QUERIES are numbers"))
-    })
-}
-
 fn run() -> Result<(), BenchError> {
-    let rounds = arg(1, 11)?;
-    let queries = arg(2, 20_000)?;
+    let rounds = count_arg(1, 11)?;
+    let queries = count_arg(2, 20_000)?;
     let env = BenchEnv::start(Mode::Quick)?;
     let conninfo = env.pgline_conninfo(Tls::Off);
     let runtime = tokio::runtime::Builder::new_current_thread()

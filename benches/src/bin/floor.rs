@@ -41,9 +41,10 @@ use pgline::proto::frontend::{self, IsNull, ProtocolVersion};
 use pgline::proto::{BackendMessage, DEFAULT_MAX_MESSAGE_LEN, FrameSplitter};
 use pgline::types::{Decode, Encode, Type};
 use pgline_benches::BenchError;
+use pgline_benches::cli::count_arg;
 use pgline_benches::libpq::{Int4Param, PqConn};
 use pgline_benches::measure::{Meter, Sample};
-use pgline_benches::stats::{median, median_interval};
+use pgline_benches::stats::{median, median_interval, ratio};
 use pgline_benches::workloads::pgline_client_at;
 use pgline_benches::workloads::point_select::decode_int4;
 use pgline_testkit::ServerBuilder;
@@ -67,24 +68,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Argument `n` (ROUNDS, QUERIES), a number of at least 1.
-fn arg(n: usize, default: u64) -> Result<u64, BenchError> {
-    let value = std::env::args().nth(n).map_or(Ok(default), |a| {
-        a.parse()
-            .map_err(|_| BenchError::new("ROUNDS and QUERIES are numbers"))
-    })?;
-    if value == 0 {
-        return Err(BenchError::new("ROUNDS and QUERIES are at least 1"));
-    }
-    Ok(value)
-}
-
 fn bench_err(e: impl std::fmt::Display) -> BenchError {
     BenchError::new(e.to_string())
 }
 
 /// Where every shape connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Target {
     /// `host:port` over TCP.
     Tcp(String),
@@ -102,8 +91,8 @@ fn transport() -> Result<bool, BenchError> {
 }
 
 fn run() -> Result<(), BenchError> {
-    let rounds = arg(1, 9)? as usize;
-    let queries = arg(2, 20_000)?;
+    let rounds = count_arg(1, 9)? as usize;
+    let queries = count_arg(2, 20_000)?;
     let unix = transport()?;
     let server = ServerBuilder::new()
         .setting("fsync", "off")
@@ -161,7 +150,7 @@ fn run() -> Result<(), BenchError> {
     for (i, name) in SHAPES.iter().enumerate() {
         let ratios = |f: fn(&Sample) -> f64| -> Vec<f64> {
             (0..rounds)
-                .map(|k| f(&samples[i][k]) / f(&samples[libpq][k]))
+                .filter_map(|k| ratio(f(&samples[i][k]), f(&samples[libpq][k])))
                 .collect()
         };
         let (tput, cpu) = (ratios(Sample::throughput), ratios(Sample::cpu_us_per_op));
