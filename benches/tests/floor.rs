@@ -61,3 +61,26 @@ fn zero_rounds_or_queries_are_refused_before_a_server_starts() {
         assert!(stderr.contains("ROUNDS and QUERIES"), "{args:?}: {stderr}");
     }
 }
+
+/// A named shape runs alone and reports only itself; an unknown name is
+/// refused before a server starts.
+#[test]
+fn a_named_shape_runs_alone() {
+    let out = Command::new(env!("CARGO_BIN_EXE_floor"))
+        .args(["1", "200", "tcp", "pgline"])
+        .output()
+        .expect("floor runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("| pgline | "), "{stdout}");
+    for other in ["blocking", "tokio-raw", "proto", "libpq"] {
+        assert!(!stdout.contains(other), "{other} ran:\n{stdout}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_floor"))
+        .args(["1", "200", "tcp", "odbc"])
+        .output()
+        .expect("floor runs");
+    assert!(!out.status.success(), "odbc accepted");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the shape is one of"), "{stderr}");
+}

@@ -29,8 +29,13 @@
 //! smaller, so the client's own code weighs more):
 //!
 //! ```text
-//! cargo run --release --bin floor [-- ROUNDS QUERIES [tcp|unix]]
+//! cargo run --release --bin floor [-- ROUNDS QUERIES [tcp|unix] [SHAPE]]
 //! ```
+//!
+//! With a `SHAPE` (one of the names above) only that shape runs, and only
+//! its own medians are printed: the form for counting one shape's
+//! instructions under `valgrind --tool=callgrind`, where the other shapes'
+//! would be counted too.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -90,10 +95,25 @@ fn transport() -> Result<bool, BenchError> {
     }
 }
 
+/// The shapes to run: every one, or the one the fourth argument names.
+fn shapes() -> Result<Vec<usize>, BenchError> {
+    match std::env::args().nth(4) {
+        None => Ok((0..SHAPES.len()).collect()),
+        Some(name) => match SHAPES.iter().position(|s| *s == name) {
+            Some(i) => Ok(vec![i]),
+            None => Err(BenchError::new(format!(
+                "the shape is one of {}",
+                SHAPES.join(", ")
+            ))),
+        },
+    }
+}
+
 fn run() -> Result<(), BenchError> {
     let rounds = count_arg(1, 9)? as usize;
     let queries = count_arg(2, 20_000)?;
     let unix = transport()?;
+    let selected = shapes()?;
     let server = ServerBuilder::new()
         .setting("fsync", "off")
         .setting("synchronous_commit", "off")
@@ -119,11 +139,12 @@ fn run() -> Result<(), BenchError> {
         )
     };
     println!("over {}\n", if unix { "the unix socket" } else { "TCP" });
-    println!("| round | {} |", SHAPES.join(" | "));
+    let names: Vec<&str> = selected.iter().map(|&i| SHAPES[i]).collect();
+    println!("| round | {} |", names.join(" | "));
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); SHAPES.len()];
     for round in 0..rounds {
-        let mut order: Vec<usize> = (0..SHAPES.len()).collect();
-        order.rotate_left(round % SHAPES.len());
+        let mut order = selected.clone();
+        order.rotate_left(round % selected.len());
         let mut row = vec![String::new(); SHAPES.len()];
         for shape in order {
             let sample = match shape {
@@ -140,13 +161,18 @@ fn run() -> Result<(), BenchError> {
             );
             samples[shape].push(sample);
         }
+        let row: Vec<&str> = selected.iter().map(|&i| row[i].as_str()).collect();
         println!("| {} | {} |", round + 1, row.join(" | "));
+    }
+    if let [only] = selected[..] {
+        alone(SHAPES[only], &samples[only]);
+        return Ok(());
     }
     let libpq = SHAPES.len() - 1;
     println!(
-        "\n| shape | queries/s ÷ libpq | 95 % interval | CPU/query ÷ libpq | 95 % interval | CPU µs/query |"
+        "\n| shape | queries/s ÷ libpq | 95 % interval | CPU/query ÷ libpq | 95 % interval | CPU µs/query | user µs/query |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (i, name) in SHAPES.iter().enumerate() {
         let ratios = |f: fn(&Sample) -> f64| -> Vec<f64> {
             (0..rounds)
@@ -154,17 +180,37 @@ fn run() -> Result<(), BenchError> {
                 .collect()
         };
         let (tput, cpu) = (ratios(Sample::throughput), ratios(Sample::cpu_us_per_op));
-        let cpu_us: Vec<f64> = samples[i].iter().map(Sample::cpu_us_per_op).collect();
+        let us = |f: fn(&Sample) -> f64| -> f64 {
+            let values: Vec<f64> = samples[i].iter().map(f).collect();
+            median(&values).unwrap_or(f64::NAN)
+        };
         println!(
-            "| {name} | {:.3} | {} | {:.3} | {} | {:.2} |",
+            "| {name} | {:.3} | {} | {:.3} | {} | {:.2} | {:.2} |",
             median(&tput).unwrap_or(f64::NAN),
             interval(&tput),
             median(&cpu).unwrap_or(f64::NAN),
             interval(&cpu),
-            median(&cpu_us).unwrap_or(f64::NAN)
+            us(Sample::cpu_us_per_op),
+            us(Sample::cpu_user_us_per_op)
         );
     }
     Ok(())
+}
+
+/// The medians of one shape run alone (no peer to divide by).
+fn alone(name: &str, samples: &[Sample]) {
+    let of = |f: fn(&Sample) -> f64| -> f64 {
+        let values: Vec<f64> = samples.iter().map(f).collect();
+        median(&values).unwrap_or(f64::NAN)
+    };
+    println!("\n| shape | queries/s | CPU µs/query | user µs/query |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| {name} | {:.0} | {:.2} | {:.2} |",
+        of(Sample::throughput),
+        of(Sample::cpu_us_per_op),
+        of(Sample::cpu_user_us_per_op)
+    );
 }
 
 /// The 95 % interval of a median ratio as `lo–hi`, or `–` under 6 rounds.
