@@ -351,9 +351,8 @@ impl Client {
             .enter()
             .await
             .map_err(|_| shared.refused_error())?;
-        shared.wait_for_room(usize::MAX).await;
-        let slot = shared.slot(ready, Some(permit), kind);
-        match shared.submit(Some(slot.clone()), encode) {
+        let (slot, queue) = shared.slot(ready, Some(permit), kind);
+        match shared.submit_with_room(Some(slot.clone()), encode).await {
             Ok(()) => {
                 // Only this request unanswered: the connection may be idle,
                 // and the request can leave now, written by this caller.
@@ -361,7 +360,7 @@ impl Client {
                 if !(alone && shared.io().is_some_and(|io| io.write_if_idle())) {
                     shared.wake_driver();
                 }
-                Ok(Responses::new(slot, shared.clone()))
+                Ok(Responses::new(slot, queue, shared.clone()))
             }
             Err(Ok(e) | Err(e)) => {
                 shared.recycle(slot);
@@ -375,14 +374,14 @@ impl Client {
     /// dropper.
     pub(crate) fn request_detached(&self, sql: &str) {
         let shared = self.shared();
-        let slot = shared.slot(1, None, RequestKind::Simple);
+        let (slot, queue) = shared.slot(1, None, RequestKind::Simple);
         let queued = shared.submit(Some(slot.clone()), |out| {
             frontend::query(out, sql).map_err(input_error)
         });
         if queued.is_ok() {
             shared.wake_driver();
             // Abandoned at once: the driver reads and discards its replies.
-            drop(Responses::new(slot, shared.clone()));
+            drop(Responses::new(slot, queue, shared.clone()));
         }
     }
 

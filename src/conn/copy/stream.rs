@@ -145,12 +145,12 @@ impl Client {
             .enter()
             .await
             .map_err(|_| shared.refused_error())?;
-        let slot = shared.slot(1, Some(permit), RequestKind::Copy);
+        let (slot, queue) = shared.slot(1, Some(permit), RequestKind::Copy);
         shared.copy_start(slot.clone(), sql)?;
         let starting = CopyStarting {
             shared: Some(shared.clone()),
         };
-        let mut responses = Responses::new(slot, shared.clone());
+        let mut responses = Responses::new(slot, queue, shared.clone());
         // Until the server answers, the input stays ours; on any other
         // answer it is handed back with nothing more sent.
         let started = async {

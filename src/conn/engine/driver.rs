@@ -411,7 +411,8 @@ impl Driver {
         // Double buffering: callers fill one buffer while the driver writes
         // the other. New bytes are taken only once the previous batch is
         // fully written, so the callers' buffer bound is the connection's.
-        if !w.buf.is_empty() && self.write_buf.is_empty() {
+        let taken = !w.buf.is_empty() && self.write_buf.is_empty();
+        if taken {
             // Swap buffers: the callers' bytes become ours without a copy,
             // and our spent buffer becomes theirs.
             std::mem::swap(&mut self.write_buf, &mut w.buf);
@@ -421,19 +422,22 @@ impl Driver {
                 slot.shift_position(self.written);
                 self.in_flight.push_back(slot);
             }
-            self.shared
-                .counters
-                .max_in_flight
-                .fetch_max(self.in_flight.len() as u64, Ordering::Relaxed);
-            drop(w);
-            self.shared.room_made();
-            w = self.shared.write();
+            Counters::raise(
+                &self.shared.counters.max_in_flight,
+                self.in_flight.len() as u64,
+            );
         }
         if !w.driver_waker.as_ref().is_some_and(|d| d.will_wake(task)) {
             w.driver_waker = Some(task.clone());
         }
         self.copy_active = w.copy_active;
-        w.lifecycle
+        let lifecycle = w.lifecycle;
+        drop(w);
+        if taken {
+            // After the lock: the callers it wakes take it to look.
+            self.shared.room_made();
+        }
+        lifecycle
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {
@@ -742,7 +746,7 @@ mod tests {
     /// A request in flight whose whole reply (BindComplete, ReadyForQuery)
     /// sits in the driver's batch, not yet handed to its slot.
     fn answered_request(driver: &mut Driver) -> Arc<Slot> {
-        let slot = driver.shared.slot(1, None, RequestKind::Extended);
+        let slot = driver.shared.slot(1, None, RequestKind::Extended).0;
         driver.in_flight.push_back(slot.clone());
         driver
             .batch
@@ -837,7 +841,7 @@ mod tests {
         let (mut driver, _peer) = loopback_driver().await;
         let shared = driver.shared.clone();
         let queue = |bytes: usize| {
-            let slot = shared.slot(1, None, RequestKind::Simple);
+            let slot = shared.slot(1, None, RequestKind::Simple).0;
             shared
                 .submit(Some(slot.clone()), |buf| {
                     buf.extend_from_slice(&vec![b'x'; bytes]);
@@ -886,7 +890,7 @@ mod tests {
             assert_eq!(later.scope(), Scope::Unknown);
         }
         // Refused once closed: nothing of it was written either.
-        let refused = shared.submit(Some(shared.slot(1, None, RequestKind::Simple)), |_| {
+        let refused = shared.submit(Some(shared.slot(1, None, RequestKind::Simple).0), |_| {
             Ok::<_, ()>(())
         });
         match refused {

@@ -220,8 +220,11 @@ impl Io {
 
     /// A caller whose reply has not arrived: registers it to be woken when
     /// the socket is readable and, unless someone else is driving right now,
-    /// reads and routes what has arrived.
-    pub(crate) fn drive(&self, id: usize, waker: &Waker) {
+    /// reads and routes what has arrived. `answered` says, after that
+    /// routing, whether the caller's request has had its last reply: the
+    /// caller then needs no more wakes and is taken off here (as
+    /// [`Io::release`] would), which this returns.
+    pub(crate) fn drive(&self, id: usize, waker: &Waker, answered: impl FnOnce() -> bool) -> bool {
         {
             let mut w = self.targets.lock();
             match &w.caller {
@@ -231,7 +234,7 @@ impl Io {
             if w.read != Read::Unread {
                 // Nothing has arrived since the socket was read dry: this
                 // caller, now registered, is woken by the next arrival.
-                return;
+                return false;
             }
         }
         let mut guard = match self.driver.try_lock() {
@@ -243,19 +246,24 @@ impl Io {
             // woken for: the task reads it.
             Err(TryLockError::WouldBlock) => {
                 self.pay_task();
-                return;
+                return false;
             }
         };
         let Some(driver) = guard.as_mut() else {
-            return;
+            return false;
         };
         let mut io = Context::from_waker(&self.waker);
         let dry = driver.drive_read(&mut io);
         let alone = dry && driver.only_the_caller_waits();
+        let done = answered();
         let mut w = self.targets.lock();
         // Unless an arrival already took this caller off (a wake during the
         // read): then what arrived is still to be read.
         let registered = w.caller.as_ref().is_some_and(|(current, _)| *current == id);
+        let released = registered && done;
+        if released {
+            w.caller = None;
+        }
         w.read = if !(dry && registered) {
             Read::Unread
         } else if alone {
@@ -276,6 +284,7 @@ impl Io {
             task.wake();
         }
         self.after_let_go();
+        released
     }
 
     /// Wakes the task if an arrival woke a caller alone and nobody has read
@@ -372,7 +381,7 @@ mod tests {
             use tokio::io::AsyncWriteExt;
             let (caller, caller_waker) = WakeCount::waker();
             let task_wakes = self.task.get();
-            self.io.drive(id, &caller_waker);
+            self.io.drive(id, &caller_waker, || false);
             let message = parameter_status("a", &id.to_string());
             self.peer.write_all(&message).await.unwrap();
             until_woken(&caller, 1).await;
@@ -412,7 +421,7 @@ mod tests {
         // The caller reads the socket dry; an arrival wakes it alone, and
         // it reads and routes what arrived without the task.
         let (_, caller_waker) = rig.caller_woken_alone(1).await;
-        io.drive(1, &caller_waker);
+        io.drive(1, &caller_waker, || false);
         assert_eq!(rig.shared.parameter("a").as_deref(), Some("1"));
         io.release(1);
         assert_eq!(task.get(), 0, "a read arrival left the task owed");
@@ -428,12 +437,12 @@ mod tests {
         // A caller whose read leaves the task work (half a message in the
         // read buffer) hands it the arrival, and the next arrival wakes the
         // task too.
-        io.drive(3, &caller_waker);
+        io.drive(3, &caller_waker, || false);
         let message = parameter_status("c", "3");
         rig.peer.write_all(&message[..3]).await.unwrap();
         until_woken(&caller, 2).await;
         assert_eq!(task.get(), 1);
-        io.drive(3, &caller_waker);
+        io.drive(3, &caller_waker, || false);
         assert_eq!(task.get(), 2, "the task was not handed the half message");
         rig.peer.write_all(&message[3..]).await.unwrap();
         until_woken(&task, 3).await;
@@ -449,7 +458,7 @@ mod tests {
         use tokio::io::AsyncReadExt;
         let mut rig = TaskRig::start().await;
         let (_caller, caller_waker) = WakeCount::waker();
-        rig.io.drive(1, &caller_waker);
+        rig.io.drive(1, &caller_waker, || false);
 
         // More than the socket takes while the peer does not read.
         rig.shared
@@ -476,7 +485,7 @@ mod tests {
         let (io, task) = (rig.io.clone(), rig.task.clone());
         let (_, caller_waker) = rig.caller_woken_alone(1).await;
         let holder = io.driver.try_lock().unwrap();
-        io.drive(1, &caller_waker);
+        io.drive(1, &caller_waker, || false);
         drop(holder);
         assert_eq!(task.get(), 1, "nobody is left to read the arrival");
         io.release(1);

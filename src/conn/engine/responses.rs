@@ -34,19 +34,25 @@ pub(crate) struct Responses {
     shared: Arc<Shared>,
     /// Registered with the driver to be woken by socket readiness.
     driving: bool,
+    /// Registered with the slot to be woken by what is routed to it (so
+    /// reading the socket first needs the slot marked quiet).
+    registered: bool,
     /// What the request does to the transaction block, as its sender
     /// said: part of the record an error that ends it carries.
     effect: Effect,
 }
 
 impl Responses {
-    pub(crate) fn new(slot: Arc<Slot>, shared: Arc<Shared>) -> Self {
+    /// The replies of the request in `slot`, read through `queue` (both
+    /// from [`Shared::slot`]).
+    pub(crate) fn new(slot: Arc<Slot>, queue: VecDeque<Reply>, shared: Arc<Shared>) -> Self {
         Self {
-            queue: slot.take_queue(),
+            queue,
             run: Bytes::new(),
             slot: Some(slot),
             shared,
             driving: false,
+            registered: false,
             effect: Effect::Unknown,
         }
     }
@@ -134,7 +140,14 @@ impl Responses {
         let Some(slot) = &self.slot else {
             return Poll::Ready(Err(self.shared.closed_error()));
         };
-        let mut pop = slot.try_pop(&mut self.queue);
+        // Until this caller has registered with the slot, nothing routed to
+        // it wakes anyone: it can read the socket without marking the slot
+        // quiet first (a look and a mark that cost a lock).
+        let mut pop = if self.registered {
+            slot.try_pop(&mut self.queue)
+        } else {
+            Poll::Pending
+        };
         let id = Arc::as_ptr(slot) as usize;
         if pop.is_pending() {
             // Nothing routed yet: read the socket here rather than wait for
@@ -143,15 +156,16 @@ impl Responses {
             // wake it.
             match self.shared.io() {
                 Some(io) => {
-                    io.drive(id, cx.waker());
+                    let answered = io.drive(id, cx.waker(), || slot.ready_left() == 0);
                     pop = slot.poll_pop(&mut self.queue, cx);
                     self.driving = pop.is_pending();
-                    if !self.driving {
+                    if !self.driving && !answered {
                         io.release(id);
                     }
                 }
                 None => pop = slot.poll_pop(&mut self.queue, cx),
             }
+            self.registered |= pop.is_pending();
         } else if std::mem::take(&mut self.driving) {
             if let Some(io) = self.shared.io() {
                 io.release(id);

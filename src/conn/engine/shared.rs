@@ -23,7 +23,7 @@ use crate::conn::engine::gate::{Gate, Pass, Waiting};
 use crate::conn::engine::io::Io;
 use crate::conn::engine::lifecycle::Lifecycle;
 use crate::conn::engine::role_cell::RoleCell;
-use crate::conn::engine::slot::{RequestKind, Slot};
+use crate::conn::engine::slot::{Reply, RequestKind, Slot};
 use crate::conn::engine::sync;
 use crate::error::{DbError, Delivery, Ended, Error, ErrorKind, Scope};
 use crate::proto::{ProtoError, TransactionStatus, frontend};
@@ -80,8 +80,26 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Adds `n` to a counter. Every counter has one writer at a time (the
+    /// driver's counters change under the driver's lock, `requests` under
+    /// the shared write lock), so a plain load and store suffice: no
+    /// read-modify-write, which costs a locked instruction per request.
+    /// Readers elsewhere (metrics, the stall watch) see some recent value.
+    #[inline]
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Raises a counter to `value` if it is lower (one writer at a time,
+    /// as for [`Counters::add`]).
+    #[inline]
+    pub(crate) fn raise(counter: &AtomicU64, value: u64) {
+        if value > counter.load(Ordering::Relaxed) {
+            counter.store(value, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> ConnectionStats {
@@ -247,11 +265,19 @@ impl Shared {
         lock(&self.write)
     }
 
-    /// A slot for a new request, reused when one is free.
-    pub(crate) fn slot(&self, ready: usize, permit: Option<Pass>, kind: RequestKind) -> Arc<Slot> {
-        let slot = lock(&self.slot_pool).pop().unwrap_or_default();
-        slot.reset(ready, permit, kind);
-        slot
+    /// A slot for a new request, reused when one is free, with the queue
+    /// its caller reads replies into (see [`Responses::new`]).
+    ///
+    /// [`Responses::new`]: crate::conn::engine::responses::Responses::new
+    pub(crate) fn slot(
+        &self,
+        ready: usize,
+        permit: Option<Pass>,
+        kind: RequestKind,
+    ) -> (Arc<Slot>, VecDeque<Reply>) {
+        let mut slot = lock(&self.slot_pool).pop().unwrap_or_default();
+        let queue = Slot::reset(&mut slot, ready, permit, kind);
+        (slot, queue)
     }
 
     /// Returns a slot nobody else holds to the pool.
@@ -273,7 +299,35 @@ impl Shared {
         slot: Option<Arc<Slot>>,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<(), Result<E, Error>> {
-        let mut w = self.write();
+        self.submit_locked(self.write(), slot, encode)
+    }
+
+    /// [`Shared::submit`] once the write buffer is under the connection's
+    /// bound (as [`Shared::wait_for_room`]). The room is checked under the
+    /// lock the request is queued under, so a request that finds room takes
+    /// the lock once.
+    pub(crate) async fn submit_with_room<E>(
+        &self,
+        slot: Option<Arc<Slot>>,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), Result<E, Error>> {
+        loop {
+            {
+                let w = self.write();
+                if self.has_room(&w, usize::MAX) {
+                    return self.submit_locked(w, slot, encode);
+                }
+            }
+            self.wait_for_room(usize::MAX).await;
+        }
+    }
+
+    fn submit_locked<E>(
+        &self,
+        mut w: MutexGuard<'_, WriteState>,
+        slot: Option<Arc<Slot>>,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), Result<E, Error>> {
         if !w.lifecycle.accepts_requests() {
             return Err(Err(self.refused_error()));
         }
@@ -401,7 +455,13 @@ impl Shared {
     }
 
     fn room_or_closed(&self, limit: usize) -> bool {
-        let w = self.write();
+        self.has_room(&self.write(), limit)
+    }
+
+    /// Whether a writer may go on: the buffer holds fewer than `limit`
+    /// bytes (and fewer than the connection's bound), or it takes no more
+    /// bytes at all (closed: the writer then learns why).
+    fn has_room(&self, w: &WriteState, limit: usize) -> bool {
         !w.lifecycle.takes_bytes() || w.buf.len() < limit.min(self.max_write_buffer)
     }
 

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -130,6 +130,24 @@ struct State {
     spare: VecDeque<Reply>,
 }
 
+impl State {
+    /// Empties the state for a new request; returns the spare queue.
+    #[inline]
+    fn clear(&mut self, permit: Option<Pass>, kind: RequestKind) -> VecDeque<Reply> {
+        self.kind = kind;
+        self.messages.clear();
+        self.bytes = 0;
+        self.since_ready = 0;
+        self.waker = None;
+        self.quiet = false;
+        self.driver_waker = None;
+        self.closed = None;
+        self.abandoned = false;
+        self.permit = permit;
+        std::mem::take(&mut self.spare)
+    }
+}
+
 /// How a request was sent, which decides how the driver treats COPY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum RequestKind {
@@ -147,7 +165,7 @@ pub(crate) enum RequestKind {
 ///
 /// The driver hands messages over in batches (one lock per batch); the
 /// caller takes everything queued at once into a queue of its own (see
-/// [`Slot::take_queue`]) and pops from there without any lock.
+/// [`Slot::reset`]) and pops from there without any lock.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     state: Mutex<State>,
@@ -169,11 +187,13 @@ pub(crate) struct Slot {
     /// ([`Scope`] as a byte), set under the shared write lock like
     /// `position` and read by the caller after the slot closed.
     scope: AtomicU8,
-    /// ReadyForQuery messages still expected. Written under the state lock
-    /// (in `reset`, before the slot is queued under the shared write lock,
-    /// and in `push_batch`, by the driver), so a reader under the lock sees
-    /// it in order; the driver, its only writer after `reset`, also reads it
-    /// without the lock for its receive low-water mark. Relaxed suffices.
+    /// ReadyForQuery messages still expected. Written in `reset` (under
+    /// the state lock, or with the slot held by nobody else) before the
+    /// slot is queued under the shared write lock, and then only in
+    /// `push_batch`, by whoever holds the driver, under the state lock; so
+    /// a reader under either lock sees it in order: the driver reads it for
+    /// its receive low-water mark, and a caller driving the socket reads it
+    /// to learn that its routing answered its request. Relaxed suffices.
     ready_left: AtomicUsize,
 }
 
@@ -182,32 +202,41 @@ impl Slot {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Caller side: the queue the caller pops from, empty (reused from the
-    /// slot's previous request when there was one).
+    /// Tests: the queue the caller pops from, empty (as [`Slot::reset`]
+    /// returns it).
+    #[cfg(test)]
     pub(crate) fn take_queue(&self) -> VecDeque<Reply> {
         std::mem::take(&mut self.lock().spare)
     }
 
     /// Prepares a (new or reused) slot for a request ending after `ready`
-    /// ReadyForQuery messages.
+    /// ReadyForQuery messages, and returns the queue its caller pops from:
+    /// empty, the one the slot's previous caller gave back (so a reused
+    /// slot allocates nothing). A slot nobody else holds (one from the pool,
+    /// or a new one) is prepared without its lock.
     // Once per request on every query: inlinable whatever the codegen
     // units, so the query path's cost does not move with the split.
     #[inline]
-    pub(crate) fn reset(&self, ready: usize, permit: Option<Pass>, kind: RequestKind) {
-        let mut s = self.lock();
-        s.kind = kind;
-        s.messages.clear();
-        s.bytes = 0;
-        s.since_ready = 0;
-        s.waker = None;
-        s.quiet = false;
-        s.driver_waker = None;
-        self.ready_left.store(ready, Ordering::Relaxed);
-        s.closed = None;
-        s.abandoned = false;
-        s.permit = permit;
-        drop(s);
-        self.set_scope(Scope::Unknown);
+    pub(crate) fn reset(
+        this: &mut Arc<Self>,
+        ready: usize,
+        permit: Option<Pass>,
+        kind: RequestKind,
+    ) -> VecDeque<Reply> {
+        let queue = match Arc::get_mut(this) {
+            Some(slot) => {
+                *slot.ready_left.get_mut() = ready;
+                let state = slot.state.get_mut().unwrap_or_else(|e| e.into_inner());
+                state.clear(permit, kind)
+            }
+            None => {
+                let mut s = this.lock();
+                this.ready_left.store(ready, Ordering::Relaxed);
+                s.clear(permit, kind)
+            }
+        };
+        this.set_scope(Scope::Unknown);
+        queue
     }
 
     /// Driver side: hands over messages from the front of `batch` until the
@@ -355,7 +384,7 @@ impl Slot {
     }
 
     /// Caller side: the next message, waiting for it if needed. `queue` is
-    /// the caller's own (from [`Slot::take_queue`]): everything the driver
+    /// the caller's own (from [`Slot::reset`]): everything the driver
     /// handed over is moved into it at once.
     #[inline]
     pub(crate) fn poll_pop(&self, queue: &mut VecDeque<Reply>, cx: &mut Context<'_>) -> Poll<Pop> {
