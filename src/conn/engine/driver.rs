@@ -294,9 +294,14 @@ impl Driver {
     /// slow caller pauses reading (`Ok(false)`).
     fn read_and_route(&mut self, io: &mut Context<'_>, task: &Waker) -> Result<bool, CloseReason> {
         loop {
-            self.route_buffered(task)?;
-            if self.paused {
-                return Ok(false);
+            // With nothing read, held back or paused, routing has nothing
+            // to do (the common first pass: a caller's turn starts with the
+            // buffers empty).
+            if self.paused || !self.read_buf.is_empty() || !self.batch.is_empty() {
+                self.route_buffered(task)?;
+                if self.paused {
+                    return Ok(false);
+                }
             }
             match self.poll_read(io) {
                 Poll::Ready(Ok(())) => {}
@@ -418,7 +423,7 @@ impl Driver {
             std::mem::swap(&mut self.write_buf, &mut w.buf);
             // `write_buf` was empty: its first byte is the next one the
             // socket takes, so offsets in it become stream positions.
-            for slot in w.queued.drain(..) {
+            while let Some(slot) = w.queued.pop_front() {
                 slot.shift_position(self.written);
                 self.in_flight.push_back(slot);
             }
@@ -577,7 +582,17 @@ impl Driver {
     }
 
     /// Hands the batched messages to their requests, oldest first.
+    #[inline]
     fn flush(&mut self, task: &Waker) -> Result<Push, CloseReason> {
+        // Checked here, inline: most calls find nothing batched, and the
+        // hand-over's own frame is large.
+        if self.batch.is_empty() {
+            return Ok(Push::Accepted);
+        }
+        self.flush_batch(task)
+    }
+
+    fn flush_batch(&mut self, task: &Waker) -> Result<Push, CloseReason> {
         while !self.batch.is_empty() {
             let Some(slot) = self.in_flight.front() else {
                 return Err(unrequested(self.batch.pop_front()));
