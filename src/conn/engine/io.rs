@@ -476,6 +476,30 @@ mod tests {
         until_woken(&rig.task, 1).await;
     }
 
+    /// A caller whose own read answers its request is taken off the
+    /// targets by that read (the next arrival is not its business); one
+    /// still waiting stays registered. Either way the read settles the
+    /// arrival, so the task is not woken for it.
+    #[tokio::test]
+    async fn a_caller_answered_by_its_own_read_is_released_by_it() {
+        let mut rig = TaskRig::start().await;
+        let (io, task) = (rig.io.clone(), rig.task.clone());
+        let (_, waker) = rig.caller_woken_alone(1).await;
+        assert!(!io.drive(1, &waker, || false), "released while waiting");
+        assert!(
+            io.targets.lock().caller.is_some(),
+            "a waiting caller was dropped"
+        );
+
+        let (_, waker) = rig.caller_woken_alone(2).await;
+        assert!(
+            io.drive(2, &waker, || true),
+            "an answered caller not released"
+        );
+        assert!(io.targets.lock().caller.is_none(), "still registered");
+        assert_eq!(task.get(), 0, "the task was woken for a settled arrival");
+    }
+
     /// A caller woken alone that finds the driver taken (by a task turn
     /// that left reading to it before the arrival) hands the arrival to the
     /// task instead of waiting for a readiness that already came.

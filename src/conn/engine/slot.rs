@@ -468,3 +468,39 @@ impl Slot {
         complete
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slot is reset alike whether another holder keeps it (the reset
+    /// then takes its lock) or nobody does (it needs none): the queue its
+    /// last caller gave back returns with its room, and nothing of the
+    /// previous request (replies, count, kind, scope, abandonment) stays.
+    #[test]
+    fn a_reset_slot_starts_over_with_or_without_other_holders() {
+        let unread = || VecDeque::from([Reply::Message(BackendMessage::BindComplete)]);
+        for held_elsewhere in [false, true] {
+            let mut slot = Arc::new(Slot::default());
+            let _ = Slot::reset(&mut slot, 1, None, RequestKind::Extended);
+            assert!(!slot.abandon(VecDeque::with_capacity(8)));
+
+            let other = held_elsewhere.then(|| slot.clone());
+            let queue = Slot::reset(&mut slot, 1, None, RequestKind::Extended);
+            assert!(
+                queue.capacity() >= 8,
+                "the caller's queue was not handed back"
+            );
+            let (done, _, _) = slot.push_batch(&mut unread(), Waker::noop()).unwrap();
+            assert!(!done && !slot.is_abandoned());
+            slot.set_scope(Scope::InBlock);
+
+            let mut queue = Slot::reset(&mut slot, 2, None, RequestKind::Simple);
+            assert!(slot.peek_pop(&mut queue).is_pending(), "a stale reply");
+            assert_eq!(slot.ready_left(), 2);
+            assert_eq!(slot.kind(), RequestKind::Simple);
+            assert_eq!(slot.scope(), Scope::Unknown);
+            drop(other);
+        }
+    }
+}
