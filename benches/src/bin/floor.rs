@@ -180,10 +180,7 @@ fn run() -> Result<(), BenchError> {
                 .collect()
         };
         let (tput, cpu) = (ratios(Sample::throughput), ratios(Sample::cpu_us_per_op));
-        let us = |f: fn(&Sample) -> f64| -> f64 {
-            let values: Vec<f64> = samples[i].iter().map(f).collect();
-            median(&values).unwrap_or(f64::NAN)
-        };
+        let us = |f| median_of(&samples[i], f);
         println!(
             "| {name} | {:.3} | {} | {:.3} | {} | {:.2} | {:.2} |",
             median(&tput).unwrap_or(f64::NAN),
@@ -197,12 +194,15 @@ fn run() -> Result<(), BenchError> {
     Ok(())
 }
 
+/// The median of one figure of a shape's rounds (NaN with none).
+fn median_of(samples: &[Sample], figure: fn(&Sample) -> f64) -> f64 {
+    let values: Vec<f64> = samples.iter().map(figure).collect();
+    median(&values).unwrap_or(f64::NAN)
+}
+
 /// The medians of one shape run alone (no peer to divide by).
 fn alone(name: &str, samples: &[Sample]) {
-    let of = |f: fn(&Sample) -> f64| -> f64 {
-        let values: Vec<f64> = samples.iter().map(f).collect();
-        median(&values).unwrap_or(f64::NAN)
-    };
+    let of = |f| median_of(samples, f);
     println!("\n| shape | queries/s | CPU µs/query | user µs/query |");
     println!("|---|---:|---:|---:|");
     println!(
