@@ -179,11 +179,7 @@ impl BenchEnv {
     /// with `/` is a socket folder); the socket's `local` lines ask for the
     /// same SCRAM-SHA-256 login as TCP.
     pub fn unix_conninfo(&self) -> String {
-        format!(
-            "host='{}' port={} user='{USER}' password='{PASSWORD}' dbname='{DATABASE}' sslmode=disable",
-            self.server.socket_dir().display(),
-            self.server.port()
-        )
+        self.server.unix_key_value(USER, Some(PASSWORD), DATABASE)
     }
 
     /// The connection string of `driver` over `transport` (TCP without TLS).

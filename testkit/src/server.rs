@@ -159,6 +159,15 @@ impl Server {
         conninfo::key_value(HOST, self.port, user, password, dbname, self.tls.is_some())
     }
 
+    /// A libpq `key=value` string over the unix socket (its `host` is
+    /// [`socket_dir`](Self::socket_dir), which pgline, libpq and tokio-postgres all
+    /// read as a socket folder), values quoted, with `sslmode=disable`: a unix socket
+    /// never uses TLS.
+    pub fn unix_key_value(&self, user: &str, password: Option<&str>, dbname: &str) -> String {
+        let dir = self.socket_dir.to_string_lossy();
+        conninfo::key_value(&dir, self.port, user, password, dbname, false)
+    }
+
     /// The TLS files, when the server was built with TLS.
     pub fn tls(&self) -> Option<&TlsFiles> {
         self.tls.as_ref()

@@ -120,21 +120,18 @@ fn run() -> Result<(), BenchError> {
         .start()
         .map_err(bench_err)?;
     let user = server.superuser().to_owned();
+    // Both without TLS (the server has none): `sslmode=disable` is in each.
     let (kv, target) = if unix {
-        let dir = server.socket_dir();
-        let kv = format!(
-            "host='{}' port={} user='{user}' dbname=postgres sslmode=disable",
-            dir.display(),
-            server.port()
-        );
+        let socket = server
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}", server.port()));
         (
-            kv,
-            Target::Unix(dir.join(format!(".s.PGSQL.{}", server.port()))),
+            server.unix_key_value(&user, None, "postgres"),
+            Target::Unix(socket),
         )
     } else {
-        let kv = server.key_value(&user, None, "postgres");
         (
-            kv,
+            server.key_value(&user, None, "postgres"),
             Target::Tcp(format!("{}:{}", server.host(), server.port())),
         )
     };
@@ -604,7 +601,7 @@ impl Codec {
 
 fn pgline_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
     current_thread()?.block_on(async {
-        let client = pgline_client_at(&format!("{kv} sslmode=disable")).await?;
+        let client = pgline_client_at(kv).await?;
         let stmt = client.prepare(SQL).await.map_err(bench_err)?;
         let mut run = Run::new(n);
         while let Some(v) = run.next_value() {
@@ -618,7 +615,7 @@ fn pgline_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
 }
 
 fn libpq_loop(kv: &str, n: u64) -> Result<Sample, BenchError> {
-    let conn = PqConn::connect(&format!("{kv} sslmode=disable"))?;
+    let conn = PqConn::connect(kv)?;
     conn.prepare_int4("s", SQL, 1)?;
     let mut run = Run::new(n);
     while let Some(v) = run.next_value() {
