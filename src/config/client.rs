@@ -181,8 +181,10 @@ impl Config {
     ///   per 64 KiB instead of once per server write. The price: the end of
     ///   such a result waits for the stall watch, 1 to 2 ms, at most a
     ///   twentieth of the time the result had already taken; a result that
-    ///   pauses or slows down in the middle waits for it once and is then
-    ///   read as any other. Smaller results are never held.
+    ///   pauses or slows down in the middle waits for it there and gets the
+    ///   large mark back only after another [`LARGE_RESULT_AFTER`] in full
+    ///   writes, so its waits stay within that twentieth. Smaller results
+    ///   are never held.
     /// - A [`Batch`](crate::Batch) with a Sync per statement
     ///   ([`run_independent`](crate::Batch::run_independent)), while it is
     ///   the oldest request in flight: the connection is woken once for

@@ -600,7 +600,6 @@ impl Driver {
             let (done, push, wake) = slot.push_batch(&mut self.batch, task)?;
             if done {
                 self.in_flight.pop_front();
-                self.low_water.request_done();
                 self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
             }
             if let Some(caller) = wake {

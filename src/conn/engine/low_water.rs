@@ -35,9 +35,14 @@
 //! under the mark until the stall watch lets it in: 1 to 2 ms, once per
 //! such result, at most a twentieth of the time it had taken. A wake that
 //! brings less than a full write (the server slowed down) drops the mark
-//! and starts the clock over; a stall (the server paused, or makes less
-//! than a mark's worth a tick) ends the large mark for the rest of that
-//! request, so a slow or halting result waits for the stall watch once.
+//! and starts the clock over; so does a stall (the server paused, or made
+//! less than a mark's worth in a tick, or this process was not run for
+//! one): the mark comes back only after the result has again streamed in
+//! full writes for [`STREAM_MARK_AFTER`]. Every wait for the stall watch
+//! thus follows at least that long at full speed, so waits under a large
+//! mark take at most a twentieth of a result's time, however often it
+//! halts; and one pause early in a long result does not cost it the mark
+//! for the rest.
 //!
 //! **Large batches** (with large results). A batch with a Sync per
 //! statement is one request expecting a ReadyForQuery per statement, and
@@ -144,11 +149,9 @@ pub(crate) struct LowWater {
     /// socket was last found empty.
     bytes_at_drain: u64,
     /// When the reply now arriving first filled a read ([`FULL_READ`]);
-    /// cleared by each ReadyForQuery.
+    /// cleared by each ReadyForQuery, by a wake that brought less and by a
+    /// stall.
     streaming_since: Option<Instant>,
-    /// A stall ended the large-result mark for the oldest request: it
-    /// slowed down or paused, and is not held again until it is answered.
-    stream_stalled: bool,
 }
 
 /// The mark for `floor` bytes bound to arrive.
@@ -177,7 +180,6 @@ impl LowWater {
             streams: streams && usable,
             bytes_at_drain: 0,
             streaming_since: None,
-            stream_stalled: false,
         }
     }
 
@@ -185,13 +187,6 @@ impl LowWater {
     #[inline]
     pub(crate) fn reply_ended(&mut self) {
         self.streaming_since = None;
-    }
-
-    /// The oldest request was answered in full: the next one starts
-    /// unstalled.
-    #[inline]
-    pub(crate) fn request_done(&mut self) {
-        self.stream_stalled = false;
     }
 
     /// The socket was found empty, with `in_flight` requests written and
@@ -227,9 +222,6 @@ impl LowWater {
             return bound;
         }
         let bound = bound.max(bound_bytes(oldest_ready_left));
-        if self.stream_stalled {
-            return bound;
-        }
         // A second look with nothing read in between (the task's turn after
         // a caller's) changes nothing.
         if brought > 0 {
@@ -309,8 +301,9 @@ impl LowWater {
     pub(crate) fn lower_after_stall(&mut self, socket: &Socket, c: &Counters) {
         self.release();
         self.held_down_at = Some(c.socket_reads.load(Ordering::Relaxed));
+        // The clock starts over: the large mark comes back only after
+        // another STREAM_MARK_AFTER of full writes.
         self.streaming_since = None;
-        self.stream_stalled = true;
         Counters::add(&c.low_water_stalls, 1);
         if let Err(e) = socket.set_receive_low_water(DEFAULT_MARK) {
             // Setting an option fails only on a broken socket, which the
@@ -368,7 +361,6 @@ mod tests {
             streams,
             bytes_at_drain: 0,
             streaming_since: None,
-            stream_stalled: false,
         }
     }
 
@@ -410,7 +402,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stall_ends_the_large_mark_until_the_next_reply() {
+    async fn after_a_stall_the_large_mark_waits_for_another_spell_of_full_writes() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (client, _peer) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
@@ -423,22 +415,25 @@ mod tests {
         assert_eq!(lw.drained(1, 1, &c), STREAM_FLOOR);
         lw.lower_after_stall(&socket, &counters);
         assert_eq!(counters.low_water_stalls.load(Ordering::Relaxed), 1);
+        assert!(lw.streaming_since.is_none());
+        // Full writes again, within the same reply (no ReadyForQuery): the
+        // clock starts over at the first, and the mark stays down until it
+        // has run STREAM_MARK_AFTER.
         for _ in 0..3 {
             read(&c, 4 * FULL_READ);
             assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
         }
-        assert!(lw.streaming_since.is_none());
-        // A batch's own floor is what it is bound to send: it stays.
+        let restarted = lw.streaming_since.expect("the clock started over");
+        assert!(restarted.elapsed() < STREAM_MARK_AFTER);
+        // A batch's own floor is what it is bound to send: it holds meanwhile.
         assert_eq!(lw.drained(1, 1000, &c), bound_bytes(1000));
-        // A ReadyForQuery does not end the request's stall; its end does.
-        lw.reply_ended();
+        // After another STREAM_MARK_AFTER of full writes the mark is back,
+        // for the same request.
+        lw.streaming_since = Instant::now().checked_sub(STREAM_MARK_AFTER * 2);
         read(&c, FULL_READ);
-        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
-        assert!(lw.streaming_since.is_none());
-        lw.request_done();
-        read(&c, FULL_READ);
-        assert_eq!(lw.drained(1, 1, &c), bound_bytes(1));
-        assert!(lw.streaming_since.is_some());
+        assert_eq!(lw.drained(1, 1, &c), STREAM_FLOOR);
+        // The mark went down on the socket and is tuned up again from there.
+        assert_eq!(lw.current, DEFAULT_MARK);
     }
 
     #[test]
